@@ -1,0 +1,1 @@
+"""The ``nasoa`` command line: a thin Typer shell over the Python API."""

@@ -1,0 +1,13 @@
+"""Errors that reach a user as one line: what is wrong and what to do."""
+
+from __future__ import annotations
+
+
+class NasoaError(Exception):
+    """A problem with the user's input or environment; the CLI prints it as one line, exit 2."""
+
+    exit_code = 2
+
+
+class PretrainedUnavailableError(NasoaError):
+    """Pretrained weights were asked for a model that has none on this machine."""
