@@ -8,6 +8,7 @@ shipped in the package), and any raw ET-NAS encoding string.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
@@ -116,12 +117,17 @@ def is_model(name: str) -> bool:
     return name in _REGISTRY
 
 
+def _looks_like_encoding(s: str) -> bool:
+    """Only the encoding alphabet, or a first part with a digit: parse it and report the position."""
+    return re.fullmatch(r"[\s0-9ac_\-]*", s) is not None or any(ch.isdigit() or ch == "-" for ch in s.split("_")[0])
+
+
 def get_entry(name_or_encoding: str) -> ModelEntry:
     """The registry entry of a name, or an ad-hoc entry for a raw ET-NAS encoding."""
     _load_zoo()
     if name_or_encoding in _REGISTRY:
         return _REGISTRY[name_or_encoding]
-    if "_" in name_or_encoding and any(ch.isdigit() for ch in name_or_encoding.split("_")[0][:1]):
+    if _looks_like_encoding(name_or_encoding):
         arch = parse(name_or_encoding)  # raises EncodingError with the position
         return ModelEntry(arch.encoding, encoding=arch.encoding, family="etnas", info={"source": "encoding"})
     close = [n for n in _REGISTRY if name_or_encoding.lower() in n or n in name_or_encoding.lower()]

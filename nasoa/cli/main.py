@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import arch, placeholders
+from . import arch, bench, placeholders
 from ._common import NasoaGroup
 
 app = typer.Typer(
@@ -17,7 +17,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(arch.app, name="arch")
-placeholders.register(app)
+app.add_typer(bench.app, name="bench")
+placeholders.register(app, skip={"bench"})
 
 
 def main() -> None:

@@ -1,0 +1,70 @@
+"""The CLI shell: help, arch commands, one-line errors with exit 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from nasoa.cli.main import app
+from test_space import MALFORMED
+
+runner = CliRunner()
+
+
+def test_help_lists_groups():
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0
+    for group in ("arch", "search", "bench", "adapt", "zoo", "meta", "train"):
+        assert group in r.output
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from nasoa.cli.main import app; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_arch_show_published():
+    r = runner.invoke(app, ["arch", "show", "etnas_d", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["encoding"] == "031-_64_1-1-221-11121"
+    assert abs(out["params"] / 1e6 - 15.24) < 0.01
+    assert [s["stage"] for s in out["stages"]] == ["stem", "stage1", "stage2", "stage3", "stage4"]
+    r = runner.invoke(app, ["arch", "show", "031-_32_1-1-221-11121", "--size", "32", "--classes", "10"])
+    assert r.exit_code == 0 and "stage4" in r.output and "small stem" in r.output
+
+
+def test_arch_sample_deterministic():
+    a = runner.invoke(app, ["arch", "sample", "--seed", "3", "-n", "4"])
+    b = runner.invoke(app, ["arch", "sample", "--seed", "3", "-n", "4"])
+    assert a.exit_code == 0 and a.output == b.output and len(a.output.strip().splitlines()) == 4
+    m = runner.invoke(app, ["arch", "sample", "--mutate", "etnas_b", "--level", "macro", "-n", "3"])
+    assert m.exit_code == 0
+    for line in m.output.strip().splitlines():
+        assert line.startswith("031-_32_")
+
+
+@pytest.mark.parametrize("encoding,position,reason", MALFORMED)
+def test_malformed_encoding_one_line_exit_2(encoding, position, reason):
+    r = runner.invoke(app, ["arch", "show", encoding])
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert f"position {position}" in lines[0] and "Traceback" not in r.output
+
+
+def test_malformed_through_real_process():
+    p = subprocess.run(
+        [sys.executable, "-m", "nasoa.cli.main", "arch", "show", "031-_32_1-1-231-11121"], capture_output=True, text=True
+    )
+    assert p.returncode == 2
+    assert p.stderr.strip().count("\n") == 0 and "position 13" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("cmd", [["search"], ["adapt", "x"], ["zoo", "list"], ["meta", "stats"]])
+def test_unbuilt_commands_say_so(cmd):
+    r = runner.invoke(app, cmd)
+    assert r.exit_code == 2
+    assert "not built yet" in r.output
