@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import typer
 from typer.core import TyperGroup
@@ -16,6 +17,18 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     if kernels is not None:
         types.append(kernels.KernelConfigError)
     return tuple(types)
+
+
+# When the CLI runs as its own process, a command starts when the process does (interpreter start-up
+# and imports count against a budget); when it is invoked in-process (tests, notebooks), it starts
+# when the group is invoked.
+ENTRY_START: float | None = None
+_COMMAND_START: float | None = None
+
+
+def command_start() -> float:
+    """Wall-clock start of the running command, the origin of every budget."""
+    return _COMMAND_START if _COMMAND_START is not None else time.time()
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -32,6 +45,8 @@ class NasoaGroup(TyperGroup):
     """
 
     def invoke(self, ctx):
+        global _COMMAND_START
+        _COMMAND_START = ENTRY_START if ENTRY_START is not None else time.time()
         try:
             return super().invoke(ctx)
         except _user_error_types() as e:

@@ -1,0 +1,40 @@
+"""Option aliases shared by the commands (spaCy style), and small output helpers."""
+
+from __future__ import annotations
+
+import typer
+
+SEED = typer.Option(0, "--seed", help="One seed for splits, sampling, initialisation and the predictor.")
+BUDGET = typer.Option(..., "--budget", "-b", help="Wall-clock budget from the command's start: 90s, 5m, 1h.")
+DEVICE = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto (cuda when available).")
+JSON = typer.Option(False, "--json", help="Print the manifest as one JSON object on stdout.")
+STRICT = typer.Option(False, "--strict", help="Fail on corrupt or unreadable images instead of skipping them.")
+
+
+def warn_line(message: str) -> None:
+    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+
+
+def print_result(p: dict) -> None:
+    """A short human summary of a train/adapt result."""
+    from rich.console import Console
+
+    c = Console()
+    r = p["regime"]
+    c.print(f"[bold]{p['model']}[/bold] on {p['task']} ({p['num_classes']} classes, {p['num_train']} train / {p['num_val']} val images)", highlight=False)
+    c.print(
+        f"regime: lr {r['lr']:g}, frozen stages {r['frozen_stages']}, {r['schedule']}, {r['optimizer']}, batch {r['batch_size']}",
+        highlight=False,
+    )
+    pred = p.get("predicted_accuracy")
+    acc = f"val accuracy {p['val_accuracy']:.4f}"
+    if pred is not None:
+        acc += f" (predicted {pred:.4f})"
+    c.print(acc + f" after {p['steps']} steps ({p['epochs']:.2f} epochs, {p['images_per_s']:.0f} img/s)", highlight=False)
+    c.print(
+        f"time: {p['elapsed_s']:.1f}s of {p['budget_s']:.0f}s budget (predicted {p['predicted_s']:.1f}s); stopped: {p['stop_reason']}",
+        highlight=False,
+    )
+    if p.get("diverged"):
+        c.print("[red]the loss diverged (NaN/inf): try a lower --lr[/red]")
+    c.print(f"run dir: {p['run_dir']}", highlight=False)

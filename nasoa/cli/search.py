@@ -1,0 +1,54 @@
+"""``nasoa search``: the offline two-phase NAS (block level, then macro level)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import _options as opt
+
+
+def search(
+    out: Path = typer.Option(Path("runs/search"), "--out", help="Search dir: table, front, plot. Re-run to continue."),
+    budget: str = typer.Option("1h", "--budget", "-b", help="Hard wall-clock budget for this run of the search."),
+    source: str = typer.Option(None, "--source", help="Proxy data (default MNIST+Fashion-MNIST subsample, 32 px)."),
+    proxy_budget: str = typer.Option(None, "--proxy-budget", help="Proxy training budget per candidate (default 14s)."),
+    block_candidates: int = typer.Option(None, "--block-candidates", min=1, help="Candidates in the block phase."),
+    macro_candidates: int = typer.Option(None, "--macro-candidates", min=0, help="Candidates in the macro phase."),
+    max_params: int = typer.Option(None, "--max-params", min=1000, help="Reject candidates with more parameters."),
+    max_step_ms: float = typer.Option(None, "--max-step-ms", min=1.0, help="Reject candidates with slower steps."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Local worker processes."),
+    seed: int = opt.SEED,
+) -> None:
+    """Search the ET-NAS space for the Pareto front of proxy accuracy vs measured step time."""
+    from dataclasses import replace
+
+    from nasoa.runtime import parse_duration
+
+    from ._common import command_start
+    from nasoa.search import LocalExecutor, SearchConfig, SearchStore, run_search
+
+    start = command_start()
+    budget_s = parse_duration(budget)
+    overrides = {
+        "source": source, "block_candidates": block_candidates, "macro_candidates": macro_candidates,
+        "max_params": max_params, "max_step_ms": max_step_ms,
+        "proxy_budget_s": parse_duration(proxy_budget) if proxy_budget else None,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    existing = (out / "search.sqlite").exists() and SearchStore(out / "search.sqlite").config()
+    if existing:
+        cfg = SearchConfig.from_dict(existing)
+        if overrides or seed != cfg.seed:
+            cfg = replace(cfg, seed=seed, **overrides)  # run_search refuses a changed search
+    else:
+        cfg = replace(SearchConfig(seed=seed), **overrides)
+    report = run_search(out, cfg, budget_s, LocalExecutor(workers), log=typer.echo, start_time=start)
+    typer.echo(
+        f"{report.evaluated} candidates in {out} ({report.new} new this run, {report.rejected} rejected, "
+        f"{report.failed} failed) in {report.elapsed_s:.0f}s; stopped: {report.stop_reason}"
+    )
+    typer.echo(f"Pareto front ({len(report.front)}): {out / 'front.md'}, plot {out / 'front.png'}")
+    for r in report.front:
+        typer.echo(f"  {r['encoding']:<40} acc {r['accuracy']:.4f}  step {r['step_ms']:.1f} ms  {r['params'] / 1e6:.2f}M")

@@ -1,0 +1,97 @@
+"""Measured training step time: forward + backward + optimizer step on random data.
+
+The NAS objective and the zoo's ``train_step_ms`` both come from here: the median of repeated
+steps after warm-up, at a given batch and input size, per frozen-stage setting, on the machine
+where it runs (the search is hardware-aware because of this).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StepTime:
+    median_ms: float
+    iqr_ms: float
+    repeats: int
+    batch_size: int
+    input_size: int
+    frozen_stages: int
+    device: str
+    channels_last: bool
+
+
+def measure_train_step(
+    model,
+    batch_size: int = 64,
+    input_size: int = 32,
+    num_classes: int | None = None,
+    frozen_stages: int = 0,
+    warmup: int = 3,
+    repeats: int = 10,
+    device: str = "cpu",
+    channels_last: bool = True,
+    max_seconds: float | None = None,
+) -> StepTime:
+    """Median ms of ``repeats`` SGD steps (after ``warmup``) with ``frozen_stages`` frozen.
+
+    ``max_seconds`` stops the repeats early (at least 3 are kept) so a huge candidate cannot eat a
+    search budget.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from .runtime import configure_torch_threads
+    from .train import _freeze, _set_train_mode
+
+    configure_torch_threads()
+    dev = torch.device(device)
+    was = {n: p.requires_grad for n, p in model.named_parameters()}
+    frozen = _freeze(model, frozen_stages)
+    model.to(dev)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    _set_train_mode(model, frozen)
+    params = [p for p in model.parameters() if p.requires_grad]
+    from .optim import SGD
+
+    opt = SGD([{"params": params}], lr=1e-3, momentum=0.9, nesterov=True)
+    in_ch = getattr(model, "in_chans", 3)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch_size, in_ch, input_size, input_size, generator=gen).to(dev)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    k = num_classes or 10
+    y = torch.randint(0, k, (batch_size,), generator=gen).to(dev)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    times = []
+    t_begin = time.perf_counter()
+    for i in range(warmup + repeats):
+        sync()
+        t = time.perf_counter()
+        out = model(x)
+        loss = F.cross_entropy(out[:, :k] if out.shape[1] >= k else out, y % out.shape[1])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sync()
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+        if max_seconds is not None and time.perf_counter() - t_begin > max_seconds and len(times) >= 3:
+            break
+    for n, p in model.named_parameters():
+        p.requires_grad_(was[n])
+    q = statistics.quantiles(times, n=4) if len(times) >= 4 else [min(times), 0, max(times)]
+    return StepTime(
+        median_ms=1000 * statistics.median(times),
+        iqr_ms=1000 * (q[2] - q[0]),
+        repeats=len(times),
+        batch_size=batch_size,
+        input_size=input_size,
+        frozen_stages=frozen_stages,
+        device=str(dev),
+        channels_last=channels_last,
+    )

