@@ -323,11 +323,14 @@ def _propose(cfg: SearchConfig, store: SearchStore, phase: str, rng: random.Rand
     if phase == "block":
         cons = cfg.block_constraints()
         for _ in range(500):
-            if len(done) < cfg.min_random or rng.random() < cfg.random_ratio:
-                arch, parent, how = _skeleton(cfg, sample_block(rng, cons)), None, "random"
-            else:
-                p = _tournament(done, rng)
-                arch, parent, how = mutate(parse(p["encoding"]), rng, "block", cons), p["encoding"], "mutate-block"
+            try:
+                if len(done) < cfg.min_random or rng.random() < cfg.random_ratio:
+                    arch, parent, how = _skeleton(cfg, sample_block(rng, cons)), None, "random"
+                else:
+                    p = _tournament(done, rng)
+                    arch, parent, how = mutate(parse(p["encoding"]), rng, "block", cons), p["encoding"], "mutate-block"
+            except (NasoaError, RuntimeError):  # a block that does not fit the skeleton's channels
+                continue
             if arch.encoding not in seen and cons.check(arch) is None:
                 return arch.encoding, parent, how
         raise NasoaError("the block phase cannot find a new candidate; widen the constraints")

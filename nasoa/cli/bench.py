@@ -5,3 +5,59 @@ from __future__ import annotations
 import typer
 
 app = typer.Typer(help="Benchmarks (kernels, zoo, adapt) with provenance: machine, versions, date.", no_args_is_help=True)
+
+
+@app.command("kernels")
+def kernels(
+    out: str = typer.Option(None, "--out", help="Output directory (default bench/results/kernels-<device>-<date>/)."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto (cuda when available)."),
+    dtype: str = typer.Option(
+        "auto", "--dtype", help="float32, float16, bfloat16 or auto (float16 on GPU, float32 on CPU)."
+    ),
+    layout: str = typer.Option("channels_last", "--layout", help="channels_last or nchw."),
+    mode: str = typer.Option("train", "--mode", help="train (batch statistics) or eval (frozen BatchNorm)."),
+    repeats: int = typer.Option(20, "--repeats", min=3, max=1000, help="Timed samples per row (median and IQR)."),
+    warmup: int = typer.Option(5, "--warmup", min=1, max=1000, help="Untimed calls first (autotuning, compilation)."),
+    quick: bool = typer.Option(False, "--quick", help="A few small shapes: a smoke run in seconds."),
+    threads: int = typer.Option(None, "--threads", min=1, max=1024, help="torch CPU threads (default: torch's)."),
+    compile_: bool = typer.Option(
+        None, "--compile/--no-compile",
+        help="Time torch.compile too (default: on GPU only; a cold compile costs ~60 s per shape on CPU).",
+    ),
+) -> None:
+    """Fused BatchNorm + residual + ReLU vs unfused eager vs torch.compile: ms, GB/s, % of copy bandwidth."""
+    from pathlib import Path
+
+    from nasoa.errors import NasoaError
+
+    if dtype not in ("auto", "float32", "float16", "bfloat16"):
+        raise NasoaError(f"--dtype {dtype!r} is not one of auto, float32, float16, bfloat16")
+    if layout not in ("channels_last", "nchw"):
+        raise NasoaError(f"--layout {layout!r} is not one of channels_last, nchw")
+    if mode not in ("train", "eval"):
+        raise NasoaError(f"--mode {mode!r} is not one of train, eval")
+    import torch
+
+    if device != "auto":
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, ValueError):
+            raise NasoaError(f"--device {device!r} is not a device; use cpu, cuda, cuda:N or auto") from None
+        if dev.type not in ("cpu", "cuda"):
+            raise NasoaError(f"--device {device!r}: the kernel bench runs on cpu or cuda")
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise NasoaError(f"--device {device!r} but no CUDA GPU is visible; use --device cpu")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    from nasoa.bench import kernels as kb
+
+    shapes = kb.QUICK_SHAPES if quick else kb.SHAPES
+    result = kb.run(
+        shapes, device=device, dtype=dtype, layout=layout, training=mode == "train", repeats=repeats,
+        warmup=warmup, compile_=compile_, progress=lambda msg: typer.echo(f"  {msg}", err=True),
+    )
+    path = kb.write_results(result, Path(out) if out else None)
+    if not result["gpu_measured"]:
+        typer.echo("note: no GPU here: the Triton path needs a GPU, its speed is unmeasured (torch paths timed on CPU)")
+    typer.echo(kb.to_markdown(result).split("\n\n", 1)[1].strip())
+    typer.echo(f"wrote {path / 'kernels.json'} and {path / 'kernels.md'}")

@@ -1,0 +1,94 @@
+"""The two-phase search: Pareto utilities, resumability, no duplicate evaluations, outputs."""
+
+import json
+import random
+
+import pytest
+
+from nasoa import search as S
+from nasoa.errors import NasoaError
+from nasoa.search import InlineExecutor, SearchConfig, SearchStore, nondominated_ranks, pareto_front, run_search
+
+TINY = SearchConfig(
+    source="builtin:digits?per_class=20", proxy_budget_s=1.5, input_size=16, batch_size=32,
+    block_candidates=4, macro_candidates=3, skeleton_c0=8, skeleton_macro="1-2-2", c0_choices=(8,),
+    min_depth=3, max_depth=5, min_random=2, max_params=200_000, top_blocks=1, seed=3,
+)
+
+
+def test_pareto_utilities():
+    pts = [(0.9, 10.0), (0.8, 5.0), (0.85, 12.0), (0.7, 4.0), (0.6, 6.0)]
+    assert nondominated_ranks(pts) == [0, 0, 1, 0, 1]
+    rows = [{"accuracy": a, "step_ms": t, "encoding": str(i)} for i, (a, t) in enumerate(pts)]
+    assert [r["encoding"] for r in pareto_front(rows)] == ["3", "1", "0"]
+    d = S.crowding(pts, [0, 1, 3])
+    assert d[0] == d[3] == float("inf") and 0 < d[1] < float("inf")
+
+
+class CountingExecutor(InlineExecutor):
+    def __init__(self, interrupt_after=None):
+        self.calls = []
+        self.interrupt_after = interrupt_after
+
+    def submit(self, fn, *args):
+        if self.interrupt_after is not None and len(self.calls) == self.interrupt_after:
+            raise KeyboardInterrupt
+        self.calls.append(args[0])
+        return super().submit(fn, *args)
+
+
+def test_search_runs_both_phases_and_resumes(tmp_path):
+    ex = CountingExecutor(interrupt_after=3)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(tmp_path, TINY, budget_s=600, executor=ex)
+    store = SearchStore(tmp_path / "search.sqlite")
+    first = {r["encoding"] for r in store.rows(status=None)}
+    store.close()
+    assert len(first) == 3  # every finished candidate was committed before the interrupt
+    ex2 = CountingExecutor()
+    report = run_search(tmp_path, TINY, budget_s=600, executor=ex2)
+    assert not first & set(ex2.calls)  # nothing re-evaluated
+    store = SearchStore(tmp_path / "search.sqlite")
+    rows = store.rows(status=None)
+    assert len({r["encoding"] for r in rows}) == len(rows)  # no duplicates
+    assert len(store.rows("block")) >= TINY.block_candidates and len(store.rows("macro")) >= TINY.macro_candidates
+    best_block = max(store.rows("block"), key=lambda r: r["accuracy"])
+    from nasoa.space import parse
+
+    blocks = {str(parse(r["encoding"]).block) for r in store.rows("macro")}
+    front_blocks = {str(parse(r["encoding"]).block) for r in pareto_front(store.rows("block"))}
+    assert blocks <= front_blocks  # the macro phase builds on the block phase's front
+    assert best_block["accuracy"] > 0.1
+    store.close()
+    assert report.stop_reason == "complete" and report.front
+    for f in ("front.md", "front.png", "candidates.csv", "search.json"):
+        assert (tmp_path / f).exists()
+    manifest = json.loads((tmp_path / "search.json").read_text())
+    assert manifest["evaluated"] == len(rows) and manifest["config"]["seed"] == 3
+
+
+def test_changed_settings_refused(tmp_path):
+    store = SearchStore(tmp_path / "search.sqlite")
+    store.set_config(TINY.to_dict())
+    store.close()
+    with pytest.raises(NasoaError, match="other settings"):
+        run_search(tmp_path, SearchConfig(), budget_s=1)
+
+
+def test_budget_stops_before_starting(tmp_path):
+    report = run_search(tmp_path, TINY, budget_s=1.0, executor=CountingExecutor())
+    assert report.stop_reason == "budget" and report.new == 0
+
+
+def test_proposals_respect_constraints(tmp_path):
+    store = SearchStore(tmp_path / "s.sqlite")
+    rng = random.Random(0)
+    cons = TINY.block_constraints()
+    seen = set()
+    for _ in range(10):
+        enc, parent, how = S._propose(TINY, store, "block", rng, seen)
+        seen.add(enc)
+        from nasoa.space import parse
+
+        assert cons.check(parse(enc)) is None and enc.split("_", 1)[1] == "8_1-2-2"
+    store.close()
