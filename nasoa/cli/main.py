@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import arch, bench, placeholders, search, train
+from . import arch, bench, placeholders, search, train, zoo
 from ._common import NasoaGroup
 
 app = typer.Typer(
@@ -20,7 +20,8 @@ app.add_typer(arch.app, name="arch")
 app.add_typer(bench.app, name="bench")
 app.command("train")(train.train)
 app.command("search")(search.search)
-placeholders.register(app, skip={"bench", "train", "search"})
+app.add_typer(zoo.app, name="zoo")
+placeholders.register(app, skip={"bench", "train", "search", "zoo"})
 
 
 def main() -> None:
