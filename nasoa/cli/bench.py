@@ -61,3 +61,51 @@ def kernels(
         typer.echo("note: no GPU here: the Triton path needs a GPU, its speed is unmeasured (torch paths timed on CPU)")
     typer.echo(kb.to_markdown(result).split("\n\n", 1)[1].strip())
     typer.echo(f"wrote {path / 'kernels.json'} and {path / 'kernels.md'}")
+
+
+@app.command("budgets")
+def budgets(
+    runs: int = typer.Option(20, "--runs", min=1, max=1000, help="How many random `nasoa train` runs."),
+    min_budget: float = typer.Option(5.0, "--min-budget", min=1.0),
+    max_budget: float = typer.Option(60.0, "--max-budget", min=1.0),
+    seed: int = typer.Option(0, "--seed"),
+    out: str = typer.Option(None, "--out", help="Output dir (default bench/results/train-budgets-<date>/)."),
+) -> None:
+    """Deadline adherence: wall/budget of many whole `nasoa train` processes (random tasks and regimes)."""
+    import datetime
+    from pathlib import Path
+
+    from nasoa.bench.budgets import run
+
+    d = Path(out or f"bench/results/train-budgets-{datetime.date.today():%Y%m%d}")
+    res = run(runs, d, seed=seed, min_budget=min_budget, max_budget=max_budget, log=typer.echo)
+    s = res["summary"]
+    typer.echo(f"max wall/budget {s['max_ratio']:.3f}, all within 1.05: {s['all_within_1.05']}; table: {d / 'budgets.md'}")
+
+
+@app.command("zoo")
+def zoo_bench(
+    budgets: str = typer.Option("60s,120s,240s", "--budgets", help="Comma-separated training budgets."),
+    members: list[str] = typer.Option(None, "--member", help="Zoo members to include (default: all ET-NAS members)."),
+    baselines: str = typer.Option(None, "--baselines", help="Comma-separated timm names (default: the four)."),
+    seed: int = typer.Option(0, "--seed"),
+    out: str = typer.Option(None, "--out", help="Output dir (default bench/results/zoo-<date>/)."),
+) -> None:
+    """Zoo members vs timm baselines trained from scratch on the source under equal budgets."""
+    import datetime
+    from pathlib import Path
+
+    from nasoa.bench.zoo import run
+    from nasoa.errors import NasoaError
+    from nasoa.runtime import parse_duration
+
+    bs = [parse_duration(b) for b in budgets.split(",") if b.strip()]
+    if not bs:
+        raise NasoaError("--budgets needs at least one duration, e.g. 60s,120s")
+    d = Path(out or f"bench/results/zoo-{datetime.date.today():%Y%m%d}")
+    base = tuple(b.strip() for b in baselines.split(",")) if baselines else None
+    res = run(bs, d, seed=seed, zoo_names=members or None, baselines=base, log=typer.echo)
+    for c in res["ratios"]:
+        typer.echo(f"{c['budget_s']:g}s {c['baseline']}: " + (
+            f"{c['zoo_member']} matches at {c['step_time_ratio']}x faster steps" if c["zoo_member"] else "no zoo member matches"))
+    typer.echo(f"table: {d / 'zoo.md'}, plot: {d / 'zoo.png'}")
