@@ -20,23 +20,27 @@ from typing import Any, Callable
 SOURCE = "builtin:mnist+fashion?size=32"
 
 
-def _models(zoo_names: list[str] | None, baselines: tuple[str, ...]) -> list[tuple[str, str, Callable]]:
+def _models(zoo_names: list[str] | None, baselines: tuple[str, ...],
+            encodings: dict[str, str] | None = None) -> list[tuple[str, str, Callable]]:
     from nasoa.net import ETNasNet
     from nasoa.zoo import records
     from nasoa.zoo.baselines import create_baseline
 
+    members = encodings or {r["name"]: r["encoding"] for r in records() if r.get("family") == "etnas"}
     out = []
-    for r in records():
-        if r.get("family") != "etnas" or (zoo_names and r["name"] not in zoo_names):
+    for name, enc in members.items():
+        if zoo_names and name not in zoo_names:
             continue
-        out.append((r["name"], "zoo", lambda k, enc=r["encoding"]: ETNasNet(enc, num_classes=k, input_size=32)))
+        out.append((name, "zoo", lambda k, enc=enc: ETNasNet(enc, num_classes=k, input_size=32)))
     for b in baselines:
         out.append((b, "baseline", lambda k, b=b: create_baseline(b, k, 32)))
     return out
 
 
 def run(budgets_s: list[float], out: Path, seed: int = 0, zoo_names: list[str] | None = None,
-        baselines: tuple[str, ...] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+        baselines: tuple[str, ...] | None = None, log: Callable[[str], None] = print,
+        encodings: dict[str, str] | None = None) -> dict[str, Any]:
+    """``encodings`` (name -> encoding) benchmarks architectures not yet in the registry."""
     import torch
 
     from nasoa.data import Batches, load_task, load_test
@@ -52,7 +56,7 @@ def run(budgets_s: list[float], out: Path, seed: int = 0, zoo_names: list[str] |
     regime = Regime(lr=0.05, batch_size=128, schedule="cosine", label_smoothing=0.1, weight_decay=5e-4)
     rows: list[dict[str, Any]] = []
     out.mkdir(parents=True, exist_ok=True)
-    for name, kind, make in _models(zoo_names, baselines):
+    for name, kind, make in _models(zoo_names, baselines, encodings):
         torch.manual_seed(seed)
         st = measure_train_step(make(task.num_classes), 64, 32, task.num_classes, warmup=3, repeats=10)
         params = sum(p.numel() for p in make(task.num_classes).parameters())
@@ -68,7 +72,9 @@ def run(budgets_s: list[float], out: Path, seed: int = 0, zoo_names: list[str] |
                          "params": params, "elapsed_s": round(time.time() - t, 2), "diverged": res.diverged})
             log(f"{name:24s} {b:6.0f}s  test acc {acc:.4f}  {res.epochs:.2f} epochs  step {st.median_ms:.1f} ms")
     ratios = compare(rows)
-    result = {"suite": "zoo", "provenance": provenance(), "source": SOURCE, "regime": regime.to_dict(),
+    members = {n: e for n, e in (encodings or {}).items()} or {
+        r["name"]: r["encoding"] for r in __import__("nasoa.zoo", fromlist=["records"]).records() if r.get("family") == "etnas"}
+    result = {"suite": "zoo", "provenance": provenance(), "source": SOURCE, "members": members, "regime": regime.to_dict(),
               "budgets_s": budgets_s, "seed": seed, "rows": rows, "ratios": ratios}
     (out / "zoo.json").write_text(json.dumps(result, indent=2) + "\n")
     (out / "zoo.md").write_text(markdown(result))

@@ -163,3 +163,43 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, (set, tuple)):
         return list(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+class DeadlineExceeded(NasoaError):
+    """A budgeted phase ran past its deadline and was stopped."""
+
+
+class deadline_guard:
+    """Interrupt the main thread with :class:`DeadlineExceeded` if ``deadline`` (a ``time.time()``)
+    passes inside the block. Used around data loading, which the trainer's own clock cannot stop:
+    a budget is a deadline even when the data takes longer to read than expected. A no-op outside
+    the main thread or where SIGALRM does not exist."""
+
+    def __init__(self, deadline: float, message: str):
+        self.deadline = deadline
+        self.message = message
+        self._old = None
+
+    def _fire(self, signum, frame):
+        raise DeadlineExceeded(self.message)
+
+    def __enter__(self) -> "deadline_guard":
+        import signal
+        import threading
+
+        if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+            return self
+        left = self.deadline - time.time()
+        if left <= 0:
+            raise DeadlineExceeded(self.message)
+        self._old = signal.signal(signal.SIGALRM, self._fire)
+        signal.setitimer(signal.ITIMER_REAL, left)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old)
+            self._old = None

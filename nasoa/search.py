@@ -1,7 +1,7 @@
 """Offline multi-objective NAS over the ET-NAS space (``nasoa search``).
 
-Objective 1 is the validation accuracy after a short proxy training (the same wall-clock budget
-for every candidate, through :func:`nasoa.train.finetune`); objective 2 is the measured training
+Objective 1 is the validation accuracy after a short proxy training (the same number of epochs for
+every candidate, capped in wall-clock time, through :func:`nasoa.train.finetune`); objective 2 is the measured training
 step time (forward + backward + SGD step, median after warm-up, at the zoo's batch and input size).
 
 Two phases as in NASOA: **block level** (candidate blocks inside a fixed macro skeleton), then
@@ -41,7 +41,11 @@ class SearchConfig:
     """Everything that defines a search; stored with it, so a resumed search uses the same."""
 
     source: str = "builtin:mnist+fashion?per_class=150&size=32"
-    proxy_budget_s: float = 14.0
+    # The proxy is a fixed number of epochs (as vega's DnetNas trains 1-2 epochs per candidate),
+    # capped in time. A fixed *time* proxy lets the smallest networks win both objectives (they
+    # fit more epochs in the same seconds), which collapses the front to a few tiny members.
+    proxy_epochs: float = 3.0
+    proxy_budget_s: float = 45.0
     proxy_lr: float = 0.05
     batch_size: int = 64
     input_size: int = 32
@@ -282,7 +286,7 @@ def evaluate_candidate(encoding: str, cfg: dict[str, Any]) -> dict[str, Any]:
                 "eval_s": time.time() - t0}
     torch.manual_seed(c.seed)
     net = ETNasNet(encoding, num_classes=task.num_classes, input_size=c.input_size)
-    regime = Regime(lr=c.proxy_lr, batch_size=c.batch_size, schedule="cosine", weight_decay=5e-4)
+    regime = Regime(lr=c.proxy_lr, batch_size=c.batch_size, schedule="cosine", weight_decay=5e-4, epochs=c.proxy_epochs)
     res = finetune(net, task, regime, c.proxy_budget_s, seed=c.seed, progress=False, hflip=False)
     status = "done" if not res.diverged else "diverged"
     return {
@@ -401,7 +405,7 @@ def run_search(
     seen = store.encodings()
     new = rejected = failed = 0
     stop = "complete"
-    est = cfg.proxy_budget_s + 8.0  # refined from measured candidate times
+    est = min(cfg.proxy_budget_s, 20.0) + 8.0  # refined from measured candidate times
     costs: list[float] = []
     try:
         for phase, target in (("block", cfg.block_candidates), ("macro", cfg.macro_candidates)):

@@ -63,6 +63,9 @@ class Prepared:
             "family": self.entry.family,
             "pretrained": self.pretrained,
             "input_size": self.size,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "channels": self.task.channels,
             "params": sum(p.numel() for p in self.model.parameters()),
         }
 

@@ -10,7 +10,7 @@ from nasoa.errors import NasoaError
 from nasoa.search import InlineExecutor, SearchConfig, SearchStore, nondominated_ranks, pareto_front, run_search
 
 TINY = SearchConfig(
-    source="builtin:digits?per_class=20", proxy_budget_s=1.5, input_size=16, batch_size=32,
+    source="builtin:digits?per_class=20", proxy_budget_s=1.5, proxy_epochs=2, input_size=16, batch_size=32,
     block_candidates=4, macro_candidates=3, skeleton_c0=8, skeleton_macro="1-2-2", c0_choices=(8,),
     min_depth=3, max_depth=5, min_random=2, max_params=200_000, top_blocks=1, seed=3,
 )

@@ -172,3 +172,46 @@ def test_cli_bad_inputs_one_line(tmp_path):
         assert lines[0].startswith("error: "), (args, r.output)
         assert needle in lines[0], (args, lines[0])
         assert "Traceback" not in r.output
+
+
+def test_cli_predict_after_train(tmp_path, digits):
+    from PIL import Image
+
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["train", "builtin:digits", "--model", ENC, "--scratch", "--budget", "6s", "--size", "16",
+                            "--out", str(out), "--lr", "0.05", "--json"])
+    assert r.exit_code == 0, r.output
+    acc = json.loads(r.stdout.strip().splitlines()[-1])["val_accuracy"]
+    paths, labels = [], []
+    for i in range(12):
+        p = tmp_path / f"img{i}.png"
+        Image.fromarray(digits.x_val[i, 0].numpy()).save(p)
+        paths.append(str(p))
+        labels.append(digits.classes[int(digits.y_val[i])])
+    r = runner.invoke(app, ["predict", str(out), *paths, "--json"])
+    assert r.exit_code == 0, r.output
+    preds = json.loads(r.stdout)
+    assert [p["path"] for p in preds] == paths
+    assert all(0 <= p["probability"] <= 1 and len(p["top"]) == 3 for p in preds)
+    hits = sum(p["label"] == y for p, y in zip(preds, labels))
+    assert hits >= 6 or acc < 0.6  # the saved model is the trained one, not a fresh one
+    r = runner.invoke(app, ["predict", str(tmp_path), paths[0]])
+    assert r.exit_code == 2 and "not a finished run dir" in r.output
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    r = runner.invoke(app, ["predict", str(out), str(bad)])
+    assert r.exit_code == 2 and "not a readable image" in r.output
+
+
+def test_deadline_guard_stops_slow_loading():
+    from nasoa.runtime import DeadlineExceeded, deadline_guard
+
+    t = time.time()
+    with pytest.raises(DeadlineExceeded, match="too slow"):
+        with deadline_guard(time.time() + 0.3, "too slow"):
+            while True:
+                sum(range(1000))
+    assert time.time() - t < 1.0
+    with deadline_guard(time.time() + 0.2, "never"):
+        pass
+    time.sleep(0.3)  # the timer was disarmed on exit: nothing fires later

@@ -87,6 +87,8 @@ def budgets(
 def zoo_bench(
     budgets: str = typer.Option("60s,120s,240s", "--budgets", help="Comma-separated training budgets."),
     members: list[str] = typer.Option(None, "--member", help="Zoo members to include (default: all ET-NAS members)."),
+    search_dir: str = typer.Option(None, "--from-search", help="Benchmark this search's chosen front members instead."),
+    n_members: int = typer.Option(6, "--members", min=1, help="With --from-search: how many, as `zoo pretrain` picks."),
     baselines: str = typer.Option(None, "--baselines", help="Comma-separated timm names (default: the four)."),
     seed: int = typer.Option(0, "--seed"),
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/zoo-<date>/)."),
@@ -104,8 +106,57 @@ def zoo_bench(
         raise NasoaError("--budgets needs at least one duration, e.g. 60s,120s")
     d = Path(out or f"bench/results/zoo-{datetime.date.today():%Y%m%d}")
     base = tuple(b.strip() for b in baselines.split(",")) if baselines else None
-    res = run(bs, d, seed=seed, zoo_names=members or None, baselines=base, log=typer.echo)
+    encodings = None
+    if search_dir:
+        from nasoa.search import SearchStore, pareto_front
+        from nasoa.zoo.build import choose_members
+
+        store = SearchStore(Path(search_dir) / "search.sqlite")
+        chosen = choose_members(pareto_front(store.rows()), n_members)
+        store.close()
+        encodings = {f"etnas_z{i + 1}": r["encoding"] for i, r in enumerate(chosen)}
+    res = run(bs, d, seed=seed, zoo_names=members or None, baselines=base, log=typer.echo, encodings=encodings)
     for c in res["ratios"]:
         typer.echo(f"{c['budget_s']:g}s {c['baseline']}: " + (
             f"{c['zoo_member']} matches at {c['step_time_ratio']}x faster steps" if c["zoo_member"] else "no zoo member matches"))
     typer.echo(f"table: {d / 'zoo.md'}, plot: {d / 'zoo.png'}")
+
+
+@app.command("speed")
+def speed(
+    out: str = typer.Option(None, "--out", help="Output dir (default bench/results/train-speed-<date>/)."),
+    repeats: int = typer.Option(15, "--repeats", min=3, max=1000),
+) -> None:
+    """Training images/s (ET-NAS vs resnet18 at 32 px, NCHW vs channels_last) and frozen-stage savings."""
+    import datetime
+    from pathlib import Path
+
+    from nasoa.bench.speed import run
+    from nasoa.runtime import configure_torch_threads
+
+    configure_torch_threads()
+    d = Path(out or f"bench/results/train-speed-{datetime.date.today():%Y%m%d}")
+    run(d, repeats=repeats, log=typer.echo)
+    typer.echo(f"table: {d / 'speed.md'}")
+
+
+@app.command("transfer")
+def transfer(
+    budget: str = typer.Option("30s", "--budget", help="Fine-tuning budget per run."),
+    task: str = typer.Option("builtin:animal?per_class=300", "--task", help="A task outside the zoo's source."),
+    seeds: str = typer.Option("0,1,2", "--seeds"),
+    members: list[str] = typer.Option(None, "--member", help="Members (default: every ET-NAS member)."),
+    out: str = typer.Option(None, "--out", help="Output dir (default bench/results/transfer-<date>/)."),
+) -> None:
+    """Pretrained zoo members vs the same architectures from scratch, equal budget and regime."""
+    import datetime
+    from pathlib import Path
+
+    from nasoa.bench.transfer import run
+    from nasoa.runtime import parse_duration
+
+    d = Path(out or f"bench/results/transfer-{datetime.date.today():%Y%m%d}")
+    res = run(d, parse_duration(budget), tuple(int(s) for s in seeds.split(",")), task, members or None, log=typer.echo)
+    for s in res["summary"]:
+        typer.echo(f"{s['member']}: pretrained {s['pretrained_mean']:.4f} vs scratch {s['scratch_mean']:.4f} ({s['gain']:+.4f})")
+    typer.echo(f"table: {d / 'transfer.md'}")

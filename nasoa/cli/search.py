@@ -13,7 +13,8 @@ def search(
     out: Path = typer.Option(Path("runs/search"), "--out", help="Search dir: table, front, plot. Re-run to continue."),
     budget: str = typer.Option("1h", "--budget", "-b", help="Hard wall-clock budget for this run of the search."),
     source: str = typer.Option(None, "--source", help="Proxy data (default MNIST+Fashion-MNIST subsample, 32 px)."),
-    proxy_budget: str = typer.Option(None, "--proxy-budget", help="Proxy training budget per candidate (default 14s)."),
+    proxy_epochs: float = typer.Option(None, "--proxy-epochs", min=0.1, help="Proxy training epochs per candidate (default 3)."),
+    proxy_budget: str = typer.Option(None, "--proxy-budget", help="Time cap of a candidate's proxy training (default 45s)."),
     block_candidates: int = typer.Option(None, "--block-candidates", min=1, help="Candidates in the block phase."),
     macro_candidates: int = typer.Option(None, "--macro-candidates", min=0, help="Candidates in the macro phase."),
     max_params: int = typer.Option(None, "--max-params", min=1000, help="Reject candidates with more parameters."),
@@ -33,7 +34,7 @@ def search(
     budget_s = parse_duration(budget)
     overrides = {
         "source": source, "block_candidates": block_candidates, "macro_candidates": macro_candidates,
-        "max_params": max_params, "max_step_ms": max_step_ms,
+        "max_params": max_params, "max_step_ms": max_step_ms, "proxy_epochs": proxy_epochs,
         "proxy_budget_s": parse_duration(proxy_budget) if proxy_budget else None,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}

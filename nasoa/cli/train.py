@@ -51,10 +51,15 @@ def train(
     )
     if resume and out is None:
         raise NasoaError("--resume needs --out RUN_DIR: the run to continue")
+    from nasoa.runtime import deadline_guard
     from nasoa.workflow import prepare_model_and_task, run_dir_for
 
-    prepared = prepare_model_and_task(data, model, seed=seed, pretrained=not scratch, size=size, strict=strict,
-                                      device=device, warn=opt.warn_line)
+    # Loading must leave time for at least a few steps, an evaluation and saving.
+    guard_at = start + budget_s * 0.9 - 0.3
+    with deadline_guard(guard_at, f"the budget of {budget_s:g}s is too small: loading {data} and the model took "
+                                  f"more than 90% of it; give a larger --budget or a smaller task"):
+        prepared = prepare_model_and_task(data, model, seed=seed, pretrained=not scratch, size=size, strict=strict,
+                                          device=device, warn=opt.warn_line)
     out = out or run_dir_for("train", prepared.entry.name)
     from nasoa.train import finetune
 

@@ -1,0 +1,221 @@
+"""``nasoa meta``: collect experience, fit, evaluate and inspect the meta-learner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from . import _options as opt
+
+app = typer.Typer(help="The meta-learning engine: collect experience, fit, evaluate, inspect.", no_args_is_help=True)
+
+STORE = typer.Option(None, "--store", envvar="NASOA_STORE", dir_okay=False,
+                     help="The experience store (SQLite). Default: $NASOA_STORE, else experience.sqlite in the "
+                          "user data dir.")
+MODEL_DIR = typer.Option(None, "--model-dir", file_okay=False,
+                         help="Where the fitted model lives. Default: beside the store (experience.model/).")
+
+
+def _store(path: Path | None):
+    from nasoa.meta.store import ExperienceStore
+
+    return ExperienceStore(path)
+
+
+def _budgets(text: str) -> tuple[float, ...]:
+    from nasoa.errors import NasoaError
+    from nasoa.runtime import parse_duration
+
+    parts = [p for p in text.replace(" ", "").split(",") if p]
+    if not parts:
+        raise NasoaError(f"--budgets {text!r} lists no budget; write e.g. 10,30,60 or 30s,2m")
+    return tuple(parse_duration(p) for p in parts)
+
+
+@app.command("collect")
+def collect_cmd(
+    store: Path = STORE,
+    runs: int = typer.Option(..., "--runs", min=0, help="Total sampled runs for this seed (resumes where it stopped)."),
+    seed: int = opt.SEED,
+    budgets: str = typer.Option("10,30,60", "--budgets", help="Budgets to sample from, comma-separated: 10,30,60."),
+    runs_per_task: int = typer.Option(6, "--runs-per-task", min=1, max=1000, help="Runs sampled on each task."),
+    sources: list[str] = typer.Option(None, "--source", help="Built-in sources to cut tasks from (repeatable); "
+                                                             "default: every installed one."),
+    logme_images: int = typer.Option(300, "--logme-images", min=20, max=5000,
+                                     help="Training images per task for the LogME features."),
+    device: str = opt.DEVICE,
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+) -> None:
+    """Fine-tune sampled regimes on sampled tasks with the real trainer and zoo; append each run."""
+    from nasoa.collect import CollectConfig, collect
+    from nasoa.workflow import resolve_device
+
+    cfg = CollectConfig(runs=runs, seed=seed, budgets=_budgets(budgets), runs_per_task=runs_per_task,
+                        sources=tuple(sources) if sources else None, logme_images=logme_images,
+                        device=resolve_device(device))
+    st = _store(store)
+    before = st.counter(cfg.counter_key)
+    todo = max(0, runs - before)
+    if as_json:
+        summary = collect(cfg, st)
+        typer.echo(json.dumps(summary))
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    console.print(f"collecting into {st.path}: runs {before}..{runs - 1} of seed {seed} ({todo} to go)",
+                  highlight=False)
+    with Progress(TextColumn("[bold]collect"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
+                  console=console) as bar:
+        job = bar.add_task("collect", total=todo, last="")
+
+        def on_event(e: dict) -> None:
+            if e["event"] == "run":
+                r = e["record"]
+                bar.update(job, advance=1, last=f"{r.model_name} {r.budget_s:g}s acc {r.val_accuracy:.3f}")
+            elif e["event"] == "skip":
+                bar.update(job, advance=1, last=f"skipped run {e['index']}")
+            elif e["event"] == "task":
+                bar.update(job, last=f"task {e['spec']}")
+
+        summary = collect(cfg, st, on_event=on_event)
+    typer.echo(f"appended {summary['appended']} runs ({summary['skipped']} skipped) in {summary['elapsed_s']:.0f}s; "
+               f"the store holds {summary['runs_in_store']} runs")
+
+
+@app.command("fit")
+def fit_cmd(
+    store: Path = STORE,
+    model_dir: Path = MODEL_DIR,
+    backend: str = typer.Option("auto", "--backend", help="auto (regressor vs ranker by leave-tasks-out regret), "
+                                                           "lgbm-regressor, lgbm-ranker, river, combo-residual, "
+                                                           "combo-blend."),
+    online: str = typer.Option("blend", "--online", help="How river joins LightGBM between refits: blend, residual "
+                                                         "or none."),
+    seed: int = opt.SEED,
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+) -> None:
+    """Fit the meta-model on every run in the store and save it (pickle-free) beside the store."""
+    from nasoa.errors import NasoaError
+    from nasoa.meta.metamodel import MetaModel
+    from nasoa.meta.predictors import BACKENDS
+
+    if backend != "auto" and backend not in BACKENDS:
+        raise NasoaError(f"unknown --backend {backend!r}; choose auto or one of {', '.join(BACKENDS)}")
+    if online not in ("blend", "residual", "none"):
+        raise NasoaError(f"unknown --online {online!r}; choose blend, residual or none")
+    st = _store(store)
+    if st.count() == 0:
+        raise NasoaError(f"the store {st.path} has no runs to fit on; run `nasoa meta collect` first")
+    mm = MetaModel.fit(st, backend=backend, online=None if online == "none" else online, seed=seed)
+    path = mm.save(model_dir)
+    summary = {"model_dir": str(path), "backend": mm.backend, "runs": mm.predictor.n_seen,
+               "selection": mm.selection}
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        typer.echo(f"fitted {mm.backend} on {summary['runs']} runs; saved to {path}")
+        for name, s in (mm.selection.get("table") or {}).items():
+            typer.echo(f"  {name}: regret {s['regret']}, spearman {s['spearman']}, ndcg@3 {s['ndcg3']}")
+
+
+@app.command("eval")
+def eval_cmd(
+    store: Path = STORE,
+    folds: int = typer.Option(5, "--folds", min=2, max=50, help="Leave-tasks-out folds."),
+    backends: list[str] = typer.Option(None, "--backend", help="Back-ends to evaluate (repeatable); default: "
+                                                               "lgbm-regressor, lgbm-ranker, river."),
+    online: bool = typer.Option(False, "--online", help="Also compare the online combinations on the task stream."),
+    plot: Path = typer.Option(None, "--plot", dir_okay=False, help="Write a predicted-vs-actual PNG here."),
+    seed: int = opt.SEED,
+    as_json: bool = typer.Option(False, "--json", help="Print the full result (with per-task rows) as JSON."),
+) -> None:
+    """Leave-tasks-out evaluation: per-task Spearman, top-1 regret, NDCG@3 (and the online comparison)."""
+    from nasoa.meta.metamodel import MetaModel
+    from nasoa.meta.predictors import make_predictor
+
+    st = _store(store)
+    if backends:
+        for b in backends:
+            make_predictor(b)  # validates the name
+    mm = MetaModel(store=st, seed=seed)
+    res = mm.evaluate(folds=folds, backends=backends or None, online=online, plot=plot)
+    if as_json:
+        typer.echo(json.dumps(res))
+        return
+    typer.echo(f"{res['runs']} runs on {res['tasks']} tasks, {res['folds']} folds (tasks held out)")
+    for name, s in res["leave_tasks_out"].items():
+        typer.echo(f"  {name:16s} regret {s['regret']}  spearman {s['spearman']}  ndcg@3 {s['ndcg3']}  mae {s['mae']}")
+    for name, s in (res.get("online") or {}).items():
+        typer.echo(f"  online {name:16s} regret {s['regret']}  spearman {s['spearman']}  ndcg@3 {s['ndcg3']}")
+    if res.get("plot"):
+        typer.echo(f"plot: {res['plot']}")
+
+
+@app.command("show")
+def show_cmd(
+    store: Path = STORE,
+    model_dir: Path = MODEL_DIR,
+    top: int = typer.Option(20, "--top", min=1, max=1000, help="How many features to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print {feature: share of gain} as JSON."),
+) -> None:
+    """Feature importances (share of LightGBM's split gain) of the fitted meta-model."""
+    from nasoa.errors import NasoaError
+    from nasoa.meta.metamodel import MetaModel
+
+    mm = MetaModel.load(_store(store), model_dir=model_dir)
+    imp = mm.feature_importances()
+    if imp is None:
+        raise NasoaError(f"the meta-model ({mm.predictor.describe()}) has no feature importances: fit a LightGBM "
+                         f"back-end with `nasoa meta fit`, on a store with runs")
+    items = list(imp.items())[:top]
+    if as_json:
+        typer.echo(json.dumps({"backend": mm.backend, "importances": dict(items)}))
+        return
+    typer.echo(f"{mm.backend}, {mm.predictor.n_seen} runs learned")
+    for name, share in items:
+        typer.echo(f"  {share:7.2%}  {name}")
+
+
+@app.command("stats")
+def stats_cmd(
+    store: Path = STORE,
+    as_json: bool = typer.Option(False, "--json", help='Print {"runs": N, "tasks": M, ...} as JSON.'),
+) -> None:
+    """How much experience the store holds: runs, tasks, models, budgets, accuracy range."""
+    s = _store(store).stats()
+    if as_json:
+        typer.echo(json.dumps(s))
+        return
+    acc = s["val_accuracy"]
+    typer.echo(f"{s['path']}: {s['runs']} runs on {s['tasks']} tasks with {s['models']} models "
+               f"({s['diverged']} diverged)")
+    if s["runs"]:
+        typer.echo(f"  val accuracy mean {acc['mean']:.4f} (min {acc['min']:.4f}, max {acc['max']:.4f})")
+        typer.echo("  budgets: " + ", ".join(f"{b}s x{n}" for b, n in s["budgets"].items()))
+    for k, v in s["counters"].items():
+        typer.echo(f"  {k}: {v} sampled runs done")
+
+
+@app.command("export")
+def export_cmd(
+    path: Path = typer.Argument(..., dir_okay=False, help="The parquet file to write."),
+    store: Path = STORE,
+) -> None:
+    """Write every run to a parquet file (lossless; JSON columns as text)."""
+    n = _store(store).export_parquet(path)
+    typer.echo(f"wrote {n} runs to {path}")
+
+
+@app.command("import")
+def import_cmd(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A parquet file from `nasoa meta export`."),
+    store: Path = STORE,
+) -> None:
+    """Append the runs of a parquet export (runs already in the store are skipped)."""
+    n = _store(store).import_parquet(path)
+    typer.echo(f"imported {n} new runs")

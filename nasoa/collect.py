@@ -1,0 +1,255 @@
+"""Collect experience for the meta-learner: sampled regimes over a stream of sampled tasks, each
+fine-tuned for real with the trainer and the zoo's pretrained weights, appended to the store.
+
+``nasoa meta collect --store PATH --runs N --seed S --budgets 10,30,60`` calls :func:`collect`.
+
+* Tasks are cut from the built-in sources (class subsets, images per class), always from their
+  training data: ``load_task`` never touches a source's test split. The zoo is pretrained on
+  MNIST + Fashion-MNIST train, so tasks from those sources are not truly downstream; the task's
+  source is recorded (``task_source``) so a predictor can tell.
+* Run ``i`` of seed ``S`` is fully determined by ``(S, i)``: its task is ``i // runs_per_task``,
+  its member, budget and regime are drawn from generators seeded by ``(S, i)``. A counter in the
+  store (``collect:seed=S``), incremented in the same transaction as each appended run, says how
+  many runs are done, so an interrupted collection resumes where it stopped and never records a
+  run twice. ``--runs N`` is the total for the seed.
+* Task meta-features, including LogME of every member on a few hundred training images
+  (:func:`penultimate_features`), are computed once per task and cached in the store.
+
+This module is the glue between ``nasoa.meta`` (which never imports the nets or the trainer) and
+the trainer and zoo.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import NasoaError
+
+__all__ = ["CollectConfig", "collect", "sample_task_spec", "penultimate_features", "pretrained_members"]
+
+EMPTY_ZOO = "the zoo has no pretrained members; run `nasoa zoo pretrain` first"
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """What ``nasoa meta collect`` samples. ``runs`` is the total number of sampled runs for the seed."""
+
+    runs: int
+    seed: int = 0
+    budgets: tuple[float, ...] = (10.0, 30.0, 60.0)
+    runs_per_task: int = 6
+    sources: tuple[str, ...] | None = None  # built-in names; None: every available one
+    per_class: tuple[int, ...] = (10, 20, 50, 100, 200)
+    min_classes: int = 2
+    max_classes: int = 10
+    logme_images: int = 300
+    device: str = "cpu"
+    pretrained: bool = True  # False only for smoke tests with untrained members
+    grid: Any = None  # nasoa.meta.candidates.Grid; None: the default grid
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def counter_key(self) -> str:
+        return f"collect:seed={self.seed}"
+
+
+def pretrained_members(records: Sequence[dict[str, Any]] | None = None, pretrained: bool = True) -> list[dict]:
+    """Zoo records that can be fine-tuned from pretrained weights here (with measured step times)."""
+    from nasoa.meta.descriptors import zoo_records
+
+    recs = list(records) if records is not None else zoo_records()
+    recs = [r for r in recs if r.get("train_step_ms")]
+    if not pretrained:
+        return recs
+    from .models import get_entry, is_model
+
+    out = []
+    for r in recs:
+        if is_model(r["name"]) and get_entry(r["name"]).pretrained:
+            out.append(r)
+    return out
+
+
+def sample_task_spec(seed: int, task_index: int, sources: Sequence[dict[str, Any]], config: CollectConfig) -> str:
+    """The task spec of task ``task_index`` in seed ``seed``'s stream (deterministic)."""
+    rng = np.random.default_rng([int(seed), int(task_index), 101])
+    src = sources[int(rng.integers(len(sources)))]
+    n_cls = int(src["num_classes"])
+    hi = min(config.max_classes, n_cls)
+    k = int(rng.integers(min(config.min_classes, hi), hi + 1))
+    classes = sorted(int(c) for c in rng.choice(n_cls, size=k, replace=False))
+    # Leave room for a validation split (a quarter of per_class by default) in every class.
+    room = int(src["train_images"] / n_cls * 0.7)
+    options = [p for p in config.per_class if p <= room] or [max(2, room)]
+    per_class = int(rng.choice(options))
+    task_seed = int(rng.integers(0, 2**31 - 1))
+    return f"builtin:{src['name']}?classes={','.join(map(str, classes))}&per_class={per_class}&seed={task_seed}"
+
+
+def penultimate_features(task, member: str | dict[str, Any], n: int = 300, seed: int = 0, *, pretrained: bool = True,
+                         batch_size: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Penultimate features (``forward_features`` then global average pooling) of up to ``n``
+    training images of ``task`` under a zoo member, with their labels: LogME's input."""
+    import torch
+
+    from .data import Batches
+    from .models import create_model
+
+    rec = member if isinstance(member, dict) else _record(member)
+    name = rec["name"]
+    size = int(rec.get("input_size") or 32)
+    model = create_model(_model_name_for(rec), pretrained=pretrained, num_classes=max(2, task.num_classes),
+                         input_size=size)
+    if not hasattr(model, "forward_features"):
+        raise NasoaError(f"zoo member {name!r} has no forward_features(); it cannot be scored with LogME")
+    t = task.resized(size)
+    y = t.y_train.numpy()
+    idx = np.arange(len(y))
+    if len(idx) > n:  # a stratified-ish sample: a seeded permutation keeps every class represented
+        idx = np.sort(np.random.default_rng(seed).permutation(len(y))[:n])
+    xs, ys = t.x_train[idx], t.y_train[idx]
+    mean = tuple(rec.get("mean", (0.5, 0.5, 0.5)))
+    std = tuple(rec.get("std", (0.5, 0.5, 0.5)))
+    batches = Batches(xs, ys, batch_size=batch_size, shuffle=False, augment=False, mean=mean, std=std, channels=3)
+    model.eval()
+    feats = []
+    with torch.inference_mode():
+        for xb, _ in batches.epoch(0):
+            f = model.forward_features(xb)
+            if f.ndim == 4:
+                f = f.mean(dim=(2, 3))
+            feats.append(f.reshape(f.shape[0], -1).double().numpy())
+    return np.concatenate(feats), ys.numpy()
+
+
+def _registered(name: str) -> bool:
+    from .models import is_model
+
+    return is_model(name)
+
+
+def _record(name: str) -> dict[str, Any]:
+    from nasoa.meta.descriptors import zoo_records
+
+    for r in zoo_records():
+        if r["name"] == name:
+            return r
+    raise NasoaError(f"no zoo member named {name!r}; see `nasoa zoo list`")
+
+
+def _model_name_for(rec: dict[str, Any]) -> str:
+    """What create_model should be given: the registered name, else the member's encoding."""
+    if _registered(rec["name"]) or not rec.get("encoding"):
+        return rec["name"]
+    return rec["encoding"]
+
+
+def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, Any]] | None = None,
+            on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run the sampled runs ``counter .. config.runs - 1`` of the seed, appending each to the store.
+
+    ``on_event`` receives dicts (``{"event": "task" | "run" | "skip", ...}``) for progress display.
+    Returns a summary: runs done before and now, skipped, elapsed.
+    """
+    from nasoa.meta.candidates import Grid, sample_regimes
+    from nasoa.meta.descriptors import MemberTable, descriptor, machine_factor
+    from nasoa.meta.features import TimeModel, cached_task_features
+    from nasoa.meta.store import ExperienceStore, RunRecord
+
+    from .data import list_builtin, load_task
+    from .runtime import machine, versions
+    from .train import BudgetTooSmallError, Regime, finetune
+    from .workflow import prepare_model_and_task
+
+    members = pretrained_members(records, config.pretrained)
+    if not members:
+        raise NasoaError(EMPTY_ZOO)
+    if config.runs < 0:
+        raise NasoaError(f"--runs {config.runs} must be >= 0")
+    if not config.budgets or min(config.budgets) <= 0:
+        raise NasoaError("--budgets needs positive seconds, e.g. 10,30,60")
+    st = store if isinstance(store, ExperienceStore) else ExperienceStore(store)
+    available = [s for s in list_builtin() if s["available"]]
+    if config.sources is not None:
+        unknown = set(config.sources) - {s["name"] for s in list_builtin()}
+        if unknown:
+            raise NasoaError(f"unknown built-in source(s) {', '.join(sorted(unknown))}; see `nasoa data list`")
+        available = [s for s in available if s["name"] in config.sources]
+    if not available:
+        raise NasoaError("no built-in data source is installed here; run `bash install.sh` (or pip install "
+                         "scikit-learn for builtin:digits)")
+    table = MemberTable(members)
+    grid = config.grid or Grid()
+    tm = TimeModel(machine_factor=machine_factor(members, [r.to_dict() for r in st.records()]))
+    host = machine()
+    vers = versions()
+    key = config.counter_key
+    start_index = st.counter(key)
+    done = skipped = 0
+    t0 = time.time()
+    emit = on_event or (lambda e: None)
+    task_cache: dict[int, tuple[Any, str, dict[str, Any]]] = {}
+    for i in range(start_index, config.runs):
+        t_index = i // max(1, config.runs_per_task)
+        if t_index not in task_cache:
+            task_cache.clear()  # one task in memory at a time
+            spec = sample_task_spec(config.seed, t_index, available, config)
+            task = load_task(spec)
+
+            def extract(name: str, _task=task) -> tuple[np.ndarray, np.ndarray]:
+                rec = next(m for m in members if m["name"] == name)
+                return penultimate_features(_task, rec, config.logme_images, config.seed, pretrained=config.pretrained)
+
+            tid, feats = cached_task_features(task, store=st, members=table.names, extract=extract)
+            task_cache[t_index] = (task, tid, feats)
+            emit({"event": "task", "index": t_index, "spec": spec, "task_id": tid})
+        task, tid, feats = task_cache[t_index]
+        rng = np.random.default_rng([int(config.seed), int(i), 202])
+        budget = float(config.budgets[int(rng.integers(len(config.budgets)))])
+        try:
+            (cand,) = sample_regimes(table, feats, budget, 1, rng, grid, tm)
+        except NasoaError as e:  # no regime fits this budget on this task
+            st.bump_counter(key)
+            skipped += 1
+            emit({"event": "skip", "index": i, "reason": str(e)})
+            continue
+        rec = next(m for m in members if m["name"] == cand["model_name"])
+        regime = Regime.from_dict({**grid.fixed(), "lr": cand["lr"], "frozen_stages": cand["frozen_stages"],
+                                   "schedule": cand["schedule"], "optimizer": cand["optimizer"],
+                                   "batch_size": cand["batch_size"], "epochs": None})
+        run_seed = int(rng.integers(0, 2**31 - 1))
+        start = time.time()
+        try:
+            prep = prepare_model_and_task(task.name, _model_name_for(rec), seed=run_seed, pretrained=config.pretrained,
+                                          size=int(rec.get("input_size") or 32), device=config.device, task=task)
+            result = finetune(prep.model, prep.task, regime, budget, seed=run_seed, start_time=start,
+                              device=prep.device, mean=tuple(rec.get("mean", prep.mean)),
+                              std=tuple(rec.get("std", prep.std)), hflip=prep.hflip, progress=False)
+        except BudgetTooSmallError as e:
+            st.bump_counter(key)
+            skipped += 1
+            emit({"event": "skip", "index": i, "reason": str(e)})
+            continue
+        d = {k: v for k, v in descriptor(rec).items() if k != "_machine"}
+        record = RunRecord(
+            task_id=tid, task_spec=task.name, task_features=feats, model_name=rec["name"], model_features=d,
+            regime=regime.to_dict(), budget_s=budget, val_accuracy=result.val_accuracy, elapsed_s=result.elapsed_s,
+            diverged=result.diverged, stop_reason=result.stop_reason, seed=run_seed, versions=vers, strategy="random",
+            extra={"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
+                   "step_ms": result.step_ms, "batch_size": min(regime.batch_size, task.num_train),
+                   "predicted_s": result.predicted_s, "train_accuracy": result.train_accuracy,
+                   "val_loss": result.val_loss, "time_model_epochs": cand["planned_epochs"],
+                   "machine": host, "collect": {"seed": config.seed, "index": i, "task_index": t_index},
+                   **config.extra},
+        )
+        st.append(record, counter=key)
+        done += 1
+        emit({"event": "run", "index": i, "record": record, "elapsed_s": time.time() - start})
+    return {"store": str(st.path), "seed": config.seed, "before": start_index, "target": config.runs,
+            "appended": done, "skipped": skipped, "elapsed_s": round(time.time() - t0, 2),
+            "runs_in_store": st.count()}

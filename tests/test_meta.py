@@ -1,0 +1,350 @@
+"""The meta-learner: LogME, meta-features, descriptors, candidates, the predictor check suite on
+every back-end, MetaModel recommendations, evaluation, collection and the ``nasoa meta`` CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+
+from nasoa.errors import NasoaError
+from nasoa.meta import checks, synthetic
+from nasoa.meta.candidates import Grid, enumerate_candidates
+from nasoa.meta.descriptors import MemberTable, descriptor
+from nasoa.meta.features import TimeModel, feature_columns, row_features, task_meta_features
+from nasoa.meta.logme import logme
+from nasoa.meta.predictors import BACKENDS, load_predictor, make_predictor
+from nasoa.meta.store import ExperienceStore
+
+# ---------------------------------------------------------------------------------------------
+# LogME
+
+
+def test_logme_separable_features_score_higher_than_random():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 300)
+    signal = np.eye(5)[y] * 3 + rng.normal(size=(300, 5))
+    separable = np.concatenate([signal, rng.normal(size=(300, 27))], axis=1)
+    random = rng.normal(size=(300, 32))
+    assert logme(separable, y) > logme(random, y) + 0.2
+    # wide features (N < D) take the SVD path and keep the order
+    wide = rng.normal(size=(300, 400))
+    assert logme(np.concatenate([signal, wide], axis=1), y) > logme(wide, y)
+    # the score does not depend on the order of the samples
+    perm = rng.permutation(300)
+    assert logme(separable[perm], y[perm]) == pytest.approx(logme(separable, y), rel=1e-9)
+    with pytest.raises(ValueError):
+        logme(random, np.zeros(300, dtype=int))
+
+
+# ---------------------------------------------------------------------------------------------
+# Task meta-features
+
+
+def test_task_meta_features_on_a_builtin_task(tmp_path):
+    from nasoa.data import load_task
+    from nasoa.meta.features import cached_task_features
+
+    task = load_task("builtin:digits?per_class=20")
+    t = time.perf_counter()
+    f = task_meta_features(task)
+    assert time.perf_counter() - t < 2.0
+    assert f["task_num_classes"] == 10 and f["task_num_train"] == 200
+    assert f["task_per_class_min"] == 20 and f["task_per_class_mean"] == 20 and f["task_imbalance"] == 1
+    assert f["task_native_size"] == 8 and f["task_native_channels"] == 1 and f["task_source"] == "digits"
+    assert 0 < f["task_pixel_mean"] < 1 and 0 < f["task_pixel_std"] < 1 and f["task_pixel_entropy"] > 0
+    # cached per task, LogME for each member added once
+    st = ExperienceStore(tmp_path / "s.sqlite")
+    calls = []
+
+    def extract(name):
+        calls.append(name)
+        x = task.x_train.reshape(task.num_train, -1).numpy().astype(float)
+        return x[:, :16] + (0 if name == "a" else np.random.default_rng(0).normal(size=(task.num_train, 16)) * 50), \
+            task.y_train.numpy()
+
+    tid, f1 = cached_task_features(task, store=st, members=["a", "b"], extract=extract)
+    assert set(f1["logme"]) == {"a", "b"} and f1["logme"]["a"] > f1["logme"]["b"] and calls == ["a", "b"]
+    tid2, f2 = cached_task_features(task, store=st, members=["a", "b", "c"], extract=extract)
+    assert tid2 == tid and calls == ["a", "b", "c"] and st.task_features(tid)["logme"].keys() == {"a", "b", "c"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Descriptors and candidates
+
+
+def test_descriptor_is_generic_over_record_keys():
+    rec = synthetic.synthetic_zoo(1)[0] | {"new_measured_stat": 3.5, "notes": "ignored"}
+    d = descriptor(rec)
+    assert d["model_name"] == "synth-00" and d["model_family"] == "mobilenetv2"
+    assert d["model_params_log10"] == pytest.approx(math.log10(rec["params"]))
+    assert d["model_new_measured_stat"] == 3.5 and d["model_num_stages"] == 4
+    assert d["_train_step_ms"]["0"] == rec["train_step_ms"]["0"] and "model_train_step_ms" not in d
+
+
+def test_candidates_grid_time_model_and_budget_error():
+    zoo = synthetic.synthetic_zoo(3)
+    members = MemberTable(zoo)
+    task = synthetic.synthetic_task_features(0, 0, zoo)
+    every = enumerate_candidates(members, task, 1e6)
+    assert every.height == 3 * 5 * 4 * 2 * 2
+    assert set(feature_columns(every)) >= {"lr_log10", "planned_epochs", "images_seen", "logme", "model_name",
+                                           "task_num_train", "budget_log", "frozen_frac"}
+    assert every["logme"].null_count() == 0
+    # more budget, more epochs; feasibility drops the slow regimes first
+    need = every["_min_budget_s"]
+    budget = float(need.min() + need.max()) / 2
+    small = enumerate_candidates(members, task, budget)
+    assert 0 < small.height < every.height and (small["planned_epochs"] >= 1 - 1e-9).all()
+    with pytest.raises(NasoaError, match=r"pass --budget \d+s"):
+        enumerate_candidates(members, task, 1.0)
+    grid = Grid(lrs=(0.01,), frozen_stages=(0, 2), schedules=("cosine",), optimizers=("sgd",), batch_sizes=(32, 64))
+    assert enumerate_candidates(members, task, 1e6, grid).height == 3 * 2 * 2
+    # the one-row feature builder and the vectorised one agree
+    row = every.row(17, named=True)
+    rec = next(r for r in zoo if r["name"] == row["model_name"])
+    single = row_features(task, descriptor(rec), row, 1e6, TimeModel())
+    for k, v in single.items():
+        assert row[k] == pytest.approx(v) if isinstance(v, float) else row[k] == v, k
+
+
+# ---------------------------------------------------------------------------------------------
+# The predictor check suite, on every back-end
+
+
+@pytest.mark.parametrize("check", list(checks.yield_checks()), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_predictor_check_suite(backend, check):
+    check(lambda seed: make_predictor(backend, seed))
+
+
+def test_lgbm_is_monotone_in_budget_and_saves_text():
+    p = make_predictor("lgbm-regressor", 0)
+    p.learn_many(checks.synthetic_frame(20, seed=9))
+    row = checks.synthetic_frame(1, rows_per_task=1, seed=9).drop("y", "group").to_dicts()[0]
+    preds = []
+    for b in (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 600.0):
+        preds.append(p.predict_one(row | {"budget_s": b, "budget_log": math.log(b), "planned_epochs": b / 5}))
+    assert all(b >= a - 1e-12 for a, b in zip(preds, preds[1:])), preds
+    assert p.feature_importances() and abs(sum(p.feature_importances().values()) - 1) < 1e-9
+
+
+def test_saved_predictor_is_checked(tmp_path):
+    p = make_predictor("lgbm-regressor", 0)
+    p.learn_many(checks.synthetic_frame(5, seed=1))
+    p.save(tmp_path / "p")
+    assert (tmp_path / "p" / "booster.txt").read_text().startswith("tree")  # LightGBM's own text format
+    text = (tmp_path / "p" / "booster.txt").read_text()
+    (tmp_path / "p" / "booster.txt").write_text(text.replace("learning_rate", "learning_ratf", 1))
+    with pytest.raises(NasoaError, match="checksum"):
+        load_predictor(tmp_path / "p")
+    with pytest.raises(NasoaError, match="no saved predictor"):
+        load_predictor(tmp_path / "nothing")
+
+
+# ---------------------------------------------------------------------------------------------
+# MetaModel
+
+
+@pytest.fixture(scope="module")
+def zoo():
+    return synthetic.synthetic_zoo(4)
+
+
+@pytest.fixture(scope="module")
+def filled_store(tmp_path_factory, zoo):
+    st = ExperienceStore(tmp_path_factory.mktemp("meta") / "experience.sqlite")
+    st.append_many(synthetic.synthetic_runs(zoo, 30, 12, seed=0))
+    return st
+
+
+@pytest.fixture(scope="module")
+def fitted(filled_store, zoo):
+    from nasoa.meta.metamodel import MetaModel
+
+    return MetaModel.fit(filled_store, zoo=zoo, backend="auto")
+
+
+def test_recommend_picks_near_the_best(fitted, zoo):
+    assert set(fitted.selection["table"]) == {"lgbm-regressor", "lgbm-ranker"}
+    regrets = []
+    for t in (900, 901, 902, 903):
+        task = synthetic.synthetic_task_features(t, 0, zoo)
+        for budget in (10.0, 60.0):
+            top = fitted.recommend(task, budget, k=5)
+            assert top.height == 5 and top["rank"].to_list() == [1, 2, 3, 4, 5]
+            assert (top["predicted_accuracy"].diff().drop_nulls() <= 1e-12).all()
+            cands = fitted.candidates(task, budget).to_dicts()
+            truth = [synthetic.true_accuracy(task, _member(zoo, c["model_name"]), c, budget) for c in cands]
+            best = top.row(0, named=True)
+            regrets.append(max(truth) - synthetic.true_accuracy(task, _member(zoo, best["model_name"]), best, budget))
+    assert max(regrets) < 0.03 and float(np.mean(regrets)) < 0.012, regrets
+    regime = fitted.regime(top.row(0, named=True))
+    assert regime["epochs"] is None and regime["lr"] in Grid().lrs
+
+
+def _member(zoo, name):
+    return next(r for r in zoo if r["name"] == name)
+
+
+def test_predict_arbitrary_candidates_and_unseen_member(fitted, zoo):
+    task = synthetic.synthetic_task_features(950, 0, zoo)
+    out = fitted.predict(task, [
+        {"model_name": "synth-03", "lr": 0.01, "frozen_stages": 0, "schedule": "cosine", "optimizer": "sgd",
+         "batch_size": 64, "budget_s": 30},
+        {"model_name": "brand-new", "lr": 0.01, "frozen_stages": 0, "schedule": "cosine", "optimizer": "sgd",
+         "batch_size": 64, "budget_s": 30},
+    ])
+    assert out.height == 2 and out["predicted_accuracy"].is_finite().all()
+    assert "uncertainty" in out.columns
+
+
+def test_save_load_learn_and_catch_up(fitted, filled_store, zoo, tmp_path):
+    from nasoa.meta.metamodel import MetaModel
+
+    task = synthetic.synthetic_task_features(960, 0, zoo)
+    before = fitted.recommend(task, 30.0, k=3)
+    path = fitted.save(tmp_path / "model")
+    loaded = MetaModel.load(filled_store, model_dir=path, zoo=zoo)
+    assert loaded.recommend(task, 30.0, k=3).equals(before)
+    n = filled_store.count()
+    new = synthetic.synthetic_runs(zoo, 1, 3, seed=0, task_offset=960)
+    rid = loaded.learn(new[0])
+    assert rid == n + 1 and filled_store.count() == n + 1 and loaded.last_run_id == rid
+    filled_store.append_many(new[1:])
+    again = MetaModel.load(filled_store, model_dir=path, zoo=zoo)  # learns the 3 runs stored after the save
+    assert again.predictor.n_seen == fitted.predictor.n_seen + 3 and again.last_run_id == n + 3
+
+
+def test_empty_store_and_tiny_budget(tmp_path, zoo):
+    from nasoa.meta.metamodel import MetaModel
+
+    mm = MetaModel.load(tmp_path / "empty.sqlite", zoo=zoo)
+    task = synthetic.synthetic_task_features(0, 0, zoo)
+    top = mm.recommend(task, 60.0, k=3)
+    assert top.height == 3 and top["model_name"][0] == "synth-03"  # untrained: best source accuracy first
+    with pytest.raises(NasoaError, match="too small"):
+        mm.recommend(task, 0.5)
+    with pytest.raises(NasoaError, match="no members"):
+        MetaModel(zoo=[]).recommend(task, 60.0)
+
+
+def test_evaluate_and_plot(filled_store, zoo, tmp_path):
+    from nasoa.meta.metamodel import MetaModel
+
+    mm = MetaModel(store=filled_store, zoo=zoo)
+    res = mm.evaluate(folds=3, backends=["lgbm-regressor"], plot=tmp_path / "pva.png")
+    s = res["leave_tasks_out"]["lgbm-regressor"]
+    assert res["tasks"] == 30 and s["spearman"] > 0.6 and s["regret"] < 0.03 and 0 < s["ndcg3"] <= 1
+    assert (tmp_path / "pva.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(res["per_task"]["lgbm-regressor"]) == 30
+
+
+# ---------------------------------------------------------------------------------------------
+# Collection
+
+
+def test_task_stream_is_deterministic_and_from_train_data():
+    from nasoa.collect import CollectConfig, sample_task_spec
+    from nasoa.data import list_builtin
+
+    sources = [s for s in list_builtin() if s["name"] in ("digits", "lfw")]
+    cfg = CollectConfig(runs=10)
+    specs = [sample_task_spec(3, i, sources, cfg) for i in range(6)]
+    assert specs == [sample_task_spec(3, i, sources, cfg) for i in range(6)]
+    assert specs != [sample_task_spec(4, i, sources, cfg) for i in range(6)]
+    assert all(s.startswith(("builtin:digits?classes=", "builtin:lfw?classes=")) for s in specs)
+
+
+def test_collect_refuses_an_empty_zoo(tmp_path, monkeypatch):
+    from nasoa.collect import CollectConfig, collect
+    from nasoa.zoo import registry
+
+    monkeypatch.setattr(registry, "records", lambda include_user=True: [])
+    with pytest.raises(NasoaError, match="no pretrained members; run `nasoa zoo pretrain` first"):
+        collect(CollectConfig(runs=2), tmp_path / "s.sqlite")
+
+
+TINY = "031-_8_1-1-21-1"
+
+
+def test_collect_runs_the_trainer_and_resumes(tmp_path):
+    """Two real (tiny, untrained) fine-tuning runs; then a resume that has nothing left to do."""
+    from nasoa.collect import CollectConfig, collect
+
+    rec = {"name": TINY, "encoding": TINY, "family": "etnas", "input_size": 16, "source": "none (smoke test)",
+           "source_accuracy": 0.1, "params": 5000, "macs": 1e5, "depth": 4, "width": 8,
+           "train_step_ms": {"0": 3.0, "1": 2.5, "2": 2.0}, "train_step_batch": 64}
+    cfg = CollectConfig(runs=2, seed=1, budgets=(2.5,), runs_per_task=2, sources=("digits",), per_class=(10,),
+                        max_classes=3, logme_images=40, pretrained=False)
+    st = ExperienceStore(tmp_path / "s.sqlite")
+    events = []
+    out = collect(cfg, st, records=[rec], on_event=events.append)
+    assert out["appended"] + out["skipped"] == 2 and st.counter(cfg.counter_key) == 2
+    assert out["appended"] >= 1, events
+    r = st.records()[0]
+    assert r.strategy == "random" and r.task_spec.startswith("builtin:digits") and r.budget_s == 2.5
+    assert 0 <= r.val_accuracy <= 1 and r.elapsed_s <= 2.5 + 0.5 and r.extra["collect"]["index"] == 0
+    assert TINY in r.task_features["logme"] and r.model_features["model_name"] == TINY
+    assert collect(cfg, st, records=[rec])["appended"] == 0  # resumed: nothing left
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def _cli():
+    import typer
+
+    from nasoa.cli import meta
+    from nasoa.cli._common import NasoaGroup
+
+    root = typer.Typer(cls=NasoaGroup, add_completion=False)
+    root.add_typer(meta.app, name="meta")
+
+    @root.command("version")
+    def _v() -> None:  # a second command keeps "meta" a sub-group
+        pass
+
+    return root
+
+
+def test_cli_stats_fit_show(tmp_path, zoo, monkeypatch):
+    from typer.testing import CliRunner
+
+    from nasoa.zoo import registry
+
+    monkeypatch.setattr(registry, "records", lambda include_user=True: [dict(r) for r in zoo])
+    path = tmp_path / "s.sqlite"
+    ExperienceStore(path).append_many(synthetic.synthetic_runs(zoo, 4, 5, seed=1))
+    runner = CliRunner()
+    res = runner.invoke(_cli(), ["meta", "stats", "--json", "--store", str(path)])
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.output)
+    assert s["runs"] == 20 and s["tasks"] == 4 and s["schema_version"] >= 2
+    res = runner.invoke(_cli(), ["meta", "stats", "--json"], env={"NASOA_STORE": str(path)})
+    assert json.loads(res.output)["runs"] == 20
+    res = runner.invoke(_cli(), ["meta", "fit", "--store", str(path), "--backend", "lgbm-regressor",
+                                 "--online", "none", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["runs"] == 20 and (tmp_path / "s.model" / "metamodel.json").exists()
+    res = runner.invoke(_cli(), ["meta", "show", "--store", str(path), "--json", "--top", "5"])
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.output)["importances"]) == 5
+    res = runner.invoke(_cli(), ["meta", "fit", "--store", str(tmp_path / "none.sqlite")])
+    assert res.exit_code == 2 and "no runs" in res.output
+    res = runner.invoke(_cli(), ["meta", "collect", "--runs", "1", "--store", str(tmp_path / "x.sqlite")])
+    assert res.exit_code == 2
+
+
+def test_cli_module_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys; import nasoa.cli.meta; "
+            "print(sorted(m for m in ('torch', 'lightgbm', 'polars', 'river') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
