@@ -60,12 +60,17 @@ def run_one(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 def run(n: int, out: Path, seed: int = 0, min_budget: float = 5.0, max_budget: float = 60.0, log=print) -> dict[str, Any]:
     from .provenance import provenance
 
+    import shutil
+    import tempfile
+
     rng = random.Random(seed)
     rows = []
     out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="nasoa-bench-budgets-"))  # run dirs (weights) are not results
     for i in range(n):
         spec = random_run(rng, min_budget, max_budget)
-        row = run_one(spec, out / "runs" / f"run{i:03d}")
+        row = run_one(spec, scratch / f"run{i:03d}")
+        shutil.rmtree(scratch / f"run{i:03d}", ignore_errors=True)
         rows.append(row)
         log(f"[{i + 1}/{n}] budget {row['budget_s']:5.1f}s wall {row['wall_s']:6.2f}s ratio {row['ratio']:.3f} "
             f"acc {row.get('val_accuracy', float('nan')):.3f} {row.get('stop_reason', row.get('error', ''))}")

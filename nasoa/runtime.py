@@ -165,6 +165,20 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+#: Below this no command can keep its deadline on the reference CPU machine: importing torch alone
+#: takes 2.3-4 s there (more when the cores are busy), before any data is read. Checked before the
+#: heavy imports so a hopeless budget fails at once instead of late.
+MIN_BUDGET_S = 6.0
+
+
+def check_min_budget(budget_s: float) -> None:
+    if budget_s < MIN_BUDGET_S:
+        raise NasoaError(
+            f"a budget of {budget_s:g}s is too small: start-up, loading, one step, evaluation and saving need "
+            f"at least {MIN_BUDGET_S:g}s here; use --budget {MIN_BUDGET_S:g}s or more"
+        )
+
+
 class DeadlineExceeded(NasoaError):
     """A budgeted phase ran past its deadline and was stopped."""
 

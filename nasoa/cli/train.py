@@ -40,6 +40,9 @@ def train(
 
     start = command_start()
     budget_s = parse_duration(budget)
+    from nasoa.runtime import check_min_budget
+
+    check_min_budget(budget_s)
     from nasoa.errors import NasoaError
     from nasoa.train import Regime
 
