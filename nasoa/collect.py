@@ -11,7 +11,8 @@ fine-tuned for real with the trainer and the zoo's pretrained weights, appended 
   its member, budget and regime are drawn from generators seeded by ``(S, i)``. A counter in the
   store (``collect:seed=S``), incremented in the same transaction as each appended run, says how
   many runs are done, so an interrupted collection resumes where it stopped and never records a
-  run twice. ``--runs N`` is the total for the seed.
+  run twice. ``--runs N`` is the total for the seed. The sampling options are recorded with the
+  counter; resuming with different ones is refused (run ``i`` would no longer be the same run).
 * Task meta-features, including LogME of every member on a few hundred training images
   (:func:`penultimate_features`), are computed once per task and cached in the store.
 
@@ -21,6 +22,7 @@ the trainer and zoo.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +58,14 @@ class CollectConfig:
     @property
     def counter_key(self) -> str:
         return f"collect:seed={self.seed}"
+
+    def sampling(self) -> dict[str, Any]:
+        """The options that decide what run ``i`` is: a resumed collection must keep them."""
+        grid = self.grid.to_dict() if self.grid is not None else None
+        return {"budgets": list(self.budgets), "runs_per_task": self.runs_per_task,
+                "sources": list(self.sources) if self.sources is not None else None,
+                "per_class": list(self.per_class), "min_classes": self.min_classes, "max_classes": self.max_classes,
+                "logme_images": self.logme_images, "pretrained": self.pretrained, "grid": grid}
 
 
 def pretrained_members(records: Sequence[dict[str, Any]] | None = None, pretrained: bool = True) -> list[dict]:
@@ -189,6 +199,13 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     host = machine()
     vers = versions()
     key = config.counter_key
+    wanted = json.dumps(config.sampling(), sort_keys=True)
+    stored = st.set_meta(f"{key}:sampling", wanted, only_if_absent=True)
+    if stored != wanted:
+        raise NasoaError(
+            f"the collection for seed {config.seed} in {st.path} was started with other sampling options "
+            f"({stored}); resume with the same --budgets/--runs-per-task/--source, or use another --seed"
+        )
     start_index = st.counter(key)
     done = skipped = 0
     t0 = time.time()

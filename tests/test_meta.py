@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -170,7 +171,7 @@ def fitted(filled_store, zoo):
 
 def test_recommend_picks_near_the_best(fitted, zoo):
     assert set(fitted.selection["table"]) == {"lgbm-regressor", "lgbm-ranker"}
-    regrets = []
+    regrets, random_pick = [], []
     for t in (900, 901, 902, 903):
         task = synthetic.synthetic_task_features(t, 0, zoo)
         for budget in (10.0, 60.0):
@@ -181,7 +182,10 @@ def test_recommend_picks_near_the_best(fitted, zoo):
             truth = [synthetic.true_accuracy(task, _member(zoo, c["model_name"]), c, budget) for c in cands]
             best = top.row(0, named=True)
             regrets.append(max(truth) - synthetic.true_accuracy(task, _member(zoo, best["model_name"]), best, budget))
-    assert max(regrets) < 0.03 and float(np.mean(regrets)) < 0.012, regrets
+            random_pick.append(max(truth) - float(np.mean(truth)))
+    # near the best: a small fraction of the regret of picking at random
+    assert float(np.mean(regrets)) < 0.015 and max(regrets) < 0.05, regrets
+    assert float(np.mean(regrets)) < 0.25 * float(np.mean(random_pick)), (regrets, random_pick)
     regime = fitted.regime(top.row(0, named=True))
     assert regime["epochs"] is None and regime["lr"] in Grid().lrs
 
@@ -238,9 +242,10 @@ def test_evaluate_and_plot(filled_store, zoo, tmp_path):
     mm = MetaModel(store=filled_store, zoo=zoo)
     res = mm.evaluate(folds=3, backends=["lgbm-regressor"], plot=tmp_path / "pva.png")
     s = res["leave_tasks_out"]["lgbm-regressor"]
-    assert res["tasks"] == 30 and s["spearman"] > 0.6 and s["regret"] < 0.03 and 0 < s["ndcg3"] <= 1
+    assert res["tasks"] == filled_store.stats()["tasks"]
+    assert s["spearman"] > 0.6 and s["regret"] < 0.03 and 0 < s["ndcg3"] <= 1
     assert (tmp_path / "pva.png").read_bytes()[:4] == b"\x89PNG"
-    assert len(res["per_task"]["lgbm-regressor"]) == 30
+    assert len(res["per_task"]["lgbm-regressor"]) == res["tasks"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,9 +292,11 @@ def test_collect_runs_the_trainer_and_resumes(tmp_path):
     assert out["appended"] >= 1, events
     r = st.records()[0]
     assert r.strategy == "random" and r.task_spec.startswith("builtin:digits") and r.budget_s == 2.5
-    assert 0 <= r.val_accuracy <= 1 and r.elapsed_s <= 2.5 + 0.5 and r.extra["collect"]["index"] == 0
+    assert 0 <= r.val_accuracy <= 1 and r.elapsed_s <= 2.5 + 1.5 and r.extra["collect"]["index"] == 0
     assert TINY in r.task_features["logme"] and r.model_features["model_name"] == TINY
     assert collect(cfg, st, records=[rec])["appended"] == 0  # resumed: nothing left
+    with pytest.raises(NasoaError, match="other sampling options"):  # run i must stay the same run
+        collect(replace(cfg, runs=3, budgets=(5.0,)), st, records=[rec])
 
 
 # ---------------------------------------------------------------------------------------------

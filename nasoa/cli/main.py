@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import arch, bench, placeholders, predict, search, train, zoo
+from . import arch, bench, meta, placeholders, predict, search, train, zoo
 from ._common import NasoaGroup
 
 app = typer.Typer(
@@ -21,8 +21,9 @@ app.add_typer(bench.app, name="bench")
 app.command("train")(train.train)
 app.command("search")(search.search)
 app.add_typer(zoo.app, name="zoo")
+app.add_typer(meta.app, name="meta")
 app.command("predict")(predict.predict)
-placeholders.register(app, skip={"bench", "train", "search", "zoo"})
+placeholders.register(app, skip={"bench", "train", "search", "zoo", "meta"})
 
 
 def main() -> None:

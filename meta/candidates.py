@@ -1,0 +1,174 @@
+"""Candidate regimes: zoo members x learning rates x frozen stages x schedules x optimizers (x batch
+sizes), with epochs derived from the budget, the data size and the member's measured step time
+scaled to this machine. Built column-wise (numpy + polars), so thousands take milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nasoa.errors import NasoaError
+
+from .descriptors import MemberTable
+from .features import TASK_PREFIX, TimeModel, derive
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["Grid", "enumerate_candidates", "candidate_regime", "REGIME_COLUMNS"]
+
+REGIME_COLUMNS = ("model_name", "lr", "frozen_stages", "schedule", "optimizer", "batch_size")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The regime grid a recommendation searches. ``frozen_stages=None`` means every setting the
+    member was profiled at (0 .. its number of stages). The fixed fields are passed through to the
+    regime unchanged."""
+
+    lrs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
+    frozen_stages: tuple[int, ...] | None = None
+    schedules: tuple[str, ...] = ("cosine", "step")
+    optimizers: tuple[str, ...] = ("sgd", "adamw")
+    batch_sizes: tuple[int, ...] = (64,)
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    warmup: float = 0.03
+    augment: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Grid:
+        kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        for k in ("lrs", "frozen_stages", "schedules", "optimizers", "batch_sizes"):
+            if kw.get(k) is not None:
+                kw[k] = tuple(kw[k])
+        return cls(**kw)
+
+    def fixed(self) -> dict[str, Any]:
+        return {"weight_decay": self.weight_decay, "momentum": self.momentum, "warmup": self.warmup,
+                "augment": self.augment}
+
+
+def _grid_frame(members: MemberTable, grid: Grid) -> tuple[pl.DataFrame, np.ndarray]:
+    """Members x frozen x lr x schedule x optimizer x batch: the task-independent part of the
+    candidates (model and regime columns), built once per (zoo, grid) and cached on the table."""
+    import polars as pl
+
+    cache = members.__dict__.setdefault("_grid_cache", {})
+    if grid in cache:
+        return cache[grid]
+    # Members x frozen settings (members differ in their number of stages).
+    m_idx, frozen, step_ref = [], [], []
+    for i in range(len(members)):
+        fz, ms = members.frozen[i], members.step_ms[i]
+        if grid.frozen_stages is not None:
+            keep = np.isin(fz, np.asarray(grid.frozen_stages))
+            fz, ms = fz[keep], ms[keep]
+        m_idx.append(np.full(len(fz), i))
+        frozen.append(fz)
+        step_ref.append(ms)
+    m_idx_a = np.concatenate(m_idx)
+    frozen_a = np.concatenate(frozen)
+    step_a = np.concatenate(step_ref)
+    lrs = np.asarray(grid.lrs, dtype=np.float64)
+    bss = np.asarray(grid.batch_sizes, dtype=np.int64)
+    inner = len(lrs) * len(grid.schedules) * len(grid.optimizers) * len(bss)
+    if inner == 0 or len(m_idx_a) == 0:
+        raise NasoaError("the regime grid is empty; give at least one lr, schedule, optimizer and batch size")
+    li, si, oi, bi = (a.reshape(-1) for a in np.meshgrid(np.arange(len(lrs)), np.arange(len(grid.schedules)),
+                                                          np.arange(len(grid.optimizers)), np.arange(len(bss)),
+                                                          indexing="ij"))
+    rep = np.repeat(np.arange(len(m_idx_a)), inner)
+    til = np.tile(np.arange(inner), len(m_idx_a))
+    mi = m_idx_a[rep]
+    cols: dict[str, Any] = {}
+    for k, values in members.columns.items():
+        if all(isinstance(v, str) or v is None for v in values):
+            cols[k] = pl.Series(k, values, dtype=pl.Utf8).gather(mi)
+        else:
+            cols[k] = pl.Series(k, np.array([np.nan if v is None else v for v in values], dtype=np.float64)[mi])
+    cols.update({
+        "lr": lrs[li[til]],
+        "frozen_stages": frozen_a[rep],
+        "schedule": pl.Series("schedule", list(grid.schedules), dtype=pl.Utf8).gather(si[til]),
+        "optimizer": pl.Series("optimizer", list(grid.optimizers), dtype=pl.Utf8).gather(oi[til]),
+        "batch_size": bss[bi[til]],
+        "_step_ms_ref": step_a[rep],
+        "_step_batch": members.step_batch[mi],
+    })
+    out = (pl.DataFrame(cols).with_columns(pl.col(k).fill_nan(None) for k, v in cols.items()
+                                           if isinstance(v, np.ndarray) and v.dtype.kind == "f"), mi)
+    cache[grid] = out
+    return out
+
+
+def enumerate_candidates(members: MemberTable, task_features: Mapping[str, Any], budget_s: float,
+                         grid: Grid = Grid(), time_model: TimeModel = TimeModel(), *,
+                         feasible_only: bool = True) -> pl.DataFrame:
+    """Every (member, lr, frozen, schedule, optimizer, batch) for a task and budget, with features.
+
+    Returns a frame holding the feature columns (``task_*``, ``model_*``, regime, budget,
+    ``logme``) and the regime columns (``lr``, ...). With ``feasible_only``, candidates that cannot
+    fit ``time_model.min_epochs`` in the budget are dropped; when none fits, raises
+    :class:`NasoaError` naming the smallest budget that would.
+    """
+    import polars as pl
+
+    if len(members) == 0:
+        raise NasoaError("the zoo has no members with measured step times; run `nasoa zoo pretrain` first")
+    base, mi = _grid_frame(members, grid)
+    logme = dict(task_features.get("logme") or {})
+    finite = [float(v) for v in logme.values() if v is not None and math.isfinite(float(v))]
+    member_logme = np.array([float(logme[nm]) if logme.get(nm) is not None else np.nan for nm in members.names])
+    lit = [pl.lit(v, dtype=pl.Utf8 if isinstance(v, str) else pl.Float64).alias(k)
+           for k, v in task_features.items() if k.startswith(TASK_PREFIX) and v is not None]
+    frame = base.with_columns(
+        *lit,
+        pl.lit(float(budget_s), dtype=pl.Float64).alias("budget_s"),
+        pl.Series("logme", member_logme[mi]).fill_nan(None),
+        pl.lit(max(finite) if finite else None, dtype=pl.Float64).alias("_logme_max"),
+    )
+    frame = derive(frame, time_model)
+    if feasible_only:
+        ok = frame["_min_budget_s"] <= float(budget_s)
+        if not ok.any():
+            need = math.ceil(float(frame["_min_budget_s"].min()))
+            raise NasoaError(
+                f"a budget of {budget_s:g}s is too small for every candidate regime on this task (the quickest needs "
+                f"about {need}s for {time_model.min_epochs:g} epoch); pass --budget {need}s or more"
+            )
+        frame = frame.filter(ok)
+    return frame
+
+
+def candidate_regime(row: Mapping[str, Any], grid: Grid = Grid()) -> dict[str, Any]:
+    """A candidate row -> a dict for :meth:`nasoa.train.Regime.from_dict` (epochs fill the budget)."""
+    return {
+        "lr": float(row["lr"]),
+        "frozen_stages": int(row["frozen_stages"]),
+        "schedule": str(row["schedule"]),
+        "optimizer": str(row["optimizer"]),
+        "batch_size": int(row["batch_size"]),
+        "epochs": None,
+        **grid.fixed(),
+    }
+
+
+def sample_regimes(members: MemberTable, task_features: Mapping[str, Any], budget_s: float, k: int,
+                   rng: np.random.Generator, grid: Grid = Grid(), time_model: TimeModel = TimeModel(),
+                   ) -> list[dict[str, Any]]:
+    """``k`` distinct feasible candidates drawn uniformly (for collecting experience)."""
+    frame = enumerate_candidates(members, task_features, budget_s, grid, time_model)
+    pick = rng.choice(frame.height, size=min(k, frame.height), replace=False)
+    return [frame.row(int(i), named=True) for i in pick]
+
+
+__all__ += ["sample_regimes"]

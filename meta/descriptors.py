@@ -1,0 +1,146 @@
+"""Model descriptors: a zoo member as a flat feature dict, read from the zoo registry's records.
+
+Every numeric field of a record becomes a ``model_*`` feature (params and MACs on a log10 scale),
+the family and name are categorical, so a new member is new values and a new measured stat is a
+new key, never new code here. The per-frozen-stage ``train_step_ms`` table (and the batch it was
+measured at) travels along under private keys (``_train_step_ms``, ``_train_step_batch``) for the
+time model; it is a function of the regime, so the features derive ``step_ms`` from it per row.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["descriptor", "descriptors", "zoo_records", "machine_factor", "MemberTable", "ENV_MACHINE_FACTOR"]
+
+ENV_MACHINE_FACTOR = "NASOA_MACHINE_FACTOR"
+_LOG_KEYS = ("params", "macs")
+# Record fields that are not features of the member (bookkeeping, or handled specially).
+_SKIP = {"name", "family", "encoding", "mean", "std", "source", "train_step_ms", "train_step_batch", "provenance",
+         "weights", "origin", "source_accuracy_split", "pretrain", "notes"}
+
+
+def zoo_records() -> list[dict[str, Any]]:
+    """The zoo registry's member records (``nasoa.zoo.records()``); empty when no zoo is built."""
+    try:
+        from nasoa.zoo import registry
+    except ImportError:  # pragma: no cover - the zoo package is part of every install
+        return []
+    return [r for r in registry.records() if r.get("train_step_ms")]
+
+
+def _source_kind(source: Any) -> str:
+    s = str(source or "unknown")
+    return s.split(" (")[0].strip()[:60] or "unknown"
+
+
+def descriptor(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A member record -> ``{"model_name": ..., "model_family": ..., "model_params_log10": ...}``."""
+    out: dict[str, Any] = {
+        "model_name": str(record["name"]),
+        "model_family": str(record.get("family") or "etnas"),
+        "model_source": _source_kind(record.get("source")),
+    }
+    for key, value in record.items():
+        if key in _SKIP or key.startswith("_") or isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)) and math.isfinite(float(value)):
+            if key in _LOG_KEYS:
+                out[f"model_{key}_log10"] = math.log10(max(float(value), 1.0))
+            else:
+                out[f"model_{key}"] = float(value)
+    table = {str(k): float(v) for k, v in (record.get("train_step_ms") or {}).items()}
+    if table:
+        keys = sorted(table, key=int)
+        out["model_num_stages"] = float(int(keys[-1]))
+        out["model_step_ms_full"] = table[keys[0]]  # every stage trained
+        out["model_step_ms_head"] = table[keys[-1]]  # all stages frozen
+    out["_train_step_ms"] = table
+    out["_train_step_batch"] = float(record.get("train_step_batch") or 64)
+    prov = record.get("provenance") or {}
+    out["_machine"] = {k: (prov.get("machine") or {}).get(k) for k in ("cpu", "cores", "hostname")}
+    return out
+
+
+def descriptors(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [descriptor(r) for r in records]
+
+
+def machine_factor(records: Sequence[Mapping[str, Any]] = (), runs: Iterable[Mapping[str, Any]] = (),
+                   default: float = 1.0) -> float:
+    """This machine's step time relative to the zoo's profiling machine (>1: slower here).
+
+    ``$NASOA_MACHINE_FACTOR`` wins; else the median ratio of measured to listed step time over
+    stored runs (``extra.step_ms`` at ``extra.batch_size``) made on this host; else ``default``.
+    """
+    env = os.environ.get(ENV_MACHINE_FACTOR)
+    if env:
+        try:
+            v = float(env)
+            if v > 0:
+                return v
+        except ValueError:
+            pass
+    import socket
+
+    host = socket.gethostname()
+    by_name = {str(r["name"]): descriptor(r) for r in records}
+    ratios = []
+    for run in runs:
+        extra = run.get("extra") or {}
+        if isinstance(extra, str):
+            import json
+
+            extra = json.loads(extra)
+        if (extra.get("machine") or {}).get("hostname") != host:
+            continue
+        d = by_name.get(str(run.get("model_name")))
+        measured = extra.get("step_ms")
+        if d is None or not measured or not d["_train_step_ms"]:
+            continue
+        regime = run.get("regime") or {}
+        if isinstance(regime, str):
+            import json
+
+            regime = json.loads(regime)
+        frozen = str(int(regime.get("frozen_stages", 0)))
+        ref = d["_train_step_ms"].get(frozen)
+        bs = float(extra.get("batch_size") or regime.get("batch_size") or 64)
+        if ref:
+            ratios.append(float(measured) / (ref * bs / d["_train_step_batch"]))
+    return float(np.median(ratios)) if len(ratios) >= 3 else default
+
+
+class MemberTable:
+    """The zoo's members as columns (for vectorised candidate building), built once per zoo."""
+
+    def __init__(self, records: Sequence[Mapping[str, Any]]):
+        self.descriptors = [descriptor(r) for r in records if r.get("train_step_ms")]
+        self.names = [d["model_name"] for d in self.descriptors]
+        keys: list[str] = []
+        for d in self.descriptors:
+            keys += [k for k in d if k.startswith("model_") and k not in keys]
+        self.feature_keys = keys
+        self.columns: dict[str, list[Any]] = {k: [d.get(k) for d in self.descriptors] for k in keys}
+        self.frozen: list[np.ndarray] = []
+        self.step_ms: list[np.ndarray] = []
+        for d in self.descriptors:
+            table = d["_train_step_ms"]
+            ks = sorted(int(k) for k in table)
+            self.frozen.append(np.array(ks, dtype=np.int64))
+            self.step_ms.append(np.array([table[str(k)] for k in ks], dtype=np.float64))
+        self.step_batch = np.array([d["_train_step_batch"] for d in self.descriptors], dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self.descriptors)
+
+    def by_name(self, name: str) -> dict[str, Any] | None:
+        for d in self.descriptors:
+            if d["model_name"] == name:
+                return d
+        return None

@@ -1,0 +1,171 @@
+"""How good is a predictor at choosing regimes? Leave-tasks-out and online (prequential) evaluation.
+
+Per task (a group of runs on one task): the Spearman correlation between predicted and actual
+accuracy, the top-1 regret (best actual accuracy in the task minus the actual accuracy of the
+run the predictor ranks first) and NDCG@3 with gains ``y - min(y)`` within the task (raw
+accuracies would make every NDCG look close to 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .checks import spearman
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from .predictors import Predictor
+
+__all__ = ["task_metrics", "summarize", "leave_tasks_out", "prequential", "select_backend",
+           "plot_predicted_vs_actual", "ndcg"]
+
+Factory = Callable[[int], "Predictor"]
+
+
+def ndcg(pred: np.ndarray, y: np.ndarray, k: int = 3) -> float:
+    gains = np.asarray(y, dtype=float) - float(np.min(y))
+    k = min(k, len(gains))
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = float((np.sort(gains)[::-1][:k] * disc).sum())
+    if ideal <= 0:
+        return 1.0
+    order = np.argsort(-np.asarray(pred, dtype=float), kind="stable")[:k]
+    return float((gains[order] * disc).sum() / ideal)
+
+
+def task_metrics(pred: np.ndarray, frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per task: runs, Spearman, top-1 regret, NDCG@3, mean absolute error."""
+    import polars as pl
+
+    y = frame["y"].to_numpy().astype(float)
+    g = frame["group"].to_numpy()
+    rows = []
+    for key in dict.fromkeys(g.tolist()):
+        m = g == key
+        yt, pt = y[m], np.asarray(pred)[m]
+        best = int(np.argmax(pt))
+        rows.append({
+            "task": key, "runs": int(m.sum()),
+            "spearman": spearman(pt, yt) if m.sum() >= 3 else float("nan"),
+            "regret": float(yt.max() - yt[best]),
+            "ndcg3": ndcg(pt, yt, 3),
+            "mae": float(np.abs(pt - yt).mean()),
+        })
+    return pl.DataFrame(rows, schema={"task": pl.Utf8, "runs": pl.Int64, "spearman": pl.Float64,
+                                      "regret": pl.Float64, "ndcg3": pl.Float64, "mae": pl.Float64})
+
+
+def summarize(per_task: pl.DataFrame) -> dict[str, Any]:
+    def mean(col: str) -> float | None:
+        v = per_task[col].drop_nans().drop_nulls()
+        return round(float(v.mean()), 5) if v.len() else None
+
+    return {
+        "tasks": per_task.height,
+        "spearman": mean("spearman"),
+        "regret": mean("regret"),
+        "regret_median": round(float(per_task["regret"].median()), 5) if per_task.height else None,
+        "ndcg3": mean("ndcg3"),
+        "mae": mean("mae"),
+    }
+
+
+def _folds(groups: Sequence[str], folds: int, seed: int) -> list[list[str]]:
+    uniq = list(dict.fromkeys(groups))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(uniq))
+    k = max(2, min(folds, len(uniq)))
+    return [[uniq[i] for i in order[j::k]] for j in range(k)]
+
+
+def leave_tasks_out(frame: pl.DataFrame, factory: Factory, folds: int = 5, seed: int = 0,
+                    ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """K-fold cross-validation over tasks: each fold's tasks are predicted by a predictor that never
+    saw them. Returns (predictions: group, y, pred; per-task metrics; summary)."""
+    import polars as pl
+
+    groups = frame["group"].to_list()
+    if len(set(groups)) < 2:
+        raise ValueError("leave-tasks-out evaluation needs runs on at least two tasks")
+    parts = []
+    for held in _folds(groups, folds, seed):
+        test_mask = frame["group"].is_in(held)
+        p = factory(seed)
+        p.learn_many(frame.filter(~test_mask))
+        test = frame.filter(test_mask)
+        parts.append(test.select("group", "y").with_columns(pl.Series("pred", p.predict_many(test))))
+    preds = pl.concat(parts)
+    per_task = task_metrics(preds["pred"].to_numpy(), preds)
+    return preds, per_task, summarize(per_task)
+
+
+def prequential(frame: pl.DataFrame, factories: Mapping[str, Factory], warm_tasks: int = 10, seed: int = 0,
+                ) -> dict[str, dict[str, Any]]:
+    """The online protocol: tasks arrive in order (by first ``created``/row order); each back-end
+    learns the first ``warm_tasks`` in bulk, then for every later task predicts its runs before
+    learning them one by one (``learn_one``). Returns a summary per back-end."""
+    groups = list(dict.fromkeys(frame["group"].to_list()))
+    if len(groups) <= warm_tasks:
+        raise ValueError(f"the online evaluation needs more than {warm_tasks} tasks; it has {len(groups)}")
+    warm = frame.filter(frame["group"].is_in(groups[:warm_tasks]))
+    out = {}
+    for name, factory in factories.items():
+        p = factory(seed)
+        p.learn_many(warm)
+        preds, ys, gs = [], [], []
+        for key in groups[warm_tasks:]:
+            part = frame.filter(frame["group"] == key)
+            preds.append(p.predict_many(part))
+            ys.append(part["y"].to_numpy())
+            gs += [key] * part.height
+            for row in part.to_dicts():
+                y, g = row.pop("y"), row.pop("group")
+                p.learn_one(row, y, g)
+        import polars as pl
+
+        pf = pl.DataFrame({"group": gs, "y": np.concatenate(ys)})
+        out[name] = summarize(task_metrics(np.concatenate(preds), pf))
+    return out
+
+
+def select_backend(frame: pl.DataFrame, factories: Mapping[str, Factory], folds: int = 3, seed: int = 0,
+                   ) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The back-end with the lowest mean leave-tasks-out top-1 regret (ties: the first listed)."""
+    table = {name: leave_tasks_out(frame, f, folds, seed)[2] for name, f in factories.items()}
+    best = min(table, key=lambda n: (table[n]["regret"] if table[n]["regret"] is not None else math.inf,
+                                     list(table).index(n)))
+    return best, table
+
+
+def plot_predicted_vs_actual(preds: pl.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Scatter of predicted vs actual accuracy (leave-tasks-out predictions) as a PNG."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from nasoa.runtime import atomic_write_bytes
+
+    y, p = preds["y"].to_numpy(), preds["pred"].to_numpy()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
+    ax.scatter(y, p, s=8, alpha=0.6)
+    lo = float(min(y.min(initial=0), p.min(initial=0)))
+    hi = float(max(y.max(initial=1), p.max(initial=1)))
+    ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--")
+    ax.set_xlabel("actual validation accuracy")
+    ax.set_ylabel("predicted (tasks held out)")
+    ax.set_title(title or "predicted vs actual", fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)

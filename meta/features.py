@@ -1,0 +1,355 @@
+"""Features of a fine-tuning run, as dicts and as polars frames.
+
+A run's features are four groups, each a flat ``dict[str, float | str]`` so that a new zoo member
+or a new hyperparameter is new keys and values, not new code:
+
+* task meta-features (``task_*``), computed in seconds from the images and labels, plus the
+  model-dependent transferability ``logme`` (LogME of the member's penultimate features on a few
+  hundred training images; stored per task as ``task_features["logme"][member]``);
+* the model descriptor (``model_*``, from the zoo registry: :mod:`nasoa.meta.descriptors`);
+* the regime (``lr_log10``, ``frozen_stages``, ``frozen_frac``, ``schedule``, ``optimizer``,
+  ``batch_size``);
+* the budget (``budget_s``, ``budget_log``) and what the time model derives from it for this
+  member and machine: ``step_ms``, ``planned_epochs``, ``images_seen``.
+
+:func:`derive` computes the regime and budget columns with polars expressions, for stored runs
+(:func:`training_frame`) and for the thousands of candidates a recommendation scores
+(:mod:`nasoa.meta.candidates`) alike, so both see the same definitions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nasoa.errors import NasoaError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from .store import ExperienceStore
+
+__all__ = [
+    "TimeModel",
+    "TASK_PREFIX",
+    "MODEL_PREFIX",
+    "REGIME_FEATURES",
+    "BUDGET_FEATURES",
+    "MONOTONE_FEATURES",
+    "task_id",
+    "task_meta_features",
+    "logme_scores",
+    "cached_task_features",
+    "derive",
+    "feature_columns",
+    "training_frame",
+    "row_features",
+]
+
+TASK_PREFIX = "task_"
+MODEL_PREFIX = "model_"
+REGIME_FEATURES = ("lr_log10", "frozen_stages", "frozen_frac", "schedule", "optimizer", "batch_size")
+BUDGET_FEATURES = ("budget_s", "budget_log", "step_ms", "planned_epochs", "images_seen")
+TRANSFER_FEATURES = ("logme", "logme_gap")
+# Accuracy may only rise with these (all grow with the budget): the LightGBM back-ends constrain them.
+MONOTONE_FEATURES = ("budget_s", "budget_log", "planned_epochs", "images_seen")
+
+
+@dataclass(frozen=True)
+class TimeModel:
+    """How long a regime takes: the trainer's own accounting, with the zoo's measured step times.
+
+    ``T = setup_s + epochs * steps_per_epoch * step_ms + eval + margin``, where ``step_ms`` is the
+    member's ``train_step_ms`` at the regime's frozen stages, scaled linearly from the zoo's
+    profiling batch to the regime's batch and by ``machine_factor`` (this machine's speed relative
+    to the one in the zoo's provenance: >1 is slower). Evaluation costs ``eval_factor`` of a
+    training step per image (forward only). ``margin_s + margin_frac * budget`` mirrors the
+    trainer's safety margin. A candidate is feasible when it fits ``min_epochs``.
+    """
+
+    setup_s: float = 1.5
+    eval_factor: float = 0.35
+    margin_s: float = 0.4
+    margin_frac: float = 0.015
+    min_epochs: float = 1.0
+    machine_factor: float = 1.0
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TimeModel:
+        return cls(**{k: float(d[k]) for k in cls.__dataclass_fields__ if k in d})
+
+
+# --------------------------------------------------------------------------------------------------
+# Task meta-features
+
+
+def _array(x: Any) -> np.ndarray:
+    """A CPU tensor or array as numpy, without importing torch."""
+    if hasattr(x, "detach"):
+        x = x.detach()
+    if hasattr(x, "cpu"):
+        x = x.cpu()
+    return np.asarray(x)
+
+
+def task_id(task: Any) -> str:
+    """A stable id for a task's content: its name plus a hash of labels and a sample of images."""
+    y = _array(task.y_train)
+    x = _array(task.x_train)
+    h = hashlib.sha256()
+    h.update(str(getattr(task, "name", "")).encode())
+    h.update(str(tuple(x.shape)).encode())
+    h.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+    if len(x):
+        step = max(1, len(x) // 64)
+        h.update(np.ascontiguousarray(x[::step]).tobytes())
+    yv = _array(task.y_val)
+    h.update(np.ascontiguousarray(yv, dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _source_kind(source: str) -> str:
+    """``builtin:fashion`` -> ``fashion``; ``imagefolder:/data/x`` -> ``imagefolder``."""
+    s = str(source or "unknown")
+    kind, _, rest = s.partition(":")
+    return rest.split("?")[0] if kind == "builtin" and rest else kind
+
+
+def task_meta_features(task: Any, *, max_images: int = 2000, seed: int = 0) -> dict[str, float | str]:
+    """Meta-features of a task (a :class:`nasoa.data.TaskData` or anything shaped like it).
+
+    Counts come from the labels; pixel statistics from at most ``max_images`` training images
+    (a seeded sample), so this takes well under a second even for large tasks.
+    """
+    y = _array(task.y_train).astype(np.int64)
+    x = _array(task.x_train)
+    k = int(getattr(task, "num_classes", int(y.max()) + 1 if y.size else 0))
+    if y.size == 0 or k < 1:
+        raise NasoaError(f"task {getattr(task, 'name', '?')!r} has no training images; meta-features need some")
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    info = dict(getattr(task, "info", {}) or {})
+    native = info.get("native_size") or x.shape[2:]
+    native_side = float(np.mean(native)) if np.ndim(native) else float(native)
+    channels = int(info.get("native_channels", x.shape[1]))
+    if len(x) > max_images:
+        idx = np.sort(np.random.default_rng(seed).choice(len(x), max_images, replace=False))
+        xs = x[idx]
+    else:
+        xs = x
+    xf = xs.astype(np.float32) / 255.0
+    per_image_mean = xf.mean(axis=(1, 2, 3))
+    hist = np.bincount((xs.reshape(-1) >> 4).astype(np.int64), minlength=16).astype(np.float64)
+    p = hist / max(hist.sum(), 1.0)
+    entropy = float(-(p[p > 0] * np.log2(p[p > 0])).sum())
+    colour = float(xf.std(axis=1).mean()) if xf.shape[1] > 1 else 0.0
+    n_val = int(_array(task.y_val).shape[0])
+    nonzero = counts[counts > 0]
+    return {
+        "task_num_classes": float(k),
+        "task_num_train": float(y.size),
+        "task_num_train_log10": math.log10(y.size),
+        "task_num_val": float(n_val),
+        "task_per_class_min": float(nonzero.min()) if nonzero.size else 0.0,
+        "task_per_class_mean": float(counts.mean()),
+        "task_imbalance": float(nonzero.max() / nonzero.min()) if nonzero.size else 1.0,
+        "task_native_size": native_side,
+        "task_native_channels": float(channels),
+        "task_image_size": float(x.shape[2]),
+        "task_pixel_mean": float(xf.mean()),
+        "task_pixel_std": float(xf.std()),
+        "task_pixel_entropy": entropy,
+        "task_image_contrast": float(xf.std(axis=(1, 2, 3)).mean()),
+        "task_brightness_spread": float(per_image_mean.std()),
+        "task_colourfulness": colour,
+        "task_source": _source_kind(getattr(task, "source", "")),
+    }
+
+
+def logme_scores(extract: Callable[[str], tuple[np.ndarray, np.ndarray]], members: Iterable[str],
+                 ) -> dict[str, float]:
+    """LogME of each member: ``extract(name) -> (features N x D, labels N)`` runs the member's
+    forward pass (it lives outside ``meta``, which does not import the nets)."""
+    from .logme import logme
+
+    out = {}
+    for name in members:
+        f, y = extract(name)
+        try:
+            out[name] = round(logme(f, y), 6)
+        except ValueError:
+            out[name] = float("nan")
+    return out
+
+
+def cached_task_features(task: Any, *, store: ExperienceStore | None = None, members: Iterable[str] = (),
+                         extract: Callable[[str], tuple[np.ndarray, np.ndarray]] | None = None,
+                         ) -> tuple[str, dict[str, Any]]:
+    """``(task_id, features)`` with LogME for every member in ``members`` (when ``extract`` is
+    given), read from and written to the store's per-task cache."""
+    tid = task_id(task)
+    feats = store.task_features(tid) if store is not None else None
+    changed = feats is None
+    if feats is None:
+        feats = dict(task_meta_features(task))
+        feats["logme"] = {}
+    if extract is not None:
+        todo = [m for m in members if m not in feats.get("logme", {})]
+        if todo:
+            feats.setdefault("logme", {}).update(logme_scores(extract, todo))
+            changed = True
+    if changed and store is not None:
+        store.put_task_features(tid, feats, str(getattr(task, "name", "")))
+    return tid, feats
+
+
+# --------------------------------------------------------------------------------------------------
+# Regime and budget features (columnar)
+
+
+def derive(frame: pl.DataFrame, time_model: TimeModel) -> pl.DataFrame:
+    """Add the regime, budget and transferability columns to a frame of base columns.
+
+    Base columns: ``task_num_train``, ``task_num_val``, ``lr``, ``frozen_stages``, ``batch_size``,
+    ``budget_s``, ``model_num_stages``, ``_step_ms_ref`` and ``_step_batch`` (the member's
+    measured step time at these frozen stages, and the batch it was measured at), ``logme`` and
+    ``_logme_max`` (may be null); optional ``_epochs_actual`` (what a stored run achieved: used
+    instead of the estimate).
+    """
+    import polars as pl
+
+    tm = time_model
+    n = pl.col("task_num_train").cast(pl.Float64)
+    bs = pl.min_horizontal(pl.col("batch_size").cast(pl.Float64), n)
+    spe = pl.when(n >= 2 * bs).then((n / bs).floor()).otherwise((n / bs).ceil()).clip(lower_bound=1.0)
+    step_ms = pl.col("_step_ms_ref") * bs / pl.col("_step_batch") * tm.machine_factor
+    eval_s = pl.col("task_num_val").cast(pl.Float64) * step_ms / bs * tm.eval_factor / 1000.0
+    budget = pl.col("budget_s").cast(pl.Float64)
+    overhead = tm.setup_s + eval_s + tm.margin_s + tm.margin_frac * budget
+    epoch_s = spe * step_ms / 1000.0
+    estimate = ((budget - overhead) / epoch_s).clip(lower_bound=0.0)
+    cols = frame.columns
+    epochs = (pl.coalesce(pl.col("_epochs_actual"), estimate) if "_epochs_actual" in cols else estimate)
+    return frame.with_columns(
+        (pl.col("lr").cast(pl.Float64).log10()).alias("lr_log10"),
+        (pl.col("frozen_stages").cast(pl.Float64) / pl.col("model_num_stages").cast(pl.Float64).clip(lower_bound=1.0))
+        .alias("frozen_frac"),
+        budget.log().alias("budget_log"),
+        step_ms.alias("step_ms"),
+        epochs.alias("planned_epochs"),
+        (epochs * n).alias("images_seen"),
+        (pl.col("_logme_max") - pl.col("logme")).alias("logme_gap"),
+        # Time the regime needs for min_epochs, and the time it is predicted to take.
+        # The budget this regime needs to fit min_epochs (candidates below it are infeasible).
+        ((tm.setup_s + eval_s + tm.margin_s + tm.min_epochs * epoch_s) / (1 - tm.margin_frac)).alias("_min_budget_s"),
+    )
+
+
+def feature_columns(frame: pl.DataFrame | Iterable[str]) -> list[str]:
+    """The columns a predictor learns from: task, model, regime, budget and transfer features."""
+    cols = frame.columns if hasattr(frame, "columns") else list(frame)
+    named = set(REGIME_FEATURES) | set(BUDGET_FEATURES) | set(TRANSFER_FEATURES)
+    return [c for c in cols if c.startswith(TASK_PREFIX) or c.startswith(MODEL_PREFIX) or c in named]
+
+
+def _step_ms_ref(model_features: Mapping[str, Any], frozen: int) -> float:
+    table = model_features.get("_train_step_ms") or {}
+    if not table:
+        v = model_features.get("model_step_ms_full")
+        return float(v) if v is not None else float("nan")
+    keys = sorted(int(k) for k in table)
+    k = min(keys, key=lambda j: (abs(j - frozen), j))
+    return float(table[str(k)])
+
+
+def _base_row(task_features: Mapping[str, Any], model_features: Mapping[str, Any], regime: Mapping[str, Any],
+              budget_s: float, epochs_actual: float | None = None) -> dict[str, Any]:
+    name = model_features.get("model_name")
+    logme = dict(task_features.get("logme") or {})
+    vals = [v for v in logme.values() if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    row: dict[str, Any] = {k: v for k, v in task_features.items() if k.startswith(TASK_PREFIX)}
+    row.update({k: v for k, v in model_features.items() if k.startswith(MODEL_PREFIX)})
+    frozen = int(regime.get("frozen_stages", 0))
+    row.update({
+        "lr": float(regime.get("lr", 0.01)),
+        "frozen_stages": frozen,
+        "schedule": str(regime.get("schedule", "cosine")),
+        "optimizer": str(regime.get("optimizer", "sgd")),
+        "batch_size": int(regime.get("batch_size", 64)),
+        "budget_s": float(budget_s),
+        "logme": logme.get(name) if name in logme else None,
+        "_logme_max": max(vals) if vals else None,
+        "_step_ms_ref": _step_ms_ref(model_features, frozen),
+        "_step_batch": float(model_features.get("_train_step_batch") or 64),
+        "_epochs_actual": epochs_actual,
+    })
+    if "model_num_stages" not in row:
+        table = model_features.get("_train_step_ms") or {}
+        row["model_num_stages"] = float(max(len(table) - 1, 1)) if table else 4.0
+    return row
+
+
+def row_features(task_features: Mapping[str, Any], model_features: Mapping[str, Any], regime: Mapping[str, Any],
+                 budget_s: float, time_model: TimeModel | None = None, epochs_actual: float | None = None,
+                 ) -> dict[str, Any]:
+    """The feature dict of one (task, model, regime, budget): what ``learn_one`` receives."""
+    import polars as pl
+
+    base = _base_row(task_features, model_features, regime, budget_s, epochs_actual)
+    frame = derive(pl.DataFrame([base], infer_schema_length=None), time_model or TimeModel())
+    row = frame.row(0, named=True)
+    return {k: row[k] for k in feature_columns(frame.columns) if row[k] is not None}
+
+
+def _finite(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def training_frame(runs: pl.DataFrame | Iterable[Mapping[str, Any]], time_model: TimeModel | None = None,
+                   ) -> pl.DataFrame:
+    """Stored runs -> one row per run with the feature columns plus ``y`` (validation accuracy;
+    chance level 1/k for a diverged run without one), ``group`` (task id), ``id`` and ``created``.
+
+    ``runs`` is :meth:`ExperienceStore.runs` (JSON as text or decoded) or a list of run dicts.
+    """
+    import json
+
+    import polars as pl
+
+    rows = runs.to_dicts() if hasattr(runs, "to_dicts") else [dict(r) for r in runs]
+    base_rows = []
+    for r in rows:
+        dec = {}
+        for c in ("task_features", "model_features", "regime", "extra"):
+            v = r.get(c)
+            dec[c] = json.loads(v) if isinstance(v, str) else dict(v or {})
+        tf, mf = dec["task_features"], dict(dec["model_features"])
+        mf.setdefault("model_name", r["model_name"])
+        epochs = _finite(dec["extra"].get("epochs"))
+        b = _base_row(tf, mf, dec["regime"], float(r["budget_s"]), epochs)
+        y = _finite(r.get("val_accuracy"))
+        if y is None:
+            k = _finite(tf.get("task_num_classes")) or 2.0
+            y = 1.0 / k
+        b["y"] = y
+        b["group"] = str(r["task_id"])
+        b["id"] = int(r.get("id") or 0)
+        b["created"] = str(r.get("created") or "")
+        base_rows.append(b)
+    if not base_rows:
+        return pl.DataFrame({"y": [], "group": []}, schema={"y": pl.Float64, "group": pl.Utf8})
+    frame = pl.DataFrame(base_rows, infer_schema_length=None)
+    frame = derive(frame, time_model or TimeModel())
+    keep = feature_columns(frame) + ["y", "group", "id", "created"]
+    return frame.select(keep)

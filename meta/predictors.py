@@ -1,0 +1,759 @@
+"""Accuracy predictors behind one river-style protocol, saved without pickling anything.
+
+Protocol (every back-end)::
+
+    p.learn_one(x: dict, y: float, group: str | None = None)   # group: the task id
+    p.predict_one(x: dict) -> float
+    p.learn_many(frame)        # polars: feature columns plus "y" and (optional) "group"
+    p.predict_many(frame) -> np.ndarray
+    p.predict_std_many(frame) -> np.ndarray | None             # an uncertainty, where there is one
+    p.save(directory); load_predictor(directory)
+
+Features are dicts (or frame columns) of floats and strings; strings are categorical. Keys never
+seen in training are ignored, missing keys are missing values, unseen categories (a new zoo
+member) are missing values: no back-end fails on them. An untrained predictor predicts a prior
+(the mean target seen so far, else 0.5).
+
+Back-ends:
+
+* :class:`LGBMPredictor` (``objective="regression"`` or ``"lambdarank"`` grouped by task), monotone
+  non-decreasing in the budget features; full refits when the data has grown by ``refit_growth``,
+  warm-started boosting (``init_model``) on new records in between.
+* :class:`RiverPredictor`: a streaming adaptive random forest (or Hoeffding adaptive tree) over
+  standard-scaled numbers and one-hot categories, updated by every ``learn_one``.
+* :class:`CombinedPredictor`: LightGBM refit now and then, with river in between, either learning
+  LightGBM's residuals since its last refit (``mode="residual"``) or blended with weights from
+  their recent errors (``mode="blend"``).
+
+Saved formats (a directory with ``manifest.json`` listing every file's sha256, checked on load):
+
+* LightGBM: the booster in LightGBM's own text model format (``booster.txt``), the feature schema
+  (names, categorical levels) in the manifest, and the training rows (``rows.json``) so later
+  refits and warm starts continue exactly where the saved one stopped.
+* river: river has no documented model file format and its objects are foreign classes, which
+  nasoa never unpickles. A river model here is a deterministic function of its constructor
+  parameters, its seed and the ordered rows it learned, so the file is that: parameters plus the
+  replay log (``replay.json``), checksummed; loading rebuilds the model and replays ``learn_one``
+  in order, giving the identical model (same river version; the manifest records it and loading
+  under another warns). Replay costs about 1-2 ms per row (a 5-tree forest on this CPU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from nasoa.errors import NasoaError
+
+from .features import MONOTONE_FEATURES
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = [
+    "Predictor",
+    "FeatureSchema",
+    "LGBMPredictor",
+    "RiverPredictor",
+    "CombinedPredictor",
+    "BACKENDS",
+    "make_predictor",
+    "load_predictor",
+    "FORMAT",
+]
+
+FORMAT = "nasoa.meta.predictor"
+FORMAT_VERSION = 1
+RESERVED = frozenset({"y", "group", "id", "created", "task_id"})
+
+
+def _clean(x: Mapping[str, Any]) -> dict[str, float | str]:
+    """Feature dict without reserved keys, private (``_``) keys and missing values."""
+    out: dict[str, float | str] = {}
+    for k, v in x.items():
+        if k in RESERVED or k.startswith("_") or v is None:
+            continue
+        if isinstance(v, str):
+            out[k] = v
+        elif isinstance(v, (bool, int, float, np.integer, np.floating)):
+            f = float(v)
+            if math.isfinite(f):
+                out[k] = f
+    return out
+
+
+def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    import polars as pl
+
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
+def _targets(frame: pl.DataFrame) -> tuple[list[dict[str, Any]], list[float], list[str]]:
+    if "y" not in frame.columns:
+        raise NasoaError("learn_many needs a 'y' column (the validation accuracy) in the frame")
+    y = [float(v) for v in frame["y"].to_list()]
+    g = [str(v) for v in frame["group"].to_list()] if "group" in frame.columns else ["_"] * frame.height
+    feats = frame.drop([c for c in frame.columns if c in RESERVED or c.startswith("_")])
+    rows = [_clean(r) for r in feats.to_dicts()] if feats.width else [{} for _ in range(frame.height)]
+    return rows, y, g
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for pkg in ("nasoa", "lightgbm", "river", "numpy", "polars"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Feature schema: dict features -> a numeric matrix
+
+
+class FeatureSchema:
+    """Column order and categorical levels fixed at fit time; unseen levels become NaN."""
+
+    def __init__(self, numeric: list[str], categorical: dict[str, list[str]]):
+        self.numeric = list(numeric)
+        self.categorical = {k: list(v) for k, v in categorical.items()}
+        self._maps = {k: {lv: float(i) for i, lv in enumerate(v)} for k, v in self.categorical.items()}
+
+    @property
+    def names(self) -> list[str]:
+        return self.numeric + list(self.categorical)
+
+    @classmethod
+    def fit(cls, frame: pl.DataFrame) -> FeatureSchema:
+        import polars as pl
+
+        numeric, categorical = [], {}
+        for c in sorted(frame.columns):
+            if c in RESERVED or c.startswith("_"):
+                continue
+            dt = frame.schema[c]
+            if dt in (pl.Utf8, pl.Categorical) or isinstance(dt, pl.Enum):
+                categorical[c] = sorted(str(v) for v in frame[c].drop_nulls().unique().to_list())
+            elif dt.is_numeric() or dt == pl.Boolean or dt == pl.Null:
+                numeric.append(c)
+        return cls(numeric, categorical)
+
+    def matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        """The frame as a float64 matrix in schema order: one polars query for every column."""
+        import polars as pl
+
+        n = frame.height
+        out = np.full((n, len(self.numeric) + len(self.categorical)), np.nan, dtype=np.float64)
+        schema = frame.schema
+        text = (pl.Utf8, pl.Categorical)
+        exprs, where = [], []
+        for j, c in enumerate(self.numeric):
+            if c in schema and schema[c] not in text:
+                exprs.append(pl.col(c).cast(pl.Float64, strict=False).alias(f"_{j}"))
+                where.append(j)
+        off = len(self.numeric)
+        for j, (c, mapping) in enumerate(self._maps.items()):
+            if c in schema:
+                exprs.append(pl.col(c).cast(pl.Utf8, strict=False)
+                             .replace_strict(mapping, default=None, return_dtype=pl.Float64).alias(f"_{off + j}"))
+                where.append(off + j)
+        if exprs and n:
+            out[:, where] = frame.select(exprs).to_numpy().astype(np.float64, copy=False)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"numeric": self.numeric, "categorical": self.categorical}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FeatureSchema:
+        return cls(list(d["numeric"]), {k: list(v) for k, v in d["categorical"].items()})
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+class Predictor:
+    """Base class: the shared protocol, the prior, saving with checksums."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, seed: int = 0):
+        self.seed = int(seed)
+        self._y_sum = 0.0
+        self._y_n = 0
+
+    # -- protocol --------------------------------------------------------------------------------
+    def learn_one(self, x: Mapping[str, Any], y: float, group: str | None = None) -> None:
+        raise NotImplementedError
+
+    def predict_one(self, x: Mapping[str, Any]) -> float:
+        return float(self.predict_many(_frame([_clean(x)]) if _clean(x) else _empty_frame(1))[0])
+
+    def learn_many(self, frame: pl.DataFrame) -> None:
+        rows, y, g = _targets(frame)
+        for x, yi, gi in zip(rows, y, g):
+            self.learn_one(x, yi, gi)
+
+    def predict_many(self, frame: pl.DataFrame) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_std_many(self, frame: pl.DataFrame) -> np.ndarray | None:
+        return None
+
+    @property
+    def prior(self) -> float:
+        return self._y_sum / self._y_n if self._y_n else 0.5
+
+    def _seen(self, y: float) -> None:
+        self._y_sum += float(y)
+        self._y_n += 1
+
+    @property
+    def n_seen(self) -> int:
+        return self._y_n
+
+    def params(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def feature_importances(self) -> dict[str, float] | None:
+        return None
+
+    def describe(self) -> str:
+        return self.kind
+
+    # -- saving ----------------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write ``manifest.json`` plus data files into ``directory`` (atomically, file by file)."""
+        from nasoa.runtime import atomic_write_bytes, atomic_write_json
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        files, state = self._save_files(d)
+        hashes = {}
+        for name, data in files.items():
+            atomic_write_bytes(d / name, data)
+            hashes[name] = _sha256(data)
+        atomic_write_json(d / "manifest.json", {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "kind": self.kind, "params": self.params(),
+            "state": state, "files": hashes, "versions": _versions(),
+        })
+        return d
+
+    def _save_files(self, d: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
+        raise NotImplementedError
+
+    @classmethod
+    def _load(cls, d: Path, manifest: dict[str, Any], files: dict[str, bytes]) -> Predictor:
+        raise NotImplementedError
+
+
+def _empty_frame(n: int) -> pl.DataFrame:
+    import polars as pl
+
+    return pl.DataFrame({"_row": np.zeros(n)})
+
+
+# --------------------------------------------------------------------------------------------------
+# LightGBM
+
+
+class LGBMPredictor(Predictor):
+    """LightGBM regressor (``objective="regression"``) or LambdaRank ranker grouped by task.
+
+    The ranker's scores are mapped to an accuracy-like scale by a least-squares line fitted on the
+    training rows; only their order within a task is meaningful. Both are monotone
+    non-decreasing in :data:`nasoa.meta.features.MONOTONE_FEATURES`.
+
+    Online: ``learn_one`` buffers; with ``warm_every`` new rows the booster continues boosting
+    ``warm_rounds`` trees on them (``init_model``); once the rows have grown by ``refit_growth``
+    since the last full fit, it refits on all rows (a refit also picks up new categories).
+    """
+
+    kind = "lgbm"
+
+    def __init__(self, objective: str = "regression", seed: int = 0, *, n_rounds: int = 150,
+                 learning_rate: float = 0.08, num_leaves: int = 15, min_rows: int = 8, refit_growth: float = 1.25,
+                 warm_every: int | None = 5, warm_rounds: int = 10, extra_params: Mapping[str, Any] | None = None):
+        super().__init__(seed)
+        if objective not in ("regression", "lambdarank"):
+            raise NasoaError(f"unknown LightGBM objective {objective!r}; use regression or lambdarank")
+        self.objective = objective
+        self.n_rounds, self.learning_rate, self.num_leaves = int(n_rounds), float(learning_rate), int(num_leaves)
+        self.min_rows, self.refit_growth = int(min_rows), float(refit_growth)
+        self.warm_every, self.warm_rounds = (int(warm_every) if warm_every else None), int(warm_rounds)
+        self.extra_params = dict(extra_params or {})
+        self._rows: list[dict[str, Any]] = []
+        self._y: list[float] = []
+        self._g: list[str] = []
+        self._booster = None
+        self._schema: FeatureSchema | None = None
+        self._n_fit = 0  # rows at the last full fit
+        self._pending = 0  # rows since the last full fit or warm update
+        self._calib = (0.0, 1.0)
+        self.n_fits = 0
+
+    def describe(self) -> str:
+        return "lgbm-ranker" if self.objective == "lambdarank" else "lgbm-regressor"
+
+    def params(self) -> dict[str, Any]:
+        return {"objective": self.objective, "seed": self.seed, "n_rounds": self.n_rounds,
+                "learning_rate": self.learning_rate, "num_leaves": self.num_leaves, "min_rows": self.min_rows,
+                "refit_growth": self.refit_growth, "warm_every": self.warm_every, "warm_rounds": self.warm_rounds,
+                "extra_params": self.extra_params}
+
+    def _lgb_params(self, n: int, schema: FeatureSchema) -> dict[str, Any]:
+        p: dict[str, Any] = {
+            "objective": self.objective,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": max(2, min(20, n // 40)),
+            "min_sum_hessian_in_leaf": 1e-6,
+            "feature_fraction": 0.9,
+            "bagging_fraction": 0.9,
+            "bagging_freq": 1,
+            "lambda_l2": 1.0,
+            "cat_smooth": 5.0,
+            "min_data_per_group": 3,
+            "max_cat_to_onehot": 8,
+            "max_bin": 63,
+            "min_data_in_bin": 1,
+            "monotone_constraints": [1 if c in MONOTONE_FEATURES else 0 for c in schema.names],
+            "monotone_constraints_method": "intermediate",
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": 1,
+            "seed": self.seed,
+            "verbosity": -1,
+        }
+        if self.objective == "lambdarank":
+            p["lambdarank_truncation_level"] = 30
+            p["eval_at"] = [1, 3]
+        p.update(self.extra_params)
+        return p
+
+    @staticmethod
+    def _grades(y: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Accuracies -> integer relevance 0..20 within each task (LambdaRank labels)."""
+        out = np.zeros(len(y), dtype=np.int32)
+        for key in np.unique(g):
+            m = g == key
+            lo, hi = y[m].min(), y[m].max()
+            out[m] = np.round(20 * (y[m] - lo) / (hi - lo)).astype(np.int32) if hi > lo else 0
+        return out
+
+    def _dataset(self, frame: pl.DataFrame, y: list[float], g: list[str], schema: FeatureSchema):
+        import lightgbm as lgb
+
+        x = schema.matrix(frame)
+        ya = np.asarray(y, dtype=np.float64)
+        kw: dict[str, Any] = {"feature_name": schema.names, "categorical_feature": list(schema.categorical),
+                              "free_raw_data": True, "params": {"max_bin": 63, "min_data_in_bin": 1, "verbosity": -1}}
+        if self.objective == "lambdarank":
+            ga = np.asarray(g)
+            first: dict[str, int] = {}
+            for i, key in enumerate(ga):
+                first.setdefault(key, i)
+            order = np.argsort(np.array([first[k] for k in ga]), kind="stable")
+            x, ya, ga = x[order], ya[order], ga[order]
+            _, starts, counts = np.unique(np.array([first[k] for k in ga]), return_index=True, return_counts=True)
+            sizes = counts[np.argsort(starts)]
+            return lgb.Dataset(x, self._grades(ya, ga), group=sizes, **kw), x, ya
+        return lgb.Dataset(x, ya, **kw), x, ya
+
+    def _fit_full(self) -> None:
+        import lightgbm as lgb
+
+        frame = _frame(self._rows)
+        schema = FeatureSchema.fit(frame)
+        if not schema.names:
+            self._booster, self._schema = None, None
+            return
+        ds, x, ya = self._dataset(frame, self._y, self._g, schema)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            booster = lgb.train(self._lgb_params(len(ya), schema), ds, num_boost_round=self.n_rounds,
+                                keep_training_booster=True)
+        self._booster, self._schema = booster, schema
+        self._n_fit, self._pending = len(self._rows), 0
+        self.n_fits += 1
+        if self.objective == "lambdarank":
+            s = booster.predict(x, num_threads=1)
+            if np.ptp(s) > 0:
+                b, a = np.polyfit(s, ya, 1)
+                self._calib = (float(a), float(max(b, 1e-6)))
+            else:
+                self._calib = (float(ya.mean()), 0.0)
+
+    def _warm(self) -> None:
+        import lightgbm as lgb
+
+        assert self._schema is not None
+        k = self._pending
+        frame = _frame(self._rows[-k:])
+        ds, _, ya = self._dataset(frame, self._y[-k:], self._g[-k:], self._schema)
+        params = self._lgb_params(len(ya), self._schema)
+        params["min_data_in_leaf"] = 2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._booster = lgb.train(params, ds, num_boost_round=self.warm_rounds, init_model=self._booster,
+                                      keep_training_booster=True)
+        self._pending = 0
+
+    def _update(self) -> None:
+        n = len(self._rows)
+        if n < self.min_rows:
+            return
+        if self._booster is None or n >= self.refit_growth * self._n_fit:
+            self._fit_full()
+        elif self.warm_every and self._pending >= self.warm_every:
+            self._warm()
+
+    def learn_one(self, x: Mapping[str, Any], y: float, group: str | None = None) -> None:
+        self._rows.append(_clean(x))
+        self._y.append(float(y))
+        self._g.append(str(group if group is not None else x.get("task_id", "_")))
+        self._seen(y)
+        self._pending += 1
+        self._update()
+
+    def learn_many(self, frame: pl.DataFrame) -> None:
+        rows, y, g = _targets(frame)
+        if not rows:
+            return
+        self._rows += rows
+        self._y += y
+        self._g += g
+        for v in y:
+            self._seen(v)
+        self._pending += len(rows)
+        self._update()
+
+    def refit(self) -> None:
+        """A full refit on every row learned so far."""
+        if len(self._rows) >= self.min_rows:
+            self._fit_full()
+
+    def predict_many(self, frame: pl.DataFrame) -> np.ndarray:
+        if frame.height == 0:
+            return np.zeros(0)
+        if self._booster is None or self._schema is None:
+            return np.full(frame.height, self.prior)
+        s = self._booster.predict(self._schema.matrix(frame), num_threads=1)
+        a, b = self._calib
+        return a + b * s if self.objective == "lambdarank" else s
+
+    def feature_importances(self) -> dict[str, float] | None:
+        if self._booster is None or self._schema is None:
+            return None
+        gain = self._booster.feature_importance(importance_type="gain")
+        total = float(gain.sum()) or 1.0
+        return dict(sorted(((n, float(v) / total) for n, v in zip(self._schema.names, gain)), key=lambda t: -t[1]))
+
+    def _save_files(self, d: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
+        files = {"rows.json": json.dumps({"x": self._rows, "y": self._y, "group": self._g}).encode()}
+        if self._booster is not None:
+            files["booster.txt"] = self._booster.model_to_string().encode()
+        state = {"n_fit": self._n_fit, "pending": self._pending, "calib": list(self._calib), "n_fits": self.n_fits,
+                 "y_sum": self._y_sum, "y_n": self._y_n,
+                 "schema": self._schema.to_dict() if self._schema is not None else None}
+        return files, state
+
+    @classmethod
+    def _load(cls, d: Path, manifest: dict[str, Any], files: dict[str, bytes]) -> LGBMPredictor:
+        import lightgbm as lgb
+
+        p = cls(**manifest["params"])
+        rows = json.loads(files["rows.json"])
+        p._rows, p._y, p._g = rows["x"], [float(v) for v in rows["y"]], [str(v) for v in rows["group"]]
+        st = manifest["state"]
+        p._n_fit, p._pending, p.n_fits = int(st["n_fit"]), int(st["pending"]), int(st["n_fits"])
+        p._calib = (float(st["calib"][0]), float(st["calib"][1]))
+        p._y_sum, p._y_n = float(st["y_sum"]), int(st["y_n"])
+        if "booster.txt" in files and st.get("schema"):
+            p._booster = lgb.Booster(model_str=files["booster.txt"].decode())
+            p._schema = FeatureSchema.from_dict(st["schema"])
+        return p
+
+
+# --------------------------------------------------------------------------------------------------
+# river
+
+
+class RiverPredictor(Predictor):
+    """A streaming regressor: river's adaptive random forest (``model="arf"``, with an uncertainty:
+    the spread of its trees) or Hoeffding adaptive tree (``"hat"``), over standard-scaled numbers
+    and one-hot categories. Every ``learn_one`` updates it. See the module docstring for the
+    replay-log file format."""
+
+    kind = "river"
+
+    def __init__(self, seed: int = 0, *, model: str = "arf", n_models: int = 5, grace_period: int = 50):
+        super().__init__(seed)
+        if model not in ("arf", "hat"):
+            raise NasoaError(f"unknown river model {model!r}; use arf or hat")
+        self.model, self.n_models, self.grace_period = model, int(n_models), int(grace_period)
+        self._log: list[tuple[dict[str, Any], float]] = []
+        self._build()
+
+    def _build(self) -> None:
+        import numbers
+
+        from river import compose, forest, preprocessing, tree
+
+        self._prep = compose.TransformerUnion(
+            compose.SelectType(numbers.Number) | preprocessing.StandardScaler(),
+            compose.SelectType(str) | preprocessing.OneHotEncoder(),
+        )
+        if self.model == "arf":
+            self._reg = forest.ARFRegressor(n_models=self.n_models, seed=self.seed, grace_period=self.grace_period,
+                                            leaf_prediction="adaptive")
+        else:
+            self._reg = tree.HoeffdingAdaptiveTreeRegressor(seed=self.seed, grace_period=self.grace_period,
+                                                            leaf_prediction="adaptive")
+
+    def describe(self) -> str:
+        return f"river-{self.model}"
+
+    def params(self) -> dict[str, Any]:
+        return {"seed": self.seed, "model": self.model, "n_models": self.n_models, "grace_period": self.grace_period}
+
+    def reset(self) -> None:
+        self._log = []
+        self._y_sum, self._y_n = 0.0, 0
+        self._build()
+
+    def learn_one(self, x: Mapping[str, Any], y: float, group: str | None = None) -> None:
+        xc = _clean(x)
+        self._prep.learn_one(xc)
+        self._reg.learn_one(self._prep.transform_one(xc), float(y))
+        self._log.append((xc, float(y)))
+        self._seen(y)
+
+    def _predict_clean(self, xc: dict[str, Any]) -> float:
+        if not self._y_n:
+            return self.prior
+        v = self._reg.predict_one(self._prep.transform_one(xc))
+        return float(v) if v is not None and math.isfinite(float(v)) else self.prior
+
+    def predict_one(self, x: Mapping[str, Any]) -> float:
+        return self._predict_clean(_clean(x))
+
+    def _dicts(self, frame: pl.DataFrame) -> list[dict[str, Any]]:
+        keep = [c for c in frame.columns if c not in RESERVED and not c.startswith("_")]
+        return [_clean(r) for r in frame.select(keep).to_dicts()] if keep else [{} for _ in range(frame.height)]
+
+    def predict_many(self, frame: pl.DataFrame) -> np.ndarray:
+        return np.array([self._predict_clean(x) for x in self._dicts(frame)], dtype=np.float64)
+
+    def predict_std_many(self, frame: pl.DataFrame) -> np.ndarray | None:
+        if self.model != "arf":
+            return None
+        if not self._y_n:
+            return np.full(frame.height, np.nan)
+        out = []
+        for x in self._dicts(frame):
+            xt = self._prep.transform_one(x)
+            out.append(float(np.std([m.predict_one(xt) for m in self._reg])))
+        return np.array(out)
+
+    def _save_files(self, d: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
+        return {"replay.json": json.dumps([[x, y] for x, y in self._log]).encode()}, {"rows": len(self._log)}
+
+    @classmethod
+    def _load(cls, d: Path, manifest: dict[str, Any], files: dict[str, bytes]) -> RiverPredictor:
+        p = cls(**manifest["params"])
+        saved = (manifest.get("versions") or {}).get("river")
+        now = _versions().get("river")
+        if saved and now and saved != now:
+            warnings.warn(f"{d} was written with river {saved}; replaying it under river {now} may give a slightly "
+                          f"different model", stacklevel=3)
+        for x, y in json.loads(files["replay.json"]):
+            p.learn_one(x, y)
+        return p
+
+
+# --------------------------------------------------------------------------------------------------
+# The online combination
+
+
+class CombinedPredictor(Predictor):
+    """LightGBM, refit every now and then, plus river between the refits.
+
+    ``mode="residual"``: river learns ``y - lgbm(x)`` on the rows since LightGBM's last full refit
+    and is reset at each refit; prediction = lgbm + river. ``mode="blend"``: river learns ``y`` on
+    every row; prediction = w * lgbm + (1 - w) * river with w from the two models' exponentially
+    weighted squared errors on rows before they learned them.
+    """
+
+    kind = "combo"
+
+    def __init__(self, seed: int = 0, *, mode: str = "residual", base: Mapping[str, Any] | None = None,
+                 online: Mapping[str, Any] | None = None, decay: float = 0.05):
+        super().__init__(seed)
+        if mode not in ("residual", "blend"):
+            raise NasoaError(f"unknown combination mode {mode!r}; use residual or blend")
+        self.mode, self.decay = mode, float(decay)
+        base_p = {"objective": "regression", "seed": seed, "warm_every": None, **(base or {})}
+        online_p = {"seed": seed, **(online or {})}
+        self.base = LGBMPredictor(**base_p)
+        self.online = RiverPredictor(**online_p)
+        # EW mean squared error of (lgbm, river) on rows before they learned them. The prior trusts
+        # LightGBM (w = 0.99): river earns its weight by predicting the rows that arrive online.
+        self._err = [1e-4, 1e-2]
+
+    def describe(self) -> str:
+        return f"combo-{self.mode}({self.base.describe()}+{self.online.describe()})"
+
+    def params(self) -> dict[str, Any]:
+        return {"seed": self.seed, "mode": self.mode, "decay": self.decay, "base": self.base.params(),
+                "online": self.online.params()}
+
+    @property
+    def weight(self) -> float:
+        eb, er = self._err
+        return er / (eb + er) if eb + er > 0 else 0.5
+
+    def learn_one(self, x: Mapping[str, Any], y: float, group: str | None = None) -> None:
+        xc = _clean(x)
+        fitted = self.base._booster is not None
+        pb = self.base.predict_one(xc)
+        self._seen(y)
+        if self.mode == "residual":
+            fits = self.base.n_fits
+            self.base.learn_one(xc, y, group)
+            if self.base.n_fits != fits:  # LightGBM just refit on everything: start river afresh
+                self.online.reset()
+            elif fitted:
+                self.online.learn_one(xc, float(y) - pb)
+        else:
+            pr = self.online.predict_one(xc)
+            if fitted and self.online.n_seen:
+                a = self.decay
+                self._err = [(1 - a) * self._err[0] + a * (y - pb) ** 2, (1 - a) * self._err[1] + a * (y - pr) ** 2]
+            self.base.learn_one(xc, y, group)
+            self.online.learn_one(xc, y)
+
+    def learn_many(self, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
+            return
+        if self.base._booster is None:  # bulk start: fit LightGBM on everything at once
+            self.base.learn_many(frame)
+            rows, y, _ = _targets(frame)
+            for v in y:
+                self._seen(v)
+            if self.mode == "blend":
+                for x, v in zip(rows, y):
+                    self.online.learn_one(x, v)
+            return
+        super().learn_many(frame)
+
+    def refit(self) -> None:
+        self.base.refit()
+        if self.mode == "residual":
+            self.online.reset()
+
+    def predict_many(self, frame: pl.DataFrame) -> np.ndarray:
+        pb = self.base.predict_many(frame)
+        if frame.height == 0 or self.base._booster is None:
+            return self.online.predict_many(frame) if self.mode == "blend" and self.online.n_seen else pb
+        if self.mode == "residual":
+            return pb + (self.online.predict_many(frame) if self.online.n_seen else 0.0)
+        if not self.online.n_seen:
+            return pb
+        w = self.weight
+        return w * pb + (1 - w) * self.online.predict_many(frame)
+
+    def predict_std_many(self, frame: pl.DataFrame) -> np.ndarray | None:
+        return self.online.predict_std_many(frame) if self.online.n_seen else None
+
+    def feature_importances(self) -> dict[str, float] | None:
+        return self.base.feature_importances()
+
+    def _save_files(self, d: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
+        self.base.save(d / "base")
+        self.online.save(d / "online")
+        base_manifest = (d / "base" / "manifest.json").read_bytes()
+        online_manifest = (d / "online" / "manifest.json").read_bytes()
+        # The sub-manifests (which hold their own files' checksums) are checksummed here.
+        return {}, {"err": self._err, "y_sum": self._y_sum, "y_n": self._y_n,
+                    "sub": {"base": _sha256(base_manifest), "online": _sha256(online_manifest)}}
+
+    @classmethod
+    def _load(cls, d: Path, manifest: dict[str, Any], files: dict[str, bytes]) -> CombinedPredictor:
+        params = manifest["params"]
+        p = cls(seed=params["seed"], mode=params["mode"], decay=params["decay"], base=params["base"],
+                online=params["online"])
+        st = manifest["state"]
+        for name in ("base", "online"):
+            if _sha256((d / name / "manifest.json").read_bytes()) != st["sub"][name]:
+                raise NasoaError(f"{d / name / 'manifest.json'} fails its checksum; refit with `nasoa meta fit`")
+        p.base = load_predictor(d / "base")  # type: ignore[assignment]
+        p.online = load_predictor(d / "online")  # type: ignore[assignment]
+        p._err = [float(v) for v in st["err"]]
+        p._y_sum, p._y_n = float(st["y_sum"]), int(st["y_n"])
+        return p
+
+
+# --------------------------------------------------------------------------------------------------
+
+_KINDS: dict[str, type[Predictor]] = {c.kind: c for c in (LGBMPredictor, RiverPredictor, CombinedPredictor)}
+
+# Named back-ends: name -> (kind, params). ``make_predictor(name, seed)`` builds one.
+BACKENDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "lgbm-regressor": ("lgbm", {"objective": "regression"}),
+    "lgbm-ranker": ("lgbm", {"objective": "lambdarank"}),
+    "river": ("river", {"model": "arf"}),
+    "combo-residual": ("combo", {"mode": "residual"}),
+    "combo-blend": ("combo", {"mode": "blend"}),
+}
+
+
+def make_predictor(name: str, seed: int = 0, **overrides: Any) -> Predictor:
+    """A fresh predictor by back-end name (see :data:`BACKENDS`)."""
+    if name not in BACKENDS:
+        raise NasoaError(f"unknown predictor back-end {name!r}; choose one of {', '.join(BACKENDS)}")
+    kind, params = BACKENDS[name]
+    return _KINDS[kind](seed=seed, **{**params, **overrides})
+
+
+def load_predictor(directory: str | Path) -> Predictor:
+    """Load a predictor saved by :meth:`Predictor.save`, checking every file's sha256."""
+    d = Path(directory)
+    mpath = d / "manifest.json"
+    try:
+        manifest = json.loads(mpath.read_text())
+    except FileNotFoundError:
+        raise NasoaError(f"no saved predictor in {d} (no manifest.json); fit one with `nasoa meta fit`") from None
+    except (OSError, ValueError) as e:
+        raise NasoaError(f"the predictor manifest {mpath} is unreadable ({e}); refit with `nasoa meta fit`") from None
+    if manifest.get("format") != FORMAT or manifest.get("kind") not in _KINDS:
+        raise NasoaError(f"{mpath} is not a nasoa predictor; refit with `nasoa meta fit`")
+    if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+        raise NasoaError(f"{mpath} was written by a newer nasoa (format {manifest['format_version']}); upgrade nasoa")
+    files = {}
+    for name, want in (manifest.get("files") or {}).items():
+        path = d / name
+        try:
+            data = path.read_bytes()
+        except OSError:
+            raise NasoaError(f"{path} is missing; the saved predictor in {d} is incomplete: refit with "
+                             f"`nasoa meta fit`") from None
+        if _sha256(data) != want:
+            raise NasoaError(f"{path} fails its checksum; the saved predictor is corrupt: refit with `nasoa meta fit`")
+        files[name] = data
+    return _KINDS[manifest["kind"]]._load(d, manifest, files)
+

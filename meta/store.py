@@ -1,0 +1,571 @@
+"""The experience store: one row per fine-tuning run, in SQLite, safe with many writers.
+
+Every run nasoa fine-tunes (``nasoa meta collect``, ``nasoa adapt``, ``nasoa train``) can be
+recorded here: the task (id, spec, meta-features), the model (name, descriptor), the regime, the
+budget, the outcome (validation accuracy, actual time, divergence), seed and versions. The
+predictors learn from it; ``nasoa meta stats`` summarises it.
+
+Why SQLite: one file, transactions, and concurrent appends from several processes without a
+server. The store runs in WAL mode with ``synchronous=FULL``; each append is one ``BEGIN
+IMMEDIATE`` transaction (a writer waits on the busy timeout rather than failing), so a process
+killed at any instant (SIGKILL, Ctrl-C, power loss) leaves either the whole row or none of it.
+
+Location: the ``path`` argument, else ``$NASOA_STORE``, else ``experience.sqlite`` in the user's
+data dir (platformdirs). The schema carries a version in the ``meta`` table; opening an older
+store migrates it in place, one version at a time, inside a transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nasoa.errors import NasoaError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ENV_STORE",
+    "RunRecord",
+    "ExperienceStore",
+    "default_store_path",
+    "StoreError",
+]
+
+SCHEMA_VERSION = 2
+ENV_STORE = "NASOA_STORE"
+STORE_FILENAME = "experience.sqlite"
+BUSY_TIMEOUT_S = 60.0
+
+# Columns holding JSON text; decoded to dicts on the way out.
+JSON_COLUMNS = ("task_features", "model_features", "regime", "versions", "extra")
+RUN_COLUMNS = (
+    "id", "uid", "created", "task_id", "task_spec", "task_features", "model_name", "model_features",
+    "regime", "budget_s", "val_accuracy", "elapsed_s", "diverged", "stop_reason", "seed", "versions",
+    "strategy", "run_dir", "extra",
+)
+
+
+class StoreError(NasoaError):
+    """The store file cannot be used: corrupt, newer than this nasoa, or not writable."""
+
+
+def default_store_path() -> Path:
+    """``$NASOA_STORE`` if set, else ``experience.sqlite`` in the user's data dir."""
+    env = os.environ.get(ENV_STORE)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("nasoa")) / STORE_FILENAME
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class RunRecord:
+    """One fine-tuning run as the store keeps it.
+
+    ``task_features`` are the task's meta-features (``task_*`` keys, plus ``logme``: a dict of
+    zoo member -> LogME score); ``model_features`` the member's descriptor (``model_*`` keys, plus
+    ``_train_step_ms``/``_train_step_batch`` for the time model); ``regime`` a
+    :class:`nasoa.train.Regime` as a dict. ``extra`` holds outcome details (steps, epochs achieved,
+    measured step time, machine).
+    """
+
+    task_id: str
+    model_name: str
+    regime: dict[str, Any]
+    budget_s: float
+    val_accuracy: float
+    task_spec: str = ""
+    task_features: dict[str, Any] = field(default_factory=dict)
+    model_features: dict[str, Any] = field(default_factory=dict)
+    elapsed_s: float = float("nan")
+    diverged: bool = False
+    stop_reason: str = "planned"
+    seed: int = 0
+    versions: dict[str, str] = field(default_factory=dict)
+    strategy: str = "unknown"  # how the regime was chosen: random (collect), metamodel, user, ...
+    run_dir: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    created: str = field(default_factory=_utc_now)
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunRecord:
+        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d and d[k] is not None}
+        return cls(**known)
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj if obj is not None else {}, sort_keys=True, default=_json_default, allow_nan=True)
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _num(x: Any) -> float | None:
+    """Floats as SQLite REAL; NaN becomes NULL (SQLite has no NaN)."""
+    if x is None:
+        return None
+    v = float(x)
+    return None if math.isnan(v) else v
+
+
+def _row_values(r: RunRecord) -> tuple:
+    return (
+        r.uid, r.created, r.task_id, r.task_spec, _json(r.task_features), r.model_name, _json(r.model_features),
+        _json(r.regime), _num(r.budget_s), _num(r.val_accuracy), _num(r.elapsed_s), int(bool(r.diverged)),
+        r.stop_reason, int(r.seed), _json(r.versions), r.strategy, r.run_dir, _json(r.extra),
+    )
+
+
+_INSERT = (
+    "INSERT OR IGNORE INTO runs (uid, created, task_id, task_spec, task_features, model_name, model_features, "
+    "regime, budget_s, val_accuracy, elapsed_s, diverged, stop_reason, seed, versions, strategy, run_dir, extra) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+# --------------------------------------------------------------------------------------------------
+# Schema and migrations
+
+_V2_RUNS = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uid TEXT NOT NULL,
+    created TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    task_spec TEXT,
+    task_features TEXT NOT NULL DEFAULT '{}',
+    model_name TEXT NOT NULL,
+    model_features TEXT NOT NULL DEFAULT '{}',
+    regime TEXT NOT NULL DEFAULT '{}',
+    budget_s REAL,
+    val_accuracy REAL,
+    elapsed_s REAL,
+    diverged INTEGER NOT NULL DEFAULT 0,
+    stop_reason TEXT,
+    seed INTEGER,
+    versions TEXT NOT NULL DEFAULT '{}',
+    strategy TEXT,
+    run_dir TEXT,
+    extra TEXT NOT NULL DEFAULT '{}'
+)
+"""
+_V2_EXTRAS = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS runs_uid ON runs(uid)",
+    "CREATE INDEX IF NOT EXISTS runs_task ON runs(task_id)",
+    """CREATE TABLE IF NOT EXISTS tasks (
+        task_id TEXT PRIMARY KEY,
+        task_spec TEXT,
+        features TEXT NOT NULL,
+        updated TEXT NOT NULL
+    )""",
+)
+
+
+def _create_current(con: sqlite3.Connection) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    con.execute(_V2_RUNS)
+    for sql in _V2_EXTRAS:
+        con.execute(sql)
+    con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    con.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('created', ?)", (_utc_now(),))
+
+
+def _migrate_1_to_2(con: sqlite3.Connection) -> None:
+    """v1 (the first prototype) had no uid, stop_reason, strategy, run_dir, extra, and no task cache."""
+    have = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
+    for col, decl in (("uid", "TEXT"), ("stop_reason", "TEXT"), ("strategy", "TEXT"), ("run_dir", "TEXT"),
+                      ("extra", "TEXT NOT NULL DEFAULT '{}'")):
+        if col not in have:
+            con.execute(f"ALTER TABLE runs ADD COLUMN {col} {decl}")
+    con.execute("UPDATE runs SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL")
+    con.execute("UPDATE runs SET strategy = 'unknown' WHERE strategy IS NULL")
+    con.execute("UPDATE runs SET stop_reason = CASE WHEN diverged THEN 'diverged' ELSE 'unknown' END "
+                "WHERE stop_reason IS NULL")
+    for sql in _V2_EXTRAS:
+        con.execute(sql)
+
+
+# version N -> function migrating N to N+1, run in one transaction each
+MIGRATIONS = {1: _migrate_1_to_2}
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+class ExperienceStore:
+    """The SQLite experience store. Cheap to open; use as a context manager or call :meth:`close`.
+
+    Several processes may append at once. Reads see a consistent snapshot. Polars frames go in
+    (:meth:`append_frame`) and out (:meth:`runs`); :meth:`export_parquet` / :meth:`import_parquet`
+    move runs between stores (imports skip runs already present, by ``uid``).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True,
+                 timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_store_path()
+        self.timeout_s = timeout_s
+        if not self.path.exists():
+            if not create:
+                raise StoreError(f"no experience store at {self.path}; run `nasoa meta collect --store {self.path}` "
+                                 f"or pass another --store")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"cannot create the folder for the experience store {self.path}: {e}; "
+                                 f"pass --store or set {ENV_STORE} to a writable path") from None
+        elif self.path.is_dir():
+            raise StoreError(f"the experience store path {self.path} is a folder; pass a file path such as "
+                             f"{self.path / STORE_FILENAME}")
+        self._con: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        with self._guard():
+            self._open()
+
+    # ---- connection ----------------------------------------------------------------------------
+
+    def _corrupt(self, e: BaseException) -> StoreError:
+        return StoreError(
+            f"the experience store {self.path} is unreadable ({' '.join(str(e).split())}); it is not an intact nasoa "
+            f"store: move it aside (or restore a parquet export with `nasoa meta import`) and run again"
+        )
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            msg = str(e)
+            if "locked" in msg or "busy" in msg:
+                raise StoreError(f"the experience store {self.path} stayed locked for {self.timeout_s:.0f}s by another "
+                                 f"process; retry when it is done") from None
+            if "readonly" in msg or "unable to open" in msg or "disk I/O" in msg:
+                raise StoreError(f"cannot write the experience store {self.path} ({msg}); pass --store or set "
+                                 f"{ENV_STORE} to a writable path") from None
+            raise self._corrupt(e) from None
+        except sqlite3.DatabaseError as e:
+            raise self._corrupt(e) from None
+
+    @property
+    def con(self) -> sqlite3.Connection:
+        if self._con is None or self._pid != os.getpid():  # a forked child opens its own connection
+            self._open()
+        assert self._con is not None
+        return self._con
+
+    def _open(self) -> None:
+        con = sqlite3.connect(str(self.path), timeout=self.timeout_s, isolation_level=None)
+        con.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":  # e.g. a file system without shared memory: rollback journal still works
+            con.execute("PRAGMA journal_mode = DELETE")
+        con.execute("PRAGMA synchronous = FULL")
+        con.execute("PRAGMA foreign_keys = ON")
+        self._con, self._pid = con, os.getpid()
+        self._ensure_schema()
+
+    def close(self) -> None:
+        if self._con is not None and self._pid == os.getpid():
+            self._con.close()
+        self._con = None
+
+    def __enter__(self) -> ExperienceStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ExperienceStore({str(self.path)!r})"
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception (Ctrl-C included) rolls back."""
+        con = self.con
+        with self._guard():
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+            else:
+                con.execute("COMMIT")
+
+    def _ensure_schema(self) -> None:
+        con = self._con
+        assert con is not None
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "meta" not in tables and "runs" not in tables:
+            with self.transaction() as c:
+                tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "meta" not in tables:  # another process may have created it meanwhile
+                    _create_current(c)
+            return
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"the experience store {self.path} has schema version {version}, newer than this nasoa "
+                             f"understands ({SCHEMA_VERSION}); upgrade nasoa, or export it with a newer nasoa")
+        while version < SCHEMA_VERSION:
+            step = MIGRATIONS.get(version)
+            if step is None:
+                raise StoreError(f"the experience store {self.path} has schema version {version}, which cannot be "
+                                 f"migrated; move it aside and collect again")
+            with self.transaction() as c:
+                now = self._version_in(c)
+                if now == version:  # another process may have migrated it meanwhile
+                    step(c)
+                    c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                              (str(version + 1),))
+                    c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                              (f"migrated_{version}_to_{version + 1}", _utc_now()))
+            version = self.schema_version()
+
+    @staticmethod
+    def _version_in(con: sqlite3.Connection) -> int:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "meta" not in tables:
+            return 0
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def schema_version(self) -> int:
+        with self._guard():
+            return self._version_in(self.con)
+
+    # ---- writing ---------------------------------------------------------------------------------
+
+    def append(self, record: RunRecord | Mapping[str, Any], *, counter: str | None = None) -> int:
+        """Append one run; returns its row id. With ``counter``, the named counter in the ``meta``
+        table is incremented in the same transaction (resumable collection: the counter says how
+        many sampled runs are done, and it can never disagree with the rows)."""
+        ids = self.append_many([record], counter=counter)
+        return ids[0]
+
+    def append_many(self, records: Iterable[RunRecord | Mapping[str, Any]], *, counter: str | None = None) -> list[int]:
+        """Append runs in one transaction (all or none); returns their row ids (-1 for a uid already
+        stored). With ``counter``, that counter grows by the number of records, in the same transaction."""
+        recs = [r if isinstance(r, RunRecord) else RunRecord.from_dict(r) for r in records]
+        ids: list[int] = []
+        with self.transaction() as con:
+            for r in recs:
+                cur = con.execute(_INSERT, _row_values(r))
+                ids.append(int(cur.lastrowid) if cur.rowcount else -1)
+            if counter is not None:
+                self._bump(con, counter, len(recs))
+        return ids
+
+    def bump_counter(self, key: str, by: int = 1) -> int:
+        """Increment a counter without appending a run (e.g. a sampled run that was skipped)."""
+        with self.transaction() as con:
+            return self._bump(con, key, by)
+
+    @staticmethod
+    def _bump(con: sqlite3.Connection, key: str, by: int) -> int:
+        row = con.execute("SELECT value FROM meta WHERE key = ?", (f"counter:{key}",)).fetchone()
+        value = (int(row[0]) if row else 0) + by
+        con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"counter:{key}", str(value)))
+        return value
+
+    def counter(self, key: str) -> int:
+        with self._guard():
+            row = self.con.execute("SELECT value FROM meta WHERE key = ?", (f"counter:{key}",)).fetchone()
+        return int(row[0]) if row else 0
+
+    def counters(self) -> dict[str, int]:
+        with self._guard():
+            rows = self.con.execute("SELECT key, value FROM meta WHERE key LIKE 'counter:%'").fetchall()
+        return {k[len("counter:"):]: int(v) for k, v in rows}
+
+    def get_meta(self, key: str) -> str | None:
+        """A value from the ``meta`` table (schema version, counters, settings of a collection)."""
+        with self._guard():
+            row = self.con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str, *, only_if_absent: bool = False) -> str:
+        """Set a ``meta`` value; with ``only_if_absent`` keep an existing one. Returns the stored value."""
+        with self.transaction() as con:
+            verb = "INSERT OR IGNORE" if only_if_absent else "INSERT OR REPLACE"
+            con.execute(f"{verb} INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
+            return con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
+    def append_frame(self, frame: pl.DataFrame) -> int:
+        """Append the rows of a frame shaped like :meth:`runs` (JSON columns as dicts or JSON
+        text); rows whose ``uid`` is already stored are skipped. Returns how many were added."""
+        recs = []
+        for row in frame.to_dicts():
+            for c in JSON_COLUMNS:
+                v = row.get(c)
+                if isinstance(v, str):
+                    row[c] = json.loads(v) if v else {}
+            row.pop("id", None)
+            if row.get("diverged") is not None:
+                row["diverged"] = bool(row["diverged"])
+            recs.append(RunRecord.from_dict(row))
+        return sum(1 for i in self.append_many(recs) if i >= 0)
+
+    # ---- the per-task feature cache -----------------------------------------------------------
+
+    def task_features(self, task_id: str) -> dict[str, Any] | None:
+        """Cached meta-features of a task (``None`` when not cached)."""
+        with self._guard():
+            row = self.con.execute("SELECT features FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_task_features(self, task_id: str, features: Mapping[str, Any], task_spec: str = "") -> None:
+        with self.transaction() as con:
+            con.execute("INSERT OR REPLACE INTO tasks (task_id, task_spec, features, updated) VALUES (?, ?, ?, ?)",
+                        (task_id, task_spec, _json(dict(features)), _utc_now()))
+
+    # ---- reading ---------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        with self._guard():
+            return int(self.con.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    def records(self, after_id: int = 0) -> list[RunRecord]:
+        return [RunRecord.from_dict(d) for d in self._dicts(after_id)]
+
+    def _dicts(self, after_id: int = 0) -> list[dict[str, Any]]:
+        with self._guard():
+            cur = self.con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id > ? ORDER BY id", (after_id,))
+            rows = cur.fetchall()
+        out = []
+        for row in rows:
+            d = dict(zip(RUN_COLUMNS, row))
+            for c in JSON_COLUMNS:
+                d[c] = json.loads(d[c]) if d[c] else {}
+            d["diverged"] = bool(d["diverged"])
+            for c in ("budget_s", "val_accuracy", "elapsed_s"):
+                if d[c] is None:
+                    d[c] = float("nan")
+            out.append(d)
+        return out
+
+    def runs(self, after_id: int = 0, decode: bool = False) -> pl.DataFrame:
+        """All runs (after row ``after_id``) as a polars frame, one column per store column.
+
+        JSON columns stay JSON text unless ``decode`` (then they are dict-valued Python objects,
+        which suits :func:`nasoa.meta.features.training_frame`)."""
+        import polars as pl
+
+        with self._guard():
+            rows = self.con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id > ? ORDER BY id",
+                                    (after_id,)).fetchall()
+        schema = {
+            "id": pl.Int64, "uid": pl.Utf8, "created": pl.Utf8, "task_id": pl.Utf8, "task_spec": pl.Utf8,
+            "task_features": pl.Utf8, "model_name": pl.Utf8, "model_features": pl.Utf8, "regime": pl.Utf8,
+            "budget_s": pl.Float64, "val_accuracy": pl.Float64, "elapsed_s": pl.Float64, "diverged": pl.Boolean,
+            "stop_reason": pl.Utf8, "seed": pl.Int64, "versions": pl.Utf8, "strategy": pl.Utf8, "run_dir": pl.Utf8,
+            "extra": pl.Utf8,
+        }
+        cols = list(zip(*rows)) if rows else [[] for _ in RUN_COLUMNS]
+        data = {}
+        for name, values in zip(RUN_COLUMNS, cols):
+            vals = list(values)
+            if name == "diverged":
+                vals = [bool(v) for v in vals]
+            data[name] = pl.Series(name, vals, dtype=schema[name])
+        frame = pl.DataFrame(data)
+        if decode:
+            frame = frame.with_columns(
+                [pl.Series(c, [json.loads(v) if v else {} for v in frame[c]], dtype=pl.Object) for c in JSON_COLUMNS]
+            )
+        return frame
+
+    def stats(self) -> dict[str, Any]:
+        """``{"runs": N, "tasks": M, ...}``: what ``nasoa meta stats --json`` prints."""
+        with self._guard():
+            con = self.con
+            n, tasks, models, div, first, last = con.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT task_id), COUNT(DISTINCT model_name), COALESCE(SUM(diverged), 0), "
+                "MIN(created), MAX(created) FROM runs").fetchone()
+            acc = con.execute("SELECT AVG(val_accuracy), MIN(val_accuracy), MAX(val_accuracy) FROM runs "
+                              "WHERE NOT diverged AND val_accuracy IS NOT NULL").fetchone()
+            budgets = con.execute("SELECT budget_s, COUNT(*) FROM runs GROUP BY budget_s ORDER BY budget_s").fetchall()
+            per_model = con.execute("SELECT model_name, COUNT(*) FROM runs GROUP BY model_name "
+                                    "ORDER BY model_name").fetchall()
+            per_strategy = con.execute("SELECT COALESCE(strategy, 'unknown'), COUNT(*) FROM runs GROUP BY 1 "
+                                       "ORDER BY 1").fetchall()
+            cached = con.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+        return {
+            "runs": int(n),
+            "tasks": int(tasks),
+            "models": int(models),
+            "diverged": int(div),
+            "val_accuracy": {"mean": acc[0], "min": acc[1], "max": acc[2]},
+            "budgets": {f"{b:g}": int(c) for b, c in budgets if b is not None},
+            "per_model": {m: int(c) for m, c in per_model},
+            "per_strategy": {s: int(c) for s, c in per_strategy},
+            "cached_tasks": int(cached),
+            "first": first,
+            "last": last,
+            "counters": self.counters(),
+            "schema_version": self.schema_version(),
+            "path": str(self.path),
+        }
+
+    def check(self) -> None:
+        """Run SQLite's integrity check; raise :class:`StoreError` naming the file when it fails."""
+        with self._guard():
+            res = self.con.execute("PRAGMA integrity_check").fetchone()[0]
+        if res != "ok":
+            raise self._corrupt(RuntimeError(res))
+
+    # ---- parquet -------------------------------------------------------------------------------
+
+    def export_parquet(self, path: str | os.PathLike) -> int:
+        """Write every run to a parquet file (JSON columns as text, lossless); returns the count."""
+        from nasoa.runtime import atomic_write_bytes
+
+        import io
+
+        frame = self.runs()
+        buf = io.BytesIO()
+        frame.write_parquet(buf)
+        atomic_write_bytes(Path(path), buf.getvalue())
+        return frame.height
+
+    def import_parquet(self, path: str | os.PathLike) -> int:
+        """Append the runs of a parquet export; those already here (same ``uid``) are skipped."""
+        import polars as pl
+
+        p = Path(path)
+        try:
+            frame = pl.read_parquet(p)
+        except (OSError, pl.exceptions.PolarsError) as e:
+            raise NasoaError(f"cannot read the parquet file {p} ({' '.join(str(e).split())[:200]}); pass a file "
+                             f"written by `nasoa meta export`") from None
+        missing = {"task_id", "model_name", "regime", "budget_s", "val_accuracy"} - set(frame.columns)
+        if missing:
+            raise NasoaError(f"{p} lacks the columns {', '.join(sorted(missing))}; it is not a nasoa run export")
+        return self.append_frame(frame)
+
