@@ -61,10 +61,3 @@ def test_malformed_through_real_process():
     )
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and "position 13" in p.stderr and "Traceback" not in p.stderr
-
-
-@pytest.mark.parametrize("cmd", [["adapt", "x"]])
-def test_unbuilt_commands_say_so(cmd):
-    r = runner.invoke(app, cmd)
-    assert r.exit_code == 2
-    assert "not built yet" in r.output

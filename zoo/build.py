@@ -13,7 +13,7 @@ from nasoa.runtime import atomic_write_json, machine, utc_now, versions
 
 from .registry import MEMBERS_FILE, SCHEMA, ZOO_DIR, _read, sha256_file, user_zoo_dir
 
-SOURCE = "builtin:mnist+fashion?size=32"
+SOURCE = "builtin:mnist+fashion?val_per_class=250&size=32"  # 5,000 val images keep evaluation short
 SOURCE_NAME = "MNIST + Fashion-MNIST train splits (20 classes, 32 px)"
 ZOO_BATCH = 64
 ZOO_INPUT = 32

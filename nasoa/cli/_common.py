@@ -54,7 +54,3 @@ class NasoaGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
-
-
-def not_built(command: str, issue: int) -> None:
-    raise fail(f"`nasoa {command}` is not built yet (tracked in issue #{issue}); see `nasoa --help` for what works")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import arch, bench, meta, placeholders, predict, search, train, zoo
+from . import adapt, arch, bench, meta, predict, search, train, zoo
 from ._common import NasoaGroup
 
 app = typer.Typer(
@@ -23,7 +23,7 @@ app.command("search")(search.search)
 app.add_typer(zoo.app, name="zoo")
 app.add_typer(meta.app, name="meta")
 app.command("predict")(predict.predict)
-placeholders.register(app, skip={"bench", "train", "search", "zoo", "meta"})
+app.command("adapt")(adapt.adapt)
 
 
 def main() -> None:

@@ -1,0 +1,241 @@
+"""One-shot online adaptation (``nasoa adapt``): pick a zoo member and a regime for a task and a
+budget, fine-tune within the budget, and learn from the outcome.
+
+Strategies (``--strategy``), all run through the same trainer and the same deadline:
+
+* ``nasoa`` (default): the :class:`nasoa.meta.MetaModel` scores every feasible candidate regime
+  (members x learning rates x frozen stages x schedules x optimizers, epochs fitted to the budget)
+  and the best predicted one runs; ``explore=True`` picks optimistically (prediction + uncertainty).
+* ``default``: common practice, one fixed model and a standard regime that fills the budget: the
+  most accurate ET-NAS zoo member on its source, full fine-tuning, SGD lr 0.01, cosine, batch 64.
+* ``random``: a uniformly random feasible candidate.
+* ``logme``: the member with the highest LogME transferability on the task, default regime.
+
+The experience store (``--store``, ``$NASOA_STORE``, or the user data dir) receives every run;
+the shipped experience table seeds an empty store, so a fresh install starts warm.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import NasoaError
+
+STRATEGIES = ("nasoa", "default", "random", "logme")
+DEFAULT_REGIME = {"lr": 0.01, "frozen_stages": 0, "schedule": "cosine", "optimizer": "sgd", "batch_size": 64}
+SHIPPED_EXPERIENCE = Path(__file__).resolve().parent.parent / "meta" / "data" / "experience.parquet"
+# Time kept free after training for the curve PNG, the store append and the predictor update.
+POST_RESERVE_S = 1.5
+
+
+@dataclass
+class Choice:
+    strategy: str
+    model_name: str
+    regime: dict[str, Any]
+    predicted_accuracy: float | None = None
+    uncertainty: float | None = None
+    planned_epochs: float | None = None
+    n_candidates: int = 0
+    recommend_ms: float = 0.0
+    top: list[dict[str, Any]] = field(default_factory=list)
+
+
+def open_store(store: str | Path | None):
+    """The experience store; an empty one is seeded with the shipped experience table."""
+    from nasoa.meta.store import ExperienceStore
+
+    st = ExperienceStore(store)
+    if st.count() == 0 and SHIPPED_EXPERIENCE.is_file():
+        st.import_parquet(SHIPPED_EXPERIENCE)
+    return st
+
+
+def _default_member(records: list[dict[str, Any]]) -> dict[str, Any]:
+    etnas = [r for r in records if r.get("family") == "etnas" and r.get("weights")]
+    pool = etnas or records
+    if not pool:
+        raise NasoaError("the zoo has no pretrained members; run `nasoa zoo pretrain` first")
+    return max(pool, key=lambda r: (r.get("source_accuracy") or 0.0))
+
+
+def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: bool = False, k: int = 5) -> Choice:
+    """The member and regime a strategy picks for ``task`` within ``budget_s`` (seconds left)."""
+    import numpy as np
+
+    if strategy not in STRATEGIES:
+        raise NasoaError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    mm.task_features(task)  # meta-features and LogME, computed once and cached in the store
+    t = time.perf_counter()
+    frame = mm.candidates(task, budget_s)  # raises NasoaError naming the smallest feasible budget
+    n = frame.height
+    if strategy == "nasoa":
+        top = mm.recommend(task, budget_s, k=max(k, 20) if explore else k)
+        if explore and top["uncertainty"].null_count() < top.height:
+            score = top["predicted_accuracy"].to_numpy() + np.nan_to_num(top["uncertainty"].to_numpy(dtype=float))
+            row = top.row(int(np.argmax(score)), named=True)
+        else:
+            row = top.row(0, named=True)
+        ms = 1000 * (time.perf_counter() - t)
+        return Choice(strategy, row["model_name"], mm.regime(row), row["predicted_accuracy"], row.get("uncertainty"),
+                      row.get("planned_epochs"), n, ms, top.head(k).to_dicts())
+    if strategy == "random":
+        rng = np.random.default_rng(seed)
+        row = frame.row(int(rng.integers(n)), named=True)
+    else:
+        if strategy == "default":
+            name = _default_member(mm.records)["name"]
+        else:  # logme
+            feats = mm.task_features(task)
+            scores = {m: s for m, s in (feats.get("logme") or {}).items() if s is not None and np.isfinite(s)}
+            if not scores:
+                raise NasoaError("no LogME scores for this task; the logme strategy needs zoo members with features")
+            name = max(scores, key=scores.get)
+        want = frame.filter(
+            (frame["model_name"] == name) & (frame["lr"] == DEFAULT_REGIME["lr"])
+            & (frame["frozen_stages"] == DEFAULT_REGIME["frozen_stages"])
+            & (frame["schedule"] == DEFAULT_REGIME["schedule"]) & (frame["optimizer"] == DEFAULT_REGIME["optimizer"])
+        )
+        if want.height == 0:
+            raise NasoaError(f"the {strategy} regime ({name}, full fine-tuning) does not fit a {budget_s:.0f}s budget; "
+                             f"give a larger --budget or use --strategy nasoa")
+        row = want.row(0, named=True)
+    pred = mm.predict(task, [{**row, "budget_s": budget_s}])["predicted_accuracy"][0] if mm.predictor.n_seen else None
+    ms = 1000 * (time.perf_counter() - t)
+    return Choice(strategy, row["model_name"], mm.regime(row), pred, None, row.get("planned_epochs"), n, ms, [row])
+
+
+def record_run(mm, task, prep, regime, result, model_name: str, strategy: str, seed: int, run_dir: Path) -> int | None:
+    """Append the finished run to the experience store and update the predictor online."""
+    from nasoa.meta.descriptors import descriptor
+    from nasoa.meta.store import RunRecord
+
+    from .runtime import machine, versions
+
+    feats = mm.task_features(task)  # cached in the store when the candidates were scored
+    from nasoa.meta.features import task_id
+
+    rec = next(r for r in mm.records if r["name"] == model_name)
+    record = RunRecord(
+        task_id=task_id(task), task_spec=task.name, task_features=feats, model_name=model_name,
+        model_features={k: v for k, v in descriptor(rec).items() if k != "_machine"}, regime=regime.to_dict(),
+        budget_s=result.budget_s, val_accuracy=result.val_accuracy, elapsed_s=result.elapsed_s,
+        diverged=result.diverged, stop_reason=result.stop_reason, seed=seed, versions=versions(), strategy=strategy,
+        run_dir=str(run_dir),
+        extra={"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
+               "step_ms": result.step_ms, "batch_size": min(regime.batch_size, prep.task.num_train),
+               "predicted_s": result.predicted_s, "train_accuracy": result.train_accuracy, "machine": machine()},
+    )
+    return mm.learn(record)
+
+
+def plot_curve(loss_curve: list[tuple[int, float]], path: Path, title: str) -> None:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .runtime import atomic_write_bytes
+
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+    if loss_curve:
+        xs, ys = zip(*loss_curve)
+        ax.plot(xs, ys, "-", lw=1.5)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def adapt(
+    data: str,
+    budget_s: float,
+    *,
+    strategy: str = "nasoa",
+    explore: bool = False,
+    seed: int = 0,
+    store: str | Path | None = None,
+    out: str | Path | None = None,
+    device: str = "auto",
+    learn: bool = True,
+    dry_run: bool = False,
+    k: int = 5,
+    strict: bool = False,
+    start_time: float | None = None,
+    warn: Callable[[str], None] | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Run one task end to end; returns the manifest (also written to ``out/manifest.json``)."""
+    start = start_time if start_time is not None else time.time()
+    from .runtime import check_min_budget, deadline_guard
+
+    if not dry_run:
+        check_min_budget(budget_s)
+    with deadline_guard(start + budget_s * 0.8, f"the budget of {budget_s:g}s is too small: loading {data} took "
+                                                 f"most of it; give a larger --budget or a smaller task"):
+        from nasoa.meta.metamodel import MetaModel
+
+        from .collect import penultimate_features
+        from .data import load_task
+
+        task = load_task(data, seed=seed, strict=strict)
+        for w in task.info.get("warnings", []):
+            if warn is not None:
+                warn(w)
+        st = open_store(store)
+        mm = MetaModel.load(st, seed=seed, feature_extractor=lambda t, name: penultimate_features(t, name, 200, seed))
+        if not mm.records:
+            raise NasoaError("the zoo has no pretrained members; run `nasoa zoo pretrain` first")
+    left = budget_s - (time.time() - start)
+    choice = choose(strategy, mm, task, left, seed=seed, explore=explore, k=k)
+    manifest: dict[str, Any] = {
+        "kind": "nasoa.adapt", "data": data, "budget_s": budget_s, "strategy": strategy, "explore": explore,
+        "seed": seed, "store": str(st.path), "model": choice.model_name, "regime": choice.regime,
+        "predicted_accuracy": choice.predicted_accuracy, "uncertainty": choice.uncertainty,
+        "planned_epochs": choice.planned_epochs, "n_candidates": choice.n_candidates,
+        "recommend_ms": round(choice.recommend_ms, 2), "top": choice.top,
+    }
+    if dry_run:
+        manifest["elapsed_s"] = round(time.time() - start, 3)
+        return manifest
+
+    from .train import Regime, finetune
+    from .workflow import prepare_model_and_task, run_dir_for
+
+    rec = next(r for r in mm.records if r["name"] == choice.model_name)
+    prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True,
+                                  size=int(rec.get("input_size") or 32), device=device, task=task)
+    regime = Regime.from_dict({**choice.regime, "epochs": None})
+    run_dir = Path(out) if out is not None else run_dir_for("adapt", choice.model_name)
+    result = finetune(
+        prep.model, prep.task, regime, budget_s, seed=seed, start_time=start, device=prep.device, mean=prep.mean,
+        std=prep.std, hflip=prep.hflip, run_dir=run_dir, progress=progress,
+        margin_s=0.4 + 0.015 * budget_s + POST_RESERVE_S,
+        manifest_extra={"model": prep.describe(), "data": data, "command": "adapt", "choice": asdict(choice)},
+    )
+    plot_curve(result.loss_curve, run_dir / "curve.png",
+               f"{choice.model_name} on {task.name[:40]}: val acc {result.val_accuracy:.3f}")
+    manifest.update(prep.summary(result, regime, start, strategy=strategy,
+                                 predicted_accuracy=choice.predicted_accuracy, n_candidates=choice.n_candidates,
+                                 recommend_ms=round(choice.recommend_ms, 2), top=choice.top, store=str(st.path)))
+    if learn:
+        manifest["run_id"] = record_run(mm, task, prep, regime, result, choice.model_name, strategy, seed, run_dir)
+    manifest["elapsed_s"] = round(time.time() - start, 3)
+    import json
+
+    from .runtime import atomic_write_json
+
+    written = json.loads((run_dir / "manifest.json").read_text())
+    written["adapt"] = manifest
+    atomic_write_json(run_dir / "manifest.json", written)
+    return manifest

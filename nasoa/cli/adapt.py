@@ -1,0 +1,53 @@
+"""``nasoa adapt``: one-shot model and regime choice, fine-tuning within the budget, online learning."""
+
+from __future__ import annotations
+
+import json
+
+from pathlib import Path
+
+import typer
+
+from . import _options as opt
+
+
+def adapt(
+    data: str = typer.Argument(..., help="ImageFolder dir, .csv, .npz, or builtin:NAME?classes=..&per_class=.."),
+    budget: str = opt.BUDGET,
+    strategy: str = typer.Option("nasoa", "--strategy", help="nasoa | default | random | logme."),
+    explore: bool = typer.Option(False, "--explore", help="Optimistic pick: prediction + uncertainty."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the top-k regimes and stop."),
+    top_k: int = typer.Option(5, "--top", min=1, max=100, help="How many regimes --dry-run shows."),
+    no_learn: bool = typer.Option(False, "--no-learn", help="Leave the experience store untouched."),
+    store: Path = typer.Option(None, "--store", envvar="NASOA_STORE", help="Experience store (SQLite)."),
+    out: Path = typer.Option(None, "--out", help="Run dir (default runs/adapt-<time>-<model>)."),
+    seed: int = opt.SEED,
+    strict: bool = opt.STRICT,
+    device: str = opt.DEVICE,
+    as_json: bool = opt.JSON,
+) -> None:
+    """Pick a zoo model and a fine-tuning regime in one shot, fine-tune within --budget, and learn."""
+    from nasoa.runtime import parse_duration
+
+    from ._common import command_start
+
+    start = command_start()
+    budget_s = parse_duration(budget)
+    from nasoa.adapt import adapt as run
+
+    m = run(data, budget_s, strategy=strategy, explore=explore, seed=seed, store=store, out=out, device=device,
+            learn=not no_learn, dry_run=dry_run, k=top_k, strict=strict, start_time=start, warn=opt.warn_line,
+            progress=False if as_json else None)
+    if as_json:
+        typer.echo(json.dumps(m, default=str))
+        return
+    if dry_run:
+        typer.echo(f"{m['n_candidates']} candidate regimes fit {budget_s:g}s; scored in {m['recommend_ms']:.0f} ms")
+        for i, r in enumerate(m["top"], 1):
+            pa = r.get("predicted_accuracy")
+            typer.echo(f"{i}. {r['model_name']:<28} lr {r['lr']:<6g} frozen {r['frozen_stages']} {r['schedule']:<7} "
+                       f"{r['optimizer']:<6} ~{r.get('planned_epochs', float('nan')):.1f} epochs  "
+                       + (f"predicted acc {pa:.3f}" if pa is not None else ""))
+        return
+    opt.print_result(m)
+

@@ -1,0 +1,102 @@
+"""`nasoa adapt`: one-shot choice, deadline, run dir, online learning, strategies, errors."""
+
+import json
+import time
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import nasoa
+from nasoa.cli.main import app
+
+runner = CliRunner()
+ENC = "031-_8_1-1-21-1"
+TASK = "builtin:digits?per_class=40"
+
+
+@pytest.fixture()
+def tiny_zoo(tmp_path, monkeypatch):
+    """A zoo of one small pretrained-looking ET-NAS member, so the tests run in seconds."""
+    from safetensors.torch import save_file
+
+    import nasoa.models as M
+    from nasoa.zoo import registry
+
+    monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "zoo"))
+    monkeypatch.setattr(M, "_ZOO_LOADED", False)
+    monkeypatch.setattr(M, "_REGISTRY", dict(M._REGISTRY))
+    torch.manual_seed(0)
+    src = nasoa.create_model(ENC, num_classes=20, input_size=16)
+    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, tmp_path / "w.safetensors")
+    r = runner.invoke(app, ["zoo", "add", "tiny_member", "--encoding", ENC, "--weights", str(tmp_path / "w.safetensors"),
+                            "--input-size", "16", "--source-accuracy", "0.8"])
+    assert r.exit_code == 0, r.output
+    user_only = [x for x in registry.records() if x["origin"] == "user"]
+    monkeypatch.setattr(registry, "records", lambda include_user=True: [dict(x) for x in user_only])
+    monkeypatch.setattr(M, "_ZOO_LOADED", False)
+    return tmp_path
+
+
+def _count(store):
+    from nasoa.meta.store import ExperienceStore
+
+    return ExperienceStore(store).count()
+
+
+def test_dry_run_lists_candidates_and_writes_nothing(tiny_zoo):
+    store = tiny_zoo / "exp.sqlite"
+    r = runner.invoke(app, ["adapt", TASK, "--budget", "20s", "--dry-run", "--store", str(store), "--json"])
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout)
+    assert m["n_candidates"] >= 8 and m["recommend_ms"] > 0 and m["top"]
+    assert m["model"] == "tiny_member" and m["strategy"] == "nasoa"
+    assert _count(store) == 0
+    r = runner.invoke(app, ["adapt", TASK, "--budget", "20s", "--dry-run", "--store", str(store)])
+    assert r.exit_code == 0 and "candidate regimes fit 20s" in r.output
+
+
+def test_adapt_runs_within_budget_and_learns(tiny_zoo):
+    store = tiny_zoo / "exp.sqlite"
+    out = tiny_zoo / "run"
+    t = time.time()
+    r = runner.invoke(app, ["adapt", TASK, "--budget", "12s", "--store", str(store), "--out", str(out), "--json"])
+    wall = time.time() - t
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout.strip().splitlines()[-1])
+    for key in ("val_accuracy", "elapsed_s", "budget_s", "model", "regime", "strategy", "predicted_accuracy"):
+        assert key in m
+    assert 0 <= m["val_accuracy"] <= 1 and m["elapsed_s"] <= 12 * 1.05 + 0.5 and wall <= 12 * 1.05 + 1.0
+    for f in ("manifest.json", "model.safetensors", "classes.json", "curve.png"):
+        assert (out / f).exists(), f
+    assert json.loads((out / "manifest.json").read_text())["adapt"]["strategy"] == "nasoa"
+    assert _count(store) == 1
+    r = runner.invoke(app, ["adapt", TASK, "--budget", "10s", "--store", str(store), "--no-learn", "--json",
+                            "--out", str(tiny_zoo / "run2")])
+    assert r.exit_code == 0, r.output
+    assert _count(store) == 1  # --no-learn leaves the store untouched
+
+
+@pytest.mark.parametrize("strategy", ["default", "random", "logme"])
+def test_baseline_strategies_choose(tiny_zoo, strategy):
+    r = runner.invoke(app, ["adapt", TASK, "--budget", "20s", "--dry-run", "--json", "--strategy", strategy,
+                            "--store", str(tiny_zoo / "exp.sqlite")])
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout)
+    assert m["strategy"] == strategy and m["model"] == "tiny_member"
+    if strategy in ("default", "logme"):
+        assert m["regime"]["lr"] == 0.01 and m["regime"]["frozen_stages"] == 0
+
+
+def test_errors_are_one_line(tiny_zoo):
+    store = str(tiny_zoo / "exp.sqlite")
+    cases = [
+        (["adapt", "builtin:mnist", "--budget", "7s", "--dry-run", "--store", store], "too small"),
+        (["adapt", TASK, "--budget", "20s", "--strategy", "bogus", "--store", store], "unknown strategy"),
+        (["adapt", str(tiny_zoo / "missing"), "--budget", "20s", "--store", store], "does not exist"),
+        (["adapt", TASK, "--budget", "3s", "--store", store], "at least 6s"),
+    ]
+    for args, needle in cases:
+        r = runner.invoke(app, args)
+        lines = [ln for ln in r.output.strip().splitlines() if not ln.startswith("warning:")]
+        assert r.exit_code == 2 and len(lines) == 1 and needle in lines[0], (args, r.output)
