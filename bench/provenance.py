@@ -15,6 +15,8 @@ import socket
 import subprocess
 from pathlib import Path
 
+from nasoa.runtime import cpu_model
+
 __all__ = ["provenance", "cpu_model", "git_commit"]
 
 _REPO = Path(__file__).resolve().parents[1]
@@ -26,17 +28,6 @@ def _version(dist: str) -> str | None:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def cpu_model() -> str | None:
-    """The CPU's marketing name (``/proc/cpuinfo`` on Linux, ``platform.processor()`` elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> str | None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nasoa.errors import NasoaError
+from nasoa.runtime import json_default
 
 if TYPE_CHECKING:
     import polars as pl
@@ -115,17 +116,7 @@ class RunRecord:
 
 
 def _json(obj: Any) -> str:
-    return json.dumps(obj if obj is not None else {}, sort_keys=True, default=_json_default, allow_nan=True)
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "item"):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    return json.dumps(obj if obj is not None else {}, sort_keys=True, default=json_default, allow_nan=True)
 
 
 def _num(x: Any) -> float | None:

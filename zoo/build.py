@@ -72,7 +72,7 @@ def pretrain(
 
     from nasoa.data import Batches, load_task, load_test
     from nasoa.net import ETNasNet
-    from nasoa.space import count_cost
+    from nasoa.space import count_cost, parse
     from nasoa.train import Regime, evaluate, finetune, save_weights
 
     t0 = time.time()
@@ -107,8 +107,8 @@ def pretrain(
         "source_val_accuracy": round(res.val_accuracy, 5),
         "params": cost.params,
         "macs": cost.macs,
-        "depth": len(encoding),
-        "width": None,
+        "depth": parse(encoding).depth,
+        "width": parse(encoding).final_channels,
         "train_step_ms": step_ms,
         "train_step_batch": ZOO_BATCH,
         "provenance": provenance(),
@@ -116,11 +116,6 @@ def pretrain(
                      "seed": seed, "elapsed_s": round(time.time() - t0, 1), **(extra or {})},
         "weights": {"file": f"weights/{wfile.name}", "sha256": sha256_file(wfile), "bytes": wfile.stat().st_size},
     }
-    from nasoa.space import parse
-
-    arch = parse(encoding)
-    record["depth"] = arch.depth
-    record["width"] = arch.final_channels
     upsert(registry, record)
     log(f"{name}: {encoding} source acc {test_acc:.4f} (val {res.val_accuracy:.4f}) after {res.epochs:.2f} epochs; "
         f"step {step_ms['0']:.1f} ms; {wfile.stat().st_size / 1e6:.1f} MB")
