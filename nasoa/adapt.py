@@ -10,6 +10,8 @@ Strategies (``--strategy``), all run through the same trainer and the same deadl
   most accurate ET-NAS zoo member on its source, full fine-tuning, SGD lr 0.01, cosine, batch 64.
 * ``random``: a uniformly random feasible candidate.
 * ``logme``: the member with the highest LogME transferability on the task, default regime.
+* ``bohb``: optuna's TPE + Hyperband over the same space, the budget split across trials
+  (:mod:`nasoa.bohb`); the best trial's model is the result.
 
 The experience store (``--store``, ``$NASOA_STORE``, or the user data dir) receives every run;
 the shipped experience table seeds an empty store, so a fresh install starts warm.
@@ -24,9 +26,8 @@ from typing import Any, Callable
 
 from .errors import NasoaError
 
-STRATEGIES = ("nasoa", "default", "random", "logme")
+STRATEGIES = ("nasoa", "default", "random", "logme", "bohb")
 DEFAULT_REGIME = {"lr": 0.01, "frozen_stages": 0, "schedule": "cosine", "optimizer": "sgd", "batch_size": 64}
-SHIPPED_EXPERIENCE = Path(__file__).resolve().parent.parent / "meta" / "data" / "experience.parquet"
 # Time kept free after training for the curve PNG, the store append and the predictor update.
 POST_RESERVE_S = 1.5
 
@@ -44,13 +45,21 @@ class Choice:
     top: list[dict[str, Any]] = field(default_factory=list)
 
 
+def shipped_experience() -> Path:
+    """The experience table that ships inside the package (``nasoa/meta/data/experience.parquet``)."""
+    import nasoa.meta
+
+    return Path(nasoa.meta.__file__).resolve().parent / "data" / "experience.parquet"
+
+
 def open_store(store: str | Path | None):
     """The experience store; an empty one is seeded with the shipped experience table."""
     from nasoa.meta.store import ExperienceStore
 
     st = ExperienceStore(store)
-    if st.count() == 0 and SHIPPED_EXPERIENCE.is_file():
-        st.import_parquet(SHIPPED_EXPERIENCE)
+    shipped = shipped_experience()
+    if st.count() == 0 and shipped.is_file():
+        st.import_parquet(shipped)
     return st
 
 
@@ -82,6 +91,9 @@ def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: 
         ms = 1000 * (time.perf_counter() - t)
         return Choice(strategy, row["model_name"], mm.regime(row), row["predicted_accuracy"], row.get("uncertainty"),
                       row.get("planned_epochs"), n, ms, top.head(k).to_dicts())
+    if strategy == "bohb":  # the search itself chooses; report the space it searches
+        ms = 1000 * (time.perf_counter() - t)
+        return Choice(strategy, "(searched by BOHB)", {}, None, None, None, n, ms, [])
     if strategy == "random":
         rng = np.random.default_rng(seed)
         row = frame.row(int(rng.integers(n)), named=True)
@@ -212,6 +224,8 @@ def adapt(
     from .train import Regime, finetune
     from .workflow import prepare_model_and_task, run_dir_for
 
+    if strategy == "bohb":
+        return _adapt_bohb(mm, task, data, budget_s, start, seed, device, out, learn, manifest)
     rec = next(r for r in mm.records if r["name"] == choice.model_name)
     prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True,
                                   size=int(rec.get("input_size") or 32), device=device, task=task)
@@ -238,4 +252,35 @@ def adapt(
     written = json.loads((run_dir / "manifest.json").read_text())
     written["adapt"] = manifest
     atomic_write_json(run_dir / "manifest.json", written)
+    return manifest
+
+
+def _adapt_bohb(mm, task, data: str, budget_s: float, start: float, seed: int, device: str, out, learn: bool,
+                manifest: dict[str, Any]) -> dict[str, Any]:
+    """The ``bohb`` strategy: search within the budget, keep the best trial's model as the run's."""
+    import json
+    import shutil
+
+    from .bohb import bohb_search
+    from .runtime import atomic_write_json
+    from .workflow import resolve_device, run_dir_for
+
+    run_dir = Path(out) if out is not None else run_dir_for("adapt", "bohb")
+    post = 0.4 + 0.015 * budget_s + POST_RESERVE_S
+    res = bohb_search(mm, task, budget_s - (time.time() - start) - post, seed=seed, device=resolve_device(device),
+                      start_time=time.time(), keep_dir=run_dir / "trials")
+    best = Path(res.best_run_dir)
+    for f in ("model.safetensors", "classes.json"):
+        shutil.copyfile(best / f, run_dir / f)
+    trial_manifest = json.loads((best / "manifest.json").read_text())
+    plot_curve([(i, 1 - a) for i, (_, a) in enumerate(res.curve)], run_dir / "curve.png",
+               f"BOHB best-so-far error, {len(res.trials)} trials")
+    manifest.update({
+        "val_accuracy": res.best_accuracy, "model": res.best_config["model_name"],
+        "regime": trial_manifest["regime"], "predicted_accuracy": None, "run_dir": str(run_dir),
+        "bohb": {"trials": res.trials, "curve": res.curve, "compute_s": res.compute_s},
+    })
+    manifest["elapsed_s"] = round(time.time() - start, 3)
+    atomic_write_json(run_dir / "manifest.json", {**trial_manifest, "adapt": manifest})
+    _ = learn  # BOHB's trials are not one-shot choices: they are not added to the experience store
     return manifest

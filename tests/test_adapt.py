@@ -77,13 +77,13 @@ def test_adapt_runs_within_budget_and_learns(tiny_zoo):
     assert _count(store) == 1  # --no-learn leaves the store untouched
 
 
-@pytest.mark.parametrize("strategy", ["default", "random", "logme"])
+@pytest.mark.parametrize("strategy", ["default", "random", "logme", "bohb"])
 def test_baseline_strategies_choose(tiny_zoo, strategy):
     r = runner.invoke(app, ["adapt", TASK, "--budget", "20s", "--dry-run", "--json", "--strategy", strategy,
                             "--store", str(tiny_zoo / "exp.sqlite")])
     assert r.exit_code == 0, r.output
     m = json.loads(r.stdout)
-    assert m["strategy"] == strategy and m["model"] == "tiny_member"
+    assert m["strategy"] == strategy and m["model"] == ("tiny_member" if strategy != "bohb" else "(searched by BOHB)")
     if strategy in ("default", "logme"):
         assert m["regime"]["lr"] == 0.01 and m["regime"]["frozen_stages"] == 0
 
@@ -100,3 +100,19 @@ def test_errors_are_one_line(tiny_zoo):
         r = runner.invoke(app, args)
         lines = [ln for ln in r.output.strip().splitlines() if not ln.startswith("warning:")]
         assert r.exit_code == 2 and len(lines) == 1 and needle in lines[0], (args, r.output)
+
+
+def test_bohb_strategy_splits_the_budget(tiny_zoo):
+    out = tiny_zoo / "bohb"
+    t = time.time()
+    r = runner.invoke(app, ["adapt", TASK, "--budget", "30s", "--strategy", "bohb", "--store", str(tiny_zoo / "e.sqlite"),
+                            "--out", str(out), "--json"])
+    wall = time.time() - t
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout.strip().splitlines()[-1])
+    assert m["model"] == "tiny_member" and len(m["bohb"]["trials"]) >= 2
+    assert m["val_accuracy"] == max(tr["accuracy"] for tr in m["bohb"]["trials"] if tr["accuracy"] == tr["accuracy"])
+    assert wall <= 30 * 1.05 + 1.0
+    curve = m["bohb"]["curve"]
+    assert all(a <= b for (_, a), (_, b) in zip(curve, curve[1:]))  # best-so-far never drops
+    assert (out / "model.safetensors").exists() and (out / "manifest.json").exists()
