@@ -116,3 +116,21 @@ def test_bohb_strategy_splits_the_budget(tiny_zoo):
     curve = m["bohb"]["curve"]
     assert all(a <= b for (_, a), (_, b) in zip(curve, curve[1:]))  # best-so-far never drops
     assert (out / "model.safetensors").exists() and (out / "manifest.json").exists()
+
+
+def test_stream_resumes_and_reports(tiny_zoo):
+    tasks = tiny_zoo / "tasks.txt"
+    tasks.write_text("# two small tasks\nbuiltin:digits?classes=0,1,2&per_class=30 8s\nbuiltin:lfw 8s\n")
+    store, out = str(tiny_zoo / "s.sqlite"), tiny_zoo / "stream"
+    r = runner.invoke(app, ["stream", str(tasks), "--out", str(out), "--store", store, "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["tasks"] == 2 and all(row["regret"] >= 0 for row in res["rows"])
+    assert (out / "stream.md").exists() and (out / "stream.png").exists()
+    assert _count(store) == 2
+    r = runner.invoke(app, ["stream", str(tasks), "--out", str(out), "--store", store, "--json"])
+    assert r.exit_code == 0 and _count(store) == 2  # resumed: nothing ran again
+    bad = tiny_zoo / "bad.txt"
+    bad.write_text("builtin:digits\n")
+    r = runner.invoke(app, ["stream", str(bad), "--out", str(out), "--store", store])
+    assert r.exit_code == 2 and "expected 'DATA BUDGET'" in r.output

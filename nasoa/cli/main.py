@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import adapt, arch, bench, meta, predict, search, train, zoo
+from . import adapt, arch, bench, meta, predict, search, stream, train, zoo
 from ._common import NasoaGroup
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(zoo.app, name="zoo")
 app.add_typer(meta.app, name="meta")
 app.command("predict")(predict.predict)
 app.command("adapt")(adapt.adapt)
+app.command("stream")(stream.stream)
 
 
 def main() -> None:
