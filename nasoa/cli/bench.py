@@ -160,3 +160,26 @@ def transfer(
     for s in res["summary"]:
         typer.echo(f"{s['member']}: pretrained {s['pretrained_mean']:.4f} vs scratch {s['scratch_mean']:.4f} ({s['gain']:+.4f})")
     typer.echo(f"table: {d / 'transfer.md'}")
+
+
+@app.command("adapt")
+def adapt_bench(
+    budgets: str = typer.Option("30s,90s,300s", "--budgets", help="Comma-separated task budgets."),
+    tasks: int = typer.Option(6, "--tasks", min=1, max=1000, help="Tasks in the stream."),
+    ratio_budgets: str = typer.Option("30s", "--ratio-budgets", help="Budgets at which BOHB's compute ratio is measured."),
+    bohb_multiple: int = typer.Option(8, "--bohb-multiple", min=2, max=100, help="BOHB's budget for the ratio, x budget."),
+    seed: int = typer.Option(0, "--seed"),
+    out: str = typer.Option(None, "--out", help="Output dir (default bench/results/adapt-<date>/)."),
+) -> None:
+    """All adapt strategies on one task stream: accuracy at equal budget, BOHB's compute to match nasoa."""
+    import datetime
+    from pathlib import Path
+
+    from nasoa.bench.adapt import run
+    from nasoa.runtime import parse_duration
+
+    bs = tuple(parse_duration(b) for b in budgets.split(",") if b.strip())
+    rb = tuple(parse_duration(b) for b in ratio_budgets.split(",") if b.strip())
+    d = Path(out or f"bench/results/adapt-{datetime.date.today():%Y%m%d}")
+    run(d, bs, tasks, seed, rb, bohb_multiple, log=typer.echo)
+    typer.echo(f"table: {d / 'adapt.md'}")
