@@ -89,7 +89,9 @@ def zoo_bench(
     members: list[str] = typer.Option(None, "--member", help="Zoo members to include (default: all ET-NAS members)."),
     search_dir: str = typer.Option(None, "--from-search", help="Benchmark this search's chosen front members instead."),
     n_members: int = typer.Option(6, "--members", min=1, help="With --from-search: how many, as `zoo pretrain` picks."),
-    baselines: str = typer.Option(None, "--baselines", help="Comma-separated timm names (default: the four)."),
+    baselines: str = typer.Option(None, "--baselines", help="Comma-separated timm names (default: the four; 'none')."),
+    no_members: bool = typer.Option(False, "--no-members", help="Only the baselines (to split the suite over cores)."),
+    merge: list[str] = typer.Option(None, "--merge", help="Merge these result dirs into --out instead of running."),
     seed: int = typer.Option(0, "--seed"),
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/zoo-<date>/)."),
 ) -> None:
@@ -105,7 +107,13 @@ def zoo_bench(
     if not bs:
         raise NasoaError("--budgets needs at least one duration, e.g. 60s,120s")
     d = Path(out or f"bench/results/zoo-{datetime.date.today():%Y%m%d}")
-    base = tuple(b.strip() for b in baselines.split(",")) if baselines else None
+    if merge:
+        from nasoa.bench.zoo import merge as merge_dirs
+
+        merge_dirs([Path(m) for m in merge], d)
+        typer.echo(f"merged {len(merge)} result dirs into {d / 'zoo.md'}")
+        return
+    base = () if baselines == "none" else (tuple(b.strip() for b in baselines.split(",")) if baselines else None)
     encodings = None
     if search_dir:
         from nasoa.search import SearchStore, pareto_front
@@ -115,7 +123,8 @@ def zoo_bench(
         chosen = choose_members(pareto_front(store.rows()), n_members)
         store.close()
         encodings = {f"etnas_z{i + 1}": r["encoding"] for i, r in enumerate(chosen)}
-    res = run(bs, d, seed=seed, zoo_names=members or None, baselines=base, log=typer.echo, encodings=encodings)
+    res = run(bs, d, seed=seed, zoo_names=["__none__"] if no_members else (members or None), baselines=base,
+              log=typer.echo, encodings=encodings)
     for c in res["ratios"]:
         typer.echo(f"{c['budget_s']:g}s {c['baseline']}: " + (
             f"{c['zoo_member']} matches at {c['step_time_ratio']}x faster steps" if c["zoo_member"] else "no zoo member matches"))
