@@ -192,3 +192,32 @@ def adapt_bench(
     d = Path(out or f"bench/results/adapt-{datetime.date.today():%Y%m%d}")
     run(d, bs, tasks, seed, rb, bohb_multiple, log=typer.echo)
     typer.echo(f"table: {d / 'adapt.md'}")
+
+
+@app.command("meta")
+def meta_bench(
+    candidates: int = typer.Option(2000, "--candidates", min=10, help="At least this many candidate regimes."),
+    repeats: int = typer.Option(30, "--repeats", min=3, max=10000),
+    out: str = typer.Option(None, "--out", help="Output dir (default bench/results/meta-<date>/)."),
+) -> None:
+    """Speed of MetaModel.recommend over thousands of candidates (LightGBM + river, fitted on synthetic runs)."""
+    import datetime
+    import json
+    from pathlib import Path
+
+    from nasoa.bench.meta import bench_recommend
+
+    d = Path(out or f"bench/results/meta-{datetime.date.today():%Y%m%d}")
+    d.mkdir(parents=True, exist_ok=True)
+    res = bench_recommend(candidates, repeats, verbose=False)
+    lgbm = bench_recommend(candidates, repeats, online=None, verbose=False)
+    (d / "recommend.json").write_text(json.dumps({"default": res, "lightgbm_only": lgbm}, indent=2) + "\n")
+    p = res["provenance"]
+    (d / "recommend.md").write_text(
+        f"# MetaModel.recommend speed\n\nMeasured {p['date']} on {p['cpu']} ({p['cpu_cores']} cores, "
+        f"{p['torch_threads']} torch threads), nasoa {p['nasoa']}.\n\n"
+        "| model | candidates | median ms | p10 ms | p90 ms | repeats |\n|---|---|---|---|---|---|\n"
+        + "".join(f"| {r['backend']} | {r['candidates']} | {r['median_ms']} | {r['p10_ms']} | {r['p90_ms']} | {r['repeats']} |\n"
+                  for r in (res, lgbm)))
+    typer.echo(f"recommend over {res['candidates']} candidates: median {res['median_ms']} ms ({res['backend']}), "
+               f"{lgbm['median_ms']} ms (LightGBM only); table: {d / 'recommend.md'}")
