@@ -40,6 +40,7 @@ Saved formats (a directory with ``manifest.json`` listing every file's sha256, c
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import math
@@ -186,7 +187,7 @@ class FeatureSchema:
 # --------------------------------------------------------------------------------------------------
 
 
-class Predictor:
+class Predictor(abc.ABC):
     """Base class: the shared protocol, the prior, saving with checksums."""
 
     kind: ClassVar[str] = ""
@@ -197,8 +198,9 @@ class Predictor:
         self._y_n = 0
 
     # -- protocol --------------------------------------------------------------------------------
+    @abc.abstractmethod
     def learn_one(self, x: Mapping[str, Any], y: float, group: str | None = None) -> None:
-        raise NotImplementedError
+        """Implemented by every back-end."""
 
     def predict_one(self, x: Mapping[str, Any]) -> float:
         return float(self.predict_many(_frame([_clean(x)]) if _clean(x) else _empty_frame(1))[0])
@@ -208,8 +210,9 @@ class Predictor:
         for x, yi, gi in zip(rows, y, g):
             self.learn_one(x, yi, gi)
 
+    @abc.abstractmethod
     def predict_many(self, frame: pl.DataFrame) -> np.ndarray:
-        raise NotImplementedError
+        """Implemented by every back-end."""
 
     def predict_std_many(self, frame: pl.DataFrame) -> np.ndarray | None:
         return None
@@ -226,8 +229,9 @@ class Predictor:
     def n_seen(self) -> int:
         return self._y_n
 
+    @abc.abstractmethod
     def params(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Implemented by every back-end."""
 
     def feature_importances(self) -> dict[str, float] | None:
         return None
@@ -253,12 +257,14 @@ class Predictor:
         })
         return d
 
+    @abc.abstractmethod
     def _save_files(self, d: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
-        raise NotImplementedError
+        """Implemented by every back-end."""
 
     @classmethod
+    @abc.abstractmethod
     def _load(cls, d: Path, manifest: dict[str, Any], files: dict[str, bytes]) -> Predictor:
-        raise NotImplementedError
+        """Implemented by every back-end."""
 
 
 def _empty_frame(n: int) -> pl.DataFrame:
