@@ -164,8 +164,9 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(f"| {c['budget_s']:g}s | {c['baseline']} | {c['baseline_accuracy']:.4f} | {c['baseline_step_ms']:.1f} | "
                          f"{c['zoo_member']} | {c['zoo_accuracy']:.4f} | {c['zoo_step_ms']:.1f} | **{c['step_time_ratio']}x** |")
         else:
+            best = f"{c['best_zoo_accuracy']:.4f}" if c["best_zoo_accuracy"] is not None else "-"
             lines.append(f"| {c['budget_s']:g}s | {c['baseline']} | {c['baseline_accuracy']:.4f} | {c['baseline_step_ms']:.1f} | "
-                         f"none (best zoo {c['best_zoo_accuracy']:.4f}) | - | - | - |")
+                         f"none (best zoo {best}) | - | - | - |")
     return "\n".join(lines) + "\n"
 
 
