@@ -28,7 +28,7 @@ class BohbResult:
     best_config: dict[str, Any] | None
     best_run_dir: str | None
     trials: list[dict[str, Any]] = field(default_factory=list)
-    curve: list[tuple[float, float]] = field(default_factory=list)  # (compute seconds, best-so-far accuracy)
+    curve: list[tuple[float, float]] = field(default_factory=list)  # (compute s, best accuracy any rung reached)
     compute_s: float = 0.0
 
     def compute_to_reach(self, accuracy: float) -> float | None:
@@ -74,6 +74,7 @@ def bohb_search(
     )
     result = BohbResult(0.0, None, None, None)
     spent = 0.0
+    reached = 0.0  # best accuracy any rung has reached so far (the compute-to-reach curve)
     emit = log or (lambda s: None)
     while True:
         if deadline - time.time() < rungs[0] + 1.0:
@@ -115,14 +116,16 @@ def bohb_search(
             spent += used
             trained += used
             acc = 0.0 if res.diverged else res.val_accuracy
-            if acc > result.best_accuracy:
-                result.best_accuracy, result.best_trial, result.best_config = acc, trial.number, dict(cfg)
-                result.best_run_dir = str(run_dir)
-            result.curve.append((round(spent, 3), result.best_accuracy))
+            reached = max(reached, acc)
+            result.curve.append((round(spent, 3), reached))
             trial.report(acc, k + 1)
             if res.diverged or trial.should_prune():
                 state = optuna.trial.TrialState.PRUNED
                 break
+        # The model a trial leaves behind is its last rung's: only that accuracy can be the result's.
+        if trained > 0 and acc == acc and acc > result.best_accuracy:
+            result.best_accuracy, result.best_trial, result.best_config = acc, trial.number, dict(cfg)
+            result.best_run_dir = str(run_dir)
         if state == optuna.trial.TrialState.COMPLETE:
             study.tell(trial, acc)
         else:

@@ -42,7 +42,6 @@ def load_run(run_dir: str | Path):
     except (SafetensorError, RuntimeError, OSError) as e:
         raise NasoaError(f"cannot load {run / 'model.safetensors'}: {str(e).splitlines()[0]}") from None
     model.eval()
-    torch.set_grad_enabled(False)
     return model, classes, spec
 
 
@@ -69,7 +68,8 @@ def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3) -> li
             raise NasoaError(f"{p} is not a readable image ({e.__class__.__name__}); pass PNG/JPEG files") from None
         x = torch.from_numpy(arr)
         x = x.expand(3, size, size)[None] if grey else x.permute(2, 0, 1)[None]
-        probs = torch.softmax(model((x - mean) / std).float(), 1)[0]
+        with torch.inference_mode():
+            probs = torch.softmax(model((x - mean) / std).float(), 1)[0]
         k = min(top_k, len(classes))
         pv, pi = probs.topk(k)
         top = [(classes[i], float(v)) for v, i in zip(pv.tolist(), pi.tolist())]
