@@ -78,8 +78,9 @@ def report(out: Path, state: dict[str, Any], store: str | Path | None) -> dict[s
         for row in runs.select("task_spec", "val_accuracy").to_dicts():
             best[row["task_spec"]] = max(best.get(row["task_spec"], 0.0), row["val_accuracy"] or 0.0)
     rows = sorted(state["done"], key=lambda d: d["index"])
+    spec_by_id = dict(zip(runs["id"].to_list(), runs["task_spec"].to_list())) if runs.height and "id" in runs.columns else {}
     for r in rows:
-        spec = _spec_of(r, st)
+        spec = spec_by_id.get(r.get("run_id"), r["data"])
         r["best_known"] = max(best.get(spec, r["val_accuracy"]), r["val_accuracy"])
         r["regret"] = round(r["best_known"] - r["val_accuracy"], 5)
     lines = ["| # | task | budget s | model | val acc | predicted | regret |", "|---|---|---|---|---|---|---|"]
@@ -93,14 +94,6 @@ def report(out: Path, state: dict[str, Any], store: str | Path | None) -> dict[s
     return {"tasks": len(rows), "rows": rows,
             "mean_accuracy": sum(r["val_accuracy"] for r in rows) / max(1, len(rows)),
             "mean_regret": sum(r["regret"] for r in rows) / max(1, len(rows))}
-
-
-def _spec_of(row: dict[str, Any], st) -> str:
-    if row.get("run_id") is None:
-        return row["data"]
-    runs = st.runs()
-    match = runs.filter(runs["id"] == row["run_id"]) if "id" in runs.columns else runs.head(0)
-    return match["task_spec"][0] if match.height else row["data"]
 
 
 def _plot(rows: list[dict[str, Any]], path: Path) -> None:

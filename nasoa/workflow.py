@@ -111,7 +111,7 @@ def prepare_model_and_task(
 ) -> Prepared:
     """Load ``data`` (unless ``task`` is given), resize it to the model's input, build the model."""
     t = time.time()
-    from .models import create_model, get_entry
+    from .models import create_model, get_entry, is_model
 
     entry = get_entry(model_name)
     if pretrained and not entry.pretrained:
@@ -135,15 +135,9 @@ def prepare_model_and_task(
     import torch
 
     torch.manual_seed(seed)
-    model = create_model(entry.name if entry.name in _registry_names() else entry.encoding, pretrained=pretrained,
+    model = create_model(entry.name if is_model(entry.name) else entry.encoding, pretrained=pretrained,
                          num_classes=task.num_classes, input_size=size)
     mean = tuple(entry.info.get("mean", (0.5, 0.5, 0.5)))
     std = tuple(entry.info.get("std", (0.5, 0.5, 0.5)))
     hflip = bool(task.info.get("hflip", True))
     return Prepared(task, model, entry, size, pretrained, mean, std, hflip, dev, time.time() - t)
-
-
-def _registry_names() -> set[str]:
-    from .models import list_models
-
-    return set(list_models())

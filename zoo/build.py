@@ -91,7 +91,8 @@ def pretrain(
     weights_dir.mkdir(parents=True, exist_ok=True)
     wfile = weights_dir / f"{name}.safetensors"
     save_weights(net, wfile, {"encoding": encoding, "name": name, "source": source})
-    cost = count_cost(encoding, ZOO_INPUT, task.num_classes)
+    arch = parse(encoding)
+    cost = count_cost(arch, ZOO_INPUT, task.num_classes)
     step_ms = measure_step_ms(ETNasNet(encoding, num_classes=task.num_classes, input_size=ZOO_INPUT), ZOO_INPUT, task.num_classes)
     record = {
         "name": name,
@@ -107,8 +108,8 @@ def pretrain(
         "source_val_accuracy": round(res.val_accuracy, 5),
         "params": cost.params,
         "macs": cost.macs,
-        "depth": parse(encoding).depth,
-        "width": parse(encoding).final_channels,
+        "depth": arch.depth,
+        "width": arch.final_channels,
         "train_step_ms": step_ms,
         "train_step_batch": ZOO_BATCH,
         "provenance": provenance(),
