@@ -91,7 +91,7 @@ def test_baseline_strategies_choose(tiny_zoo, strategy):
 def test_errors_are_one_line(tiny_zoo):
     store = str(tiny_zoo / "exp.sqlite")
     cases = [
-        (["adapt", "builtin:mnist", "--budget", "7s", "--dry-run", "--store", store], "too small"),
+        (["adapt", "builtin:mnist+fashion", "--budget", "6s", "--dry-run", "--store", store], "too small"),
         (["adapt", TASK, "--budget", "20s", "--strategy", "bogus", "--store", store], "unknown strategy"),
         (["adapt", str(tiny_zoo / "missing"), "--budget", "20s", "--store", store], "does not exist"),
         (["adapt", TASK, "--budget", "3s", "--store", store], "at least 6s"),
