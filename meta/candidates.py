@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasoa.errors import NasoaError
+from nasoa.errors import BudgetTooSmallError, NasoaError
 
 from .descriptors import MemberTable
 from .features import TASK_PREFIX, TimeModel, derive
@@ -141,10 +141,9 @@ def enumerate_candidates(members: MemberTable, task_features: Mapping[str, Any],
         ok = frame["_min_budget_s"] <= float(budget_s)
         if not ok.any():
             need = math.ceil(float(frame["_min_budget_s"].min()))
-            raise NasoaError(
+            raise BudgetTooSmallError(
                 f"a budget of {budget_s:g}s is too small for every candidate regime on this task (the quickest needs "
-                f"about {need}s for {time_model.min_epochs:g} epoch); pass --budget {need}s or more"
-            )
+                f"about {need}s for {time_model.min_epochs:g} epoch); pass --budget {need}s or more", need)
         frame = frame.filter(ok)
     return frame
 

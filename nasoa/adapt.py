@@ -19,12 +19,13 @@ the shipped experience table seeds an empty store, so a fresh install starts war
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import NasoaError
+from .errors import BudgetTooSmallError, NasoaError
 
 STRATEGIES = ("nasoa", "default", "random", "logme", "bohb")
 DEFAULT_REGIME = {"lr": 0.01, "frozen_stages": 0, "schedule": "cosine", "optimizer": "sgd", "batch_size": 64}
@@ -208,8 +209,16 @@ def adapt(
         mm = MetaModel.load(st, seed=seed, feature_extractor=lambda t, name: penultimate_features(t, name, 200, seed))
         if not mm.records:
             raise NasoaError("the zoo has no pretrained members; run `nasoa zoo pretrain` first")
-    left = budget_s - (time.time() - start)
-    choice = choose(strategy, mm, task, left, seed=seed, explore=explore, k=k)
+    mm.task_features(task)  # meta-features and LogME (cached in the store): part of the time spent before training
+    spent = time.time() - start
+    try:
+        choice = choose(strategy, mm, task, budget_s - spent, seed=seed, explore=explore, k=k)
+    except BudgetTooSmallError as e:  # name the smallest whole budget, not what was left after loading
+        need = math.ceil(spent + e.minimum_s)
+        raise BudgetTooSmallError(
+            f"a budget of {budget_s:g}s is too small for every candidate regime on this task: loading and scoring took "
+            f"{spent:.1f}s and the quickest regime needs about {e.minimum_s:.0f}s more; pass --budget {need}s or more",
+            need) from None
     manifest: dict[str, Any] = {
         "kind": "nasoa.adapt", "data": data, "budget_s": budget_s, "strategy": strategy, "explore": explore,
         "seed": seed, "store": str(st.path), "model": choice.model_name, "regime": choice.regime,

@@ -11,3 +11,11 @@ class NasoaError(Exception):
 
 class PretrainedUnavailableError(NasoaError):
     """Pretrained weights were asked for a model that has none on this machine."""
+
+
+class BudgetTooSmallError(NasoaError):
+    """A time budget cannot fit what was asked; ``minimum_s`` is the smallest budget that would."""
+
+    def __init__(self, message: str, minimum_s: float):
+        super().__init__(message)
+        self.minimum_s = minimum_s

@@ -24,21 +24,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import NasoaError
+from .errors import BudgetTooSmallError, NasoaError
 from .runtime import atomic_write_bytes, atomic_write_json, configure_torch_threads, machine, utc_now, versions
 
 __all__ = ["Regime", "TrainResult", "BudgetTooSmallError", "finetune", "evaluate", "SCHEDULES", "OPTIMIZERS"]
 
 SCHEDULES = ("cosine", "step", "constant")
 OPTIMIZERS = ("sgd", "adamw")
-
-
-class BudgetTooSmallError(NasoaError):
-    """The budget cannot fit even the minimum of calibration, evaluation and saving."""
-
-    def __init__(self, message: str, minimum_s: float):
-        super().__init__(message)
-        self.minimum_s = minimum_s
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,21 @@ def test_errors_are_one_line(tiny_zoo):
         assert r.exit_code == 2 and len(lines) == 1 and needle in lines[0], (args, r.output)
 
 
+def test_budget_too_small_names_a_budget_that_works(tiny_zoo):
+    """The error names the smallest whole budget (loading included), and that budget is feasible."""
+    import re
+
+    store = str(tiny_zoo / "exp.sqlite")
+    big = "builtin:fashion?per_class=600"
+    r = runner.invoke(app, ["adapt", big, "--budget", "6s", "--dry-run", "--store", store])
+    assert r.exit_code == 2 and "too small for every candidate regime" in r.output, r.output
+    need = int(re.search(r"pass --budget (\d+)s or more", r.output).group(1))
+    assert need > 6
+    r = runner.invoke(app, ["adapt", big, "--budget", f"{need}s", "--dry-run", "--store", store, "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["n_candidates"] >= 1
+
+
 def test_bohb_strategy_splits_the_budget(tiny_zoo):
     out = tiny_zoo / "bohb"
     t = time.time()
@@ -134,3 +149,83 @@ def test_stream_resumes_and_reports(tiny_zoo):
     bad.write_text("builtin:digits\n")
     r = runner.invoke(app, ["stream", str(bad), "--out", str(out), "--store", store])
     assert r.exit_code == 2 and "expected 'DATA BUDGET'" in r.output
+
+
+# A child `nasoa` process that sees only the tiny zoo (the fixture's monkeypatch does not cross processes).
+CHILD = """
+import sys
+from nasoa.zoo import registry
+_user = [x for x in registry.records() if x["origin"] == "user"]
+registry.records = lambda include_user=True: [dict(x) for x in _user]
+sys.argv = ["nasoa", *sys.argv[1:]]
+from nasoa.cli.main import main
+main()
+"""
+
+
+def _spawn(args):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", CHILD, *args], env=dict(os.environ), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _cached_tasks(store) -> int:
+    import sqlite3
+
+    if not store.exists():
+        return 0
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT count(*) FROM tasks").fetchone()[0]
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return 0
+    finally:
+        con.close()
+
+
+def test_ctrl_c_during_adapt_keeps_the_store_and_marks_the_run(tiny_zoo):
+    import signal
+    import sqlite3
+
+    from nasoa.meta.store import ExperienceStore
+
+    store, out = tiny_zoo / "exp.sqlite", tiny_zoo / "run"
+    ExperienceStore(store)  # the schema exists before the child starts
+    r = runner.invoke(app, ["adapt", TASK, "--budget", "15s", "--store", str(store), "--out", str(tiny_zoo / "r0")])
+    assert r.exit_code == 0, r.output
+    assert _count(store) == 1
+    proc = _spawn(["adapt", "builtin:digits?per_class=60", "--budget", "60s", "--store", str(store), "--out", str(out)])
+    deadline = time.time() + 40
+    while _cached_tasks(store) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)  # the task's features are cached just before training starts
+    assert _cached_tasks(store) == 2, proc.communicate()
+    time.sleep(3.0)  # well inside the training loop
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["result"]["stop_reason"] == "interrupted"
+    con = sqlite3.connect(store)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    assert _count(store) == 1  # the interrupted run is not recorded; the earlier one is intact
+
+
+def test_two_adapts_at_once_both_record(tiny_zoo):
+    from nasoa.meta.store import ExperienceStore
+
+    store = tiny_zoo / "exp.sqlite"
+    procs = [_spawn(["adapt", spec, "--budget", "30s", "--store", str(store), "--out", str(tiny_zoo / f"run{i}"),
+                     "--json", "--seed", str(i)])
+             for i, spec in enumerate((TASK, "builtin:digits?classes=0,1,2,3&per_class=50"))]
+    results = [p.communicate(timeout=120) for p in procs]
+    for p, (stdout, stderr) in zip(procs, results):
+        assert p.returncode == 0, stderr
+        assert json.loads(stdout.strip().splitlines()[-1])["run_id"] > 0
+    runs = ExperienceStore(store).runs()
+    assert runs.height == 2 and sorted(runs["strategy"].to_list()) == ["nasoa", "nasoa"]
+    assert runs["task_id"].n_unique() == 2

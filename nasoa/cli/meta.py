@@ -68,19 +68,26 @@ def collect_cmd(
     console = Console(stderr=True)
     console.print(f"collecting into {st.path}: runs {before}..{runs - 1} of seed {seed} ({todo} to go)",
                   highlight=False)
+    logging = not console.is_terminal  # a log file gets one line per event instead of a live bar
     with Progress(TextColumn("[bold]collect"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
-                  console=console) as bar:
+                  console=console, disable=logging) as bar:
         job = bar.add_task("collect", total=todo, last="")
 
         def on_event(e: dict) -> None:
             if e["event"] == "run":
                 r = e["record"]
-                bar.update(job, advance=1, last=f"{r.model_name} {r.budget_s:g}s acc {r.val_accuracy:.3f}")
+                last = (f"run {e['index']}: {r.model_name} {r.budget_s:g}s acc {r.val_accuracy:.3f} "
+                        f"in {r.elapsed_s:.1f}s")
+                bar.update(job, advance=1, last=last)
             elif e["event"] == "skip":
-                bar.update(job, advance=1, last=f"skipped run {e['index']}")
-            elif e["event"] == "task":
-                bar.update(job, last=f"task {e['spec']}")
+                last = f"run {e['index']} skipped: {e['reason']}"
+                bar.update(job, advance=1, last=last)
+            else:
+                last = f"task {e['index']}: {e['spec']}"
+                bar.update(job, last=last)
+            if logging:
+                console.print(last, highlight=False, soft_wrap=True)
 
         summary = collect(cfg, st, on_event=on_event)
     typer.echo(f"appended {summary['appended']} runs ({summary['skipped']} skipped) in {summary['elapsed_s']:.0f}s; "
