@@ -452,3 +452,23 @@ def test_batches_augmentation_is_crop_and_flip():
     for o, p in zip(out, padded):
         assert any(torch.equal(o, p[:, i:i + 16, j:j + 16]) for i in range(5) for j in range(5))
     assert not torch.equal(out, x)
+
+
+def test_cli_data_list_and_show():
+    from typer.testing import CliRunner
+
+    from nasoa.cli.main import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["data", "list", "--json"])
+    assert r.exit_code == 0, r.output
+    names = {s["name"]: s for s in json.loads(r.stdout)}
+    assert {"mnist", "fashion", "animal", "digits", "lfw", "mnist5k"} <= set(names)
+    assert names["digits"]["num_classes"] == 10 and names["digits"]["train_images"] == 1438
+    r = runner.invoke(app, ["data", "show", "builtin:digits?classes=1,7&per_class=40", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert [c["name"] for c in doc["classes"]] == ["1", "7"] and all(c["train"] == 40 for c in doc["classes"])
+    assert doc["num_train"] == 80 and doc["meta_features"]["task_num_classes"] == 2
+    r = runner.invoke(app, ["data", "show", "builtin:digits?classes=1&per_class=40"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and r.output.startswith("error:")

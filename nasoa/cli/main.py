@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import adapt, arch, bench, meta, predict, search, stream, train, zoo
+from . import adapt, arch, bench, data, meta, predict, search, stream, train, zoo
 from ._common import NasoaGroup
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(bench.app, name="bench")
 app.command("train")(train.train)
 app.command("search")(search.search)
 app.add_typer(zoo.app, name="zoo")
+app.add_typer(data.app, name="data")
 app.add_typer(meta.app, name="meta")
 app.command("predict")(predict.predict)
 app.command("adapt")(adapt.adapt)

@@ -1,0 +1,68 @@
+"""``nasoa data``: the built-in sources, and what nasoa reads from a dataset before training on it."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from . import _options as opt
+
+app = typer.Typer(help="Datasets: the built-in sources, and a check of your own data.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_cmd(as_json: bool = typer.Option(False, "--json", help="A JSON list of sources on stdout.")) -> None:
+    """The built-in sources: classes, images, whether they are installed here and how to install them."""
+    from nasoa.data import list_builtin
+
+    sources = list_builtin()
+    if as_json:
+        typer.echo(json.dumps(sources, default=list))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="built-in sources (use as builtin:NAME?classes=...&per_class=...)")
+    for col in ("name", "title", "classes", "train", "test", "size", "installed"):
+        t.add_column(col)
+    for s in sources:
+        t.add_row(s["name"], s["title"], str(s["num_classes"]), str(s["train_images"]), str(s["test_images"]),
+                  "x".join(map(str, s["native_size"])),
+                  "yes" if s["available"] else f"no: {s['install']}")
+    Console().print(t)
+
+
+@app.command("show")
+def show(
+    data: str = typer.Argument(..., help="An ImageFolder tree, a CSV of (path, label), an .npz, or builtin:NAME?..."),
+    seed: int = opt.SEED,
+    strict: bool = typer.Option(False, "--strict", help="Refuse unreadable images instead of skipping them."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+) -> None:
+    """Load a dataset as nasoa would (split, checks, warnings) and print its size and meta-features."""
+    from nasoa.data import class_counts, load_task
+    from nasoa.meta.features import task_id, task_meta_features
+
+    task = load_task(data, seed=seed, strict=strict)
+    train, val = class_counts(task, "train"), class_counts(task, "val")
+    doc = {
+        "data": data, "name": task.name, "source": task.source, "task_id": task_id(task),
+        "classes": [{"name": c, "train": a, "val": b} for c, a, b in zip(task.classes, train, val)],
+        "num_train": task.num_train, "num_val": task.num_val, "channels": task.channels,
+        "image_size": task.image_size, "warnings": list(task.info.get("warnings", [])),
+        "meta_features": task_meta_features(task, seed=seed),
+    }
+    if as_json:
+        typer.echo(json.dumps(doc, default=float))
+        return
+    for w in doc["warnings"]:
+        typer.echo(f"warning: {w}", err=True)
+    typer.echo(f"{task.name}: {task.num_classes} classes, {task.num_train} train + {task.num_val} validation images, "
+               f"{task.channels} channel(s), {task.image_size} px (task id {doc['task_id']})")
+    width = max(len(c) for c in task.classes)
+    for c in doc["classes"]:
+        typer.echo(f"  {c['name']:<{width}}  train {c['train']:>6}  val {c['val']:>5}")
+    typer.echo("meta-features:")
+    for k, v in doc["meta_features"].items():
+        typer.echo(f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}")
