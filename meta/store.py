@@ -395,6 +395,12 @@ class ExperienceStore:
             rows = self.con.execute("SELECT key, value FROM meta WHERE key LIKE 'counter:%'").fetchall()
         return {k[len("counter:"):]: int(v) for k, v in rows}
 
+    def meta_items(self) -> dict[str, str]:
+        """Every row of the ``meta`` table (schema version, counters, collection settings)."""
+        with self._guard():
+            rows = self.con.execute("SELECT key, value FROM meta ORDER BY key").fetchall()
+        return {k: v for k, v in rows}
+
     def get_meta(self, key: str) -> str | None:
         """A value from the ``meta`` table (schema version, counters, settings of a collection)."""
         with self._guard():

@@ -1,0 +1,93 @@
+"""Package a collected experience store as the experience nasoa ships (maintainers' tool).
+
+    python -m nasoa.meta.ship runs/collect/experience.sqlite            # writes meta/data/
+
+writes, into ``meta/data/`` of a source checkout (or ``--dest``):
+
+* ``experience.parquet``: every run, as ``nasoa meta export`` writes it;
+* ``experience.json``: its manifest: counts, sources, budgets, the ``nasoa meta collect`` sampling
+  options and counters recorded in the store, versions, machine, the parquet's sha256;
+* ``experience.model/``: the meta-model (``MetaModel.fit``) fitted on a store made exactly as a
+  user's first ``nasoa adapt`` makes it (the table imported into an empty store), so
+  :func:`nasoa.adapt.open_store` can install it next to a freshly seeded store and a fresh install
+  does not spend its first budget fitting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nasoa.errors import NasoaError
+
+__all__ = ["ship"]
+
+
+def ship(store: str | Path, dest: str | Path, seed: int = 0) -> dict[str, Any]:
+    from nasoa.runtime import atomic_write_json, machine, utc_now, versions
+
+    from .metamodel import MetaModel
+    from .store import ExperienceStore
+
+    src = ExperienceStore(store)
+    if src.count() == 0:
+        raise NasoaError(f"the store {src.path} has no runs; collect some with `nasoa meta collect`")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        parquet = Path(tmp) / "experience.parquet"
+        n = src.export_parquet(parquet)
+        fresh = ExperienceStore(Path(tmp) / "fresh.sqlite")
+        fresh.import_parquet(parquet)
+        mm = MetaModel.fit(fresh, seed=seed)
+        model_dir = dest / "experience.model"
+        shutil.rmtree(model_dir, ignore_errors=True)
+        mm.save(model_dir)
+        stats = fresh.stats()
+        data = parquet.read_bytes()
+        shutil.copyfile(parquet, dest / "experience.parquet")
+    sampling = {k: json.loads(v) for k, v in src.meta_items().items() if k.endswith(":sampling")}
+    manifest = {
+        "kind": "nasoa.experience", "created": utc_now(), "runs": n, "tasks": stats["tasks"],
+        "models": stats["models"], "per_model": stats["per_model"], "budgets": stats["budgets"],
+        "val_accuracy": stats["val_accuracy"], "diverged": stats["diverged"],
+        "task_sources": _sources(fresh), "collect": {"sampling": sampling, "counters": src.counters()},
+        "first": stats["first"], "last": stats["last"], "sha256": hashlib.sha256(data).hexdigest(),
+        "model": {"backend": mm.backend, "runs_learned": mm.predictor.n_seen, "selection": mm.selection,
+                  "seed": seed},
+        "versions": versions(), "machine": machine(),
+        "made_by": f"python -m nasoa.meta.ship {src.path.name}",
+    }
+    atomic_write_json(dest / "experience.json", manifest)
+    return manifest
+
+
+def _sources(st) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for spec in st.runs()["task_spec"].to_list():
+        name = spec.split("?")[0].removeprefix("builtin:") if spec.startswith("builtin:") else "files"
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m nasoa.meta.ship", description=__doc__.split("\n\n")[0])
+    ap.add_argument("store", help="the collected experience store (SQLite)")
+    ap.add_argument("--dest", default=str(Path(__file__).resolve().parent / "data"),
+                    help="output folder (default: this package's data/ folder)")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    try:
+        m = ship(a.store, a.dest, a.seed)
+    except NasoaError as e:
+        raise SystemExit(f"error: {e}") from None
+    print(f"shipped {m['runs']} runs on {m['tasks']} tasks to {a.dest} ({m['model']['backend']})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""The shipped experience: packaging a store (``nasoa.meta.ship``), seeding a fresh store with it
+and its fitted model, and the per-store model cache of ``MetaModel.load``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nasoa import adapt as A
+from nasoa.meta.features import training_frame
+from nasoa.meta.metamodel import MetaModel, default_model_dir
+from nasoa.meta.store import ExperienceStore, RunRecord
+
+
+def _fill(path, n_tasks=8, per_task=6, seed=0) -> ExperienceStore:
+    rng = np.random.default_rng(seed)
+    st = ExperienceStore(path)
+    recs = []
+    for t in range(n_tasks):
+        k = int(rng.integers(2, 10))
+        for i in range(per_task):
+            m = int(rng.integers(3))
+            lr = float(rng.choice([0.003, 0.01, 0.03]))
+            budget = float(rng.choice([10.0, 30.0]))
+            acc = 0.5 + 0.1 * m - 0.02 * k + 0.05 * (budget > 10) + float(rng.normal(0, 0.01))
+            recs.append(RunRecord(
+                task_id=f"t{t}", task_spec=f"builtin:digits?per_class={10 + t}",
+                task_features={"task_num_classes": float(k), "task_num_train": 100.0 * k, "task_num_val": 25.0 * k,
+                               "logme": {}},
+                model_name=f"m{m}", model_features={"model_name": f"m{m}", "model_params_log10": 5.0 + m,
+                                                    "model_num_stages": 4.0, "model_step_ms_full": 20.0 + 10 * m},
+                regime={"lr": lr, "frozen_stages": i % 3, "schedule": "cosine", "optimizer": "sgd", "batch_size": 64},
+                budget_s=budget, val_accuracy=acc, elapsed_s=budget * 0.97, seed=i, strategy="random",
+                extra={"collect": {"seed": 0, "index": t * per_task + i}}))
+    st.append_many(recs, counter="collect:seed=0")
+    st.set_meta("collect:seed=0:sampling", json.dumps({"budgets": [10.0, 30.0]}))
+    return st
+
+
+def test_ship_then_a_fresh_store_starts_warm_with_the_fitted_model(tmp_path, monkeypatch):
+    from nasoa.meta.ship import ship
+
+    _fill(tmp_path / "collected.sqlite")
+    dest = tmp_path / "data"
+    m = ship(tmp_path / "collected.sqlite", dest)
+    assert m["runs"] == 48 and m["tasks"] == 8 and m["collect"]["counters"] == {"collect:seed=0": 48}
+    assert m["collect"]["sampling"]["collect:seed=0:sampling"] == {"budgets": [10.0, 30.0]}
+    assert (dest / "experience.parquet").is_file() and (dest / "experience.model" / "metamodel.json").is_file()
+    assert m["model"]["runs_learned"] == 48
+
+    monkeypatch.setattr(A, "shipped_experience", lambda: dest / "experience.parquet")
+    st = A.open_store(tmp_path / "user.sqlite")
+    assert st.count() == 48
+    mdir = default_model_dir(st.path)
+    assert (mdir / "metamodel.json").is_file()  # installed: no fit on first use
+    mm = MetaModel.load(st)
+    assert mm.predictor.n_seen == 48 and mm.last_run_id == 48
+    fitted = MetaModel.fit(st)
+    frame = fitted._learn_frame(training_frame(st.runs(), fitted.time_model))
+    assert np.allclose(mm.predictor.predict_many(frame), fitted.predictor.predict_many(frame), atol=1e-9)
+    # A store that already has runs is never re-seeded, and its model is left alone.
+    A.open_store(tmp_path / "user.sqlite")
+    assert ExperienceStore(tmp_path / "user.sqlite").count() == 48
+
+
+def test_shipped_model_is_not_installed_for_other_rows(tmp_path, monkeypatch):
+    from nasoa.meta.ship import ship
+
+    _fill(tmp_path / "collected.sqlite")
+    dest = tmp_path / "data"
+    ship(tmp_path / "collected.sqlite", dest)
+    doc = json.loads((dest / "experience.model" / "metamodel.json").read_text())
+    doc["last_run_id"] = 47  # as if fitted on other rows
+    (dest / "experience.model" / "metamodel.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(A, "shipped_experience", lambda: dest / "experience.parquet")
+    st = A.open_store(tmp_path / "user.sqlite")
+    assert st.count() == 48 and not default_model_dir(st.path).exists()
+
+
+def test_load_fits_once_then_reuses_the_cached_model(tmp_path, monkeypatch):
+    st = _fill(tmp_path / "s.sqlite")
+    mdir = default_model_dir(st.path)
+    assert not mdir.exists()
+    mm = MetaModel.load(st)
+    assert (mdir / "metamodel.json").is_file() and mm.predictor.n_seen == 48
+    calls = []
+    monkeypatch.setattr(MetaModel, "fit", classmethod(lambda cls, *a, **k: calls.append(1)))
+    again = MetaModel.load(st)
+    assert calls == [] and again.predictor.n_seen == 48
+    assert not [p for p in mdir.parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+
+
+def test_ship_refuses_an_empty_store(tmp_path):
+    from nasoa.errors import NasoaError
+    from nasoa.meta.ship import ship
+
+    ExperienceStore(tmp_path / "empty.sqlite")
+    with pytest.raises(NasoaError, match="no runs"):
+        ship(tmp_path / "empty.sqlite", tmp_path / "out")
