@@ -47,6 +47,8 @@ __all__ = ["MetaModel", "default_model_dir", "DEFAULT_ONLINE"]
 # Chosen by the prequential comparison in the module docstring.
 DEFAULT_ONLINE = "blend"
 MODEL_FORMAT = "nasoa.meta.metamodel"
+# A loaded model that had to catch up on this many new runs is saved again (see ``MetaModel.load``).
+CACHE_REFRESH_RUNS = 25
 
 FeatureExtractor = Callable[[Any, str], tuple[np.ndarray, np.ndarray]]
 
@@ -149,11 +151,36 @@ class MetaModel:
                      seed=int(doc.get("seed", seed)), **kw)
             mm.last_run_id = int(doc.get("last_run_id", 0))
             mm.selection = doc.get("selection", {})
-            mm.catch_up()
+            if mm.catch_up() >= CACHE_REFRESH_RUNS and model_dir is None:
+                mm._save_cache(mdir)  # the next process catches up from here
             return mm
         if st.count():
-            return cls.fit(st, zoo=zoo, seed=seed, **kw)
+            mm = cls.fit(st, zoo=zoo, seed=seed, **kw)
+            if model_dir is None:
+                mm._save_cache(mdir)  # fitted once per store, not once per process
+            return mm
         return cls(zoo=zoo, store=st, seed=seed, **kw)
+
+    def _save_cache(self, mdir: Path) -> None:
+        """Save to ``mdir`` as a whole: written to a private directory, then renamed into place, so
+        a process loading at the same time sees the old model, the new one, or none (and fits);
+        never a mix of two. Best effort: a read-only location just means fitting again next time."""
+        import os
+        import shutil
+
+        tmp = mdir.with_name(f"{mdir.name}.tmp-{os.getpid()}")
+        old = mdir.with_name(f"{mdir.name}.old-{os.getpid()}")
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.save(tmp)
+            if mdir.exists():
+                os.replace(mdir, old)
+            os.replace(tmp, mdir)
+        except OSError:
+            pass
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
 
     def save(self, model_dir: str | Path | None = None) -> Path:
         """Write the predictor (pickle-free: see :mod:`nasoa.meta.predictors`) and ``metamodel.json``."""
