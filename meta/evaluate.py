@@ -69,6 +69,8 @@ def summarize(per_task: pl.DataFrame) -> dict[str, Any]:
     return {
         "tasks": per_task.height,
         "spearman": mean("spearman"),
+        "spearman_median": (round(float(per_task["spearman"].drop_nans().drop_nulls().median()), 5)
+                            if per_task["spearman"].drop_nans().drop_nulls().len() else None),
         "regret": mean("regret"),
         "regret_median": round(float(per_task["regret"].median()), 5) if per_task.height else None,
         "ndcg3": mean("ndcg3"),

@@ -345,11 +345,13 @@ class MetaModel:
         if n_tasks < 2:
             raise NasoaError(f"the store {self.store.path} has runs on {n_tasks} task(s); evaluation needs at least "
                              f"2 (collect more with `nasoa meta collect`)")
-        names = list(backends or ("lgbm-regressor", "lgbm-ranker", "river"))
+        names = list(backends or ("lgbm-regressor", "lgbm-ranker", "river", "combo-blend", "most-often-best"))
         out: dict[str, Any] = {"runs": frame.height, "tasks": n_tasks, "folds": min(folds, n_tasks),
                                "leave_tasks_out": {}, "per_task": {}}
         for i, name in enumerate(names):
             preds, per_task, summary = leave_tasks_out(frame, lambda s, n=name: make_predictor(n, s), folds, self.seed)
+            if name == "most-often-best":
+                summary["mae"] = None  # a ranking score, not an accuracy
             out["leave_tasks_out"][name] = summary
             out["per_task"][name] = per_task.to_dicts()
             if i == 0 and plot is not None:

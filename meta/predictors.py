@@ -64,6 +64,7 @@ __all__ = [
     "LGBMPredictor",
     "RiverPredictor",
     "CombinedPredictor",
+    "PopularPredictor",
     "BACKENDS",
     "make_predictor",
     "load_predictor",
@@ -593,6 +594,112 @@ class RiverPredictor(Predictor):
 
 
 # --------------------------------------------------------------------------------------------------
+# The baseline: the regime that is most often best
+
+
+class PopularPredictor(Predictor):
+    """The common-practice baseline: ignore the task, prefer the regime that was most often best.
+
+    Within each task of the training data the best run "wins" (ties share the win). A regime's
+    score is its share of wins among the tasks it was tried on (smoothed), plus a tie-breaker: its
+    mean within-task percentile of accuracy. Random experience rarely repeats an exact regime across
+    tasks, so the score backs off from (member, lr, frozen stages, schedule, optimizer) to (member,
+    frozen stages, lr), (member, frozen stages), (member) and the global prior, using the most
+    specific key seen on at least ``min_tasks`` tasks. The output is a ranking score, not an
+    accuracy: compare its rankings (Spearman, regret, NDCG), not its errors.
+    """
+
+    kind = "popular"
+    KEYS: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("model_name", "lr", "frozen_stages", "schedule", "optimizer"),
+        ("model_name", "frozen_stages", "lr"),
+        ("model_name", "frozen_stages"),
+        ("model_name",),
+    )
+
+    def __init__(self, seed: int = 0, *, min_tasks: int = 2, smoothing: float = 1.0):
+        super().__init__(seed)
+        self.min_tasks, self.smoothing = int(min_tasks), float(smoothing)
+        self._rows: list[tuple[dict[str, Any], float, str]] = []
+        self._table: dict[tuple, tuple[float, int]] | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {"seed": self.seed, "min_tasks": self.min_tasks, "smoothing": self.smoothing}
+
+    def learn_one(self, x: Mapping[str, Any], y: float, group: str | None = None) -> None:
+        xc = {k: x.get(k) for k in self.KEYS[0]}
+        self._rows.append((xc, float(y), str(group if group is not None else "_")))
+        self._seen(y)
+        self._table = None
+
+    def learn_many(self, frame: pl.DataFrame) -> None:
+        if "y" not in frame.columns:
+            raise NasoaError("learn_many needs a 'y' column (the validation accuracy) in the frame")
+        cols = [c for c in self.KEYS[0] if c in frame.columns]
+        g = frame["group"].to_list() if "group" in frame.columns else ["_"] * frame.height
+        for row, y, gi in zip(frame.select(cols).to_dicts() if cols else [{}] * frame.height, frame["y"].to_list(), g):
+            self.learn_one(row, y, gi)
+
+    @staticmethod
+    def _key(x: Mapping[str, Any], names: tuple[str, ...]) -> tuple:
+        return (names, *(round(float(v), 8) if isinstance(v, (int, float)) else v for v in (x.get(n) for n in names)))
+
+    def _build(self) -> dict[tuple, tuple[float, int]]:
+        by_task: dict[str, list[tuple[dict[str, Any], float]]] = {}
+        for x, y, g in self._rows:
+            by_task.setdefault(g, []).append((x, y))
+        wins: dict[tuple, float] = {}
+        pct: dict[tuple, list[float]] = {}
+        tasks: dict[tuple, set[str]] = {}
+        for g, runs in by_task.items():
+            ys = np.array([y for _, y in runs])
+            best = ys == ys.max()
+            ranks = np.argsort(np.argsort(ys, kind="stable"), kind="stable") / max(1, len(ys) - 1)
+            for (x, _), won, r in zip(runs, best, ranks):
+                for names in self.KEYS:
+                    k = self._key(x, names)
+                    wins[k] = wins.get(k, 0.0) + (1.0 / best.sum() if won else 0.0)
+                    pct.setdefault(k, []).append(float(r))
+                    tasks.setdefault(k, set()).add(g)
+        rate = len(by_task) and sum(wins.values()) / max(1, sum(len(v) for v in pct.values()))
+        table = {}
+        for k, ps in pct.items():
+            n = len(ps)
+            share = (wins[k] + self.smoothing * rate) / (n + self.smoothing)
+            table[k] = (share + 1e-3 * float(np.mean(ps)), len(tasks[k]))
+        return table
+
+    def _score(self, x: Mapping[str, Any]) -> float:
+        assert self._table is not None
+        for names in self.KEYS:
+            hit = self._table.get(self._key(x, names))
+            if hit is not None and hit[1] >= self.min_tasks:
+                return hit[0]
+        return 0.0
+
+    def predict_many(self, frame: pl.DataFrame) -> np.ndarray:
+        if frame.height == 0:
+            return np.zeros(0)
+        if not self._rows:
+            return np.full(frame.height, self.prior)
+        if self._table is None:
+            self._table = self._build()
+        cols = [c for c in self.KEYS[0] if c in frame.columns]
+        rows = frame.select(cols).to_dicts() if cols else [{}] * frame.height
+        return np.array([self._score(r) for r in rows], dtype=np.float64)
+
+    def _save_files(self, d: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
+        return {"rows.json": json.dumps([[x, y, g] for x, y, g in self._rows]).encode()}, {"rows": len(self._rows)}
+
+    @classmethod
+    def _load(cls, d: Path, manifest: dict[str, Any], files: dict[str, bytes]) -> PopularPredictor:
+        p = cls(**manifest["params"])
+        for x, y, g in json.loads(files["rows.json"]):
+            p.learn_one(x, y, g)
+        return p
+
+
+# --------------------------------------------------------------------------------------------------
 # The online combination
 
 
@@ -716,7 +823,8 @@ class CombinedPredictor(Predictor):
 
 # --------------------------------------------------------------------------------------------------
 
-_KINDS: dict[str, type[Predictor]] = {c.kind: c for c in (LGBMPredictor, RiverPredictor, CombinedPredictor)}
+_KINDS: dict[str, type[Predictor]] = {c.kind: c for c in (LGBMPredictor, RiverPredictor, CombinedPredictor,
+                                                         PopularPredictor)}
 
 # Named back-ends: name -> (kind, params). ``make_predictor(name, seed)`` builds one.
 BACKENDS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -725,6 +833,7 @@ BACKENDS: dict[str, tuple[str, dict[str, Any]]] = {
     "river": ("river", {"model": "arf"}),
     "combo-residual": ("combo", {"mode": "residual"}),
     "combo-blend": ("combo", {"mode": "blend"}),
+    "most-often-best": ("popular", {}),  # the baseline, for evaluation
 }
 
 

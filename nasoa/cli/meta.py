@@ -135,7 +135,8 @@ def eval_cmd(
     store: Path = STORE,
     folds: int = typer.Option(5, "--folds", min=2, max=50, help="Leave-tasks-out folds."),
     backends: list[str] = typer.Option(None, "--backend", help="Back-ends to evaluate (repeatable); default: "
-                                                               "lgbm-regressor, lgbm-ranker, river."),
+                                                               "lgbm-regressor, lgbm-ranker, river, combo-blend and "
+                                                               "the most-often-best baseline."),
     online: bool = typer.Option(False, "--online", help="Also compare the online combinations on the task stream."),
     plot: Path = typer.Option(None, "--plot", dir_okay=False, help="Write a predicted-vs-actual PNG here."),
     seed: int = opt.SEED,
@@ -156,7 +157,8 @@ def eval_cmd(
         return
     typer.echo(f"{res['runs']} runs on {res['tasks']} tasks, {res['folds']} folds (tasks held out)")
     for name, s in res["leave_tasks_out"].items():
-        typer.echo(f"  {name:16s} regret {s['regret']}  spearman {s['spearman']}  ndcg@3 {s['ndcg3']}  mae {s['mae']}")
+        typer.echo(f"  {name:16s} regret {s['regret']}  spearman mean {s['spearman']} median {s['spearman_median']}  "
+                   f"ndcg@3 {s['ndcg3']}  mae {s['mae']}")
     for name, s in (res.get("online") or {}).items():
         typer.echo(f"  online {name:16s} regret {s['regret']}  spearman {s['spearman']}  ndcg@3 {s['ndcg3']}")
     if res.get("plot"):
