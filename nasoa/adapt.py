@@ -135,19 +135,20 @@ def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: 
         rng = np.random.default_rng(seed)
         row = frame.row(int(rng.integers(n)), named=True)
     else:
+        default_regime = (
+            (frame["lr"] == DEFAULT_REGIME["lr"]) & (frame["frozen_stages"] == DEFAULT_REGIME["frozen_stages"])
+            & (frame["schedule"] == DEFAULT_REGIME["schedule"]) & (frame["optimizer"] == DEFAULT_REGIME["optimizer"])
+        )
         if strategy == "default":
             name = _default_member(mm.records)["name"]
-        else:  # logme
+        else:  # logme: the most transferable member among those whose default regime fits the budget
             feats = mm.task_features(task)
             scores = {m: s for m, s in (feats.get("logme") or {}).items() if s is not None and np.isfinite(s)}
             if not scores:
                 raise NasoaError("no LogME scores for this task; the logme strategy needs zoo members with features")
-            name = max(scores, key=scores.get)
-        want = frame.filter(
-            (frame["model_name"] == name) & (frame["lr"] == DEFAULT_REGIME["lr"])
-            & (frame["frozen_stages"] == DEFAULT_REGIME["frozen_stages"])
-            & (frame["schedule"] == DEFAULT_REGIME["schedule"]) & (frame["optimizer"] == DEFAULT_REGIME["optimizer"])
-        )
+            fits = set(frame.filter(default_regime)["model_name"].to_list())
+            name = max((m for m in scores if m in fits), key=scores.get, default=max(scores, key=scores.get))
+        want = frame.filter((frame["model_name"] == name) & default_regime)
         if want.height == 0:
             raise NasoaError(f"the {strategy} regime ({name}, full fine-tuning) does not fit a {budget_s:.0f}s budget; "
                              f"give a larger --budget or use --strategy nasoa")
@@ -242,7 +243,10 @@ def adapt(
             if warn is not None:
                 warn(w)
         st = open_store(store)
-        mm = MetaModel.load(st, seed=seed, feature_extractor=lambda t, name: penultimate_features(t, name, 200, seed))
+        # LogME (a forward pass of every member over a few hundred images) only where it drives the choice.
+        extractor = ((lambda t, name: penultimate_features(t, name, 200, seed)) if strategy in ("nasoa", "logme")
+                     else None)
+        mm = MetaModel.load(st, seed=seed, feature_extractor=extractor)
         if not mm.records:
             raise NasoaError("the zoo has no pretrained members; run `nasoa zoo pretrain` first")
     mm.task_features(task)  # meta-features and LogME (cached in the store): part of the time spent before training

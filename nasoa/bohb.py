@@ -108,7 +108,8 @@ def bohb_search(
                                               size=int(rec.get("input_size") or 32), device=device, task=task)
                 res = finetune(prep.model, prep.task, regime, step_budget, seed=seed + trial.number, start_time=t0,
                                device=prep.device, mean=prep.mean, std=prep.std, hflip=prep.hflip, run_dir=run_dir,
-                               resume=k > 0, progress=False)
+                               resume=k > 0, progress=False,
+                               manifest_extra={"model": prep.describe(), "data": task.name, "command": "adapt --strategy bohb"})
             except BudgetTooSmallError:
                 state = optuna.trial.TrialState.FAIL
                 break

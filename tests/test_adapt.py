@@ -11,31 +11,7 @@ import nasoa
 from nasoa.cli.main import app
 
 runner = CliRunner()
-ENC = "031-_8_1-1-21-1"
 TASK = "builtin:digits?per_class=40"
-
-
-@pytest.fixture()
-def tiny_zoo(tmp_path, monkeypatch):
-    """A zoo of one small pretrained-looking ET-NAS member, so the tests run in seconds."""
-    from safetensors.torch import save_file
-
-    import nasoa.models as M
-    from nasoa.zoo import registry
-
-    monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "zoo"))
-    monkeypatch.setattr(M, "_ZOO_LOADED", False)
-    monkeypatch.setattr(M, "_REGISTRY", dict(M._REGISTRY))
-    torch.manual_seed(0)
-    src = nasoa.create_model(ENC, num_classes=20, input_size=16)
-    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, tmp_path / "w.safetensors")
-    r = runner.invoke(app, ["zoo", "add", "tiny_member", "--encoding", ENC, "--weights", str(tmp_path / "w.safetensors"),
-                            "--input-size", "16", "--source-accuracy", "0.8"])
-    assert r.exit_code == 0, r.output
-    user_only = [x for x in registry.records() if x["origin"] == "user"]
-    monkeypatch.setattr(registry, "records", lambda include_user=True: [dict(x) for x in user_only])
-    monkeypatch.setattr(M, "_ZOO_LOADED", False)
-    return tmp_path
 
 
 def _count(store):
@@ -131,6 +107,10 @@ def test_bohb_strategy_splits_the_budget(tiny_zoo):
     curve = m["bohb"]["curve"]
     assert all(a <= b for (_, a), (_, b) in zip(curve, curve[1:]))  # best-so-far never drops
     assert (out / "model.safetensors").exists() and (out / "manifest.json").exists()
+    from nasoa.predict import load_run
+
+    model, classes, spec = load_run(out)  # the best trial's model is a usable run dir
+    assert len(classes) == 10 and spec["input_size"] == 16
 
 
 def test_stream_resumes_and_reports(tiny_zoo):
@@ -157,6 +137,9 @@ import sys
 from nasoa.zoo import registry
 _user = [x for x in registry.records() if x["origin"] == "user"]
 registry.records = lambda include_user=True: [dict(x) for x in _user]
+import pathlib
+import nasoa.adapt
+nasoa.adapt.shipped_experience = lambda: pathlib.Path("/nonexistent/experience.parquet")
 sys.argv = ["nasoa", *sys.argv[1:]]
 from nasoa.cli.main import main
 main()

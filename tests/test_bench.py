@@ -40,3 +40,41 @@ def test_adapt_stream_avoids_the_zoo_source():
     specs = task_stream(12, seed=1)
     assert len(set(specs)) == 12
     assert not any(s.startswith(("builtin:mnist", "builtin:fashion")) for s in specs)
+
+
+def test_bench_adapt_resumes_shards_and_reports(tiny_zoo):
+    import json
+
+    from typer.testing import CliRunner
+
+    from nasoa.cli.main import app
+
+    runner = CliRunner()
+    out = tiny_zoo / "bench"
+    args = ["bench", "adapt", "--budgets", "30s", "--tasks", "2", "--strategies", "nasoa,default", "--ratio-budgets", "",
+            "--out", str(out)]
+    r = runner.invoke(app, [*args, "--shard", "1/2"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in (out / "rows-shard1.jsonl").read_text().splitlines()]
+    assert {(x["task_index"], x["strategy"]) for x in rows} == {(0, "nasoa"), (0, "default")}
+    for x in rows:
+        assert 0.0 <= x["test_accuracy"] <= 1.0 and 0.0 <= x["val_accuracy"] <= 1.0 and x["wall_s"] <= 30 * 1.05 + 1
+    assert not (out / "runs" / "t0-30-nasoa").exists()  # weights are not kept
+    r = runner.invoke(app, [*args, "--shard", "1/2"])  # resumes: nothing runs again
+    assert r.exit_code == 0 and "val " not in r.output
+    assert len((out / "rows-shard1.jsonl").read_text().splitlines()) == 2
+    r = runner.invoke(app, [*args, "--shard", "2/2"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "adapt.json").read_text())
+    assert len(res["rows"]) == 4 and {x["task_index"] for x in res["rows"]} == {0, 1}
+    assert {(s["strategy"], s["tasks"]) for s in res["summary"]} == {("nasoa", 2), ("default", 2)}
+    assert res["nasoa_minus_baseline"][0]["baseline"] == "default" and res["nasoa_minus_baseline"][0]["tasks"] == 2
+    assert (out / "adapt.png").stat().st_size > 1000 and "| 30s |" in (out / "adapt.md").read_text()
+    (out / "adapt.md").unlink()
+    assert runner.invoke(app, ["bench", "adapt", "--report-only", "--out", str(out)]).exit_code == 0
+    assert (out / "adapt.md").exists()
+    for bad in ("3/2", "0/2", "x"):
+        r = runner.invoke(app, [*args, "--shard", bad])
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "--shard" in r.output, r.output
+    r = runner.invoke(app, ["bench", "adapt", "--strategies", "nasoa,bogus", "--out", str(out)])
+    assert r.exit_code == 2 and "unknown strategies bogus" in r.output

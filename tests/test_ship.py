@@ -99,3 +99,28 @@ def test_ship_refuses_an_empty_store(tmp_path):
     ExperienceStore(tmp_path / "empty.sqlite")
     with pytest.raises(NasoaError, match="no runs"):
         ship(tmp_path / "empty.sqlite", tmp_path / "out")
+
+
+def test_the_shipped_experience_is_what_its_manifest_says(tmp_path):
+    """The table in the package: >= 600 runs on >= 40 tasks, collected by `nasoa meta collect`,
+    matching its manifest; a fresh store gets it with its model, which recommends for a task."""
+    import hashlib
+
+    import polars as pl
+
+    parquet = A.shipped_experience()
+    if not parquet.is_file():
+        pytest.skip("no shipped experience in this checkout")
+    manifest = json.loads(parquet.with_name("experience.json").read_text())
+    assert hashlib.sha256(parquet.read_bytes()).hexdigest() == manifest["sha256"]
+    frame = pl.read_parquet(parquet)
+    assert frame.height == manifest["runs"] >= 600 and frame["task_id"].n_unique() == manifest["tasks"] >= 40
+    assert set(frame["strategy"].unique()) == {"random"}  # sampled by `nasoa meta collect`
+    assert not any(s.startswith(("builtin:mnist?", "builtin:mnist5k")) for s in frame["task_spec"].to_list())
+    st = A.open_store(tmp_path / "fresh.sqlite")
+    assert st.count() == manifest["runs"] and (default_model_dir(st.path) / "metamodel.json").is_file()
+    mm = MetaModel.load(st)
+    assert mm.predictor.n_seen == manifest["runs"]
+    feats = json.loads(frame["task_features"][0])
+    top = mm.recommend(feats, budget_s=60, k=5)
+    assert top.height == 5 and top["predicted_accuracy"].is_sorted(descending=True)

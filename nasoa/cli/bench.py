@@ -177,20 +177,30 @@ def adapt_bench(
     tasks: int = typer.Option(6, "--tasks", min=1, max=1000, help="Tasks in the stream."),
     ratio_budgets: str = typer.Option("30s", "--ratio-budgets", help="Budgets at which BOHB's compute ratio is measured."),
     bohb_multiple: int = typer.Option(8, "--bohb-multiple", min=2, max=100, help="BOHB's budget for the ratio, x budget."),
+    strategies: str = typer.Option(",".join(("nasoa", "default", "random", "logme", "bohb")), "--strategies",
+                                   help="Comma-separated strategies to compare."),
+    shard: str = typer.Option("1/1", "--shard", help="K/N: run the tasks with index % N == K-1 (N pinned processes "
+                                                     "sharing one --out)."),
+    report_only: bool = typer.Option(False, "--report-only", help="Rebuild adapt.md/png/json from the rows so far."),
     seed: int = typer.Option(0, "--seed"),
-    out: str = typer.Option(None, "--out", help="Output dir (default bench/results/adapt-<date>/)."),
+    out: str = typer.Option(None, "--out", help="Output dir (default bench/results/adapt-<date>/); a re-run resumes."),
 ) -> None:
-    """All adapt strategies on one task stream: accuracy at equal budget, BOHB's compute to match nasoa."""
+    """All adapt strategies on one task stream: test accuracy at equal budget, BOHB's compute to match nasoa."""
     import datetime
     from pathlib import Path
 
-    from nasoa.bench.adapt import run
+    from nasoa.bench.adapt import parse_shard, report, run
     from nasoa.runtime import parse_duration
 
+    d = Path(out or f"bench/results/adapt-{datetime.date.today():%Y%m%d}")
+    if report_only:
+        report(d)
+        typer.echo(f"table: {d / 'adapt.md'}")
+        return
     bs = tuple(parse_duration(b) for b in budgets.split(",") if b.strip())
     rb = tuple(parse_duration(b) for b in ratio_budgets.split(",") if b.strip())
-    d = Path(out or f"bench/results/adapt-{datetime.date.today():%Y%m%d}")
-    run(d, bs, tasks, seed, rb, bohb_multiple, log=typer.echo)
+    strat = tuple(s.strip() for s in strategies.split(",") if s.strip())
+    run(d, bs, tasks, seed, rb, bohb_multiple, strat, parse_shard(shard), log=typer.echo)
     typer.echo(f"table: {d / 'adapt.md'}")
 
 
