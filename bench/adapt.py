@@ -113,9 +113,10 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
     open_store(store)  # seeded with the shipped experience (and its model) when new
     done = {(r["task_index"], r["budget_s"], r["strategy"]) for r in _read_jsonl(rows_file)}
     done_ratio = {(r["task_index"], r["budget_s"]) for r in _read_jsonl(ratios_file)}
-    (out / "config.json").write_text(json.dumps({"budgets": list(budgets), "tasks": n_tasks, "seed": seed,
-                                                 "ratio_budgets": list(ratio_budgets), "bohb_multiple": bohb_multiple,
-                                                 "strategies": list(strategies)}, indent=1) + "\n")
+    config = {"budgets": list(budgets), "tasks": n_tasks, "seed": seed, "ratio_budgets": list(ratio_budgets),
+              "bohb_multiple": bohb_multiple, "strategies": list(strategies), "shard": f"{k}/{n}"}
+    with open(out / "invocations.jsonl", "a") as f:  # every (resumed, sharded, partial) run that fed the folder
+        f.write(json.dumps({**config, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
     for ti, spec in enumerate(task_stream(n_tasks, seed)):
         if ti % n != k - 1:
             continue
@@ -178,7 +179,7 @@ def report(out: Path) -> dict[str, Any]:
     ratios = [r for f in sorted(out.glob("ratios*.jsonl")) for r in _read_jsonl(f)]
     if not rows:
         raise NasoaError(f"no results in {out} yet (no rows*.jsonl); run `nasoa bench adapt --out {out}` first")
-    cfg = json.loads((out / "config.json").read_text()) if (out / "config.json").exists() else {}
+    cfg = _read_jsonl(out / "invocations.jsonl")
     budgets = sorted({r["budget_s"] for r in rows})
     present = [s for s in STRATEGIES if any(r["strategy"] == s for r in rows)]
     summary = []
@@ -203,8 +204,8 @@ def report(out: Path) -> dict[str, Any]:
                 deltas.append({"budget_s": b, "baseline": s, "tasks": len(d), "mean_delta": statistics.mean(d),
                                "wins": sum(x > 0 for x in d), "ties": sum(x == 0 for x in d)})
     prov = provenance()
-    result = {"suite": "adapt", "provenance": prov, "config": cfg, "rows": rows, "failed": failed, "summary": summary,
-              "nasoa_minus_baseline": deltas, "bohb_ratio": ratios}
+    result = {"suite": "adapt", "provenance": prov, "invocations": cfg, "rows": rows, "failed": failed,
+              "summary": summary, "nasoa_minus_baseline": deltas, "bohb_ratio": ratios}
     atomic_write_json(out / "adapt.json", result)
     _plot(summary, present, budgets, out / "adapt.png")
     n_tasks = len({r["task_index"] for r in rows})

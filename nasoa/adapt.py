@@ -249,6 +249,7 @@ def adapt(
         mm = MetaModel.load(st, seed=seed, feature_extractor=extractor)
         if not mm.records:
             raise NasoaError("the zoo has no pretrained members; run `nasoa zoo pretrain` first")
+    loaded = time.time() - start
     mm.task_features(task)  # meta-features and LogME (cached in the store): part of the time spent before training
     spent = time.time() - start
     try:
@@ -265,6 +266,7 @@ def adapt(
         "predicted_accuracy": choice.predicted_accuracy, "uncertainty": choice.uncertainty,
         "planned_epochs": choice.planned_epochs, "n_candidates": choice.n_candidates,
         "recommend_ms": round(choice.recommend_ms, 2), "top": choice.top,
+        "setup_s": {"start_and_load": round(loaded, 3), "meta_features": round(spent - loaded, 3)},
     }
     if dry_run:
         manifest["elapsed_s"] = round(time.time() - start, 3)

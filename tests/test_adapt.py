@@ -169,7 +169,8 @@ def _cached_tasks(store) -> int:
         con.close()
 
 
-def test_ctrl_c_during_adapt_keeps_the_store_and_marks_the_run(tiny_zoo):
+@pytest.mark.parametrize("signame,code,word", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_ctrl_c_during_adapt_keeps_the_store_and_marks_the_run(tiny_zoo, signame, code, word):
     import signal
     import sqlite3
 
@@ -186,10 +187,10 @@ def test_ctrl_c_during_adapt_keeps_the_store_and_marks_the_run(tiny_zoo):
         time.sleep(0.2)  # the task's features are cached just before training starts
     assert _cached_tasks(store) == 2, proc.communicate()
     time.sleep(3.0)  # well inside the training loop
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, signame))
     stdout, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 130, (stdout, stderr)
-    assert stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in stderr
+    assert proc.returncode == code, (stdout, stderr)
+    assert stderr.strip().splitlines()[-1] == word and "Traceback" not in stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "interrupted" and manifest["result"]["stop_reason"] == "interrupted"
     con = sqlite3.connect(store)

@@ -52,5 +52,27 @@ class NasoaGroup(TyperGroup):
         except _user_error_types() as e:
             raise fail(str(e), getattr(e, "exit_code", 2)) from None
         except KeyboardInterrupt:
+            if TERMINATED:
+                typer.echo("terminated", err=True)
+                raise typer.Exit(143) from None
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
+
+
+TERMINATED = False
+
+
+def _on_sigterm(signum, frame) -> None:
+    global TERMINATED
+    TERMINATED = True
+    raise KeyboardInterrupt
+
+
+def handle_sigterm() -> None:
+    """Make SIGTERM (a scheduler or ``kill`` stopping a job) take Ctrl-C's path: the command stops
+    where it is, keeps every store consistent and marks its run interrupted; exit 143. Also what
+    stops a background job, whose SIGINT the shell ignores."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)

@@ -23,8 +23,11 @@ def print_result(p: dict) -> None:
     r = p["regime"]
     c.print(f"[bold]{p['model']}[/bold] on {p['task']} ({p['num_classes']} classes, {p['num_train']} train / {p['num_val']} val images)", highlight=False)
     if p.get("strategy"):
+        setup = p.get("setup_s") or {}
+        where = (f" (start-up and loading {setup['start_and_load']:.1f}s, meta-features {setup['meta_features']:.1f}s)"
+                 if setup else "")
         c.print(f"chosen by strategy {p['strategy']!r} from {p.get('n_candidates', '?')} candidate regimes "
-                f"in {p.get('recommend_ms', float('nan')):.0f} ms", highlight=False)
+                f"in {p.get('recommend_ms', float('nan')):.0f} ms{where}", highlight=False)
     c.print(
         f"regime: lr {r['lr']:g}, frozen stages {r['frozen_stages']}, {r['schedule']}, {r['optimizer']}, batch {r['batch_size']}",
         highlight=False,

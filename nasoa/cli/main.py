@@ -43,6 +43,7 @@ def main() -> None:
     from . import _common
 
     _common.ENTRY_START = process_start_time()
+    _common.handle_sigterm()
     try:
         app()
         code = 0
