@@ -78,10 +78,11 @@ def test_errors_are_one_line(tiny_zoo):
         assert r.exit_code == 2 and len(lines) == 1 and needle in lines[0], (args, r.output)
 
 
-def test_budget_too_small_names_a_budget_that_works(tiny_zoo):
+def test_budget_too_small_names_a_budget_that_works(tiny_zoo, monkeypatch):
     """The error names the smallest whole budget (loading included), and that budget is feasible."""
     import re
 
+    monkeypatch.setenv("NASOA_MACHINE_FACTOR", "40")  # a slow machine, whatever this one is
     store = str(tiny_zoo / "exp.sqlite")
     big = "builtin:fashion?per_class=600"
     r = runner.invoke(app, ["adapt", big, "--budget", "6s", "--dry-run", "--store", store])
