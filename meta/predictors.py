@@ -601,17 +601,22 @@ class PopularPredictor(Predictor):
     """The common-practice baseline: ignore the task, prefer the regime that was most often best.
 
     Within each task of the training data the best run "wins" (ties share the win). A regime's
-    score is its share of wins among the tasks it was tried on (smoothed), plus a tie-breaker: its
-    mean within-task percentile of accuracy. Random experience rarely repeats an exact regime across
-    tasks, so the score backs off from (member, lr, frozen stages, schedule, optimizer) to (member,
-    frozen stages, lr), (member, frozen stages), (member) and the global prior, using the most
-    specific key seen on at least ``min_tasks`` tasks. The output is a ranking score, not an
-    accuracy: compare its rankings (Spearman, regret, NDCG), not its errors.
+    score is its share of wins among the runs it appeared in, smoothed towards the overall win rate
+    (``smoothing`` pseudo-runs), plus a tie-breaker: 1e-3 times its mean within-task percentile of
+    accuracy. Random experience rarely repeats an exact regime across tasks, so the score backs off
+    from (member, lr, frozen stages, schedule, optimizer) to (member, frozen stages, lr), (member,
+    frozen stages), (member) and the global prior, using the most specific key seen on at least
+    ``min_tasks`` tasks. The budget is not part of the key. ``lr`` is read from ``lr`` or, in a
+    learn frame (which keeps only its log), ``lr_log10``.
+
+    The output is a ranking score, not an accuracy: compare its rankings (Spearman, regret, NDCG);
+    its mean absolute error is meaningless.
     """
 
     kind = "popular"
+    REGIME: ClassVar[tuple[str, ...]] = ("model_name", "lr", "frozen_stages", "schedule", "optimizer")
     KEYS: ClassVar[tuple[tuple[str, ...], ...]] = (
-        ("model_name", "lr", "frozen_stages", "schedule", "optimizer"),
+        REGIME,
         ("model_name", "frozen_stages", "lr"),
         ("model_name", "frozen_stages"),
         ("model_name",),
@@ -621,30 +626,47 @@ class PopularPredictor(Predictor):
         super().__init__(seed)
         self.min_tasks, self.smoothing = int(min_tasks), float(smoothing)
         self._rows: list[tuple[dict[str, Any], float, str]] = []
-        self._table: dict[tuple, tuple[float, int]] | None = None
+        self._table: dict[tuple, tuple[float, int]] | None = None  # key -> (score, tasks); rebuilt lazily
+        self._global = 0.0
 
     def params(self) -> dict[str, Any]:
         return {"seed": self.seed, "min_tasks": self.min_tasks, "smoothing": self.smoothing}
 
+    @classmethod
+    def _regime(cls, x: Mapping[str, Any]) -> dict[str, Any]:
+        """The key columns of a row, canonical (numbers to 6 significant digits; missing -> None)."""
+        out: dict[str, Any] = {}
+        for n in cls.REGIME:
+            v = x.get(n)
+            if n == "lr" and v is None and x.get("lr_log10") is not None:
+                v = 10.0 ** float(x["lr_log10"])
+            if isinstance(v, (bool, int, float, np.integer, np.floating)):
+                v = float(f"{float(v):.6g}") if math.isfinite(float(v)) else None
+            elif v is not None:
+                v = str(v)
+            out[n] = v
+        return out
+
+    @classmethod
+    def _dicts(cls, frame: pl.DataFrame) -> list[dict[str, Any]]:
+        cols = [c for c in (*cls.REGIME, "lr_log10") if c in frame.columns]
+        return frame.select(cols).to_dicts() if cols else [{} for _ in range(frame.height)]
+
     def learn_one(self, x: Mapping[str, Any], y: float, group: str | None = None) -> None:
-        xc = {k: x.get(k) for k in self.KEYS[0]}
-        self._rows.append((xc, float(y), str(group if group is not None else "_")))
+        self._rows.append((self._regime(x), float(y), str(group if group is not None else "_")))
         self._seen(y)
         self._table = None
 
     def learn_many(self, frame: pl.DataFrame) -> None:
         if "y" not in frame.columns:
             raise NasoaError("learn_many needs a 'y' column (the validation accuracy) in the frame")
-        cols = [c for c in self.KEYS[0] if c in frame.columns]
-        g = frame["group"].to_list() if "group" in frame.columns else ["_"] * frame.height
-        for row, y, gi in zip(frame.select(cols).to_dicts() if cols else [{}] * frame.height, frame["y"].to_list(), g):
-            self.learn_one(row, y, gi)
+        g = frame["group"].to_list() if "group" in frame.columns else [None] * frame.height
+        for x, y, gi in zip(self._dicts(frame), frame["y"].to_list(), g):
+            self.learn_one(x, y, gi)
 
-    @staticmethod
-    def _key(x: Mapping[str, Any], names: tuple[str, ...]) -> tuple:
-        return (names, *(round(float(v), 8) if isinstance(v, (int, float)) else v for v in (x.get(n) for n in names)))
+    def _build(self) -> None:
+        from .checks import _rank
 
-    def _build(self) -> dict[tuple, tuple[float, int]]:
         by_task: dict[str, list[tuple[dict[str, Any], float]]] = {}
         for x, y, g in self._rows:
             by_task.setdefault(g, []).append((x, y))
@@ -654,28 +676,26 @@ class PopularPredictor(Predictor):
         for g, runs in by_task.items():
             ys = np.array([y for _, y in runs])
             best = ys == ys.max()
-            ranks = np.argsort(np.argsort(ys, kind="stable"), kind="stable") / max(1, len(ys) - 1)
+            ranks = _rank(ys) / max(1, len(ys) - 1)  # within-task percentile, ties averaged
             for (x, _), won, r in zip(runs, best, ranks):
                 for names in self.KEYS:
-                    k = self._key(x, names)
+                    k = (names, *(x[n] for n in names))
                     wins[k] = wins.get(k, 0.0) + (1.0 / best.sum() if won else 0.0)
                     pct.setdefault(k, []).append(float(r))
                     tasks.setdefault(k, set()).add(g)
-        rate = len(by_task) and sum(wins.values()) / max(1, sum(len(v) for v in pct.values()))
-        table = {}
-        for k, ps in pct.items():
-            n = len(ps)
-            share = (wins[k] + self.smoothing * rate) / (n + self.smoothing)
-            table[k] = (share + 1e-3 * float(np.mean(ps)), len(tasks[k]))
-        return table
+        rate = len(by_task) / len(self._rows)  # one win per task, shared among its runs
+        s = self.smoothing
+        self._table = {k: ((wins[k] + s * rate) / (len(ps) + s) + 1e-3 * float(np.mean(ps)), len(tasks[k]))
+                       for k, ps in pct.items()}
+        self._global = rate + 1e-3 * 0.5
 
-    def _score(self, x: Mapping[str, Any]) -> float:
+    def _score(self, x: dict[str, Any]) -> float:
         assert self._table is not None
         for names in self.KEYS:
-            hit = self._table.get(self._key(x, names))
+            hit = self._table.get((names, *(x[n] for n in names)))
             if hit is not None and hit[1] >= self.min_tasks:
                 return hit[0]
-        return 0.0
+        return self._global
 
     def predict_many(self, frame: pl.DataFrame) -> np.ndarray:
         if frame.height == 0:
@@ -683,10 +703,8 @@ class PopularPredictor(Predictor):
         if not self._rows:
             return np.full(frame.height, self.prior)
         if self._table is None:
-            self._table = self._build()
-        cols = [c for c in self.KEYS[0] if c in frame.columns]
-        rows = frame.select(cols).to_dicts() if cols else [{}] * frame.height
-        return np.array([self._score(r) for r in rows], dtype=np.float64)
+            self._build()
+        return np.array([self._score(self._regime(x)) for x in self._dicts(frame)], dtype=np.float64)
 
     def _save_files(self, d: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
         return {"rows.json": json.dumps([[x, y, g] for x, y, g in self._rows]).encode()}, {"rows": len(self._rows)}

@@ -361,7 +361,8 @@ def test_cli_module_imports_nothing_heavy():
     assert out.stdout.strip() == "[]"
 
 
-def test_most_often_best_baseline_prefers_the_usual_winner():
+@pytest.mark.parametrize("lr_column", ["lr", "lr_log10"])  # learn frames (feature_columns) keep only lr_log10
+def test_most_often_best_baseline_prefers_the_usual_winner(lr_column):
     import polars as pl
 
     from nasoa.meta.evaluate import summarize, task_metrics
@@ -371,19 +372,38 @@ def test_most_often_best_baseline_prefers_the_usual_winner():
     for t in range(12):
         for m, lr in (("a", 0.01), ("b", 0.01), ("c", 0.1), ("a", 0.1)):
             base = {"a": 0.8, "b": 0.7, "c": 0.6}[m] + (0.05 if lr == 0.01 else 0.0)
-            rows.append({"model_name": m, "lr": lr, "frozen_stages": 0.0, "schedule": "cosine", "optimizer": "sgd",
-                         "task_num_classes": float(rng.integers(2, 10)), "y": base + rng.normal(0, 0.01),
-                         "group": f"t{t}"})
-    frame = pl.DataFrame(rows)
+            rows.append({"model_name": m, lr_column: lr if lr_column == "lr" else float(np.log10(lr)),
+                         "frozen_stages": 0.0, "schedule": "cosine", "optimizer": "sgd",
+                         "task_num_classes": float(rng.integers(2, 10)), "budget_s": float(rng.choice([10, 60])),
+                         "y": base + rng.normal(0, 0.01), "group": f"t{t}"})
+    frame = pl.DataFrame(rows).with_columns(pl.col("model_name").cast(pl.Categorical))
     p = make_predictor("most-often-best", 0)
     p.learn_many(frame.filter(pl.col("group") != "t11"))
     held = frame.filter(pl.col("group") == "t11")
     pred = p.predict_many(held)
-    assert held["model_name"][int(np.argmax(pred))] == "a" and held["lr"][int(np.argmax(pred))] == 0.01
-    assert list(np.argsort(-pred)) == [0, 3, 1, 2]  # a@0.01 (always best), then by win share and rank
-    # an unseen regime falls back to its member's record, an unseen member to the prior
+    assert pred[0] > pred[3] > pred[1] > pred[2]  # a@0.01 (always best) first, then by win share and rank
+    # learn_one (stored rows, lazy recompute) agrees with learn_many
+    q = make_predictor("most-often-best", 0)
+    for row in frame.filter(pl.col("group") != "t11").to_dicts():
+        y, g = row.pop("y"), row.pop("group")
+        q.learn_one(row, y, g)
+    assert np.array_equal(q.predict_many(held), pred)
+    # an unseen regime backs off to its member's record; an unseen member gets the global prior
     other = p.predict_many(pl.DataFrame([{"model_name": "a", "lr": 0.03, "frozen_stages": 0.0, "schedule": "cosine",
                                           "optimizer": "sgd"}, {"model_name": "zz", "lr": 0.01}]))
-    assert other[0] > other[1]
+    assert other[0] > other[1] > 0
     s = summarize(task_metrics(pred, held))
     assert s["spearman_median"] == s["spearman"] == 1.0 and s["regret"] == 0.0
+
+
+def test_summarize_reports_the_median_spearman_ignoring_nan():
+    import polars as pl
+
+    from nasoa.meta.evaluate import summarize
+
+    per_task = pl.DataFrame({"task": list("abcd"), "runs": [5, 5, 5, 2], "spearman": [0.1, 0.2, 0.9, float("nan")],
+                             "regret": [0.0, 0.1, 0.2, 0.3], "ndcg3": [1.0, 0.5, 0.5, 1.0], "mae": [0.1] * 4})
+    s = summarize(per_task)
+    assert s["spearman_median"] == 0.2 and s["spearman"] == 0.4 and s["tasks"] == 4
+    assert set(s) >= {"spearman", "regret", "regret_median", "ndcg3", "mae"}  # existing keys stay
+    assert summarize(per_task.head(0))["spearman_median"] is None
