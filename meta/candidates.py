@@ -15,7 +15,7 @@ import numpy as np
 from nasoa.errors import BudgetTooSmallError, NasoaError
 
 from .descriptors import MemberTable
-from .features import TASK_PREFIX, TimeModel, derive
+from .features import TRANSFER_SCORES, TimeModel, derive, task_columns
 
 if TYPE_CHECKING:
     import polars as pl
@@ -125,17 +125,15 @@ def enumerate_candidates(members: MemberTable, task_features: Mapping[str, Any],
     if len(members) == 0:
         raise NasoaError("the zoo has no members with measured step times; run `nasoa zoo pretrain` first")
     base, mi = _grid_frame(members, grid)
-    logme = dict(task_features.get("logme") or {})
-    finite = [float(v) for v in logme.values() if v is not None and math.isfinite(float(v))]
-    member_logme = np.array([float(logme[nm]) if logme.get(nm) is not None else np.nan for nm in members.names])
-    lit = [pl.lit(v, dtype=pl.Utf8 if isinstance(v, str) else pl.Float64).alias(k)
-           for k, v in task_features.items() if k.startswith(TASK_PREFIX) and v is not None]
-    frame = base.with_columns(
-        *lit,
-        pl.lit(float(budget_s), dtype=pl.Float64).alias("budget_s"),
-        pl.Series("logme", member_logme[mi]).fill_nan(None),
-        pl.lit(max(finite) if finite else None, dtype=pl.Float64).alias("_logme_max"),
-    )
+    transfer = []
+    for key in TRANSFER_SCORES:
+        scores = dict(task_features.get(key) or {})
+        finite = [float(v) for v in scores.values() if v is not None and math.isfinite(float(v))]
+        per_member = np.array([float(scores[nm]) if scores.get(nm) is not None else np.nan for nm in members.names])
+        transfer += [pl.Series(key, per_member[mi]).fill_nan(None),
+                     pl.lit(max(finite) if finite else None, dtype=pl.Float64).alias(f"_{key}_max")]
+    lit = [pl.lit(v, dtype=pl.Float64).alias(k) for k, v in task_columns(task_features).items()]
+    frame = base.with_columns(*lit, pl.lit(float(budget_s), dtype=pl.Float64).alias("budget_s"), *transfer)
     frame = derive(frame, time_model)
     if feasible_only:
         ok = frame["_min_budget_s"] <= float(budget_s)

@@ -3,9 +3,12 @@
 A run's features are four groups, each a flat ``dict[str, float | str]`` so that a new zoo member
 or a new hyperparameter is new keys and values, not new code:
 
-* task meta-features (``task_*``), computed in seconds from the images and labels, plus the
-  model-dependent transferability ``logme`` (LogME of the member's penultimate features on a few
-  hundred training images; stored per task as ``task_features["logme"][member]``);
+* task meta-features (``task_*``), computed in seconds from the images and labels only (never a
+  dataset's name or any other identity: a user's task comes from no source we know), plus the
+  model-dependent transferability of each member's frozen penultimate features on a few hundred
+  training images: ``logme`` (LogME) and ``knn`` (leave-one-out k-NN accuracy), each also relative
+  to the best member on the task (``logme_gap``, ``knn_gap``); stored per task as
+  ``task_features["logme"][member]`` and ``task_features["knn"][member]``;
 * the model descriptor (``model_*``, from the zoo registry: :mod:`nasoa.meta.descriptors`);
 * the regime (``lr_log10``, ``frozen_stages``, ``frozen_frac``, ``schedule``, ``optimizer``,
   ``batch_size``);
@@ -44,6 +47,10 @@ __all__ = [
     "task_id",
     "task_meta_features",
     "logme_scores",
+    "transfer_scores",
+    "task_columns",
+    "TRANSFER_SCORES",
+    "TRANSFER_IMAGES",
     "cached_task_features",
     "derive",
     "feature_columns",
@@ -55,7 +62,11 @@ TASK_PREFIX = "task_"
 MODEL_PREFIX = "model_"
 REGIME_FEATURES = ("lr_log10", "frozen_stages", "frozen_frac", "schedule", "optimizer", "batch_size")
 BUDGET_FEATURES = ("budget_s", "budget_log", "step_ms", "planned_epochs", "images_seen")
-TRANSFER_FEATURES = ("logme", "logme_gap")
+TRANSFER_FEATURES = ("logme", "logme_gap", "knn", "knn_gap")
+# Per-member transferability scores kept in a task's features (``feats[name][member]``).
+TRANSFER_SCORES = ("logme", "knn")
+# Images per task whose frozen features the transferability scores use (one forward per member).
+TRANSFER_IMAGES = 300
 # Accuracy may only rise with these (all grow with the budget): the LightGBM back-ends constrain them.
 MONOTONE_FEATURES = ("budget_s", "budget_log", "planned_epochs", "images_seen")
 
@@ -116,13 +127,6 @@ def task_id(task: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def _source_kind(source: str) -> str:
-    """``builtin:fashion`` -> ``fashion``; ``imagefolder:/data/x`` -> ``imagefolder``."""
-    s = str(source or "unknown")
-    kind, _, rest = s.partition(":")
-    return rest.split("?")[0] if kind == "builtin" and rest else kind
-
-
 def task_meta_features(task: Any, *, max_images: int = 2000, seed: int = 0) -> dict[str, float | str]:
     """Meta-features of a task (a :class:`nasoa.data.TaskData` or anything shaped like it).
 
@@ -169,41 +173,56 @@ def task_meta_features(task: Any, *, max_images: int = 2000, seed: int = 0) -> d
         "task_image_contrast": float(xf.std(axis=(1, 2, 3)).mean()),
         "task_brightness_spread": float(per_image_mean.std()),
         "task_colourfulness": colour,
-        "task_source": _source_kind(getattr(task, "source", "")),
     }
+
+
+def transfer_scores(extract: Callable[[str], tuple[np.ndarray, np.ndarray]], members: Iterable[str],
+                    ) -> dict[str, dict[str, float]]:
+    """LogME and k-NN accuracy of each member, ``{"logme": {member: score}, "knn": {...}}``:
+    ``extract(name) -> (features N x D, labels N)`` runs the member's forward pass once for both
+    (it lives outside ``meta``, which does not import the nets)."""
+    from .knn import knn_accuracy
+    from .logme import logme
+
+    out: dict[str, dict[str, float]] = {k: {} for k in TRANSFER_SCORES}
+    for name in members:
+        f, y = extract(name)
+        for key, fn in (("logme", logme), ("knn", knn_accuracy)):
+            try:
+                out[key][name] = round(float(fn(f, y)), 6)
+            except ValueError:
+                out[key][name] = float("nan")
+    return out
 
 
 def logme_scores(extract: Callable[[str], tuple[np.ndarray, np.ndarray]], members: Iterable[str],
                  ) -> dict[str, float]:
-    """LogME of each member: ``extract(name) -> (features N x D, labels N)`` runs the member's
-    forward pass (it lives outside ``meta``, which does not import the nets)."""
-    from .logme import logme
-
-    out = {}
-    for name in members:
-        f, y = extract(name)
-        try:
-            out[name] = round(logme(f, y), 6)
-        except ValueError:
-            out[name] = float("nan")
-    return out
+    """LogME of each member (see :func:`transfer_scores`)."""
+    return transfer_scores(extract, members)["logme"]
 
 
 def cached_task_features(task: Any, *, store: ExperienceStore | None = None, members: Iterable[str] = (),
                          extract: Callable[[str], tuple[np.ndarray, np.ndarray]] | None = None,
                          ) -> tuple[str, dict[str, Any]]:
-    """``(task_id, features)`` with LogME for every member in ``members`` (when ``extract`` is
-    given), read from and written to the store's per-task cache."""
+    """``(task_id, features)`` with the transferability scores (:data:`TRANSFER_SCORES`) of every
+    member in ``members`` (when ``extract`` is given), read from and written to the store's
+    per-task cache. Features cached by an older version (without k-NN, or with dataset identity)
+    are brought up to date."""
     tid = task_id(task)
     feats = store.task_features(tid) if store is not None else None
     changed = feats is None
     if feats is None:
         feats = dict(task_meta_features(task))
         feats["logme"] = {}
+    if "task_source" in feats:  # identity, dropped from the features: it cannot transfer to a user's data
+        feats.pop("task_source")
+        changed = True
     if extract is not None:
-        todo = [m for m in members if m not in feats.get("logme", {})]
+        todo = [m for m in members if any(m not in (feats.get(k) or {}) for k in TRANSFER_SCORES)]
         if todo:
-            feats.setdefault("logme", {}).update(logme_scores(extract, todo))
+            scores = transfer_scores(extract, todo)
+            for k in TRANSFER_SCORES:
+                feats.setdefault(k, {}).update(scores[k])
             changed = True
     if changed and store is not None:
         store.put_task_features(tid, feats, str(getattr(task, "name", "")))
@@ -246,6 +265,7 @@ def derive(frame: pl.DataFrame, time_model: TimeModel) -> pl.DataFrame:
         epochs.alias("planned_epochs"),
         (epochs * n).alias("images_seen"),
         (pl.col("_logme_max") - pl.col("logme")).alias("logme_gap"),
+        (pl.col("_knn_max") - pl.col("knn")).alias("knn_gap"),
         # Time the regime needs for min_epochs, and the time it is predicted to take.
         # The budget this regime needs to fit min_epochs (candidates below it are infeasible).
         ((tm.setup_s + eval_s + tm.margin_s + tm.min_epochs * epoch_s) / (1 - tm.margin_frac)).alias("_min_budget_s"),
@@ -257,6 +277,13 @@ def feature_columns(frame: pl.DataFrame | Iterable[str]) -> list[str]:
     cols = frame.columns if hasattr(frame, "columns") else list(frame)
     named = set(REGIME_FEATURES) | set(BUDGET_FEATURES) | set(TRANSFER_FEATURES)
     return [c for c in cols if c.startswith(TASK_PREFIX) or c.startswith(MODEL_PREFIX) or c in named]
+
+
+def task_columns(task_features: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric ``task_*`` meta-features: what a predictor sees of a task besides transferability.
+    Anything else (a name, a path, a source kind from older stores) is left out."""
+    return {k: float(v) for k, v in task_features.items()
+            if k.startswith(TASK_PREFIX) and isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _step_ms_ref(model_features: Mapping[str, Any], frozen: int) -> float:
@@ -272,9 +299,7 @@ def _step_ms_ref(model_features: Mapping[str, Any], frozen: int) -> float:
 def _base_row(task_features: Mapping[str, Any], model_features: Mapping[str, Any], regime: Mapping[str, Any],
               budget_s: float, epochs_actual: float | None = None) -> dict[str, Any]:
     name = model_features.get("model_name")
-    logme = dict(task_features.get("logme") or {})
-    vals = [v for v in logme.values() if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    row: dict[str, Any] = {k: v for k, v in task_features.items() if k.startswith(TASK_PREFIX)}
+    row: dict[str, Any] = task_columns(task_features)
     row.update({k: v for k, v in model_features.items() if k.startswith(MODEL_PREFIX)})
     frozen = int(regime.get("frozen_stages", 0))
     row.update({
@@ -284,12 +309,15 @@ def _base_row(task_features: Mapping[str, Any], model_features: Mapping[str, Any
         "optimizer": str(regime.get("optimizer", "sgd")),
         "batch_size": int(regime.get("batch_size", 64)),
         "budget_s": float(budget_s),
-        "logme": logme.get(name) if name in logme else None,
-        "_logme_max": max(vals) if vals else None,
         "_step_ms_ref": _step_ms_ref(model_features, frozen),
         "_step_batch": float(model_features.get("_train_step_batch") or 64),
         "_epochs_actual": epochs_actual,
     })
+    for key in TRANSFER_SCORES:
+        scores = dict(task_features.get(key) or {})
+        vals = [float(v) for v in scores.values() if _finite(v) is not None]
+        row[key] = _finite(scores.get(name))
+        row[f"_{key}_max"] = max(vals) if vals else None
     if "model_num_stages" not in row:
         table = model_features.get("_train_step_ms") or {}
         row["model_num_stages"] = float(max(len(table) - 1, 1)) if table else 4.0

@@ -3,10 +3,12 @@ fine-tuned for real with the trainer and the zoo's pretrained weights, appended 
 
 ``nasoa meta collect --store PATH --runs N --seed S --budgets 10,30,60`` calls :func:`collect`.
 
-* Tasks are cut from the built-in sources (class subsets, images per class), always from their
-  training data: ``load_task`` never touches a source's test split. The zoo is pretrained on
-  MNIST + Fashion-MNIST train, so tasks from those sources are not truly downstream; the task's
-  source is recorded (``task_source``) so a predictor can tell.
+* Tasks are cut from the built-in sources and task families (:mod:`nasoa.families`: generated
+  textures, noise fields, shapes, fractals; recoloured and corrupted variants of the real sets):
+  a class subset (2 to ``max_classes``, log-uniform), images per class (few-shot to a few hundred),
+  and an image size (``sizes``), always from their training data: ``load_task`` never touches a
+  source's test split. The task's spec (hence its family) is recorded with each run for evaluation
+  by family; it is never a model input.
 * Run ``i`` of seed ``S`` is fully determined by ``(S, i)``: its task is ``i // runs_per_task``,
   its member, budget and regime are drawn from generators seeded by ``(S, i)``. A counter in the
   store (``collect:seed=S``), incremented in the same transaction as each appended run, says how
@@ -50,6 +52,12 @@ class CollectConfig:
     min_classes: int = 2
     max_classes: int = 10
     logme_images: int = 300
+    # Task sizes (px) to sample from; None: each source's native size. Real sources keep their
+    # native size half of the time.
+    sizes: tuple[int, ...] | None = None
+    budget_weights: tuple[float, ...] | None = None  # sampling weights of ``budgets``; None: uniform
+    max_train_images: int = 6000  # per_class is lowered so that a task has at most this many
+    min_val_per_class: int = 0  # a larger validation split where the source has room (less noisy labels)
     device: str = "cpu"
     pretrained: bool = True  # False only for smoke tests with untrained members
     grid: Any = None  # nasoa.meta.candidates.Grid; None: the default grid
@@ -62,10 +70,25 @@ class CollectConfig:
     def sampling(self) -> dict[str, Any]:
         """The options that decide what run ``i`` is: a resumed collection must keep them."""
         grid = self.grid.to_dict() if self.grid is not None else None
-        return {"budgets": list(self.budgets), "runs_per_task": self.runs_per_task,
-                "sources": list(self.sources) if self.sources is not None else None,
-                "per_class": list(self.per_class), "min_classes": self.min_classes, "max_classes": self.max_classes,
-                "logme_images": self.logme_images, "pretrained": self.pretrained, "grid": grid}
+        out = {"budgets": list(self.budgets), "runs_per_task": self.runs_per_task,
+               "sources": list(self.sources) if self.sources is not None else None,
+               "per_class": list(self.per_class), "min_classes": self.min_classes, "max_classes": self.max_classes,
+               "logme_images": self.logme_images, "pretrained": self.pretrained, "grid": grid}
+        # Options added later enter the record only when set, so older collections still resume.
+        for key, default in (("sizes", None), ("budget_weights", None), ("max_train_images", 6000),
+                             ("min_val_per_class", 0)):
+            value = getattr(self, key)
+            if value != default:
+                out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def sample_budget(self, rng: np.random.Generator) -> float:
+        if self.budget_weights is None:
+            return float(self.budgets[int(rng.integers(len(self.budgets)))])
+        w = np.asarray(self.budget_weights, dtype=np.float64)
+        if len(w) != len(self.budgets) or (w < 0).any() or w.sum() <= 0:
+            raise NasoaError("budget weights need one non-negative weight per budget, not all zero")
+        return float(self.budgets[int(rng.choice(len(w), p=w / w.sum()))])
 
 
 def pretrained_members(records: Sequence[dict[str, Any]] | None = None, pretrained: bool = True) -> list[dict]:
@@ -91,14 +114,27 @@ def sample_task_spec(seed: int, task_index: int, sources: Sequence[dict[str, Any
     src = sources[int(rng.integers(len(sources)))]
     n_cls = int(src["num_classes"])
     hi = min(config.max_classes, n_cls)
-    k = int(rng.integers(min(config.min_classes, hi), hi + 1))
+    lo = min(config.min_classes, hi)
+    if config.sizes is None:  # the original sampler (uniform class count), kept for old collections
+        k = int(rng.integers(lo, hi + 1))
+    else:  # log-uniform: as many 2-5 class tasks as 10-50 class ones
+        k = int(np.clip(np.floor(np.exp(rng.uniform(np.log(lo), np.log(hi + 1)))), lo, hi))
     classes = sorted(int(c) for c in rng.choice(n_cls, size=k, replace=False))
     # Leave room for a validation split (a quarter of per_class by default) in every class.
     room = int(src["train_images"] / n_cls * 0.7)
     options = [p for p in config.per_class if p <= room] or [max(2, room)]
     per_class = int(rng.choice(options))
     task_seed = int(rng.integers(0, 2**31 - 1))
-    return f"builtin:{src['name']}?classes={','.join(map(str, classes))}&per_class={per_class}&seed={task_seed}"
+    query = f"classes={','.join(map(str, classes))}&per_class={per_class}"
+    if config.sizes is not None:
+        per_class = max(2, min(per_class, config.max_train_images // k))
+        query = f"classes={','.join(map(str, classes))}&per_class={per_class}"
+        val = max(config.min_val_per_class, int(round(per_class / 4)))
+        if config.min_val_per_class and per_class + val <= room / 0.7:
+            query += f"&val_per_class={val}"
+        if src.get("kind") == "generated" or rng.random() < 0.5:
+            query += f"&size={int(rng.choice(config.sizes))}"
+    return f"builtin:{src['name']}?{query}&seed={task_seed}"
 
 
 def penultimate_features(task, member: str | dict[str, Any], n: int = 300, seed: int = 0, *, pretrained: bool = True,
@@ -172,7 +208,8 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     from nasoa.meta.store import ExperienceStore, RunRecord
 
     from .data import list_builtin, load_task
-    from .runtime import machine, versions
+    from .families import family_of
+    from .runtime import available_cores, machine, versions
     from .train import BudgetTooSmallError, Regime, finetune
     from .workflow import prepare_model_and_task
 
@@ -198,6 +235,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     tm = TimeModel(machine_factor=machine_factor(members, [r.to_dict() for r in st.records()]))
     host = machine()
     vers = versions()
+    threads = available_cores()
     key = config.counter_key
     wanted = json.dumps(config.sampling(), sort_keys=True)
     stored = st.set_meta(f"{key}:sampling", wanted, only_if_absent=True)
@@ -227,7 +265,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
             emit({"event": "task", "index": t_index, "spec": spec, "task_id": tid})
         task, tid, feats = task_cache[t_index]
         rng = np.random.default_rng([int(config.seed), int(i), 202])
-        budget = float(config.budgets[int(rng.integers(len(config.budgets)))])
+        budget = config.sample_budget(rng)
         try:
             (cand,) = sample_regimes(table, feats, budget, 1, rng, grid, tm)
         except NasoaError as e:  # no regime fits this budget on this task
@@ -262,6 +300,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                    "predicted_s": result.predicted_s, "train_accuracy": result.train_accuracy,
                    "val_loss": result.val_loss, "time_model_epochs": cand["planned_epochs"],
                    "machine": host, "collect": {"seed": config.seed, "index": i, "task_index": t_index},
+                   "threads": threads, "input_size": prep.size, "family": family_of(task.name),
                    **config.extra},
         )
         st.append(record, counter=key)

@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import NasoaError
+from .families import GENERATORS, TEST_PER_CLASS, VARIANTS, apply_variant, generate
 
 __all__ = [
     "BUILTIN_NAMES",
@@ -67,6 +68,10 @@ VAL_DIR_NAMES = ("val", "valid", "validation")
 TEST_SPLIT_SEED = 20210917
 TEST_FRACTION = 0.2
 _EXAMPLE_SPEC = "builtin:fashion?classes=0,3,5&per_class=200&size=32"
+# Generated families (nasoa.families): images per class a task gets without per_class, and the
+# nominal pool per class that samplers may draw from (any number can be rendered).
+_GENERATED_DEFAULT_PER_CLASS = 100
+_GENERATED_TRAIN_PER_CLASS = 1000
 
 
 class DataError(NasoaError):
@@ -472,6 +477,10 @@ def _missing_reason(name: str) -> str | None:
     """None when built-in ``name`` can be loaded here, else a one-line how-to-install."""
     if "+" in name:
         return next((r for r in map(_missing_reason, name.split("+")) if r), None)
+    if name in GENERATORS:
+        return None
+    if name in VARIANTS:
+        return _missing_reason(VARIANTS[name].base)
     src = _SOURCES[name]
     if name == "mnist":
         pkg = _package_dir("pureml")
@@ -647,6 +656,19 @@ def list_builtin() -> list[dict]:
             "test_split": s.test_split,
             "hflip": s.hflip,
             "notes": s.notes,
+            "kind": "real",
+        })
+    for name in (*GENERATORS, *VARIANTS):
+        s = _source_meta(name)
+        reason = _missing_reason(name)
+        gen = GENERATORS.get(name)
+        out.append({
+            "name": name, "spec": f"builtin:{name}", "title": s.title, "classes": list(s.classes),
+            "num_classes": len(s.classes), "images": s.train_images + s.test_images,
+            "train_images": s.train_images, "test_images": s.test_images, "native_size": s.native_size,
+            "channels": gen.channels if gen else VARIANTS[name].channels, "available": reason is None,
+            "install": s.install, "missing": reason, "test_split": s.test_split, "hflip": s.hflip, "notes": s.notes,
+            "kind": "generated" if gen else "variant",
         })
     return out
 
@@ -654,10 +676,23 @@ def list_builtin() -> list[dict]:
 def _source_meta(name: str) -> _Source:
     """A built-in's description; ``a+b`` is the union of sources a and b (classes prefixed)."""
     parts = name.split("+")
+    if len(parts) == 1 and name in GENERATORS:
+        g = GENERATORS[name]
+        return _Source(name, g.title, g.classes, (g.native_size, g.native_size), _GENERATED_TRAIN_PER_CLASS * g.num_classes,
+                       TEST_PER_CLASS * g.num_classes, "nothing to install: generated offline, seeded",
+                       f"a fixed {TEST_PER_CLASS} images per class from a seed no task uses", hflip=g.hflip,
+                       notes=g.notes + f"; ?size=N renders at N px (native {g.native_size})")
+    if len(parts) == 1 and name in VARIANTS:
+        v = VARIANTS[name]
+        b = _SOURCES[v.base]
+        return _Source(name, f"{b.title}, {v.title.split(' ', 1)[1]}", b.classes, b.native_size, b.train_images,
+                       b.test_images, b.install, b.test_split + " (transformed the same way)", hflip=b.hflip,
+                       notes=f"each image's transformation is seeded by its index in builtin:{v.base}")
     for n in parts:
         if n not in _SOURCES:
-            raise DataError(f"unknown built-in {n!r}; choose one of {', '.join(BUILTIN_NAMES)} "
-                            f"(or a union such as mnist+fashion)")
+            known = ", ".join((*BUILTIN_NAMES, *GENERATORS, *VARIANTS))
+            extra = " (unions take real sources only)" if n in GENERATORS or n in VARIANTS else ""
+            raise DataError(f"unknown built-in {n!r}{extra}; choose one of {known} (or a union such as mnist+fashion)")
     if len(parts) == 1:
         return _SOURCES[name]
     if len(set(parts)) != len(parts):
@@ -671,9 +706,42 @@ def _source_meta(name: str) -> _Source:
     )
 
 
+def _generated_task(spec: _Spec, seed: int, val_fraction: float, test: bool) -> TaskData:
+    """A task of a generated family (:mod:`nasoa.families`), rendered at the task's size."""
+    g = GENERATORS[spec.target]
+    where = f"builtin:{g.name}"
+    chosen = _resolve_classes(spec.classes, g.classes, where)
+    names = [g.classes[i] for i in chosen]
+    size = spec.size or g.native_size
+    if size > 512:
+        raise DataError(f"size={size} is too large for builtin:{g.name}; pass size=512 or less")
+    info: dict[str, Any] = {
+        "native_size": (size, size), "native_channels": g.channels, "duplicates_removed": 0, "skipped_files": 0,
+        "seed": seed, "val_fraction": val_fraction, "hflip": g.hflip, "class_ids": chosen, "generated": True,
+        "test_split": f"a fixed {TEST_PER_CLASS} images per class from a seed no task uses",
+    }
+    sink: list[str] = []
+    if test:
+        x_val, y_val = generate(g.name, chosen, [TEST_PER_CLASS] * len(chosen), size, seed, test=True)
+        x_train, y_train = x_val[:0], y_val[:0]
+        info["split"] = "test"
+    else:
+        per_class = spec.per_class if spec.per_class is not None else _GENERATED_DEFAULT_PER_CLASS
+        n_val = spec.val_per_class if spec.val_per_class is not None else _default_val_per_class(per_class,
+                                                                                                 val_fraction)
+        x, y = generate(g.name, chosen, [per_class + n_val] * len(chosen), size, seed)
+        first = (np.arange(len(y)) - np.searchsorted(y, y)) < per_class  # each class: train first, then val
+        x_train, y_train, x_val, y_val = x[first], y[first], x[~first], y[~first]
+        info["split"] = "per_class"
+    return _make_task(spec, where, where, x_train, y_train, x_val, y_val, names, chosen, seed, info, sink)
+
+
 def _builtin_task(spec: _Spec, seed: int, val_fraction: float, test: bool) -> TaskData:
+    if spec.target in GENERATORS:
+        return _generated_task(spec, seed, val_fraction, test)
     src = _source_meta(spec.target)
-    arrays = _load_source(src.name)
+    variant = VARIANTS.get(src.name)
+    arrays = _load_source(variant.base if variant else src.name)
     where = f"builtin:{src.name}"
     chosen = _resolve_classes(spec.classes, src.classes, where)
     names = [src.classes[i] for i in chosen]
@@ -689,13 +757,20 @@ def _builtin_task(spec: _Spec, seed: int, val_fraction: float, test: bool) -> Ta
         y_all = remap[arrays.y_test]
         idx = np.flatnonzero(y_all >= 0)
         x_val, y_val = arrays.x_test[idx], y_all[idx]
+        if variant:
+            x_val = apply_variant(variant.name, x_val, idx, test=True)
         x_train, y_train = x_val[:0], y_val[:0]
         info["split"] = "test"
     else:
         y_rel = remap[arrays.y_train]
         tr, va, method = _split_indices(y_rel, None, names, chosen, spec, seed, val_fraction, where, sink)
         x_train, y_train, x_val, y_val = arrays.x_train[tr], y_rel[tr], arrays.x_train[va], y_rel[va]
+        if variant:
+            x_train = apply_variant(variant.name, x_train, tr, test=False)
+            x_val = apply_variant(variant.name, x_val, va, test=False)
         info["split"] = method
+    if variant:
+        info["native_channels"] = variant.channels
     return _make_task(spec, f"builtin:{src.name}", where, x_train, y_train, x_val, y_val, names, chosen, seed,
                       info, sink)
 

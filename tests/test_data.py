@@ -301,7 +301,9 @@ def test_default_val_shrinks_with_warning():
 
 def test_list_builtin_fields():
     names = [d["name"] for d in list_builtin()]
-    assert names == ["mnist", "fashion", "animal", "digits", "lfw", "mnist5k"]
+    real = ["mnist", "fashion", "animal", "digits", "lfw", "mnist5k"]
+    assert [d["name"] for d in list_builtin() if d["kind"] == "real"] == real
+    assert {"textures", "noise", "shapes", "fractals", "animal-colour", "fashion-corrupt"} <= set(names)
     for d in list_builtin():
         assert {"name", "classes", "images", "native_size", "available", "install"} <= set(d)
         assert d["images"] == d["train_images"] + d["test_images"]

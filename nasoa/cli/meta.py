@@ -44,17 +44,40 @@ def collect_cmd(
     sources: list[str] = typer.Option(None, "--source", help="Built-in sources to cut tasks from (repeatable); "
                                                              "default: every installed one."),
     logme_images: int = typer.Option(300, "--logme-images", min=20, max=5000,
-                                     help="Training images per task for the LogME features."),
+                                     help="Training images per task for the transferability features."),
+    budget_weights: str = typer.Option(None, "--budget-weights",
+                                       help="Sampling weights of --budgets, comma-separated (default: uniform)."),
+    sizes: str = typer.Option(None, "--sizes", help="Task image sizes to sample, e.g. 16,32,64,96 (default: each "
+                                                    "source's native size)."),
+    per_class: str = typer.Option("10,20,50,100,200", "--per-class", help="Train images per class to sample from."),
+    max_classes: int = typer.Option(10, "--max-classes", min=2, max=1000, help="Most classes in a sampled task."),
+    min_val_per_class: int = typer.Option(0, "--min-val-per-class", min=0, max=1000,
+                                          help="At least this many validation images per class where the source "
+                                               "has room (less noisy accuracies)."),
     device: str = opt.DEVICE,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Fine-tune sampled regimes on sampled tasks with the real trainer and zoo; append each run."""
     from nasoa.collect import CollectConfig, collect
+    from nasoa.errors import NasoaError
     from nasoa.workflow import resolve_device
+
+    def numbers(text: str | None, what: str, cast=float) -> tuple | None:
+        if text is None:
+            return None
+        try:
+            values = tuple(cast(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            values = ()
+        if not values or min(values) <= 0:
+            raise NasoaError(f"{what} takes positive comma-separated numbers, e.g. 1,2,3; got {text!r}")
+        return values
 
     cfg = CollectConfig(runs=runs, seed=seed, budgets=_budgets(budgets), runs_per_task=runs_per_task,
                         sources=tuple(sources) if sources else None, logme_images=logme_images,
-                        device=resolve_device(device))
+                        device=resolve_device(device), budget_weights=numbers(budget_weights, "--budget-weights"),
+                        sizes=numbers(sizes, "--sizes", int), per_class=numbers(per_class, "--per-class", int),
+                        max_classes=max_classes, min_val_per_class=min_val_per_class)
     st = _store(store)
     before = st.counter(cfg.counter_key)
     todo = max(0, runs - before)
