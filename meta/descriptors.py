@@ -22,6 +22,7 @@ ENV_MACHINE_FACTOR = "NASOA_MACHINE_FACTOR"
 _LOG_KEYS = ("params", "macs")
 # Record fields that are not features of the member (bookkeeping, or handled specially).
 _SKIP = {"name", "family", "encoding", "mean", "std", "source", "train_step_ms", "train_step_batch", "provenance",
+         "profiled_step_ms",
          "weights", "origin", "source_accuracy_split", "pretrain", "notes"}
 
 
@@ -55,11 +56,14 @@ def descriptor(record: Mapping[str, Any]) -> dict[str, Any]:
             else:
                 out[f"model_{key}"] = float(value)
     table = {str(k): float(v) for k, v in (record.get("train_step_ms") or {}).items()}
+    # The member's cost as a feature comes from the profiled table, which is the same on every
+    # machine; the time model's table (``_train_step_ms``) may be calibrated to this machine.
+    profiled = {str(k): float(v) for k, v in (record.get("profiled_step_ms") or table).items()}
     if table:
-        keys = sorted(table, key=int)
+        keys = sorted(profiled, key=int)
         out["model_num_stages"] = float(int(keys[-1]))
-        out["model_step_ms_full"] = table[keys[0]]  # every stage trained
-        out["model_step_ms_head"] = table[keys[-1]]  # all stages frozen
+        out["model_step_ms_full"] = profiled[keys[0]]  # every stage trained
+        out["model_step_ms_head"] = profiled[keys[-1]]  # all stages frozen
     out["_train_step_ms"] = table
     out["_train_step_batch"] = float(record.get("train_step_batch") or 64)
     prov = record.get("provenance") or {}
@@ -71,13 +75,10 @@ def descriptors(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [descriptor(r) for r in records]
 
 
-def machine_factor(records: Sequence[Mapping[str, Any]] = (), runs: Iterable[Mapping[str, Any]] = (),
-                   default: float = 1.0) -> float:
-    """This machine's step time relative to the zoo's profiling machine (>1: slower here).
-
-    ``$NASOA_MACHINE_FACTOR`` wins; else the median ratio of measured to listed step time over
-    stored runs (``extra.step_ms`` at ``extra.batch_size``) made on this host; else ``default``.
-    """
+def machine_factor(default: float = 1.0) -> float:
+    """A user's override of the time model's speed (``$NASOA_MACHINE_FACTOR``: >1 is slower than
+    the step-time tables say), else ``default``. The tables themselves are calibrated to this
+    machine from measured runs (:mod:`nasoa.meta.timing`)."""
     env = os.environ.get(ENV_MACHINE_FACTOR)
     if env:
         try:
@@ -86,34 +87,7 @@ def machine_factor(records: Sequence[Mapping[str, Any]] = (), runs: Iterable[Map
                 return v
         except ValueError:
             pass
-    import socket
-
-    host = socket.gethostname()
-    by_name = {str(r["name"]): descriptor(r) for r in records}
-    ratios = []
-    for run in runs:
-        extra = run.get("extra") or {}
-        if isinstance(extra, str):
-            import json
-
-            extra = json.loads(extra)
-        if (extra.get("machine") or {}).get("hostname") != host:
-            continue
-        d = by_name.get(str(run.get("model_name")))
-        measured = extra.get("step_ms")
-        if d is None or not measured or not d["_train_step_ms"]:
-            continue
-        regime = run.get("regime") or {}
-        if isinstance(regime, str):
-            import json
-
-            regime = json.loads(regime)
-        frozen = str(int(regime.get("frozen_stages", 0)))
-        ref = d["_train_step_ms"].get(frozen)
-        bs = float(extra.get("batch_size") or regime.get("batch_size") or 64)
-        if ref:
-            ratios.append(float(measured) / (ref * bs / d["_train_step_batch"]))
-    return float(np.median(ratios)) if len(ratios) >= 3 else default
+    return default
 
 
 class MemberTable:

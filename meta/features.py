@@ -249,6 +249,8 @@ def derive(frame: pl.DataFrame, time_model: TimeModel) -> pl.DataFrame:
     bs = pl.min_horizontal(pl.col("batch_size").cast(pl.Float64), n)
     spe = pl.when(n >= 2 * bs).then((n / bs).floor()).otherwise((n / bs).ceil()).clip(lower_bound=1.0)
     step_ms = pl.col("_step_ms_ref") * bs / pl.col("_step_batch") * tm.machine_factor
+    if "_step_ms_actual" in frame.columns:  # a stored run: what it measured, not the estimate
+        step_ms = pl.coalesce(pl.col("_step_ms_actual").cast(pl.Float64), step_ms)
     eval_s = pl.col("task_num_val").cast(pl.Float64) * step_ms / bs * tm.eval_factor / 1000.0
     budget = pl.col("budget_s").cast(pl.Float64)
     overhead = tm.setup_s + eval_s + tm.margin_s + tm.margin_frac * budget
@@ -297,7 +299,8 @@ def _step_ms_ref(model_features: Mapping[str, Any], frozen: int) -> float:
 
 
 def _base_row(task_features: Mapping[str, Any], model_features: Mapping[str, Any], regime: Mapping[str, Any],
-              budget_s: float, epochs_actual: float | None = None) -> dict[str, Any]:
+              budget_s: float, epochs_actual: float | None = None, step_ms_actual: float | None = None,
+              ) -> dict[str, Any]:
     name = model_features.get("model_name")
     row: dict[str, Any] = task_columns(task_features)
     row.update({k: v for k, v in model_features.items() if k.startswith(MODEL_PREFIX)})
@@ -312,6 +315,7 @@ def _base_row(task_features: Mapping[str, Any], model_features: Mapping[str, Any
         "_step_ms_ref": _step_ms_ref(model_features, frozen),
         "_step_batch": float(model_features.get("_train_step_batch") or 64),
         "_epochs_actual": epochs_actual,
+        "_step_ms_actual": step_ms_actual,
     })
     for key in TRANSFER_SCORES:
         scores = dict(task_features.get(key) or {})
@@ -345,11 +349,14 @@ def _finite(v: Any) -> float | None:
 
 
 def training_frame(runs: pl.DataFrame | Iterable[Mapping[str, Any]], time_model: TimeModel | None = None,
-                   ) -> pl.DataFrame:
+                   members: Mapping[str, Mapping[str, Any]] | None = None) -> pl.DataFrame:
     """Stored runs -> one row per run with the feature columns plus ``y`` (validation accuracy;
     chance level 1/k for a diverged run without one), ``group`` (task id), ``id`` and ``created``.
 
     ``runs`` is :meth:`ExperienceStore.runs` (JSON as text or decoded) or a list of run dicts.
+    ``members`` (name -> descriptor) replaces the model features stored with a run by the zoo's
+    current ones, so that runs collected before a member was re-profiled describe it the same way
+    as a candidate does. A run's ``step_ms`` and ``planned_epochs`` are what it measured and ran.
     """
     import json
 
@@ -363,9 +370,11 @@ def training_frame(runs: pl.DataFrame | Iterable[Mapping[str, Any]], time_model:
             v = r.get(c)
             dec[c] = json.loads(v) if isinstance(v, str) else dict(v or {})
         tf, mf = dec["task_features"], dict(dec["model_features"])
+        if members is not None and r["model_name"] in members:
+            mf = dict(members[r["model_name"]])
         mf.setdefault("model_name", r["model_name"])
         epochs = _finite(dec["extra"].get("epochs"))
-        b = _base_row(tf, mf, dec["regime"], float(r["budget_s"]), epochs)
+        b = _base_row(tf, mf, dec["regime"], float(r["budget_s"]), epochs, _finite(dec["extra"].get("step_ms")))
         y = _finite(r.get("val_accuracy"))
         if y is None:
             k = _finite(tf.get("task_num_classes")) or 2.0

@@ -25,6 +25,7 @@ starts alone. ``nasoa meta eval --online`` repeats the comparison on real experi
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,10 +35,11 @@ import numpy as np
 from nasoa.errors import NasoaError
 
 from .candidates import REGIME_COLUMNS, Grid, candidate_regime, enumerate_candidates
-from .descriptors import MemberTable, machine_factor, zoo_records
+from .descriptors import ENV_MACHINE_FACTOR, MemberTable, machine_factor, zoo_records
 from .features import (TimeModel, _base_row, cached_task_features, derive, feature_columns, training_frame)
 from .predictors import BACKENDS, CombinedPredictor, Predictor, load_predictor, make_predictor
 from .store import ExperienceStore, RunRecord
+from .timing import calibrate_records
 
 if TYPE_CHECKING:
     import polars as pl
@@ -71,13 +73,17 @@ class MetaModel:
                  backend: str = "lgbm-regressor", seed: int = 0, rescore_top: int = 64,
                  feature_extractor: FeatureExtractor | None = None):
         self.records = [dict(r) for r in (zoo if zoo is not None else zoo_records())]
+        self.calibration: dict[str, Any] = {}
+        if store is not None and not os.environ.get(ENV_MACHINE_FACTOR):
+            # Step times corrected by what recent runs measured on this machine (bounded query).
+            from nasoa.runtime import available_cores, cpu_model
+
+            self.records, self.calibration = calibrate_records(self.records, store.timings(), cpu=cpu_model(),
+                                                               threads=available_cores())
         self.members = MemberTable(self.records)
         self.store = store
         self.grid = grid or Grid()
-        if time_model is None:
-            runs = store.records() if store is not None and store.count() else []
-            time_model = TimeModel(machine_factor=machine_factor(self.records, [r.to_dict() for r in runs]))
-        self.time_model = time_model
+        self.time_model = time_model if time_model is not None else TimeModel(machine_factor=machine_factor())
         self.backend = backend
         self.seed = int(seed)
         self.predictor = predictor if predictor is not None else make_predictor(backend, seed)
@@ -107,7 +113,7 @@ class MetaModel:
 
         st = _open_store(store)
         mm = cls(zoo=zoo, store=st, seed=seed, **kw)
-        frame = training_frame(st.runs(), mm.time_model)
+        frame = training_frame(st.runs(), mm.time_model, mm.member_features)
         selection: dict[str, Any] = {}
         if backend == "auto":
             candidates = ("lgbm-regressor", "lgbm-ranker")
@@ -147,7 +153,8 @@ class MetaModel:
             if doc.get("format") != MODEL_FORMAT:
                 raise NasoaError(f"{meta_file} is not a nasoa meta-model; refit with `nasoa meta fit`")
             mm = cls(load_predictor(mdir / "predictor"), zoo=zoo, store=st, grid=Grid.from_dict(doc["grid"]),
-                     time_model=TimeModel.from_dict(doc["time_model"]), backend=doc["backend"],
+                     time_model=TimeModel.from_dict({**doc["time_model"], "machine_factor": machine_factor()}),
+                     backend=doc["backend"],
                      seed=int(doc.get("seed", seed)), **kw)
             mm.last_run_id = int(doc.get("last_run_id", 0))
             mm.selection = doc.get("selection", {})
@@ -204,12 +211,17 @@ class MetaModel:
         """Learn the store's runs appended after the last one this model saw; returns how many."""
         if self.store is None:
             return 0
-        frame = training_frame(self.store.runs(after_id=self.last_run_id), self.time_model)
+        frame = training_frame(self.store.runs(after_id=self.last_run_id), self.time_model, self.member_features)
         for row in frame.to_dicts():
             self._learn_row(row)
         return frame.height
 
     # ---- features ----------------------------------------------------------------------------
+
+    @property
+    def member_features(self) -> dict[str, dict[str, Any]]:
+        """The zoo's current descriptor of each member, by name (what stored runs are described by)."""
+        return {d["model_name"]: d for d in self.members.descriptors}
 
     def _learn_frame(self, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.select(feature_columns(frame) + [c for c in ("y", "group") if c in frame.columns])
@@ -323,7 +335,7 @@ class MetaModel:
         rid = None
         if record and self.store is not None:
             rid = self.store.append(rec)
-        frame = training_frame([dict(rec.to_dict(), id=rid or 0)], self.time_model)
+        frame = training_frame([dict(rec.to_dict(), id=rid or 0)], self.time_model, self.member_features)
         for row in frame.to_dicts():
             self._learn_row(row)
         return rid
@@ -340,7 +352,7 @@ class MetaModel:
 
         if self.store is None:
             raise NasoaError("evaluation needs a store; build the MetaModel with MetaModel.load(store)")
-        frame = self._learn_frame(training_frame(self.store.runs(), self.time_model))
+        frame = self._learn_frame(training_frame(self.store.runs(), self.time_model, self.member_features))
         n_tasks = frame["group"].n_unique() if frame.height else 0
         if n_tasks < 2:
             raise NasoaError(f"the store {self.store.path} has runs on {n_tasks} task(s); evaluation needs at least "

@@ -204,12 +204,13 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     """
     from nasoa.meta.candidates import Grid, sample_regimes
     from nasoa.meta.descriptors import MemberTable, descriptor, machine_factor
+    from nasoa.meta.timing import calibrate_records
     from nasoa.meta.features import TimeModel, cached_task_features
     from nasoa.meta.store import ExperienceStore, RunRecord
 
     from .data import list_builtin, load_task
     from .families import family_of
-    from .runtime import available_cores, machine, versions
+    from .runtime import available_cores, cpu_model, machine, versions
     from .train import BudgetTooSmallError, Regime, finetune
     from .workflow import prepare_model_and_task
 
@@ -230,9 +231,12 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     if not available:
         raise NasoaError("no built-in data source is installed here; run `bash install.sh` (or pip install "
                          "scikit-learn for builtin:digits)")
-    table = MemberTable(members)
+    # Feasibility uses step times calibrated by this machine's earlier runs; the records stored
+    # with each run keep the profiled tables (descriptors are the same on every machine).
+    calibrated, _ = calibrate_records(members, st.timings(), cpu=cpu_model(), threads=available_cores())
+    table = MemberTable(calibrated)
     grid = config.grid or Grid()
-    tm = TimeModel(machine_factor=machine_factor(members, [r.to_dict() for r in st.records()]))
+    tm = TimeModel(machine_factor=machine_factor())
     host = machine()
     vers = versions()
     threads = available_cores()
