@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from .predictors import Predictor
 
-__all__ = ["task_metrics", "summarize", "leave_tasks_out", "prequential", "select_backend",
+__all__ = ["task_metrics", "summarize", "leave_tasks_out", "leave_families_out", "prequential", "select_backend",
            "plot_predicted_vs_actual", "ndcg"]
 
 Factory = Callable[[int], "Predictor"]
@@ -95,6 +95,8 @@ def leave_tasks_out(frame: pl.DataFrame, factory: Factory, folds: int = 5, seed:
     groups = frame["group"].to_list()
     if len(set(groups)) < 2:
         raise ValueError("leave-tasks-out evaluation needs runs on at least two tasks")
+    if "family" in frame.columns:
+        frame = frame.drop("family")
     parts = []
     for held in _folds(groups, folds, seed):
         test_mask = frame["group"].is_in(held)
@@ -105,6 +107,33 @@ def leave_tasks_out(frame: pl.DataFrame, factory: Factory, folds: int = 5, seed:
     preds = pl.concat(parts)
     per_task = task_metrics(preds["pred"].to_numpy(), preds)
     return preds, per_task, summarize(per_task)
+
+
+def leave_families_out(frame: pl.DataFrame, factory: Factory, seed: int = 0,
+                       ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """Hold out one task family at a time (column ``family``): its tasks are ranked by a predictor
+    fitted on the other families only, as a user's task from an unseen kind of data would be.
+    Returns (predictions, per-task metrics with their family, summary with a per-family table)."""
+    import polars as pl
+
+    fams = list(dict.fromkeys(frame["family"].to_list()))
+    if len(fams) < 2:
+        raise ValueError("leave-one-family-out evaluation needs runs from at least two families")
+    parts = []
+    for fam in fams:
+        test_mask = frame["family"] == fam
+        p = factory(seed)
+        p.learn_many(frame.filter(~test_mask).drop("family"))
+        test = frame.filter(test_mask)
+        parts.append(test.select("group", "family", "y").with_columns(
+            pl.Series("pred", p.predict_many(test.drop("family")))))
+    preds = pl.concat(parts)
+    per_task = task_metrics(preds["pred"].to_numpy(), preds)
+    fam_of = dict(zip(preds["group"].to_list(), preds["family"].to_list()))
+    per_task = per_task.with_columns(pl.Series("family", [fam_of[t] for t in per_task["task"].to_list()]))
+    summary = summarize(per_task)
+    summary["families"] = {f: summarize(per_task.filter(pl.col("family") == f)) for f in fams}
+    return preds, per_task, summary
 
 
 def prequential(frame: pl.DataFrame, factories: Mapping[str, Factory], warm_tasks: int = 10, seed: int = 0,

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nasoa.errors import NasoaError
+from nasoa.families import lineage_of
 
 if TYPE_CHECKING:
     import polars as pl
@@ -351,7 +352,9 @@ def _finite(v: Any) -> float | None:
 def training_frame(runs: pl.DataFrame | Iterable[Mapping[str, Any]], time_model: TimeModel | None = None,
                    members: Mapping[str, Mapping[str, Any]] | None = None) -> pl.DataFrame:
     """Stored runs -> one row per run with the feature columns plus ``y`` (validation accuracy;
-    chance level 1/k for a diverged run without one), ``group`` (task id), ``id`` and ``created``.
+    chance level 1/k for a diverged run without one), ``group`` (task id), ``family`` (the task's
+    family lineage, :func:`nasoa.families.lineage_of`: for evaluation only, never a feature), ``id``
+    and ``created``.
 
     ``runs`` is :meth:`ExperienceStore.runs` (JSON as text or decoded) or a list of run dicts.
     ``members`` (name -> descriptor) replaces the model features stored with a run by the zoo's
@@ -381,12 +384,14 @@ def training_frame(runs: pl.DataFrame | Iterable[Mapping[str, Any]], time_model:
             y = 1.0 / k
         b["y"] = y
         b["group"] = str(r["task_id"])
+        b["family"] = lineage_of(str(r.get("task_spec") or ""))
         b["id"] = int(r.get("id") or 0)
         b["created"] = str(r.get("created") or "")
         base_rows.append(b)
     if not base_rows:
-        return pl.DataFrame({"y": [], "group": []}, schema={"y": pl.Float64, "group": pl.Utf8})
+        return pl.DataFrame({"y": [], "group": [], "family": []},
+                            schema={"y": pl.Float64, "group": pl.Utf8, "family": pl.Utf8})
     frame = pl.DataFrame(base_rows, infer_schema_length=None)
     frame = derive(frame, time_model or TimeModel())
-    keep = feature_columns(frame) + ["y", "group", "id", "created"]
+    keep = feature_columns(frame) + ["y", "group", "family", "id", "created"]
     return frame.select(keep)

@@ -230,6 +230,7 @@ class MetaModel:
         y, g = row.pop("y"), row.pop("group")
         rid = int(row.pop("id", 0) or 0)
         row.pop("created", None)
+        row.pop("family", None)  # for evaluation only: never a feature
         self.predictor.learn_one(row, y, g)
         self.last_run_id = max(self.last_run_id, rid)
 
@@ -344,31 +345,51 @@ class MetaModel:
         return self.predictor.feature_importances()
 
     def evaluate(self, *, folds: int = 5, backends: Sequence[str] | None = None, online: bool = False,
-                 warm_tasks: int | None = None, plot: str | Path | None = None) -> dict[str, Any]:
-        """Leave-tasks-out metrics of each back-end on this model's store (per-task Spearman, top-1
-        regret, NDCG@3), optionally the online (prequential) comparison and a predicted-vs-actual
-        PNG of the first back-end."""
-        from .evaluate import leave_tasks_out, plot_predicted_vs_actual, prequential
+                 warm_tasks: int | None = None, plot: str | Path | None = None,
+                 by: Sequence[str] = ("family", "task")) -> dict[str, Any]:
+        """Metrics of each back-end on this model's store (per-task Spearman, top-1 regret, NDCG@3):
+        leaving one task family out at a time (``by`` holds ``"family"``: the primary metric, since
+        a user's task comes from no family the experience holds) and leaving tasks out in ``folds``
+        folds (``"task"``); optionally the online (prequential) comparison and a
+        predicted-vs-actual PNG of the first back-end under the first protocol."""
+        from .evaluate import leave_families_out, leave_tasks_out, plot_predicted_vs_actual, prequential
 
         if self.store is None:
             raise NasoaError("evaluation needs a store; build the MetaModel with MetaModel.load(store)")
-        frame = self._learn_frame(training_frame(self.store.runs(), self.time_model, self.member_features))
+        unknown = set(by) - {"family", "task"}
+        if unknown or not by:
+            raise NasoaError(f"--by takes family and/or task, not {', '.join(sorted(unknown)) or 'nothing'}")
+        full = training_frame(self.store.runs(), self.time_model, self.member_features)
+        frame = self._learn_frame(full)
         n_tasks = frame["group"].n_unique() if frame.height else 0
         if n_tasks < 2:
             raise NasoaError(f"the store {self.store.path} has runs on {n_tasks} task(s); evaluation needs at least "
                              f"2 (collect more with `nasoa meta collect`)")
+        families = full["family"].n_unique()
+        if "family" in by and families < 2:
+            raise NasoaError(f"the store {self.store.path} holds tasks of {families} family; leaving a family out "
+                             f"needs at least 2 (pass --by task, or collect tasks of other families)")
         names = list(backends or ("lgbm-regressor", "lgbm-ranker", "river", "combo-blend", "most-often-best"))
-        out: dict[str, Any] = {"runs": frame.height, "tasks": n_tasks, "folds": min(folds, n_tasks),
-                               "leave_tasks_out": {}, "per_task": {}}
-        for i, name in enumerate(names):
-            preds, per_task, summary = leave_tasks_out(frame, lambda s, n=name: make_predictor(n, s), folds, self.seed)
-            if name == "most-often-best":
-                summary["mae"] = None  # a ranking score, not an accuracy
-            out["leave_tasks_out"][name] = summary
-            out["per_task"][name] = per_task.to_dicts()
-            if i == 0 and plot is not None:
-                out["plot"] = str(plot_predicted_vs_actual(preds, plot, f"{name}, {n_tasks} tasks held out "
-                                                                        f"in {out['folds']} folds"))
+        out: dict[str, Any] = {"runs": frame.height, "tasks": n_tasks, "families": families,
+                               "folds": min(folds, n_tasks), "by": list(by)}
+        with_family = frame.with_columns(full["family"])
+        for proto in by:
+            key = "leave_families_out" if proto == "family" else "leave_tasks_out"
+            out[key], out[f"per_task_{proto}"] = {}, {}
+            for name in names:
+                factory = (lambda s, n=name: make_predictor(n, s))
+                if proto == "family":
+                    preds, per_task, summary = leave_families_out(with_family, factory, self.seed)
+                else:
+                    preds, per_task, summary = leave_tasks_out(frame, factory, folds, self.seed)
+                if name == "most-often-best":
+                    summary["mae"] = None  # a ranking score, not an accuracy
+                out[key][name] = summary
+                out[f"per_task_{proto}"][name] = per_task.to_dicts()
+                if plot is not None and "plot" not in out:
+                    what = f"{families} families held out one at a time" if proto == "family" else \
+                        f"{n_tasks} tasks held out in {out['folds']} folds"
+                    out["plot"] = str(plot_predicted_vs_actual(preds, plot, f"{name}, {what}"))
         if online:
             wt = warm_tasks if warm_tasks is not None else max(2, n_tasks // 3)
             facs = {n: (lambda s, n=n: make_predictor(n, s)) for n in
@@ -376,4 +397,3 @@ class MetaModel:
             out["online"] = prequential(frame, facs, warm_tasks=wt, seed=self.seed)
             out["online_warm_tasks"] = wt
         return out
-

@@ -117,7 +117,7 @@ def synthetic_runs(zoo: Sequence[Mapping[str, Any]], n_tasks: int, runs_per_task
             acc = true_accuracy(tf, m, regime, budget) + float(rng.normal(0, noise))
             d = {k: v for k, v in descriptor(m).items() if k != "_machine"}
             out.append(RunRecord(
-                task_id=f"synthetic-{seed}-{t}", task_spec=f"synthetic:{t}", task_features=tf, model_name=m["name"],
+                task_id=f"synthetic-{seed}-{t}", task_spec=f"synthetic:family{t % 3}/{t}", task_features=tf, model_name=m["name"],
                 model_features=d, regime=regime, budget_s=budget, val_accuracy=float(np.clip(acc, 0, 1)),
                 elapsed_s=budget * 0.97, seed=seed, strategy="synthetic",
             ))

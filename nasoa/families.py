@@ -444,7 +444,17 @@ def family_of(spec: str) -> str:
     s = str(spec)
     if s.lower().startswith("builtin:"):
         return s[len("builtin:"):].split("?")[0].strip().lower()
+    if s.startswith("synthetic:"):  # nasoa.meta.synthetic's test runs: synthetic:FAMILY/TASK
+        return s.split("/")[0]
     return "files"
 
 
-__all__ += ["family_of"]
+def lineage_of(spec: str) -> str:
+    """The family a task counts under when whole families are held out: a variant counts with its
+    base (``animal-colour`` and ``animal-corrupt`` with ``animal``), so holding one out holds out
+    every task made from the same images."""
+    fam = family_of(spec)
+    return VARIANTS[fam].base if fam in VARIANTS else fam
+
+
+__all__ += ["family_of", "lineage_of"]

@@ -248,10 +248,35 @@ def test_evaluate_and_plot(filled_store, zoo, tmp_path):
     mm = MetaModel(store=filled_store, zoo=zoo)
     res = mm.evaluate(folds=3, backends=["lgbm-regressor"], plot=tmp_path / "pva.png")
     s = res["leave_tasks_out"]["lgbm-regressor"]
-    assert res["tasks"] == filled_store.stats()["tasks"]
+    assert res["tasks"] == filled_store.stats()["tasks"] and res["families"] == 3
     assert s["spearman"] > 0.6 and s["regret"] < 0.03 and 0 < s["ndcg3"] <= 1
     assert (tmp_path / "pva.png").read_bytes()[:4] == b"\x89PNG"
-    assert len(res["per_task"]["lgbm-regressor"]) == res["tasks"]
+    assert len(res["per_task_task"]["lgbm-regressor"]) == res["tasks"]
+    # One family held out at a time: every task is predicted once, by a model that saw none of its family.
+    f = res["leave_families_out"]["lgbm-regressor"]
+    assert set(f["families"]) == {"synthetic:family0", "synthetic:family1", "synthetic:family2"}
+    assert len(res["per_task_family"]["lgbm-regressor"]) == res["tasks"] and f["spearman"] > 0.5
+
+
+def test_leave_families_out_never_trains_on_the_held_out_family():
+    import polars as pl
+
+    from nasoa.meta.evaluate import leave_families_out
+
+    seen: list[set] = []
+
+    class Spy:
+        def learn_many(self, frame):
+            seen.append(set(frame["group"].to_list()))
+
+        def predict_many(self, frame):
+            return frame["x"].to_numpy()
+
+    frame = pl.DataFrame({"x": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "y": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+                          "group": ["a", "a", "b", "b", "c", "c"], "family": ["f", "f", "f", "f", "g", "g"]})
+    preds, per_task, summary = leave_families_out(frame, lambda s: Spy())
+    assert seen == [{"c"}, {"a", "b"}] and summary["families"]["g"]["tasks"] == 1
+    assert per_task["family"].to_list() == ["f", "f", "g"] and summary["regret"] == 0
 
 
 # ---------------------------------------------------------------------------------------------

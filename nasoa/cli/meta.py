@@ -162,10 +162,12 @@ def eval_cmd(
                                                                "the most-often-best baseline."),
     online: bool = typer.Option(False, "--online", help="Also compare the online combinations on the task stream."),
     plot: Path = typer.Option(None, "--plot", dir_okay=False, help="Write a predicted-vs-actual PNG here."),
+    by: list[str] = typer.Option(None, "--by", help="family (leave one task family out: the primary metric) and/or "
+                                                    "task (tasks held out in --folds folds); default: both."),
     seed: int = opt.SEED,
     as_json: bool = typer.Option(False, "--json", help="Print the full result (with per-task rows) as JSON."),
 ) -> None:
-    """Leave-tasks-out evaluation: per-task Spearman, top-1 regret, NDCG@3 (and the online comparison)."""
+    """Leave-one-family-out and leave-tasks-out evaluation: per-task Spearman, top-1 regret, NDCG@3."""
     from nasoa.meta.metamodel import MetaModel
     from nasoa.meta.predictors import make_predictor
 
@@ -174,14 +176,20 @@ def eval_cmd(
         for b in backends:
             make_predictor(b)  # validates the name
     mm = MetaModel(store=st, seed=seed)
-    res = mm.evaluate(folds=folds, backends=backends or None, online=online, plot=plot)
+    res = mm.evaluate(folds=folds, backends=backends or None, online=online, plot=plot,
+                      by=tuple(by) if by else ("family", "task"))
     if as_json:
         typer.echo(json.dumps(res))
         return
-    typer.echo(f"{res['runs']} runs on {res['tasks']} tasks, {res['folds']} folds (tasks held out)")
-    for name, s in res["leave_tasks_out"].items():
-        typer.echo(f"  {name:16s} regret {s['regret']}  spearman mean {s['spearman']} median {s['spearman_median']}  "
-                   f"ndcg@3 {s['ndcg3']}  mae {s['mae']}")
+    typer.echo(f"{res['runs']} runs on {res['tasks']} tasks of {res['families']} families")
+    for key, what in (("leave_families_out", "one family held out at a time (primary)"),
+                      ("leave_tasks_out", f"tasks held out in {res['folds']} folds")):
+        if key not in res:
+            continue
+        typer.echo(what)
+        for name, s in res[key].items():
+            typer.echo(f"  {name:16s} regret {s['regret']}  spearman mean {s['spearman']} median "
+                       f"{s['spearman_median']}  ndcg@3 {s['ndcg3']}  mae {s['mae']}")
     for name, s in (res.get("online") or {}).items():
         typer.echo(f"  online {name:16s} regret {s['regret']}  spearman {s['spearman']}  ndcg@3 {s['ndcg3']}")
     if res.get("plot"):
