@@ -442,6 +442,23 @@ class ExperienceStore:
             con.execute("INSERT OR REPLACE INTO tasks (task_id, task_spec, features, updated) VALUES (?, ?, ?, ?)",
                         (task_id, task_spec, _json(dict(features)), _utc_now()))
 
+    def task_list(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every task that has runs: ``(task_id, task_spec, features of its latest run)``."""
+        sql = ("SELECT task_id, task_spec, task_features FROM runs WHERE id IN "
+               "(SELECT max(id) FROM runs GROUP BY task_id) ORDER BY id")
+        with self._guard():
+            rows = self.con.execute(sql).fetchall()
+        return [(tid, spec or "", json.loads(f) if f else {}) for tid, spec, f in rows]
+
+    def replace_task_features(self, task_id: str, features: Mapping[str, Any], task_spec: str = "") -> int:
+        """Replace a task's features in the cache and in every run on it, in one transaction (after
+        the feature definitions changed); returns the number of runs updated."""
+        doc = _json(dict(features))
+        with self.transaction() as con:
+            con.execute("INSERT OR REPLACE INTO tasks (task_id, task_spec, features, updated) VALUES (?, ?, ?, ?)",
+                        (task_id, task_spec, doc, _utc_now()))
+            return con.execute("UPDATE runs SET task_features = ? WHERE task_id = ?", (doc, task_id)).rowcount
+
     # ---- reading ---------------------------------------------------------------------------------
 
     def count(self) -> int:

@@ -434,3 +434,30 @@ def test_summarize_reports_the_median_spearman_ignoring_nan():
     assert s["spearman_median"] == 0.2 and s["spearman"] == 0.4 and s["tasks"] == 4
     assert set(s) >= {"spearman", "regret", "regret_median", "ndcg3", "mae"}  # existing keys stay
     assert summarize(per_task.head(0))["spearman_median"] is None
+
+
+def test_refresh_features_brings_old_tasks_up_to_date(tmp_path):
+    """Runs stored by an older version (a dataset name among the features, no k-NN scores) get the
+    current features, recomputed from their spec; runs whose data cannot be cut again are kept."""
+    from nasoa.collect import refresh_features
+    from nasoa.data import load_task
+    from nasoa.meta.features import task_id, task_meta_features
+    from nasoa.meta.store import RunRecord
+
+    spec = "builtin:digits?classes=0,1,2&per_class=10&seed=4"
+    task = load_task(spec)
+    old = {**task_meta_features(task), "task_source": "digits", "logme": {"etnas_z1": -1.0}}
+    st = ExperienceStore(tmp_path / "s.sqlite")
+    for name in ("etnas_z1", "etnas_z2"):
+        st.append(RunRecord(task_id=task_id(task), task_spec=spec, task_features=old, model_name=name,
+                            regime={"lr": 0.01}, budget_s=10.0, val_accuracy=0.9))
+    st.append(RunRecord(task_id="gone", task_spec="/nowhere/data", task_features=old, model_name="etnas_z1",
+                        regime={"lr": 0.01}, budget_s=10.0, val_accuracy=0.5))
+    r = refresh_features(st)
+    assert r == {"store": str(st.path), "refreshed": 1, "skipped": 1, "runs_updated": 2}
+    runs = st.records()
+    fresh = runs[0].task_features
+    assert "task_source" not in fresh and set(fresh["knn"]) == set(fresh["logme"]) and len(fresh["knn"]) >= 2
+    assert all(0.0 <= v <= 1.0 for v in fresh["knn"].values())
+    assert runs[1].task_features == fresh and runs[2].task_features["task_source"] == "digits"
+    assert refresh_features(st)["refreshed"] == 0  # nothing stale any more

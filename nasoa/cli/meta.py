@@ -117,6 +117,22 @@ def collect_cmd(
                f"the store holds {summary['runs_in_store']} runs")
 
 
+@app.command("refresh")
+def refresh_cmd(
+    store: Path = STORE,
+    force: bool = typer.Option(False, "--force", help="Recompute every task's features, not only stale ones."),
+) -> None:
+    """Recompute the features of stored tasks made by an older version (k-NN scores, no dataset names)."""
+    from nasoa.collect import refresh_features
+
+    def on_event(e: dict) -> None:
+        what = "refreshed" if e["event"] == "task" else f"skipped ({e['reason']})"
+        typer.echo(f"{e['task_id']} {what}: {e['spec']}", err=True)
+
+    r = refresh_features(_store(store), force=force, on_event=on_event)
+    typer.echo(f"refreshed {r['refreshed']} tasks ({r['runs_updated']} runs), skipped {r['skipped']}")
+
+
 @app.command("fit")
 def fit_cmd(
     store: Path = STORE,
