@@ -234,8 +234,11 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                          "scikit-learn for builtin:digits)")
     # Feasibility uses step times calibrated by this machine's earlier runs; the records stored
     # with each run keep the profiled tables (descriptors are the same on every machine).
-    calibrated, _ = calibrate_records(members, st.timings(), cpu=cpu_model(), threads=available_cores())
-    table = MemberTable(calibrated)
+    def calibrated_table() -> MemberTable:
+        recs, _ = calibrate_records(members, st.timings(), cpu=cpu_model(), threads=available_cores())
+        return MemberTable(recs)
+
+    table = calibrated_table()
     grid = config.grid or Grid()
     tm = TimeModel(machine_factor=machine_factor())
     host = machine()
@@ -258,6 +261,8 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
         t_index = i // max(1, config.runs_per_task)
         if t_index not in task_cache:
             task_cache.clear()  # one task in memory at a time
+            if i > start_index:
+                table = calibrated_table()  # the step times this collection has measured so far
             spec = sample_task_spec(config.seed, t_index, available, config)
             task = load_task(spec)
 
