@@ -321,6 +321,14 @@ class MetaModel:
         out = self._output(shown, pred[top], p.predict_std_many(shown))
         return out.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"))
 
+    def novelty(self, task: Any) -> dict[str, Any]:
+        """How far the task lies from the tasks in the experience (:func:`nasoa.meta.novelty.novelty`):
+        ``score`` above 1 means farther than nine experience tasks in ten from their nearest one."""
+        from .novelty import novelty
+
+        experience = [f for _, _, f in self.store.task_list()] if self.store is not None else []
+        return novelty(self.task_features(task), experience)
+
     def regime(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """A recommendation row -> a dict for ``nasoa.train.Regime.from_dict``."""
         return candidate_regime(row, self.grid)

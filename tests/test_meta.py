@@ -461,3 +461,19 @@ def test_refresh_features_brings_old_tasks_up_to_date(tmp_path):
     assert all(0.0 <= v <= 1.0 for v in fresh["knn"].values())
     assert runs[1].task_features == fresh and runs[2].task_features["task_source"] == "digits"
     assert refresh_features(st)["refreshed"] == 0  # nothing stale any more
+
+
+def test_novelty_is_low_near_the_experience_and_high_far_from_it():
+    from nasoa.meta.novelty import novelty
+
+    rng = np.random.default_rng(0)
+
+    def feats(n_train, colour, knn):
+        return {"task_num_train": float(n_train), "task_num_classes": 5.0, "task_colourfulness": colour,
+                "task_pixel_mean": 0.4, "knn": {"a": knn, "b": knn - 0.1}, "logme": {"a": 0.1}}
+
+    experience = [feats(rng.integers(100, 1000), rng.uniform(0, 0.05), rng.uniform(0.7, 0.9)) for _ in range(40)]
+    near = novelty(feats(500, 0.02, 0.8), experience)
+    far = novelty(feats(500, 0.6, 0.2), experience)
+    assert near["score"] < 1.0 < far["score"] and far["tasks"] == 40
+    assert novelty(feats(500, 0.6, 0.2), experience[:2])["score"] is None
