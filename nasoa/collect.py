@@ -25,6 +25,7 @@ the trainer and zoo.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -289,6 +290,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                                    "batch_size": cand["batch_size"], "epochs": None})
         run_seed = int(rng.integers(0, 2**31 - 1))
         start = time.time()
+        cpu0 = time.process_time()
         try:
             prep = prepare_model_and_task(task.name, _model_name_for(rec), seed=run_seed, pretrained=config.pretrained,
                                           size=int(rec.get("input_size") or 32), device=config.device, task=task)
@@ -300,6 +302,10 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
             skipped += 1
             emit({"event": "skip", "index": i, "reason": str(e)})
             continue
+        # The CPU this process got per wall second over the run, per thread it may use: well below 1
+        # means the run shared its cores with other work, so its accuracy understates the budget.
+        wall = max(time.time() - start, 1e-6)
+        cpu_share = round((time.process_time() - cpu0) / wall / max(threads, 1), 3)
         d = {k: v for k, v in descriptor(rec).items() if k != "_machine"}
         record = RunRecord(
             task_id=tid, task_spec=task.name, task_features=feats, model_name=rec["name"], model_features=d,
@@ -311,6 +317,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                    "val_loss": result.val_loss, "time_model_epochs": cand["planned_epochs"],
                    "machine": host, "collect": {"seed": config.seed, "index": i, "task_index": t_index},
                    "threads": threads, "input_size": prep.size, "family": family_of(task.name),
+                   "cpu_share": cpu_share, "loadavg": round(os.getloadavg()[0], 2),
                    **config.extra},
         )
         st.append(record, counter=key)

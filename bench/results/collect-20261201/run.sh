@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Experience collection for the transfer issue: 12 task families unlike the shipped MNIST-like
-# experience, every zoo member, budgets 8-120 s. Two processes, one per core (torch on 1 thread
-# each), one shared store; resumable: re-running this script continues where it stopped.
+# experience, every zoo member, budgets 8-120 s. One process per core (torch on 1 thread each),
+# one shared store; resumable: re-running this script continues where it stopped. Keep other
+# work off the cores it runs on: each run records the CPU share it got (extra.cpu_share).
 #   bash bench/results/collect-20261201/run.sh SEED CORE
 set -u
 cd "$(dirname "$0")/../../.."
 seed=$1; core=$2
 out=bench/results/collect-20261201
 for attempt in $(seq 1 20); do
-    taskset -c "$core" nice -n 5 .venv/bin/nasoa meta collect --store "$out/collect.sqlite" --runs 1500 --seed "$seed" \
+    taskset -c "$core" .venv/bin/nasoa meta collect --store "$out/collect.sqlite" --runs 1500 --seed "$seed" \
         --budgets 8,15,30,60,120 --budget-weights 3,3,2,1.3,0.7 --runs-per-task 10 \
         --source textures --source noise --source shapes --source fractals \
         --source animal-colour --source fashion-colour --source mnist-colour --source digits-colour \
