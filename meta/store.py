@@ -487,15 +487,22 @@ class ExperienceStore:
     def timings(self, limit: int = 2000) -> list[dict[str, Any]]:
         """The measured step times of the ``limit`` most recent runs, for the time model's
         calibration: ``model_name``, ``frozen_stages``, ``batch_size``, ``step_ms``, ``threads``,
-        ``cpu`` (one indexed query: its cost does not grow with the store's JSON payloads)."""
-        sql = ("SELECT model_name, json_extract(regime, '$.frozen_stages'), json_extract(extra, '$.batch_size'), "
-               "json_extract(extra, '$.step_ms'), coalesce(json_extract(extra, '$.threads'), "
-               "json_extract(extra, '$.machine.cores')), json_extract(extra, '$.machine.cpu') "
-               "FROM runs WHERE json_extract(extra, '$.step_ms') IS NOT NULL ORDER BY id DESC LIMIT ?")
+        ``cpu`` (a bounded query: its cost does not grow with the store)."""
+        # Parsed here, not with SQLite's json_extract: Python writes NaN into JSON, which SQLite
+        # rejects as malformed.
         with self._guard():
-            rows = self.con.execute(sql, (int(limit),)).fetchall()
-        keys = ("model_name", "frozen_stages", "batch_size", "step_ms", "threads", "cpu")
-        return [dict(zip(keys, r)) for r in rows]
+            rows = self.con.execute("SELECT model_name, regime, extra FROM runs ORDER BY id DESC LIMIT ?",
+                                    (int(limit),)).fetchall()
+        out = []
+        for name, regime, extra in rows:
+            r, e = json.loads(regime or "{}"), json.loads(extra or "{}")
+            if e.get("step_ms") is None:
+                continue
+            m = e.get("machine") or {}
+            out.append({"model_name": name, "frozen_stages": r.get("frozen_stages"), "batch_size": e.get("batch_size"),
+                        "step_ms": e.get("step_ms"), "threads": e.get("threads", m.get("cores")),
+                        "cpu": m.get("cpu")})
+        return out
 
     def runs(self, after_id: int = 0, decode: bool = False) -> pl.DataFrame:
         """All runs (after row ``after_id``) as a polars frame, one column per store column.

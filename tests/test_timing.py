@@ -46,3 +46,21 @@ def test_other_machines_and_thread_counts_are_ignored():
     runs = _runs("slow", 0, 300.0, 50, threads=1) + _runs("slow", 0, 300.0, 50, cpu="Y")
     recs, info = calibrate_records(ZOO, runs, cpu="X", threads=2)
     assert info["runs"] == 0 and {r["name"]: r for r in recs}["slow"]["train_step_ms"]["0"] == 100.0
+
+
+def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
+    """Python writes NaN into JSON (a diverged run's loss); the timings query must still read."""
+    from nasoa.meta.store import ExperienceStore, RunRecord
+
+    st = ExperienceStore(tmp_path / "s.sqlite")
+    for i, loss in enumerate((float("nan"), 0.5)):
+        st.append(RunRecord(task_id="t", task_spec="x", task_features={}, model_name="fast",
+                            regime={"frozen_stages": 1}, budget_s=10.0, val_accuracy=0.5,
+                            extra={"step_ms": 7.0 + i, "batch_size": 64, "threads": 2, "val_loss": loss,
+                                   "machine": {"cpu": "X"}}))
+    st.append(RunRecord(task_id="t", task_spec="x", task_features={}, model_name="fast", regime={}, budget_s=1.0,
+                        val_accuracy=0.5))  # no measurement: left out
+    rows = st.timings()
+    assert [r["step_ms"] for r in rows] == [8.0, 7.0] and rows[0] == {
+        "model_name": "fast", "frozen_stages": 1, "batch_size": 64, "step_ms": 8.0, "threads": 2, "cpu": "X"}
+    assert len(st.timings(limit=1)) == 0  # the most recent run has no measurement
