@@ -13,7 +13,8 @@ app = typer.Typer(help="Datasets: the built-in sources, and a check of your own 
 
 @app.command("list")
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="A JSON list of sources on stdout.")) -> None:
-    """The built-in sources: classes, images, whether they are installed here and how to install them."""
+    """The built-in sources: real datasets that ship in packages, generated task families (textures, noise,
+    shapes, fractals) and recoloured/corrupted variants of the real ones; classes, images, size, install."""
     from nasoa.data import list_builtin
 
     sources = list_builtin()
@@ -23,14 +24,18 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="A JSON list of 
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title="built-in sources (use as builtin:NAME?classes=...&per_class=...)")
-    for col in ("name", "title", "classes", "train", "test", "size", "installed"):
+    t = Table(title="built-in sources (use as builtin:NAME?classes=...&per_class=...&size=...&seed=...)")
+    for col in ("name", "kind", "title", "classes", "train", "test", "size", "ch", "installed"):
         t.add_column(col)
     for s in sources:
-        t.add_row(s["name"], s["title"], str(s["num_classes"]), str(s["train_images"]), str(s["test_images"]),
-                  "x".join(map(str, s["native_size"])),
+        generated = s["kind"] == "generated"
+        t.add_row(s["name"], s["kind"], s["title"], str(s["num_classes"]),
+                  "any" if generated else str(s["train_images"]), str(s["test_images"]),
+                  "x".join(map(str, s["native_size"])) + (" (any)" if generated else ""), str(s["channels"]),
                   "yes" if s["available"] else f"no: {s['install']}")
     Console().print(t)
+    typer.echo("Generated families render any number of images per class at any ?size=N; a class is the same "
+               "recipe in every task, and the test split comes from a seed no task uses.")
 
 
 @app.command("show")
