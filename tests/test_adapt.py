@@ -214,3 +214,99 @@ def test_two_adapts_at_once_both_record(tiny_zoo):
     runs = ExperienceStore(store).runs()
     assert runs.height == 2 and sorted(runs["strategy"].to_list()) == ["nasoa", "nasoa"]
     assert runs["task_id"].n_unique() == 2
+
+
+# ---- the common-practice baseline (strategy practice) ----------------------------------------------
+
+PRACTICE_TASK = "builtin:digits?classes=0,1&per_class=20"
+PRACTICE_REGIME = {"lr": 1e-3, "frozen_stages": 0, "schedule": "cosine", "optimizer": "adamw", "weight_decay": 0.05,
+                   "batch_size": 64, "augment": True}
+
+
+@pytest.fixture()
+def shipped_zoo(tmp_path, monkeypatch):
+    """The shipped zoo (practice needs its ImageNet MobileNetV2) without user members; stores start empty."""
+    import nasoa.adapt
+    import nasoa.models as M
+
+    monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "zoo"))
+    monkeypatch.setattr(M, "_ZOO_LOADED", False)
+    monkeypatch.setattr(M, "_REGISTRY", dict(M._REGISTRY))
+    monkeypatch.setattr(nasoa.adapt, "shipped_experience", lambda: tmp_path / "no-shipped-experience.parquet")
+    return tmp_path
+
+
+def _practice_dry_run(spec, store):
+    r = runner.invoke(app, ["adapt", spec, "--budget", "20s", "--strategy", "practice", "--dry-run", "--json",
+                            "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def _assert_practice(m, size):
+    assert m["strategy"] == "practice" and m["model"] == "mobilenetv2_imagenet" and m["input_size"] == size
+    assert {k: m["regime"][k] for k in PRACTICE_REGIME} == PRACTICE_REGIME
+    assert m["predicted_accuracy"] is None  # no predictor was asked
+
+
+@pytest.mark.parametrize("size,expected", [(16, 32), (48, 48)])
+def test_practice_picks_mobilenetv2_full_finetune_adamw_at_the_task_size(shipped_zoo, size, expected):
+    """ImageNet MobileNetV2, every stage trained, AdamW 1e-3 / wd 0.05, cosine, at max(task size, 32)."""
+    from nasoa.adapt import choose
+    from nasoa.data import load_task
+
+    spec = f"{PRACTICE_TASK}&size={size}"
+    store = shipped_zoo / "exp.sqlite"
+    _assert_practice(_practice_dry_run(spec, store), expected)
+    assert not store.exists()  # a dry run of practice does not even open the store
+    c = choose("practice", None, load_task(spec), 20.0)  # no meta-model needed
+    assert (c.model_name, c.input_size, c.regime["weight_decay"]) == ("mobilenetv2_imagenet", expected, 0.05)
+
+
+def test_practice_runs_within_budget_and_ignores_the_store(shipped_zoo, monkeypatch):
+    """Same choice with an empty store and with one whose runs and LogME say other members win; it
+    never loads the meta-model nor reads the store's runs, yet its run is recorded like any other."""
+    from _fake_store import fill_store
+
+    from nasoa.meta.metamodel import MetaModel
+    from nasoa.meta.store import ExperienceStore
+    from nasoa.predict import load_run
+
+    empty = _practice_dry_run(PRACTICE_TASK, shipped_zoo / "empty.sqlite")
+    store, out = shipped_zoo / "full.sqlite", shipped_zoo / "run"
+    n = fill_store(store, PRACTICE_TASK, {"etnas_z5": 0.99, "efficientnet_lite0_imagenet": 0.97,
+                                          "mobilenetv2_imagenet": 0.2},
+                   logme={"etnas_z5": 1.0, "efficientnet_lite0_imagenet": 0.5, "mobilenetv2_imagenet": -2.0})
+    full = _practice_dry_run(PRACTICE_TASK, store)
+
+    def refuse(*a, **k):
+        raise AssertionError("practice must not consult the meta-model or the store's runs")
+
+    with monkeypatch.context() as mp:
+        for obj, name in ((MetaModel, "load"), (MetaModel, "fit"), (ExperienceStore, "runs"),
+                          (ExperienceStore, "records")):
+            mp.setattr(obj, name, refuse)
+        t = time.time()
+        r = runner.invoke(app, ["adapt", PRACTICE_TASK, "--budget", "12s", "--strategy", "practice", "--store",
+                                str(store), "--out", str(out), "--json"])
+        wall = time.time() - t
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout.strip().splitlines()[-1])
+    for c in (empty, full, m):
+        _assert_practice(c, 32)
+    assert m["elapsed_s"] <= 12 * 1.05 + 0.5 and wall <= 12 * 1.05 + 1.0, (m["elapsed_s"], wall)
+    for f in ("manifest.json", "model.safetensors", "classes.json", "curve.png"):
+        assert (out / f).exists(), f
+    model, classes, spec = load_run(out)  # what `nasoa predict` loads
+    assert spec["input_size"] == 32 and list(spec["mean"]) == [0.485, 0.456, 0.406] and len(classes) == 2
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 2)
+    runs = ExperienceStore(store).runs(decode=True)
+    assert runs.height == n + 1 and m["run_id"] == runs["id"][-1]
+    last = runs.row(runs.height - 1, named=True)
+    assert last["strategy"] == "practice" and last["model_name"] == "mobilenetv2_imagenet"
+    assert last["extra"]["input_size"] == 32 and last["regime"]["weight_decay"] == 0.05
+
+
+def test_practice_is_listed_in_the_help():
+    r = runner.invoke(app, ["adapt", "--help"], terminal_width=200)
+    assert r.exit_code == 0 and "practice" in r.output

@@ -42,39 +42,103 @@ def test_adapt_stream_avoids_the_zoo_source():
     assert not any(s.startswith(("builtin:mnist", "builtin:fashion")) for s in specs)
 
 
-def test_bench_adapt_resumes_shards_and_reports(tiny_zoo):
-    import json
+TINY_TASKS = ("builtin:digits?classes=0,1&per_class=20", "builtin:digits?classes=3,5,7&per_class=20")
 
+
+def _bench(args):
     from typer.testing import CliRunner
 
     from nasoa.cli.main import app
 
-    runner = CliRunner()
+    return CliRunner().invoke(app, ["bench", "adapt", "--ratio-budgets", "", *args])
+
+
+def _rows(path):
+    import json
+
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_bench_adapt_resumes_shards_and_reports(tiny_zoo):
+    import json
+
     out = tiny_zoo / "bench"
-    args = ["bench", "adapt", "--budgets", "30s", "--tasks", "2", "--strategies", "nasoa,default", "--ratio-budgets", "",
+    args = ["--budgets", "10s", "--task", TINY_TASKS[0], "--task", TINY_TASKS[1], "--strategies", "nasoa,default",
             "--out", str(out)]
-    r = runner.invoke(app, [*args, "--shard", "1/2"])
+    r = _bench([*args, "--shard", "1/2"])
     assert r.exit_code == 0, r.output
-    rows = [json.loads(x) for x in (out / "rows-shard1.jsonl").read_text().splitlines()]
+    rows = _rows(out / "rows-shard1.jsonl")
     assert {(x["task_index"], x["strategy"]) for x in rows} == {(0, "nasoa"), (0, "default")}
     for x in rows:
-        assert 0.0 <= x["test_accuracy"] <= 1.0 and 0.0 <= x["val_accuracy"] <= 1.0 and x["wall_s"] <= 30 * 1.05 + 1
-    assert not (out / "runs" / "t0-30-nasoa").exists()  # weights are not kept
-    r = runner.invoke(app, [*args, "--shard", "1/2"])  # resumes: nothing runs again
+        assert 0.0 <= x["test_accuracy"] <= 1.0 and 0.0 <= x["val_accuracy"] <= 1.0 and x["wall_s"] <= 10 * 1.05 + 1
+        assert x["epochs"] > 0 and x["input_size"] == 16 and x["model"] == "tiny_member"
+    assert next(x for x in rows if x["strategy"] == "nasoa")["planned_epochs"] > 0
+    assert not (out / "work" / "t0-10s-nasoa").exists()  # weights and store copies are not kept
+    r = _bench([*args, "--shard", "1/2"])  # resumes: nothing runs again
     assert r.exit_code == 0 and "val " not in r.output
     assert len((out / "rows-shard1.jsonl").read_text().splitlines()) == 2
-    r = runner.invoke(app, [*args, "--shard", "2/2"])
+    r = _bench([*args, "--shard", "2/2"])
     assert r.exit_code == 0, r.output
     res = json.loads((out / "adapt.json").read_text())
     assert len(res["rows"]) == 4 and {x["task_index"] for x in res["rows"]} == {0, 1}
     assert {(s["strategy"], s["tasks"]) for s in res["summary"]} == {("nasoa", 2), ("default", 2)}
     assert res["nasoa_minus_baseline"][0]["baseline"] == "default" and res["nasoa_minus_baseline"][0]["tasks"] == 2
-    assert (out / "adapt.png").stat().st_size > 1000 and "| 30s |" in (out / "adapt.md").read_text()
+    md = (out / "adapt.md").read_text()
+    assert (out / "adapt.png").stat().st_size > 1000 and "| 10s |" in md and "nasoa - default" in md
     (out / "adapt.md").unlink()
-    assert runner.invoke(app, ["bench", "adapt", "--report-only", "--out", str(out)]).exit_code == 0
-    assert (out / "adapt.md").exists()
+    r = _bench(["--report-only", "--out", str(out)])
+    assert r.exit_code == 0 and (out / "adapt.md").exists()
     for bad in ("3/2", "0/2", "x"):
-        r = runner.invoke(app, [*args, "--shard", bad])
+        r = _bench([*args, "--shard", bad])
         assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "--shard" in r.output, r.output
-    r = runner.invoke(app, ["bench", "adapt", "--strategies", "nasoa,bogus", "--out", str(out)])
+    r = _bench(["--strategies", "nasoa,bogus", "--out", str(out)])
     assert r.exit_code == 2 and "unknown strategies bogus" in r.output
+    r = _bench(["--tasks-from", str(tiny_zoo / "missing.txt"), "--out", str(out)])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "missing.txt" in r.output, r.output
+
+
+def test_bench_adapt_rows_never_see_each_other(tiny_zoo):
+    """The flaw this protocol fixes: rows of a task shared one store, so a later row saw an earlier
+    row's run (nasoa learns its own) and its cached LogME. Now every row starts from the same
+    snapshot: the same runs, no cached features of the task, its own LogME paid inside its budget."""
+    from _fake_store import fill_store
+
+    from nasoa.meta.store import ExperienceStore
+
+    seed = tiny_zoo / "seed.sqlite"
+    n = fill_store(seed, TINY_TASKS[1], {"tiny_member": 0.9})  # experience on another task
+    tasks = tiny_zoo / "tasks.txt"
+    tasks.write_text(f"# held-out\n{TINY_TASKS[0]}\n\n")
+    out = tiny_zoo / "bench"
+    r = _bench(["--budgets", "8s", "--tasks-from", str(tasks), "--strategies", "nasoa,logme,default",
+                "--seed-store", str(seed), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = _rows(out / "rows.jsonl")
+    assert [x["strategy"] for x in rows] == ["nasoa", "logme", "default"]
+    assert all(x["task"] == TINY_TASKS[0] and "error" not in x for x in rows)
+    assert all(x["store_seen"] == {"runs": n, "cached_tasks": 1} for x in rows), [x["store_seen"] for x in rows]
+    for x in rows:
+        assert x["wall_s"] <= 8 * 1.05 + 1
+    for x in rows[:2]:  # nasoa and logme each paid the task's LogME themselves, inside their budget
+        assert x["setup_s"]["meta_features"] > 0.01
+    assert ExperienceStore(seed).count() == n and ExperienceStore(out / "seed.sqlite").count() == n
+
+
+def test_bench_adapt_resumes_after_a_torn_line(tiny_zoo):
+    """A kill mid-append leaves a torn last line: that row runs again, finished rows do not, and the
+    new row is not glued onto the fragment."""
+    import json
+
+    out = tiny_zoo / "bench"
+    out.mkdir()
+    spec = TINY_TASKS[0]
+    kept = {"protocol": 2, "task": spec, "task_index": 0, "budget_s": 8.0, "strategy": "default", "model": "kept",
+            "regime": {}, "input_size": 16, "val_accuracy": 0.5, "test_accuracy": 0.5, "planned_epochs": 1.0,
+            "epochs": 1.0, "wall_s": 1.23}
+    torn = json.dumps({**kept, "strategy": "nasoa"})[:40]
+    (out / "rows.jsonl").write_text(json.dumps(kept) + "\n" + torn)
+    r = _bench(["--budgets", "8s", "--task", spec, "--strategies", "default,nasoa", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = _rows(out / "rows.jsonl")  # every line parses
+    assert [(x["strategy"], x["model"]) for x in rows] == [("default", "kept"), ("nasoa", "tiny_member")]
+    assert "default" not in [ln.split()[2] for ln in r.output.splitlines() if ln.startswith("task 0")]

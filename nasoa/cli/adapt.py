@@ -14,7 +14,11 @@ from . import _options as opt
 def adapt(
     data: str = typer.Argument(..., help="ImageFolder dir, .csv, .npz, or builtin:NAME?classes=..&per_class=.."),
     budget: str = opt.BUDGET,
-    strategy: str = typer.Option("nasoa", "--strategy", help="nasoa | default | random | logme."),
+    strategy: str = typer.Option(
+        "nasoa", "--strategy",
+        help="nasoa | practice | default | random | logme | bohb. practice: common practice, the bar to clear "
+             "(ImageNet MobileNetV2, full fine-tune, AdamW lr 1e-3 wd 0.05, cosine, the task's size >= 32 px; "
+             "no meta-model, no store reads)."),
     explore: bool = typer.Option(False, "--explore", help="Optimistic pick: prediction + uncertainty."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the top-k regimes and stop."),
     top_k: int = typer.Option(5, "--top", min=1, max=100, help="How many regimes --dry-run shows."),
@@ -42,6 +46,11 @@ def adapt(
         typer.echo(json.dumps(m, default=str))
         return
     if dry_run:
+        if m["strategy"] == "practice":  # a fixed choice: nothing was scored
+            r = m["regime"]
+            typer.echo(f"practice: {m['model']} at {m['input_size']} px, lr {r['lr']:g}, frozen {r['frozen_stages']}, "
+                       f"{r['schedule']}, {r['optimizer']} wd {r['weight_decay']:g}, batch {r['batch_size']}")
+            return
         typer.echo(f"{m['n_candidates']} candidate regimes fit {budget_s:g}s; scored in {m['recommend_ms']:.0f} ms")
         for i, r in enumerate(m["top"], 1):
             pa = r.get("predicted_accuracy")

@@ -174,22 +174,31 @@ def transfer(
 @app.command("adapt")
 def adapt_bench(
     budgets: str = typer.Option("30s,90s,300s", "--budgets", help="Comma-separated task budgets."),
-    tasks: int = typer.Option(6, "--tasks", min=1, max=1000, help="Tasks in the stream."),
+    tasks: int = typer.Option(6, "--tasks", min=1, max=1000, help="Tasks in the generated stream (without --task)."),
+    task: list[str] = typer.Option(
+        None, "--task", help="A task's data spec (repeatable); replaces the generated stream, e.g. to bench on "
+                             "held-out families."),
+    tasks_from: str = typer.Option(
+        None, "--tasks-from", help="A file of data specs, one per line (# comments); with --task, these come first."),
+    seed_store: str = typer.Option(
+        None, "--seed-store", help="Every row starts from a copy of this experience store (default: the shipped "
+                                   "experience)."),
     ratio_budgets: str = typer.Option("30s", "--ratio-budgets", help="Budgets at which BOHB's compute ratio is measured."),
     bohb_multiple: int = typer.Option(8, "--bohb-multiple", min=2, max=100, help="BOHB's budget for the ratio, x budget."),
-    strategies: str = typer.Option(",".join(("nasoa", "default", "random", "logme", "bohb")), "--strategies",
-                                   help="Comma-separated strategies to compare."),
+    strategies: str = typer.Option(",".join(("nasoa", "practice", "default", "random", "logme", "bohb")),
+                                   "--strategies", help="Comma-separated strategies to compare."),
     shard: str = typer.Option("1/1", "--shard", help="K/N: run the tasks with index % N == K-1 (N pinned processes "
                                                      "sharing one --out)."),
     report_only: bool = typer.Option(False, "--report-only", help="Rebuild adapt.md/png/json from the rows so far."),
     seed: int = typer.Option(0, "--seed"),
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/adapt-<date>/); a re-run resumes."),
 ) -> None:
-    """All adapt strategies on one task stream: test accuracy at equal budget, BOHB's compute to match nasoa."""
+    """All adapt strategies on the same tasks: test accuracy at equal budget (every row from the same
+    store snapshot), nasoa minus practice and default, BOHB's compute to match nasoa."""
     import datetime
     from pathlib import Path
 
-    from nasoa.bench.adapt import parse_shard, report, run
+    from nasoa.bench.adapt import parse_shard, read_tasks_file, report, run
     from nasoa.runtime import parse_duration
 
     d = Path(out or f"bench/results/adapt-{datetime.date.today():%Y%m%d}")
@@ -200,7 +209,9 @@ def adapt_bench(
     bs = tuple(parse_duration(b) for b in budgets.split(",") if b.strip())
     rb = tuple(parse_duration(b) for b in ratio_budgets.split(",") if b.strip())
     strat = tuple(s.strip() for s in strategies.split(",") if s.strip())
-    run(d, bs, tasks, seed, rb, bohb_multiple, strat, parse_shard(shard), log=typer.echo)
+    specs = [*(read_tasks_file(tasks_from) if tasks_from else []), *(task or [])]
+    run(d, bs, tasks, seed, rb, bohb_multiple, strat, parse_shard(shard), log=typer.echo, tasks=specs or None,
+        seed_store_from=seed_store)
     typer.echo(f"table: {d / 'adapt.md'}")
 
 
