@@ -1,0 +1,76 @@
+"""Probing: on a task unlike the experience, try the top few candidates before committing.
+
+The one-shot pick is as good as the experience near the task. When a task lies far from every
+task the meta-model learned from (:meth:`nasoa.meta.MetaModel.novelty` above 1), ``nasoa adapt``
+spends a measured part of the budget on successive halving: each of its top candidates of
+different members trains for an equal slice (a short run with its own full schedule), the best by
+validation accuracy wins, and the winner's weights go on training for everything that is left of
+the one budget. The probes are real runs: they are recorded in the experience like any other, so
+the next task of this kind is picked in one shot. ``--dry-run`` shows the one-shot ranking and
+whether the task would be probed; ``--probe never`` keeps the pure one-shot pick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import NasoaError
+
+__all__ = ["ProbePlan", "plan_probe", "PROBE_MODES", "NOVELTY_THRESHOLD"]
+
+PROBE_MODES = ("auto", "never", "always")
+# Probe when the task is farther from the experience than this (1: farther than nine experience
+# tasks in ten lie from their nearest neighbour).
+NOVELTY_THRESHOLD = 1.0
+PROBE_FRACTION = 0.3  # of the budget left after set-up, shared by the probes
+MAX_PROBES = 3
+
+
+@dataclass(frozen=True)
+class ProbePlan:
+    """The candidates to probe (recommendation rows, best predicted first) and each one's slice."""
+
+    candidates: list[dict[str, Any]]
+    probe_s: float
+    reason: str
+    skipped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"models": [c["model_name"] for c in self.candidates], "probe_s": round(self.probe_s, 2),
+                "reason": self.reason, "skipped": self.skipped}
+
+
+def plan_probe(top: list[dict[str, Any]], novelty: dict[str, Any] | None, budget_left_s: float, *,
+               mode: str = "auto", k: int = MAX_PROBES, fraction: float = PROBE_FRACTION,
+               threshold: float = NOVELTY_THRESHOLD) -> ProbePlan | None:
+    """Whether and what to probe. ``top``: recommendation rows (best first) with ``model_name``,
+    ``min_budget_s`` (the budget the regime needs for one epoch). Returns None for the one-shot
+    pick: ``mode`` never, a familiar task under ``auto``, or fewer than two candidates that fit
+    one epoch in their slice."""
+    if mode not in PROBE_MODES:
+        raise NasoaError(f"unknown --probe {mode!r}; choose one of {', '.join(PROBE_MODES)}")
+    if mode == "never" or k < 2:
+        return None
+    score = (novelty or {}).get("score")
+    if mode == "auto":
+        if score is None or score <= threshold:
+            return None
+        reason = f"novelty {score:.2f} > {threshold:g}: the task is unlike the experience"
+    else:
+        reason = "--probe always"
+    chosen: list[dict[str, Any]] = []
+    for row in top:  # the best regime of each member, in predicted order
+        if all(c["model_name"] != row["model_name"] for c in chosen):
+            chosen.append(row)
+        if len(chosen) == k:
+            break
+    skipped: list[str] = []
+    while len(chosen) >= 2:
+        probe_s = fraction * budget_left_s / len(chosen)
+        fits = [c for c in chosen if float(c.get("min_budget_s") or 0.0) <= probe_s]
+        if len(fits) == len(chosen):
+            return ProbePlan(chosen, probe_s, reason, skipped)
+        skipped += [c["model_name"] for c in chosen if c not in fits]
+        chosen = fits if len(fits) < len(chosen) else chosen[:-1]
+    return None

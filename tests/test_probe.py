@@ -1,0 +1,37 @@
+"""Probe planning (nasoa.probe): when adapt tries its top candidates before committing."""
+
+from __future__ import annotations
+
+import pytest
+
+from nasoa.errors import NasoaError
+from nasoa.probe import plan_probe
+
+TOP = [{"model_name": "a", "min_budget_s": 3.0}, {"model_name": "a", "min_budget_s": 2.0},
+       {"model_name": "b", "min_budget_s": 4.0}, {"model_name": "c", "min_budget_s": 20.0},
+       {"model_name": "d", "min_budget_s": 1.0}]
+NOVEL = {"score": 2.5}
+FAMILIAR = {"score": 0.4}
+
+
+def test_familiar_tasks_and_never_keep_the_one_shot_pick():
+    assert plan_probe(TOP, FAMILIAR, 100.0) is None
+    assert plan_probe(TOP, {"score": None}, 100.0) is None
+    assert plan_probe(TOP, NOVEL, 100.0, mode="never") is None
+    with pytest.raises(NasoaError, match="unknown --probe"):
+        plan_probe(TOP, NOVEL, 100.0, mode="sometimes")
+
+
+def test_novel_task_probes_the_best_regime_of_distinct_members_within_a_fraction():
+    plan = plan_probe(TOP, NOVEL, 300.0)
+    assert [c["model_name"] for c in plan.candidates] == ["a", "b", "c"]
+    assert plan.candidates[0]["min_budget_s"] == 3.0  # a's best-ranked regime, not its later one
+    assert plan.probe_s == pytest.approx(30.0) and "novelty 2.50" in plan.reason
+    assert plan_probe(TOP, FAMILIAR, 300.0, mode="always").probe_s == pytest.approx(30.0)
+
+
+def test_candidates_that_cannot_fit_an_epoch_in_their_slice_are_dropped():
+    plan = plan_probe(TOP, NOVEL, 60.0)  # slices of 6 s: c needs 20 s
+    assert [c["model_name"] for c in plan.candidates] == ["a", "b"] and plan.skipped == ["c"]
+    assert plan.probe_s == pytest.approx(9.0)
+    assert plan_probe(TOP, NOVEL, 15.0) is None  # 1.5 s slices: nothing fits an epoch: one shot
