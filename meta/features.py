@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nasoa.deadline import MARGIN_FRAC, MARGIN_S
 from nasoa.errors import NasoaError
 from nasoa.families import lineage_of
 
@@ -64,6 +65,8 @@ MODEL_PREFIX = "model_"
 REGIME_FEATURES = ("lr_log10", "frozen_stages", "frozen_frac", "schedule", "optimizer", "batch_size")
 BUDGET_FEATURES = ("budget_s", "budget_log", "step_ms", "planned_epochs", "images_seen")
 TRANSFER_FEATURES = ("logme", "logme_gap", "knn", "knn_gap")
+# Runs that continued another run's weights (adapt's probe winners): recorded, never learned from.
+CONTINUED_STRATEGIES = frozenset({"nasoa-probed"})
 # Per-member transferability scores kept in a task's features (``feats[name][member]``).
 TRANSFER_SCORES = ("logme", "knn")
 # Images per task whose frozen features the transferability scores use (one forward per member).
@@ -86,8 +89,8 @@ class TimeModel:
 
     setup_s: float = 1.5
     eval_factor: float = 0.35
-    margin_s: float = 0.4
-    margin_frac: float = 0.015
+    margin_s: float = MARGIN_S
+    margin_frac: float = MARGIN_FRAC
     min_epochs: float = 1.0
     machine_factor: float = 1.0
 
@@ -368,6 +371,8 @@ def training_frame(runs: pl.DataFrame | Iterable[Mapping[str, Any]], time_model:
     rows = runs.to_dicts() if hasattr(runs, "to_dicts") else [dict(r) for r in runs]
     base_rows = []
     for r in rows:
+        if r.get("strategy") in CONTINUED_STRATEGIES:
+            continue  # trained on from another run's weights: not what its regime does in its budget
         dec = {}
         for c in ("task_features", "model_features", "regime", "extra"):
             v = r.get(c)

@@ -30,8 +30,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .deadline import margin_s
 from .errors import BudgetTooSmallError, NasoaError
 
+# The strategy recorded for a run that continued a probe winner's weights (see nasoa.probe); the
+# meta-model does not learn from such runs (nasoa.meta.features.CONTINUED_STRATEGIES).
+PROBED_STRATEGY = "nasoa-probed"
 STRATEGIES = ("nasoa", "practice", "default", "random", "logme", "bohb")
 DEFAULT_REGIME = {"lr": 0.01, "frozen_stages": 0, "schedule": "cosine", "optimizer": "sgd", "batch_size": 64}
 # The common-practice baseline (strategy ``practice``): member, regime and smallest input side.
@@ -55,6 +59,7 @@ class Choice:
     recommend_ms: float = 0.0
     top: list[dict[str, Any]] = field(default_factory=list)
     input_size: int | None = None  # None: the member's own (profiled) input size
+    novelty: dict[str, Any] | None = None  # how far the task lies from the experience (strategy nasoa)
 
 
 def shipped_experience() -> Path:
@@ -264,8 +269,13 @@ def adapt(
     start_time: float | None = None,
     warn: Callable[[str], None] | None = None,
     progress: bool | None = None,
+    probe: str = "auto",
 ) -> dict[str, Any]:
-    """Run one task end to end; returns the manifest (also written to ``out/manifest.json``)."""
+    """Run one task end to end; returns the manifest (also written to ``out/manifest.json``).
+
+    ``probe`` (strategy nasoa): ``auto`` tries the top candidates of a few members in a part of
+    the budget when the task is unlike the experience (:mod:`nasoa.probe`), ``never`` keeps the
+    one-shot pick, ``always`` probes every task."""
     start = start_time if start_time is not None else time.time()
     from .runtime import check_min_budget, deadline_guard
 
@@ -288,9 +298,12 @@ def adapt(
 
             from .collect import penultimate_features
 
-            # LogME (a forward pass of every member over a few hundred images) only where it drives the choice.
-            extractor = ((lambda t, name: penultimate_features(t, name, 200, seed)) if strategy in ("nasoa", "logme")
-                         else None)
+            from nasoa.meta.features import TRANSFER_IMAGES
+
+            # Transferability (a forward pass of every member over a few hundred images) only where it
+            # drives the choice; the images are a fixed sample, so --seed does not move the features.
+            extractor = ((lambda t, name: penultimate_features(t, name, TRANSFER_IMAGES, 0))
+                         if strategy in ("nasoa", "logme") else None)
             mm = MetaModel.load(st, seed=seed, feature_extractor=extractor)
             if not mm.records:
                 raise NasoaError("the zoo has no pretrained members; run `nasoa zoo pretrain` first")
@@ -311,6 +324,16 @@ def adapt(
             f"a budget of {budget_s:g}s is too small for every candidate regime on this task: loading and scoring took "
             f"{spent:.1f}s and the quickest regime needs about {e.minimum_s:.0f}s more; pass --budget {need}s or more",
             need) from None
+    plan = None
+    if strategy == "nasoa":
+        from .probe import PROBE_MODES, plan_probe
+
+        if probe not in PROBE_MODES:
+            raise NasoaError(f"unknown --probe {probe!r}; choose one of {', '.join(PROBE_MODES)}")
+        choice.novelty = mm.novelty(task)
+        if probe != "never":
+            ranked = mm.recommend(task, budget_s - spent, k=200).to_dicts()
+            plan = plan_probe(ranked, choice.novelty, budget_s - (time.time() - start), mode=probe)
     manifest: dict[str, Any] = {
         "kind": "nasoa.adapt", "data": data, "budget_s": budget_s, "strategy": strategy, "explore": explore,
         "seed": seed, "store": str(st.path) if st is not None else None, "model": choice.model_name,
@@ -319,6 +342,7 @@ def adapt(
         "planned_epochs": choice.planned_epochs, "n_candidates": choice.n_candidates,
         "recommend_ms": round(choice.recommend_ms, 2), "top": choice.top,
         "setup_s": {"start_and_load": round(loaded, 3), "meta_features": round(spent - loaded, 3)},
+        "novelty": choice.novelty, "probe": plan.to_dict() if plan is not None else None,
     }
     if dry_run:
         manifest["elapsed_s"] = round(time.time() - start, 3)
@@ -336,14 +360,17 @@ def adapt(
 
         rec = zoo_record(choice.model_name)
     size = choice.input_size or int(rec.get("input_size") or 32)
-    prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True, size=size, device=device,
-                                  task=task)
+    if plan is not None:  # try the candidates in a slice each; the winner goes on with its weights
+        choice, rec, prep = _run_probes(mm, task, data, plan, seed, device, learn, manifest)
+    else:
+        prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True, size=size, device=device,
+                                      task=task)
     regime = Regime.from_dict({**choice.regime, "epochs": None})
     run_dir = Path(out) if out is not None else run_dir_for("adapt", choice.model_name)
     result = finetune(
         prep.model, prep.task, regime, budget_s, seed=seed, start_time=start, device=prep.device, mean=prep.mean,
         std=prep.std, hflip=prep.hflip, run_dir=run_dir, progress=progress,
-        margin_s=0.4 + 0.015 * budget_s + POST_RESERVE_S,
+        margin_s=margin_s(budget_s) + POST_RESERVE_S,
         manifest_extra={"model": prep.describe(), "data": data, "command": "adapt", "choice": asdict(choice)},
     )
     plot_curve(result.loss_curve, run_dir / "curve.png",
@@ -353,7 +380,9 @@ def adapt(
                                  recommend_ms=round(choice.recommend_ms, 2), top=choice.top,
                                  store=str(st.path) if st is not None else None))
     if learn and mm is not None:
-        manifest["run_id"] = record_run(mm, task, prep, regime, result, choice.model_name, strategy, seed, run_dir)
+        # A run that continued a probe's weights is not a one-shot run of its regime: recorded apart.
+        manifest["run_id"] = record_run(mm, task, prep, regime, result, choice.model_name,
+                                        PROBED_STRATEGY if plan is not None else strategy, seed, run_dir)
     elif learn:  # practice: recorded like every run, but no predictor learns here (it never loaded one)
         manifest["run_id"] = st.append(run_record(task, task_features, rec, prep, regime, result, strategy, seed,
                                                   run_dir))
@@ -368,6 +397,39 @@ def adapt(
     return manifest
 
 
+def _run_probes(mm, task, data: str, plan, seed: int, device: str, learn: bool, manifest: dict[str, Any]):
+    """Successive halving over the plan's candidates: each trains from its pretrained weights for
+    ``plan.probe_s`` (its own full schedule), is recorded as a run of that budget, and the one with
+    the best validation accuracy is returned with its trained model, to continue."""
+    from .train import Regime, finetune
+    from .workflow import prepare_model_and_task
+
+    trials = []
+    for row in plan.candidates:
+        rec = next(r for r in mm.records if r["name"] == row["model_name"])
+        prep = prepare_model_and_task(data, row["model_name"], seed=seed, pretrained=True,
+                                      size=int(rec.get("input_size") or 32), device=device, task=task)
+        regime = Regime.from_dict({**mm.regime(row), "epochs": None})
+        t0 = time.time()
+        result = finetune(prep.model, prep.task, regime, plan.probe_s, seed=seed, start_time=t0, device=prep.device,
+                          mean=prep.mean, std=prep.std, hflip=prep.hflip, progress=False,
+                          margin_s=margin_s(plan.probe_s))
+        if learn:  # a real run of this regime at this budget: experience like any other
+            record_run(mm, task, prep, regime, result, row["model_name"], "probe", seed, Path("."))
+        trials.append((result.val_accuracy, row, rec, prep))
+        manifest.setdefault("probe_trials", []).append({
+            "model": row["model_name"], "regime": regime.to_dict(), "predicted_accuracy": row["predicted_accuracy"],
+            "val_accuracy": result.val_accuracy, "elapsed_s": round(time.time() - t0, 3), "epochs": result.epochs})
+    best = max(range(len(trials)), key=lambda i: (trials[i][0], -i))
+    _, row, rec, prep = trials[best]
+    manifest["probe"]["winner"] = row["model_name"]
+    manifest["planned_epochs"] = None  # planned for a one-shot run of the whole budget: not this one
+    choice = Choice("nasoa", row["model_name"], mm.regime(row), row["predicted_accuracy"], row.get("uncertainty"),
+                    row.get("planned_epochs"), manifest["n_candidates"], manifest["recommend_ms"], manifest["top"])
+    choice.novelty = manifest["novelty"]
+    return choice, rec, prep
+
+
 def _adapt_bohb(mm, task, data: str, budget_s: float, start: float, seed: int, device: str, out, learn: bool,
                 manifest: dict[str, Any]) -> dict[str, Any]:
     """The ``bohb`` strategy: search within the budget, keep the best trial's model as the run's."""
@@ -379,7 +441,7 @@ def _adapt_bohb(mm, task, data: str, budget_s: float, start: float, seed: int, d
     from .workflow import resolve_device, run_dir_for
 
     run_dir = Path(out) if out is not None else run_dir_for("adapt", "bohb")
-    post = 0.4 + 0.015 * budget_s + POST_RESERVE_S
+    post = margin_s(budget_s) + POST_RESERVE_S
     res = bohb_search(mm, task, budget_s - (time.time() - start) - post, seed=seed, device=resolve_device(device),
                       start_time=time.time(), keep_dir=run_dir / "trials")
     best = Path(res.best_run_dir)

@@ -25,6 +25,9 @@ PROBE_MODES = ("auto", "never", "always")
 NOVELTY_THRESHOLD = 1.0
 PROBE_FRACTION = 0.3  # of the budget left after set-up, shared by the probes
 MAX_PROBES = 3
+MIN_PROBE_S = 6.0  # a shorter probe says more about set-up noise than about the regime
+# A probe must fit this many times the budget its regime needs for one epoch (about two epochs).
+PROBE_EPOCH_ROOM = 2.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ def plan_probe(top: list[dict[str, Any]], novelty: dict[str, Any] | None, budget
     """Whether and what to probe. ``top``: recommendation rows (best first) with ``model_name``,
     ``min_budget_s`` (the budget the regime needs for one epoch). Returns None for the one-shot
     pick: ``mode`` never, a familiar task under ``auto``, or fewer than two candidates that fit
-    one epoch in their slice."""
+    about two epochs in a slice of at least :data:`MIN_PROBE_S`."""
     if mode not in PROBE_MODES:
         raise NasoaError(f"unknown --probe {mode!r}; choose one of {', '.join(PROBE_MODES)}")
     if mode == "never" or k < 2:
@@ -68,7 +71,10 @@ def plan_probe(top: list[dict[str, Any]], novelty: dict[str, Any] | None, budget
     skipped: list[str] = []
     while len(chosen) >= 2:
         probe_s = fraction * budget_left_s / len(chosen)
-        fits = [c for c in chosen if float(c.get("min_budget_s") or 0.0) <= probe_s]
+        if probe_s < MIN_PROBE_S:
+            chosen = chosen[:-1]
+            continue
+        fits = [c for c in chosen if PROBE_EPOCH_ROOM * float(c.get("min_budget_s") or 0.0) <= probe_s]
         if len(fits) == len(chosen):
             return ProbePlan(chosen, probe_s, reason, skipped)
         skipped += [c["model_name"] for c in chosen if c not in fits]

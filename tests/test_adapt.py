@@ -310,3 +310,31 @@ def test_practice_runs_within_budget_and_ignores_the_store(shipped_zoo, monkeypa
 def test_practice_is_listed_in_the_help():
     r = runner.invoke(app, ["adapt", "--help"], terminal_width=200)
     assert r.exit_code == 0 and "practice" in r.output
+
+
+def test_probe_always_trains_candidates_records_them_and_continues_the_best(tmp_path):
+    """--probe always: two or more members train in slices (recorded as runs of that budget), the
+    best continues within the one budget; the continued run is recorded apart and not learned."""
+    from nasoa.adapt import adapt
+    from nasoa.meta.features import training_frame
+    from nasoa.meta.store import ExperienceStore
+
+    store = tmp_path / "s.sqlite"
+    t0 = time.time()
+    m = adapt("builtin:digits?classes=0,1,2&per_class=30", 60.0, store=store, out=tmp_path / "run", probe="always",
+              seed=1, progress=False)
+    wall = time.time() - t0
+    trials = m["probe_trials"]
+    assert len(trials) >= 2 and len({t["model"] for t in trials}) == len(trials)
+    assert m["probe"]["winner"] == m["model"] == max(trials, key=lambda t: t["val_accuracy"])["model"] or \
+        max(t["val_accuracy"] for t in trials) == next(t for t in trials if t["model"] == m["model"])["val_accuracy"]
+    assert all(t["elapsed_s"] <= m["probe"]["probe_s"] * 1.05 for t in trials)
+    assert wall <= 60.0 * 1.05 and m["elapsed_s"] <= 60.0
+    st = ExperienceStore(store)
+    runs = st.runs()
+    mine = runs.filter(runs["strategy"].is_in(["probe", "nasoa-probed"]))
+    assert sorted(mine["strategy"].to_list()) == ["nasoa-probed"] + ["probe"] * len(trials)
+    assert all(b == pytest.approx(m["probe"]["probe_s"], abs=0.01)
+               for b in mine.filter(mine["strategy"] == "probe")["budget_s"].to_list())
+    assert training_frame(mine.filter(mine["strategy"] == "nasoa-probed")).height == 0
+    assert (tmp_path / "run" / "model.safetensors").exists()

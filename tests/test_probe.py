@@ -8,7 +8,7 @@ from nasoa.errors import NasoaError
 from nasoa.probe import plan_probe
 
 TOP = [{"model_name": "a", "min_budget_s": 3.0}, {"model_name": "a", "min_budget_s": 2.0},
-       {"model_name": "b", "min_budget_s": 4.0}, {"model_name": "c", "min_budget_s": 20.0},
+       {"model_name": "b", "min_budget_s": 4.0}, {"model_name": "c", "min_budget_s": 12.0},
        {"model_name": "d", "min_budget_s": 1.0}]
 NOVEL = {"score": 2.5}
 FAMILIAR = {"score": 0.4}
@@ -31,7 +31,7 @@ def test_novel_task_probes_the_best_regime_of_distinct_members_within_a_fraction
 
 
 def test_candidates_that_cannot_fit_an_epoch_in_their_slice_are_dropped():
-    plan = plan_probe(TOP, NOVEL, 60.0)  # slices of 6 s: c needs 20 s
+    plan = plan_probe(TOP, NOVEL, 80.0)  # slices of 8 s: c needs 2 x 12 s
     assert [c["model_name"] for c in plan.candidates] == ["a", "b"] and plan.skipped == ["c"]
-    assert plan.probe_s == pytest.approx(9.0)
-    assert plan_probe(TOP, NOVEL, 15.0) is None  # 1.5 s slices: nothing fits an epoch: one shot
+    assert plan.probe_s == pytest.approx(12.0)
+    assert plan_probe(TOP, NOVEL, 30.0) is None  # 4.5 s slices are too short to tell regimes apart: one shot

@@ -36,7 +36,9 @@ def print_result(p: dict) -> None:
     acc = f"val accuracy {p['val_accuracy']:.4f}"
     if pred is not None:
         acc += f" (predicted {pred:.4f})"
-    c.print(acc + f" after {p['steps']} steps ({p['epochs']:.2f} epochs, {p['images_per_s']:.0f} img/s)", highlight=False)
+    planned = p.get("planned_epochs")
+    epochs = f"{p['epochs']:.2f} epochs" + (f", planned {planned:.1f}" if planned is not None else "")
+    c.print(acc + f" after {p['steps']} steps ({epochs}, {p['images_per_s']:.0f} img/s)", highlight=False)
     c.print(
         f"time: {p['elapsed_s']:.1f}s of {p['budget_s']:.0f}s budget (predicted {p['predicted_s']:.1f}s); stopped: {p['stop_reason']}",
         highlight=False,

@@ -20,6 +20,10 @@ def adapt(
              "(ImageNet MobileNetV2, full fine-tune, AdamW lr 1e-3 wd 0.05, cosine, the task's size >= 32 px; "
              "no meta-model, no store reads)."),
     explore: bool = typer.Option(False, "--explore", help="Optimistic pick: prediction + uncertainty."),
+    probe: str = typer.Option(
+        "auto", "--probe",
+        help="auto | never | always. auto: on a task unlike the experience, train the best regimes of up to 3 "
+             "members in 30%% of the budget and continue the best (strategy nasoa). never: the pure one-shot pick."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the top-k regimes and stop."),
     top_k: int = typer.Option(5, "--top", min=1, max=100, help="How many regimes --dry-run shows."),
     no_learn: bool = typer.Option(False, "--no-learn", help="Leave the experience store untouched."),
@@ -41,7 +45,7 @@ def adapt(
 
     m = run(data, budget_s, strategy=strategy, explore=explore, seed=seed, store=store, out=out, device=device,
             learn=not no_learn, dry_run=dry_run, k=top_k, strict=strict, start_time=start, warn=opt.warn_line,
-            progress=False if as_json else None)
+            progress=False if as_json else None, probe=probe)
     if as_json:
         typer.echo(json.dumps(m, default=str))
         return
@@ -57,6 +61,23 @@ def adapt(
             typer.echo(f"{i}. {r['model_name']:<28} lr {r['lr']:<6g} frozen {r['frozen_stages']} {r['schedule']:<7} "
                        f"{r['optimizer']:<6} ~{r.get('planned_epochs', float('nan')):.1f} epochs  "
                        + (f"predicted acc {pa:.3f}" if pa is not None else ""))
+        _print_probe(m)
         return
+    _print_probe(m)
     opt.print_result(m)
+
+
+def _print_probe(m: dict) -> None:
+    nov, plan = m.get("novelty") or {}, m.get("probe")
+    if nov.get("score") is not None:
+        typer.echo(f"novelty {nov['score']:.2f} (distance to the nearest of {nov['tasks']} experience tasks, "
+                   f"1 = the experience's 90th percentile)")
+    if plan:
+        verb = "probed" if m.get("probe_trials") else "would probe"
+        typer.echo(f"{verb} {', '.join(plan['models'])} for {plan['probe_s']:.1f}s each ({plan['reason']})")
+        for t in m.get("probe_trials") or []:
+            typer.echo(f"  {t['model']:<28} val acc {t['val_accuracy']:.4f} (predicted {t['predicted_accuracy']:.4f}) "
+                       f"in {t['elapsed_s']:.1f}s")
+        if plan.get("winner"):
+            typer.echo(f"  continued {plan['winner']}")
 
