@@ -137,15 +137,17 @@ def copy_store(src: Path, dst: Path) -> None:
         shutil.copytree(model, default_model_dir(dst), dirs_exist_ok=True)
 
 
-def seed_store(out: Path, source: str | Path | None = None, seed: int = 0) -> Path:
+def seed_store(out: Path, source: str | Path | None = None, seed: int = 0, exclude: str | None = None) -> Path:
     """``out/seed.sqlite``, the snapshot every row starts from, made on first use: a copy of
     ``source``, or a new store seeded with the shipped experience and its meta-model; fitted once
     here when it has runs but no model, so no row pays for that. Later calls (a resume, another
-    shard) reuse it unchanged."""
+    shard) reuse it unchanged. ``exclude``: a task family (lineage, :func:`nasoa.families.lineage_of`)
+    whose runs are removed and the meta-model fitted without them (``out/seed-without-FAMILY.sqlite``),
+    so a task of that family meets a meta-model that has never seen its family."""
     from nasoa.adapt import open_store
     from nasoa.meta.metamodel import MetaModel, default_model_dir
 
-    path = out / "seed.sqlite"
+    path = out / ("seed.sqlite" if exclude is None else f"seed-without-{exclude}.sqlite")
     if path.exists():
         return path
     tmp = out / f".seed-{os.getpid()}"
@@ -156,6 +158,12 @@ def seed_store(out: Path, source: str | Path | None = None, seed: int = 0) -> Pa
                 raise NasoaError(f"--seed-store {source} does not exist; pass an experience store file (.sqlite)")
             copy_store(Path(source), tmp / "seed.sqlite")
         st = open_store(tmp / "seed.sqlite")  # an empty store is seeded as `nasoa adapt` would seed it
+        if exclude is not None:
+            from nasoa.families import lineage_of
+
+            dropped = st.drop_tasks([tid for tid, spec, _ in st.task_list() if lineage_of(spec) == exclude])
+            if dropped:  # the model beside the copy learned the family: fit anew without it
+                shutil.rmtree(default_model_dir(tmp / "seed.sqlite"), ignore_errors=True)
         if st.count():
             MetaModel.load(st, seed=seed).store.close()  # fits and caches a model when there is none
         st.close()
@@ -219,8 +227,12 @@ def _row_key(r: dict[str, Any]) -> tuple[str, float, str]:
 def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: int = 6, seed: int = 0,
         ratio_budgets: tuple[float, ...] = (30.0,), bohb_multiple: int = 8, strategies: tuple[str, ...] = STRATEGIES,
         shard: tuple[int, int] = (1, 1), log: Callable[[str], None] = print, tasks: list[str] | None = None,
-        seed_store_from: str | Path | None = None) -> dict[str, Any]:
+        seed_store_from: str | Path | None = None, hold_out_family: bool = False) -> dict[str, Any]:
     """Run the rows not yet in ``out`` (see the module docstring) and write the report.
+
+    ``hold_out_family``: each task's rows start from the snapshot without the task's family
+    (:func:`seed_store` with ``exclude``): the meta-model meets the task as it would a user's
+    task of a kind it has never seen.
 
     ``tasks``: data specs to bench on (default: ``task_stream(n_tasks, seed)``);
     ``seed_store_from``: the store every row starts from a copy of (default: the shipped experience);
@@ -248,7 +260,7 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
     config = {"protocol": PROTOCOL, "budgets": list(budgets), "tasks": len(specs), "task_list": specs, "seed": seed,
               "ratio_budgets": list(ratio_budgets), "bohb_multiple": bohb_multiple, "strategies": list(strategies),
               "shard": f"{k}/{n}", "seed_store": {"from": str(seed_store_from) if seed_store_from else "shipped",
-                                                  **seeded}}
+                                                  **seeded}, "hold_out_family": hold_out_family}
     with open(out / "invocations.jsonl", "a") as f:  # every (resumed, sharded, partial) run that fed the folder
         f.write(json.dumps({**config, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
     _warm_up(seed_path)
@@ -256,6 +268,11 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
         if ti % n != k - 1:
             continue
         todo = [(b, s) for b in budgets for s in strategies if (spec, float(b), s) not in done]
+        task_seed_path = seed_path
+        if hold_out_family and todo:
+            from nasoa.families import lineage_of
+
+            task_seed_path = seed_store(out, seed_store_from, seed, exclude=lineage_of(spec))
         if todo or any(b in ratio_budgets and (spec, float(b)) not in done_ratio for b in budgets):
             try:
                 load_task(spec, seed=seed + ti)  # decode the task's source once, before any of its rows
@@ -268,7 +285,7 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
                 work = out / "work" / f"t{ti}-{b:g}s-{strategy}"
                 shutil.rmtree(work, ignore_errors=True)
                 store = work / "experience.sqlite"
-                copy_store(seed_path, store)
+                copy_store(task_seed_path, store)
                 seen = store_state(store)
                 run_dir = work / "run"
                 base = {"protocol": PROTOCOL, "task": spec, "task_index": ti, "budget_s": b, "strategy": strategy,
@@ -290,7 +307,9 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
                        "test_accuracy": test_acc, "predicted_accuracy": m.get("predicted_accuracy"),
                        "planned_epochs": m.get("planned_epochs"), "epochs": trained["result"]["epochs"],
                        "steps": trained["result"]["steps"], "stop_reason": trained["result"]["stop_reason"],
-                       "wall_s": round(wall, 2), "elapsed_s": m.get("elapsed_s"), "setup_s": m.get("setup_s")}
+                       "wall_s": round(wall, 2), "elapsed_s": m.get("elapsed_s"), "setup_s": m.get("setup_s"),
+                       "novelty": (m.get("novelty") or {}).get("score"), "probe": m.get("probe"),
+                       "probe_trials": m.get("probe_trials")}
                 if strategy == "bohb":
                     row["bohb_trials"] = len(m["bohb"]["trials"])
                 _append_jsonl(rows_file, row)
@@ -302,7 +321,7 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
             if b in ratio_budgets and nasoa_row is not None and (spec, float(b)) not in done_ratio:
                 work = out / "work" / f"t{ti}-{b:g}s-ratio"
                 shutil.rmtree(work, ignore_errors=True)
-                copy_store(seed_path, work / "experience.sqlite")
+                copy_store(task_seed_path, work / "experience.sqlite")
                 mm = MetaModel.load(work / "experience.sqlite", seed=seed)
                 task = load_task(spec, seed=seed + ti)
                 res = bohb_search(mm, task, b * bohb_multiple, seed=seed + ti)

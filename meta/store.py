@@ -450,6 +450,17 @@ class ExperienceStore:
             rows = self.con.execute(sql).fetchall()
         return [(tid, spec or "", json.loads(f) if f else {}) for tid, spec, f in rows]
 
+    def drop_tasks(self, task_ids: Iterable[str]) -> int:
+        """Remove every run on these tasks and their cached features, in one transaction (for
+        evaluation snapshots that must not have seen them); returns the runs removed."""
+        ids = list(task_ids)
+        with self.transaction() as con:
+            n = 0
+            for tid in ids:
+                n += con.execute("DELETE FROM runs WHERE task_id = ?", (tid,)).rowcount
+                con.execute("DELETE FROM tasks WHERE task_id = ?", (tid,))
+        return n
+
     def replace_task_features(self, task_id: str, features: Mapping[str, Any], task_spec: str = "") -> int:
         """Replace a task's features in the cache and in every run on it, in one transaction (after
         the feature definitions changed); returns the number of runs updated."""

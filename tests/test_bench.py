@@ -142,3 +142,28 @@ def test_bench_adapt_resumes_after_a_torn_line(tiny_zoo):
     rows = _rows(out / "rows.jsonl")  # every line parses
     assert [(x["strategy"], x["model"]) for x in rows] == [("default", "kept"), ("nasoa", "tiny_member")]
     assert "default" not in [ln.split()[2] for ln in r.output.splitlines() if ln.startswith("task 0")]
+
+
+def test_hold_out_family_snapshot_has_never_seen_the_family(tmp_path):
+    """bench adapt --hold-out-family: a task's rows start from a snapshot without its family's runs
+    (variants count with their base), whose meta-model was fitted without them."""
+    from nasoa.bench.adapt import seed_store
+    from nasoa.meta.metamodel import default_model_dir
+    from nasoa.meta.store import ExperienceStore, RunRecord
+
+    src = ExperienceStore(tmp_path / "src.sqlite")
+    specs = ["builtin:digits?classes=0,1&seed=1", "builtin:digits-colour?classes=0,1&seed=2",
+             "builtin:textures?classes=0,1&seed=3", "builtin:shapes?classes=0,1&seed=4"]
+    for i, spec in enumerate(specs):
+        for j, name in enumerate(("etnas_z1", "etnas_z2", "mobilenetv2_imagenet")):
+            src.append(RunRecord(task_id=f"t{i}", task_spec=spec, task_features={"task_num_train": 20.0 + i, "task_num_val": 10.0},
+                                 model_name=name, regime={"lr": 0.01, "frozen_stages": 0}, budget_s=10.0,
+                                 val_accuracy=0.5 + 0.1 * j))
+    src.close()
+    path = seed_store(tmp_path / "out", tmp_path / "src.sqlite", exclude="digits")
+    st = ExperienceStore(path)
+    assert path.name == "seed-without-digits.sqlite" and default_model_dir(path).is_dir()
+    assert sorted({s for _, s, _ in st.task_list()}) == sorted(specs[2:])
+    assert seed_store(tmp_path / "out", tmp_path / "src.sqlite", exclude="digits") == path  # made once
+    full = ExperienceStore(seed_store(tmp_path / "out", tmp_path / "src.sqlite"))
+    assert full.count() == 12

@@ -218,3 +218,14 @@ def test_store_is_wal_with_counters(tmp_path):
     assert st.counter("x") == 0 and st.bump_counter("x") == 1 and st.bump_counter("x", 2) == 3
     st.append(_record(0), counter="x")
     assert st.counters() == {"x": 4}
+
+
+def test_drop_tasks_removes_their_runs_and_features(tmp_path):
+    st = ExperienceStore(tmp_path / "s.sqlite")
+    for tid in ("a", "a", "b"):
+        st.append(RunRecord(task_id=tid, task_spec=f"x{tid}", task_features={"task_num_train": 1.0},
+                            model_name="m", regime={}, budget_s=1.0, val_accuracy=0.5))
+    st.put_task_features("a", {"task_num_train": 1.0}, "xa")
+    assert st.drop_tasks(["a"]) == 2
+    assert [r.task_id for r in st.records()] == ["b"] and st.task_features("a") is None
+    assert [t for t, _, _ in st.task_list()] == ["b"]

@@ -183,6 +183,9 @@ def adapt_bench(
     seed_store: str = typer.Option(
         None, "--seed-store", help="Every row starts from a copy of this experience store (default: the shipped "
                                    "experience)."),
+    hold_out_family: bool = typer.Option(
+        False, "--hold-out-family", help="Each task's rows start from the snapshot without the task's family (its "
+                                         "runs removed, the meta-model fitted without them)."),
     ratio_budgets: str = typer.Option("30s", "--ratio-budgets", help="Budgets at which BOHB's compute ratio is measured."),
     bohb_multiple: int = typer.Option(8, "--bohb-multiple", min=2, max=100, help="BOHB's budget for the ratio, x budget."),
     strategies: str = typer.Option(",".join(("nasoa", "practice", "default", "random", "logme", "bohb")),
@@ -211,7 +214,7 @@ def adapt_bench(
     strat = tuple(s.strip() for s in strategies.split(",") if s.strip())
     specs = [*(read_tasks_file(tasks_from) if tasks_from else []), *(task or [])]
     run(d, bs, tasks, seed, rb, bohb_multiple, strat, parse_shard(shard), log=typer.echo, tasks=specs or None,
-        seed_store_from=seed_store)
+        seed_store_from=seed_store, hold_out_family=hold_out_family)
     typer.echo(f"table: {d / 'adapt.md'}")
 
 
