@@ -9,12 +9,19 @@
 when a ``feature_extractor`` is given, e.g. :func:`nasoa.collect.penultimate_features`) or a dict
 of task features (``task_*`` keys and optionally ``logme``).
 
-Online use: the fitted LightGBM back-end is refit when the experience has grown by a quarter; in
-between, a river forest learning every run is blended in with weights from both models' recent
-errors (``combo-blend``, the default). A recommendation scores every candidate with the booster in
-one call and lets the online part re-rank the top ``rescore_top``.
+Online use (``combo-blend``, the default): every run reaches the model that ranks the next task.
+:meth:`MetaModel.learn` appends the run, learns every run after the last one this model saw (in
+row order, so concurrent processes agree) and saves the snapshot beside the store; a process that
+starts later loads that snapshot and learns only the runs appended after it (:meth:`catch_up`), so
+loading does not grow with the store. Inside the blend, LightGBM continues boosting a few trees on
+the recent rows every 10 runs and refits on every row when the data grew by a quarter (at once up
+to 5,000 rows, else left for :meth:`refit_if_due` outside a user's budget); a river forest learns
+every run over a bounded window; their weights follow their measured prequential errors
+(:class:`nasoa.meta.predictors.CombinedPredictor`; ``nasoa meta show`` prints them). A
+recommendation scores every candidate with the booster in one call and lets the blend re-rank the
+top ``rescore_top``.
 
-Why the blend: the prequential comparison (:func:`nasoa.meta.evaluate.prequential`; 60 synthetic
+Why the blend (measured before its weights were fitted to the measured errors): the prequential comparison (:func:`nasoa.meta.evaluate.prequential`; 60 synthetic
 tasks x 10 runs, 10 learned in bulk, 50 arriving online; mean of 5 seeds) gave top-1 regret /
 within-task Spearman / NDCG@3 of 0.0118 / 0.815 / 0.952 for the blend, 0.0126 / 0.806 / 0.943 for
 river on LightGBM's residuals between refits, and 0.0123 / 0.775 / 0.937 for LightGBM with warm
@@ -49,8 +56,8 @@ __all__ = ["MetaModel", "default_model_dir", "DEFAULT_ONLINE"]
 # Chosen by the prequential comparison in the module docstring.
 DEFAULT_ONLINE = "blend"
 MODEL_FORMAT = "nasoa.meta.metamodel"
-# A loaded model that had to catch up on this many new runs is saved again (see ``MetaModel.load``).
-CACHE_REFRESH_RUNS = 25
+# A backlog of more new runs than this is learned in one update (``learn_many``) rather than run by run.
+CATCH_UP_BULK = 25
 
 FeatureExtractor = Callable[[Any, str], tuple[np.ndarray, np.ndarray]]
 
@@ -91,6 +98,9 @@ class MetaModel:
         self.feature_extractor = feature_extractor
         self.last_run_id = 0
         self.selection: dict[str, Any] = {}
+        # Where this model's snapshot lives when it is the store's own (loaded or fitted by ``load``):
+        # ``learn`` and ``catch_up`` keep it current there.
+        self.snapshot_dir: Path | None = None
 
     def __repr__(self) -> str:
         return (f"MetaModel({self.predictor.describe()}, {len(self.members)} members, "
@@ -140,57 +150,62 @@ class MetaModel:
     @classmethod
     def load(cls, store: ExperienceStore | str | Path | None = None, *, model_dir: str | Path | None = None,
              zoo: Sequence[Mapping[str, Any]] | None = None, seed: int = 0, **kw: Any) -> MetaModel:
-        """The store's saved model (``nasoa meta fit``), caught up on runs appended since; else a
-        model fitted now from the store; else (an empty store) an untrained one."""
+        """The store's saved model (``nasoa meta fit``; kept current by :meth:`learn`), caught up on
+        runs appended since; else a model fitted now from the store; else (an empty store) an
+        untrained one. Its cost does not grow with the store: a snapshot, not a replay of the runs."""
         st = _open_store(store)
         mdir = Path(model_dir) if model_dir is not None else default_model_dir(st.path)
         meta_file = mdir / "metamodel.json"
         if meta_file.exists():
-            try:
-                doc = json.loads(meta_file.read_text())
-            except (OSError, ValueError) as e:
-                raise NasoaError(f"{meta_file} is unreadable ({e}); refit with `nasoa meta fit`") from None
-            if doc.get("format") != MODEL_FORMAT:
-                raise NasoaError(f"{meta_file} is not a nasoa meta-model; refit with `nasoa meta fit`")
-            mm = cls(load_predictor(mdir / "predictor"), zoo=zoo, store=st, grid=Grid.from_dict(doc["grid"]),
+            for attempt in (0, 1):
+                try:
+                    doc = json.loads(meta_file.read_text())
+                except (OSError, ValueError) as e:
+                    raise NasoaError(f"{meta_file} is unreadable ({e}); refit with `nasoa meta fit`") from None
+                if doc.get("format") != MODEL_FORMAT:
+                    raise NasoaError(f"{meta_file} is not a nasoa meta-model; refit with `nasoa meta fit`")
+                try:
+                    predictor = load_predictor(mdir / doc.get("predictor", "predictor"))
+                    break
+                except NasoaError:
+                    if attempt:  # a writer replaced the snapshot twice while this read it: read the new one
+                        raise
+            mm = cls(predictor, zoo=zoo, store=st, grid=Grid.from_dict(doc["grid"]),
                      time_model=TimeModel.from_dict({**doc["time_model"], "machine_factor": machine_factor()}),
                      backend=doc["backend"],
                      seed=int(doc.get("seed", seed)), **kw)
             mm.last_run_id = int(doc.get("last_run_id", 0))
             mm.selection = doc.get("selection", {})
-            if mm.catch_up() >= CACHE_REFRESH_RUNS and model_dir is None:
+            mm.snapshot_dir = mdir if model_dir is None else None
+            if mm.catch_up() and mm.snapshot_dir is not None:
                 mm._save_cache(mdir)  # the next process catches up from here
             return mm
         if st.count():
             mm = cls.fit(st, zoo=zoo, seed=seed, **kw)
             if model_dir is None:
+                mm.snapshot_dir = mdir
                 mm._save_cache(mdir)  # fitted once per store, not once per process
             return mm
         return cls(zoo=zoo, store=st, seed=seed, **kw)
 
     def _save_cache(self, mdir: Path) -> None:
-        """Save to ``mdir`` as a whole: written to a private directory, then renamed into place, so
-        a process loading at the same time sees the old model, the new one, or none (and fits);
-        never a mix of two. Best effort: a read-only location just means fitting again next time."""
-        import os
-        import shutil
-
-        tmp = mdir.with_name(f"{mdir.name}.tmp-{os.getpid()}")
-        old = mdir.with_name(f"{mdir.name}.old-{os.getpid()}")
+        """Save the snapshot; best effort: a read-only location just means catching up (or fitting)
+        again next time."""
         try:
-            shutil.rmtree(tmp, ignore_errors=True)
-            self.save(tmp)
-            if mdir.exists():
-                os.replace(mdir, old)
-            os.replace(tmp, mdir)
+            self.save(mdir)
         except OSError:
             pass
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.rmtree(old, ignore_errors=True)
 
     def save(self, model_dir: str | Path | None = None) -> Path:
-        """Write the predictor (pickle-free: see :mod:`nasoa.meta.predictors`) and ``metamodel.json``."""
+        """Write the predictor (pickle-free: see :mod:`nasoa.meta.predictors`) and ``metamodel.json``.
+
+        The predictor goes to a new ``predictor-<id>/`` folder, then ``metamodel.json``, which names
+        it, is replaced atomically: a process loading at the same time reads the old snapshot or the
+        new one, never a mix, and never finds none. The previous folder is kept (a reader may be in
+        it); older ones are removed."""
+        import shutil
+        import uuid
+
         from nasoa.runtime import atomic_write_json, utc_now
 
         if model_dir is None:
@@ -198,23 +213,63 @@ class MetaModel:
                 raise NasoaError("no model dir to save to: pass one, or build the MetaModel on a store")
             model_dir = default_model_dir(self.store.path)
         d = Path(model_dir)
-        self.predictor.save(d / "predictor")
+        try:
+            previous = json.loads((d / "metamodel.json").read_text()).get("predictor", "predictor")
+        except (OSError, ValueError, AttributeError):
+            previous = None
+        name = f"predictor-{uuid.uuid4().hex[:12]}"
+        self.predictor.save(d / name)
         atomic_write_json(d / "metamodel.json", {
             "format": MODEL_FORMAT, "format_version": 1, "created": utc_now(), "backend": self.backend,
             "seed": self.seed, "grid": self.grid.to_dict(), "time_model": self.time_model.to_dict(),
-            "last_run_id": self.last_run_id, "runs_learned": self.predictor.n_seen,
+            "last_run_id": self.last_run_id, "runs_learned": self.predictor.n_seen, "predictor": name,
             "store": str(self.store.path) if self.store is not None else None, "selection": self.selection,
         })
+        for old in d.glob("predictor*"):
+            if old.name not in (name, previous) and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
         return d
 
     def catch_up(self) -> int:
-        """Learn the store's runs appended after the last one this model saw; returns how many."""
+        """Learn the store's runs appended after the last one this model saw, in row order; returns
+        how many. Up to :data:`CATCH_UP_BULK` runs are learned one by one (as ``learn`` would have);
+        a longer backlog (runs appended by ``nasoa meta collect`` or another store writer) in one
+        ``learn_many`` update, whose cost does not grow with the backlog's length the way a run-by-run
+        replay would (one warm start or refit, river skipping to its window)."""
         if self.store is None:
             return 0
-        frame = training_frame(self.store.runs(after_id=self.last_run_id), self.time_model, self.member_features)
-        for row in frame.to_dicts():
-            self._learn_row(row)
+        runs = self.store.runs(after_id=self.last_run_id)
+        if runs.height == 0:
+            return 0
+        frame = training_frame(runs, self.time_model, self.member_features)
+        if frame.height > CATCH_UP_BULK:
+            self.predictor.learn_many(self._learn_frame(frame))
+        else:
+            for row in frame.to_dicts():
+                self._learn_row(row)
+        # Runs never learned from (continued runs) are passed over for good, not re-read at every load.
+        self.last_run_id = max(self.last_run_id, int(runs["id"].max()))
         return frame.height
+
+    @property
+    def refit_due(self) -> bool:
+        """A full LightGBM refit is due that was too large to run inside a learn (see :meth:`refit_if_due`)."""
+        return bool(getattr(self.predictor, "refit_due", False))
+
+    def refit_if_due(self) -> bool:
+        """Run a due full refit now (between tasks, when no budget is running) and save the snapshot."""
+        if not self.refit_due:
+            return False
+        self.predictor.refit()  # type: ignore[attr-defined]
+        if self.snapshot_dir is not None:
+            self._save_cache(self.snapshot_dir)
+        return True
+
+    def online_state(self) -> dict[str, Any] | None:
+        """The online predictor's state: blend weights, each part's measured error, rows learned,
+        warm updates and refits (``nasoa meta show``); None for a back-end without one."""
+        state = getattr(self.predictor, "state", None)
+        return state() if callable(state) else None
 
     # ---- features ----------------------------------------------------------------------------
 
@@ -334,19 +389,29 @@ class MetaModel:
         return candidate_regime(row, self.grid)
 
     def learn(self, result: RunRecord | Mapping[str, Any], *, record: bool = True) -> int | None:
-        """One more experience: append it to the store (when ``record`` and there is a store) and
-        update the predictor. Missing model features are filled from the zoo; returns the row id."""
+        """One more experience: append it to the store (when ``record`` and there is a store), learn
+        it and any run stored since this model's last (:meth:`catch_up`, in row order) and save the
+        snapshot when this is the store's own model, so the next process starts from it. Missing
+        model features are filled from the zoo; returns the row id.
+
+        Bounded cost (``nasoa bench meta`` measures it): one store append, one predictor update (a
+        warm start every 10 runs, a river window rebuild every 160, a refit at most every quarter
+        of growth and only up to 5,000 rows) and one snapshot write whose size does not grow with
+        the store beyond the LightGBM table, written again only after a refit."""
         rec = result if isinstance(result, RunRecord) else RunRecord.from_dict(result)
         if not rec.model_features:
             d = self.members.by_name(rec.model_name)
             if d is not None:
                 rec.model_features = {k: v for k, v in d.items() if k != "_machine"}
-        rid = None
-        if record and self.store is not None:
-            rid = self.store.append(rec)
-        frame = training_frame([dict(rec.to_dict(), id=rid or 0)], self.time_model, self.member_features)
-        for row in frame.to_dicts():
-            self._learn_row(row)
+        if not (record and self.store is not None):
+            frame = training_frame([dict(rec.to_dict(), id=0)], self.time_model, self.member_features)
+            for row in frame.to_dicts():
+                self._learn_row(row)
+            return None
+        rid = self.store.append(rec)
+        self.catch_up()
+        if self.snapshot_dir is not None:
+            self._save_cache(self.snapshot_dir)
         return rid
 
     def feature_importances(self) -> dict[str, float] | None:

@@ -217,24 +217,57 @@ def show_cmd(
     store: Path = STORE,
     model_dir: Path = MODEL_DIR,
     top: int = typer.Option(20, "--top", min=1, max=1000, help="How many features to list."),
-    as_json: bool = typer.Option(False, "--json", help="Print {feature: share of gain} as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print backend, online state and {feature: share of gain} "
+                                                       "as JSON."),
 ) -> None:
-    """Feature importances (share of LightGBM's split gain) of the fitted meta-model."""
+    """The fitted meta-model: blend weights and each part's measured prequential error, what each part
+    has learned (warm updates, refits, river's window), and feature importances (share of LightGBM's gain)."""
     from nasoa.errors import NasoaError
     from nasoa.meta.metamodel import MetaModel
 
     mm = MetaModel.load(_store(store), model_dir=model_dir)
     imp = mm.feature_importances()
-    if imp is None:
+    online = mm.online_state()
+    if imp is None and online is None:
         raise NasoaError(f"the meta-model ({mm.predictor.describe()}) has no feature importances: fit a LightGBM "
                          f"back-end with `nasoa meta fit`, on a store with runs")
-    items = list(imp.items())[:top]
+    items = list((imp or {}).items())[:top]
     if as_json:
-        typer.echo(json.dumps({"backend": mm.backend, "importances": dict(items)}))
+        typer.echo(json.dumps({"backend": mm.backend, "runs": mm.predictor.n_seen, "last_run_id": mm.last_run_id,
+                               "online": online, "importances": dict(items)}))
         return
-    typer.echo(f"{mm.backend}, {mm.predictor.n_seen} runs learned")
+    typer.echo(f"{mm.backend}, {mm.predictor.n_seen} runs learned (up to store row {mm.last_run_id})")
+    if online is not None:
+        for line in _online_lines(online):
+            typer.echo(line)
+    if items:
+        typer.echo("feature importances (share of LightGBM's split gain):")
     for name, share in items:
         typer.echo(f"  {share:7.2%}  {name}")
+
+
+def _online_lines(s: dict) -> list[str]:
+    """``MetaModel.online_state()`` as a few lines of text."""
+    def num(v, fmt=".5f"):
+        return "-" if v is None else format(v, fmt)
+
+    out = []
+    blend = s.get("blend")
+    if blend is not None:
+        w, mse = blend["weights"], blend.get("mse") or {}
+        out.append(f"blend: LightGBM {w['lightgbm']:.3f}, river {w['river']:.3f} (least-squares weight on the "
+                   f"prequential errors of the last {blend['scored_rows']} scored runs, window "
+                   f"{blend['err_window']}; {blend['scored_total']} scored in all)")
+        out.append(f"  mean squared error: LightGBM {num(mse.get('lightgbm'))}, river {num(mse.get('river'))}, "
+                   f"blend {num(blend.get('blend_mse'))}")
+    lg, rv = s["lightgbm"], s["river"]
+    out.append(f"LightGBM: {lg['trees']} trees on {lg['rows']} runs; {lg['full_fits']} full fits (last on "
+               f"{lg['rows_at_last_refit']} runs, {num(lg['last_fit_s'], '.2f')} s), {lg['warm_updates_since_refit']} "
+               f"warm updates since ({lg['warm_trees']} trees), {lg['rows_pending']} runs pending"
+               + ("; a full refit is due" if lg["refit_due"] else ""))
+    out.append(f"river: {rv['model']} on the last {rv['rows_in_model']} runs (window {rv['window']}, "
+               f"{rv['rebuilds']} rebuilds)")
+    return out
 
 
 @app.command("stats")
