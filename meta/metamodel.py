@@ -395,7 +395,7 @@ class MetaModel:
         model features are filled from the zoo; returns the row id.
 
         Bounded cost (``nasoa bench meta`` measures it): one store append, one predictor update (a
-        warm start every 10 runs, a river window rebuild every 160, a refit at most every quarter
+        warm start every 10 runs, a river window rebuild every 128, a refit at most every quarter
         of growth and only up to 5,000 rows) and one snapshot write whose size does not grow with
         the store beyond the LightGBM table, written again only after a refit."""
         rec = result if isinstance(result, RunRecord) else RunRecord.from_dict(result)

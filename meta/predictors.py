@@ -17,25 +17,33 @@ member) are missing values: no back-end fails on them. An untrained predictor pr
 Back-ends:
 
 * :class:`LGBMPredictor` (``objective="regression"`` or ``"lambdarank"`` grouped by task), monotone
-  non-decreasing in the budget features; full refits when the data has grown by ``refit_growth``,
-  warm-started boosting (``init_model``) on new records in between.
+  non-decreasing in the budget features; warm-started boosting (``init_model``) on the recent rows
+  every few new ones, full refits when the data has grown by ``refit_growth``.
 * :class:`RiverPredictor`: a streaming adaptive random forest (or Hoeffding adaptive tree) over
-  standard-scaled numbers and one-hot categories, updated by every ``learn_one``.
-* :class:`CombinedPredictor`: LightGBM refit now and then, with river in between, either learning
-  LightGBM's residuals since its last refit (``mode="residual"``) or blended with weights from
-  their recent errors (``mode="blend"``).
+  standard-scaled numbers and one-hot categories, updated by every ``learn_one``, optionally over a
+  bounded window of the most recent rows.
+* :class:`CombinedPredictor`: LightGBM warm-started and refit now and then, with river learning
+  every row, either on LightGBM's residuals since its last refit (``mode="residual"``) or blended
+  with a weight fitted to both parts' measured prequential errors (``mode="blend"``).
 
-Saved formats (a directory with ``manifest.json`` listing every file's sha256, checked on load):
+Saved formats (a directory with ``manifest.json`` listing every file's sha256, checked on load;
+format 2, which reads format 1):
 
 * LightGBM: the booster in LightGBM's own text model format (``booster.txt``), the feature schema
-  (names, categorical levels) in the manifest, and the training rows (``rows.json``) so later
-  refits and warm starts continue exactly where the saved one stopped.
-* river: river has no documented model file format and its objects are foreign classes, which
-  nasoa never unpickles. A river model here is a deterministic function of its constructor
-  parameters, its seed and the ordered rows it learned, so the file is that: parameters plus the
-  replay log (``replay.json``), checksummed; loading rebuilds the model and replays ``learn_one``
-  in order, giving the identical model (same river version; the manifest records it and loading
-  under another warns). Replay costs about 1-2 ms per row (a 5-tree forest on this CPU).
+  (names, categorical levels) in the manifest, the rows of the last full fit as a parquet table
+  (``table.parquet``, read only when a warm start or a refit needs it, and written again only
+  after a refit) and the rows since (``recent.json``), so later refits and warm starts continue
+  exactly where the saved one stopped.
+* river: river has no documented model file format and its objects are foreign classes (some held
+  in Rust: ``VectorDict`` leaf weights, drift detectors), which nasoa never unpickles and cannot
+  rebuild from a JSON of their learned state. A river model here is a deterministic function of
+  its constructor parameters, its seed and the ordered rows it learned, so the file is that:
+  parameters plus the replay log (``replay.json``), checksummed; loading rebuilds the model and
+  replays ``learn_one`` in order, giving the identical model (same river version; the manifest
+  records it and loading under another warns). Replay costs about 2 ms per row (a 5-tree forest
+  over the real features on this CPU), so the combination bounds river to a window of recent rows
+  (:class:`RiverPredictor`'s ``window``): a load replays fewer than 2x the window, whatever the
+  store's size.
 """
 
 from __future__ import annotations
@@ -885,7 +893,7 @@ class CombinedPredictor(Predictor):
     BASE_DEFAULTS: ClassVar[dict[str, Any]] = {"objective": "regression", "warm_every": 10, "warm_rounds": 5,
                                                "warm_window": 200, "max_warm_trees": 100,
                                                "inline_refit_rows": 5000}
-    ONLINE_DEFAULTS: ClassVar[dict[str, Any]] = {"window": 160}
+    ONLINE_DEFAULTS: ClassVar[dict[str, Any]] = {"window": 128}
 
     def __init__(self, seed: int = 0, *, mode: str = "blend", base: Mapping[str, Any] | None = None,
                  online: Mapping[str, Any] | None = None, err_window: int = 100, decay: float | None = None):

@@ -372,6 +372,13 @@ def test_cli_stats_fit_show(tmp_path, zoo, monkeypatch):
     res = runner.invoke(_cli(), ["meta", "show", "--store", str(path), "--json", "--top", "5"])
     assert res.exit_code == 0, res.output
     assert len(json.loads(res.output)["importances"]) == 5
+    res = runner.invoke(_cli(), ["meta", "fit", "--store", str(path), "--backend", "lgbm-regressor"])  # + blend
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(_cli(), ["meta", "show", "--store", str(path), "--json"])
+    online = json.loads(res.output)["online"]
+    assert set(online["blend"]["weights"]) == {"lightgbm", "river"} and online["lightgbm"]["rows"] == 20
+    res = runner.invoke(_cli(), ["meta", "show", "--store", str(path)])
+    assert res.exit_code == 0 and "blend: LightGBM" in res.output and "river: river-arf" in res.output
     res = runner.invoke(_cli(), ["meta", "fit", "--store", str(tmp_path / "none.sqlite")])
     assert res.exit_code == 2 and "no runs" in res.output
     res = runner.invoke(_cli(), ["meta", "collect", "--runs", "1", "--store", str(tmp_path / "x.sqlite")])
@@ -477,3 +484,187 @@ def test_novelty_is_low_near_the_experience_and_high_far_from_it():
     far = novelty(feats(500, 0.6, 0.2), experience)
     assert near["score"] < 1.0 < far["score"] and far["tasks"] == 40
     assert novelty(feats(500, 0.6, 0.2), experience[:2])["score"] is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Online learning: every run reaches the next pick, at bounded cost
+
+
+def test_river_window_bounds_the_replay_and_learn_many_is_the_same_model(tmp_path):
+    from nasoa.meta.predictors import RiverPredictor
+
+    frame = checks.synthetic_frame(12, rows_per_task=10, seed=11)  # 120 rows
+    test = checks.synthetic_frame(2, seed=11, task_offset=100)
+    one = RiverPredictor(0, window=20)
+    for row in frame.to_dicts():
+        y, g = row.pop("y"), row.pop("group")
+        one.learn_one(row, y, g)
+        assert len(one._log) < 40  # never more than 2x the window to replay
+    many = RiverPredictor(0, window=20)
+    many.learn_many(frame.head(7))
+    many.learn_many(frame.tail(frame.height - 7))
+    assert len(one._log) == len(many._log) == 20 and one.rebuilds == many.rebuilds == 5
+    assert np.array_equal(one.predict_many(test), many.predict_many(test))  # the same model, fewer replays
+    one.save(tmp_path / "r")
+    assert np.array_equal(load_predictor(tmp_path / "r").predict_many(test), one.predict_many(test))
+
+
+def test_lightgbm_warm_updates_every_few_rows_and_defers_a_large_refit(tmp_path):
+    from nasoa.meta.predictors import LGBMPredictor
+
+    p = LGBMPredictor(seed=0, n_rounds=20, warm_every=4, warm_rounds=3, max_warm_trees=9, inline_refit_rows=60)
+    p.learn_many(checks.synthetic_frame(5, rows_per_task=10, seed=12))  # 50 rows: a full fit
+    assert p.n_fits == 1 and p.state()["trees"] == 20
+    stream = checks.synthetic_frame(3, rows_per_task=10, seed=12, task_offset=50).to_dicts()
+    test = checks.synthetic_frame(1, seed=12, task_offset=99)
+    before = p.predict_many(test)
+    for row in stream[:4]:
+        y, g = row.pop("y"), row.pop("group")
+        p.learn_one(row, y, g)
+    assert p.n_warm == 1 and p.state()["trees"] == 23 and not np.array_equal(p.predict_many(test), before)
+    for row in stream[4:13]:  # two more warm updates reach max_warm_trees: at the next row a refit (63 rows > 60)
+        # is due
+        y, g = row.pop("y"), row.pop("group")
+        p.learn_one(row, y, g)
+    assert p.n_fits == 1 and p.refit_due and p.warm_trees == 9
+    p.save(tmp_path / "p")
+    q = load_predictor(tmp_path / "p")
+    assert q._table is None and q.refit_due  # the rows of the last fit are not read to load
+    assert np.array_equal(q.predict_many(test), p.predict_many(test))
+    q.refit()
+    assert q.n_fits == 2 and not q.refit_due and q.state()["trees"] == 20 and q.n_rows == 63
+
+
+def test_blend_weight_is_the_least_squares_weight_of_the_measured_residuals(tmp_path):
+    from nasoa.meta.predictors import CombinedPredictor
+
+    p = CombinedPredictor(0, err_window=4)
+    assert p.weight == 0.5 and p.mse is None  # nothing measured yet
+    for rb, rr in ((0.1, 0.3), (-0.1, -0.2), (0.0, 0.1), (0.05, 0.25), (0.2, 0.2)):
+        p._errors.append((rb, rr))
+    a = np.array(list(p._errors))
+    d = a[:, 1] - a[:, 0]
+    assert p.weight == pytest.approx(np.clip((a[:, 1] * d).sum() / (d * d).sum(), 0, 1)) and len(a) == 4
+    p.learn_many(checks.synthetic_frame(10, seed=13))  # a bulk start measures errors on its latest tasks
+    s = p.state()["blend"]
+    assert s["scored_rows"] == 4 and s["scored_total"] == 12 and s["mse"]["lightgbm"] > 0  # one held-out task
+    p.save(tmp_path / "c")
+    q = load_predictor(tmp_path / "c")
+    assert q.state() == p.state()
+
+
+def test_learn_one_row_by_row_and_learn_many_reach_comparable_rankings():
+    from nasoa.meta.checks import within_task_spearman, spearman
+    from nasoa.meta.predictors import CombinedPredictor
+
+    bulk = checks.synthetic_frame(15, seed=14)
+    stream = checks.synthetic_frame(15, seed=14, task_offset=50)
+    test = checks.synthetic_frame(6, seed=14, task_offset=100)
+    one, many = CombinedPredictor(0), CombinedPredictor(0)
+    for p in (one, many):
+        p.learn_many(bulk)
+    for row in stream.to_dicts():
+        y, g = row.pop("y"), row.pop("group")
+        one.learn_one(row, y, g)
+    many.learn_many(stream)
+    assert one.n_seen == many.n_seen == 360 and one.base.n_rows == many.base.n_rows
+    a, b = one.predict_many(test), many.predict_many(test)
+    ra, rb = within_task_spearman(a, test), within_task_spearman(b, test)
+    assert ra > 0.7 and rb > 0.7 and abs(ra - rb) < 0.1, (ra, rb)
+    assert spearman(a, b) > 0.9
+
+
+def _two_member_world(tmp_path, n_tasks=8):
+    from nasoa.meta.metamodel import MetaModel
+
+    zoo = synthetic.synthetic_zoo(2)  # synth-01: the better source accuracy, preferred by the prior
+    st = ExperienceStore(tmp_path / "experience.sqlite")
+    st.append_many(synthetic.synthetic_runs(zoo, n_tasks, 10, seed=0, budgets=(60.0,)))
+    return zoo, st, MetaModel
+
+
+def _picks(mm, zoo, tasks=range(500, 508)):
+    return [mm.recommend(synthetic.synthetic_task_features(t, 0, zoo), 60.0, k=1)["model_name"][0] for t in tasks]
+
+
+def test_learned_runs_where_the_preferred_member_always_loses_switch_the_pick(tmp_path):
+    zoo, st, MetaModel = _two_member_world(tmp_path)
+    mm = MetaModel.fit(st, zoo=zoo, backend="lgbm-regressor")
+    assert _picks(mm, zoo) == ["synth-01"] * 8
+    w0 = mm.predictor.weight
+    weights = []
+    for r in synthetic.synthetic_runs(zoo, 18, 6, seed=1, budgets=(60.0,), task_offset=100):
+        if r.model_name == "synth-01":
+            r.val_accuracy -= 0.25  # the world changed: it now loses on every task, in every regime
+        mm.learn(r)
+        weights.append(mm.predictor.weight)
+    after = _picks(mm, zoo)
+    assert after.count("synth-00") >= 7, after
+    # river learns the change first and the measured errors hand it weight; LightGBM catches up.
+    assert w0 > 0.9 and min(weights) < 0.5, (w0, min(weights))
+    assert mm.predictor.base.n_fits > 1 and mm.last_run_id == st.count()
+
+
+def test_predict_and_recommend_change_no_state(tmp_path):
+    zoo, st, MetaModel = _two_member_world(tmp_path, n_tasks=4)
+    mm = MetaModel.load(st, zoo=zoo)
+    for r in synthetic.synthetic_runs(zoo, 1, 12, seed=3, budgets=(60.0,), task_offset=200):
+        mm.learn(r)  # pending warm rows, a scored blend: state that a query could disturb
+
+    def files(d):
+        return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+    mm.predictor.save(tmp_path / "before")
+    task = synthetic.synthetic_task_features(600, 0, zoo)
+    n, last = st.count(), mm.last_run_id
+    for _ in range(2):
+        mm.recommend(task, 60.0, k=3)
+        mm.predict(task, mm.candidates(task, 60.0).head(20))
+    mm.predictor.save(tmp_path / "after")
+    assert files(tmp_path / "before") == files(tmp_path / "after")
+    assert st.count() == n and mm.last_run_id == last
+
+
+def test_a_reload_ranks_like_the_process_that_learned_without_replaying_the_store(tmp_path, monkeypatch):
+    from nasoa.meta.predictors import CombinedPredictor
+
+    zoo, st, MetaModel = _two_member_world(tmp_path)
+    mm = MetaModel.load(st, zoo=zoo)  # fits and writes the snapshot beside the store
+    for r in synthetic.synthetic_runs(zoo, 2, 12, seed=4, budgets=(60.0,), task_offset=300):
+        mm.learn(r)  # each run: learned, then the snapshot saved
+    task = synthetic.synthetic_task_features(700, 0, zoo)
+    want = mm.recommend(task, 60.0, k=10)
+
+    def refuse(*a, **k):
+        raise AssertionError("a load with a current snapshot learned a row")
+
+    monkeypatch.setattr(CombinedPredictor, "learn_one", refuse)
+    monkeypatch.setattr(CombinedPredictor, "learn_many", refuse)
+    again = MetaModel.load(st, zoo=zoo)
+    assert again.recommend(task, 60.0, k=10).equals(want)
+    assert again.last_run_id == st.count() == 104 and again.predictor.n_seen == 104
+    assert len(again.predictor.online._log) < 2 * again.predictor.online.window
+    assert len(list(st.path.with_name("experience.model").glob("predictor*"))) <= 2  # old snapshots removed
+
+
+def test_bench_meta_reports_load_rank_and_learn():
+    from nasoa.bench.meta import bench_meta, to_markdown
+
+    r = bench_meta(runs=120, candidates=160, repeats=3, import_repeats=0)
+    assert r["candidates"] >= 160 and r["runs"] == 120
+    for key in ("load", "load_backlog", "rank", "learn"):
+        assert r[key]["median_ms"] > 0 and r[key]["cpu_median_ms"] >= 0 and r[key]["n"] == 3
+    assert r["online_state"]["rows"] == 120 + 25 + 3
+    assert "| 120 |" in to_markdown([r], "nasoa bench meta --runs 120")
+
+
+def test_cli_bench_meta_writes_its_table(tmp_path):
+    from typer.testing import CliRunner
+
+    from nasoa.cli import bench
+
+    res = CliRunner().invoke(bench.app, ["meta", "--runs", "100", "--candidates", "100", "--repeats", "3",
+                                         "--import-repeats", "0", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "meta.json").read_text())
+    assert doc["results"][0]["runs"] == 100 and "| 100 |" in (tmp_path / "meta.md").read_text()

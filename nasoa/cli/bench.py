@@ -220,28 +220,35 @@ def adapt_bench(
 
 @app.command("meta")
 def meta_bench(
+    runs: list[int] = typer.Option([10_000], "--runs", min=1, help="Runs in the synthetic store (repeatable: one row "
+                                                                   "per size)."),
     candidates: int = typer.Option(2000, "--candidates", min=10, help="At least this many candidate regimes."),
-    repeats: int = typer.Option(30, "--repeats", min=3, max=10000),
-    out: str = typer.Option(None, "--out", help="Output dir (default bench/results/meta-<date>/)."),
+    repeats: int = typer.Option(20, "--repeats", min=3, max=10000, help="Timed repeats (median and spread)."),
+    import_repeats: int = typer.Option(3, "--import-repeats", min=0, max=100,
+                                       help="Fresh processes timing the imports (0: skip)."),
+    out: str = typer.Option(None, "--out", help="Output dir (default bench/results/meta-online-<date>/)."),
 ) -> None:
-    """Speed of MetaModel.recommend over thousands of candidates (LightGBM + river, fitted on synthetic runs)."""
+    """The meta-model's cost in a user's budget on a store of --runs runs: load (snapshot current, and with
+    25 runs to catch up), ranking >= --candidates regimes, learning one run; one core, median of --repeats."""
     import datetime
     import json
+    import shlex
+    import sys
     from pathlib import Path
 
-    from nasoa.bench.meta import bench_recommend
+    from nasoa.bench.meta import bench_meta, to_markdown
+    from nasoa.runtime import atomic_write_bytes
 
-    d = Path(out or f"bench/results/meta-{datetime.date.today():%Y%m%d}")
-    d.mkdir(parents=True, exist_ok=True)
-    res = bench_recommend(candidates, repeats, verbose=False)
-    lgbm = bench_recommend(candidates, repeats, online=None, verbose=False)
-    (d / "recommend.json").write_text(json.dumps({"default": res, "lightgbm_only": lgbm}, indent=2) + "\n")
-    p = res["provenance"]
-    (d / "recommend.md").write_text(
-        f"# MetaModel.recommend speed\n\nMeasured {p['date']} on {p['cpu']} ({p['cpu_cores']} cores, "
-        f"{p['torch_threads']} torch threads), nasoa {p['nasoa']}.\n\n"
-        "| model | candidates | median ms | p10 ms | p90 ms | repeats |\n|---|---|---|---|---|---|\n"
-        + "".join(f"| {r['backend']} | {r['candidates']} | {r['median_ms']} | {r['p10_ms']} | {r['p90_ms']} | {r['repeats']} |\n"
-                  for r in (res, lgbm)))
-    typer.echo(f"recommend over {res['candidates']} candidates: median {res['median_ms']} ms ({res['backend']}), "
-               f"{lgbm['median_ms']} ms (LightGBM only); table: {d / 'recommend.md'}")
+    d = Path(out or f"bench/results/meta-online-{datetime.date.today():%Y%m%d}")
+    command = "nasoa bench meta " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("meta") + 1:]) \
+        if "meta" in sys.argv else "nasoa bench meta"
+    results = [bench_meta(n, candidates, repeats, import_repeats=import_repeats, log=lambda s: typer.echo(s, err=True))
+               for n in runs]
+    atomic_write_bytes(d / "meta.json", (json.dumps({"command": command, "results": results}, indent=2,
+                                                    default=str) + "\n").encode())
+    atomic_write_bytes(d / "meta.md", to_markdown(results, command).encode())
+    for r in results:
+        typer.echo(f"{r['runs']} runs: load {r['load']['median_ms']} ms (cpu {r['load']['cpu_median_ms']}), rank "
+                   f"{r['candidates']} candidates {r['rank']['median_ms']} ms (cpu {r['rank']['cpu_median_ms']}), "
+                   f"learn {r['learn']['median_ms']} ms (max {r['learn']['max_ms']})")
+    typer.echo(f"table: {d / 'meta.md'}")
