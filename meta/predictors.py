@@ -53,7 +53,7 @@ import hashlib
 import json
 import math
 import warnings
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -1018,7 +1018,7 @@ class CombinedPredictor(Predictor):
         # The most recent tasks, a fifth of the rows (at most err_window), held out to measure the errors.
         held: set[str] = set()
         n_held, want = 0, min(self.err_window, frame.height // 5)
-        counts = {g: groups.count(g) for g in order} if len(order) > 1 else {}
+        counts = Counter(groups)
         for g in reversed(order[1:]):
             if n_held >= want:
                 break
