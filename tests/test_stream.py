@@ -92,3 +92,24 @@ def test_no_learn_control_records_nothing(tmp_path, fake_adapt):
     assert (tmp_path / "s" / "stream.png").exists()
     with pytest.raises(NasoaError, match="unknown reference"):
         run_stream(_tasks(tmp_path), tmp_path / "t", reference="oracle")
+
+
+def test_a_refit_left_out_of_a_budget_runs_between_tasks(tmp_path):
+    from nasoa.meta import synthetic
+    from nasoa.meta.metamodel import MetaModel
+    from nasoa.meta.store import ExperienceStore
+    from nasoa.stream import refit_store_model_if_due
+
+    zoo = synthetic.synthetic_zoo(2)
+    st = ExperienceStore(tmp_path / "s.sqlite")
+    st.append_many(synthetic.synthetic_runs(zoo, 4, 6, seed=0))
+    assert not refit_store_model_if_due(st.path)  # no snapshot yet: nothing to do
+    mm = MetaModel.load(st, zoo=zoo)
+    assert not refit_store_model_if_due(st.path)  # a snapshot with no refit due: only its manifests are read
+    mm.predictor.base.refit_due = True  # as a learn on a store above inline_refit_rows leaves it
+    mm._save_cache(mm.snapshot_dir)
+    fits = mm.predictor.base.n_fits
+    assert refit_store_model_if_due(st.path)
+    after = MetaModel.load(st, zoo=zoo)
+    assert after.predictor.base.n_fits == fits + 1 and not after.refit_due
+    assert not refit_store_model_if_due(st.path)
