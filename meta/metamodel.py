@@ -182,8 +182,9 @@ class MetaModel:
             mm.last_run_id = int(doc.get("last_run_id", 0))
             mm.selection = doc.get("selection", {})
             mm.snapshot_dir = mdir if model_dir is None else None
-            if mm.catch_up() and mm.snapshot_dir is not None:
-                mm._save_cache(mdir)  # the next process catches up from here
+            caught = mm.catch_up()
+            if (caught or getattr(predictor, "upgraded", False)) and mm.snapshot_dir is not None:
+                mm._save_cache(mdir)  # the next process starts from here (and from the current format)
             return mm
         if st.count():
             mm = cls.fit(st, zoo=zoo, seed=seed, **kw)

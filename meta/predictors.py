@@ -911,6 +911,7 @@ class CombinedPredictor(Predictor):
         # it was learned.
         self._errors: deque[tuple[float, float]] = deque(maxlen=self.err_window)
         self.n_scored = 0
+        self.upgraded = False  # loaded from an older format
 
     def describe(self) -> str:
         return f"combo-{self.mode}({self.base.describe()}+{self.online.describe()})"
@@ -1091,7 +1092,11 @@ class CombinedPredictor(Predictor):
             policy = {**cls.BASE_DEFAULTS, **({"warm_every": None} if p.mode == "residual" else {})}
             for k in ("warm_every", "warm_rounds", "warm_window", "max_warm_trees", "inline_refit_rows"):
                 setattr(p.base, k, policy[k])
-            p.online.window = cls.ONLINE_DEFAULTS["window"]
+            p.online.window = w = cls.ONLINE_DEFAULTS["window"]
+            if len(p.online._log) >= 2 * w:  # as if the window had applied all along: its last rows
+                p.online._replay(p.online._log[-w:])
+                p.online.rebuilds += 1
+            p.upgraded = True  # the caller may save it again in the current format
         # Format 1 kept fixed prior errors ("err"), not measured ones: it starts unmeasured.
         p._errors.extend((float(a), float(b)) for a, b in st.get("errors", []))
         p.n_scored = int(st.get("n_scored", len(p._errors)))

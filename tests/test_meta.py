@@ -668,3 +668,25 @@ def test_cli_bench_meta_writes_its_table(tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "meta.json").read_text())
     assert doc["results"][0]["runs"] == 100 and "| 100 |" in (tmp_path / "meta.md").read_text()
+
+
+def test_a_format_1_snapshot_is_upgraded_once_on_load(tmp_path):
+    """The shipped model (format 1: river replaying every run, fixed prior errors) is saved again in
+    the current format at its first load, so later loads replay at most river's window."""
+    from nasoa import adapt as A
+    from nasoa.meta.metamodel import MetaModel, default_model_dir
+
+    doc = json.loads((A.shipped_model() / "metamodel.json").read_text())
+    if not A.shipped_experience().is_file() or "predictor" in doc:
+        pytest.skip("no format-1 shipped model in this checkout")
+    st = A.open_store(tmp_path / "fresh.sqlite")
+    first = MetaModel.load(st)
+    w = first.predictor.online.window
+    assert first.predictor.upgraded and len(first.predictor.online._log) < 2 * w
+    assert first.predictor.base.warm_every == 10  # the online policy applies from here on
+    doc = json.loads((default_model_dir(st.path) / "metamodel.json").read_text())
+    assert doc["predictor"].startswith("predictor-")
+    again = MetaModel.load(st)
+    assert not again.predictor.upgraded and again.predictor.online._log == first.predictor.online._log
+    task = json.loads(st.runs()["task_features"][0])
+    assert again.recommend(task, 60, k=5).equals(first.recommend(task, 60, k=5))
