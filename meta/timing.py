@@ -10,7 +10,8 @@ and a dense one scale differently with threads). Every run records its measured 
 
 with the global term ``g`` and each residual the mean of its runs shrunk toward zero by
 ``prior_runs`` pseudo-runs (a member seen twice moves little; one seen 30 times is trusted).
-Only runs from this machine and thread count enter (same CPU model and ``threads``): the shipped
+Only runs from this machine and thread count enter (same CPU model and ``threads``), and not those
+that shared their cores with other work (``cpu_share`` below :data:`MIN_CPU_SHARE`): the shipped
 experience, collected elsewhere, does not bias a user's machine. Without such runs the profiled
 table stands (times ``$NASOA_MACHINE_FACTOR`` when set).
 """
@@ -25,6 +26,9 @@ from typing import Any
 __all__ = ["calibrate_records", "PRIOR_RUNS"]
 
 PRIOR_RUNS = 3.0
+# A run that got less of its cores than this (``extra.cpu_share``, where recorded) shared them with
+# other work: its step time measures the contention, not the machine.
+MIN_CPU_SHARE = 0.8
 _CLIP = 2.5  # |log ratio| above this (12x) is a broken measurement, not a speed
 
 
@@ -47,6 +51,8 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
     obs: list[tuple[str, int, float]] = []
     for t in timings:
         if int(t.get("threads") or 0) != int(threads) or (cpu and t.get("cpu") and t.get("cpu") != cpu):
+            continue
+        if t.get("cpu_share") is not None and float(t["cpu_share"]) < MIN_CPU_SHARE:
             continue
         rec = by_name.get(str(t.get("model_name")))
         measured = t.get("step_ms")

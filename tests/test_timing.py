@@ -42,8 +42,9 @@ def test_few_runs_move_little_and_batch_is_accounted_for():
     assert {r["name"]: r for r in recs}["fast"]["train_step_ms"]["0"] == pytest.approx(10.0, rel=1e-6)
 
 
-def test_other_machines_and_thread_counts_are_ignored():
-    runs = _runs("slow", 0, 300.0, 50, threads=1) + _runs("slow", 0, 300.0, 50, cpu="Y")
+def test_other_machines_thread_counts_and_contended_runs_are_ignored():
+    contended = [dict(r, cpu_share=0.4) for r in _runs("slow", 0, 300.0, 50)]
+    runs = _runs("slow", 0, 300.0, 50, threads=1) + _runs("slow", 0, 300.0, 50, cpu="Y") + contended
     recs, info = calibrate_records(ZOO, runs, cpu="X", threads=2)
     assert info["runs"] == 0 and {r["name"]: r for r in recs}["slow"]["train_step_ms"]["0"] == 100.0
 
@@ -62,5 +63,6 @@ def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
                         val_accuracy=0.5))  # no measurement: left out
     rows = st.timings()
     assert [r["step_ms"] for r in rows] == [8.0, 7.0] and rows[0] == {
-        "model_name": "fast", "frozen_stages": 1, "batch_size": 64, "step_ms": 8.0, "threads": 2, "cpu": "X"}
+        "model_name": "fast", "frozen_stages": 1, "batch_size": 64, "step_ms": 8.0, "threads": 2, "cpu": "X",
+        "cpu_share": None}
     assert len(st.timings(limit=1)) == 0  # the most recent run has no measurement
