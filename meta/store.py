@@ -512,7 +512,7 @@ class ExperienceStore:
             m = e.get("machine") or {}
             out.append({"model_name": name, "frozen_stages": r.get("frozen_stages"), "batch_size": e.get("batch_size"),
                         "step_ms": e.get("step_ms"), "threads": e.get("threads", m.get("cores")),
-                        "cpu": m.get("cpu")})
+                        "cpu": m.get("cpu"), "cpu_share": e.get("cpu_share")})
         return out
 
     def runs(self, after_id: int = 0, decode: bool = False) -> pl.DataFrame:
