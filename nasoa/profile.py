@@ -44,6 +44,7 @@ def measure_train_step(
     import torch
     import torch.nn.functional as F
 
+    from .cpu_safe import avoid_onednn_crashes
     from .runtime import configure_torch_threads
     from .train import _freeze, _set_train_mode
 
@@ -54,6 +55,8 @@ def measure_train_step(
     model.to(dev)
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    if dev.type == "cpu":
+        avoid_onednn_crashes(model)  # strided 1x1 conv backward can crash oneDNN (uxlfoundation/oneDNN#6035)
     _set_train_mode(model, frozen)
     params = [p for p in model.parameters() if p.requires_grad]
     from .optim import SGD

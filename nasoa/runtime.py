@@ -60,6 +60,33 @@ def parse_duration(text: str | float | int) -> float:
     return value
 
 
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """``name`` if it is a plain name, safe to become a file or folder name of its own (a zoo member,
+    a member-name prefix, a run dir); else a NasoaError. A plain name is a letter followed by up to
+    63 letters, digits, ``_``, ``.`` or ``-``, without ``..``: never a path such as ``../x`` or
+    ``/abs/x``, which would write outside the folder it is meant for."""
+    text = name if isinstance(name, str) else str(name)
+    if _NAME_RE.fullmatch(text) is not None and ".." not in text:
+        return text
+    if not text:
+        why = "is empty"
+    elif "/" in text or "\\" in text or ".." in text:
+        why = "is a path"
+    elif len(text) > 64:
+        why = f"is {len(text)} characters long (64 at most)"
+    elif not text[0].isascii() or not text[0].isalpha():
+        why = "does not start with a letter"
+    else:
+        why = f"contains {next(ch for ch in text if not (ch.isascii() and (ch.isalnum() or ch in '_.-')))!r}"
+    raise NasoaError(
+        f"the {what} {text!r} {why}; use a plain name: a letter, then letters, digits, '_', '.' or '-' "
+        f"(64 characters at most, no '..'), e.g. my_net"
+    )
+
+
 def available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))

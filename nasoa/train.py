@@ -280,6 +280,7 @@ def finetune(
     import torch
     import torch.nn.functional as F
 
+    from .cpu_safe import avoid_onednn_crashes
     from .data import Batches
 
     clock = _Clock(start_time if start_time is not None else time.time(), float(budget_s))
@@ -298,6 +299,8 @@ def finetune(
     model.to(dev)
     if mf is not None:
         model.to(memory_format=mf)
+    if dev.type == "cpu":
+        avoid_onednn_crashes(model)  # strided 1x1 conv backward can crash oneDNN (uxlfoundation/oneDNN#6035)
     _set_train_mode(model, frozen)
     optimizer = _make_optimizer(model, regime)
     bs = min(regime.batch_size, task.num_train)

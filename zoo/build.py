@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nasoa.errors import NasoaError
-from nasoa.runtime import atomic_write_json, machine, utc_now, versions
+from nasoa.runtime import atomic_write_json, check_name, machine, utc_now, versions
 
 from .registry import MEMBERS_FILE, SCHEMA, ZOO_DIR, _read, sha256_file, user_zoo_dir
 
@@ -68,6 +68,7 @@ def pretrain(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``encoding`` from scratch on the source within ``budget_s``, measure it, register it."""
+    check_name(name, "member name")
     import torch
 
     from nasoa.data import Batches, load_task, load_test
@@ -174,6 +175,7 @@ def add_user_member(name: str, encoding: str, weights: Path, input_size: int, me
     from nasoa.net import ETNasNet
     from nasoa.space import count_cost, parse
 
+    check_name(name, "member name")
     if is_model(name):
         raise NasoaError(f"a model named {name!r} already exists; pick another name")
     arch = parse(encoding)

@@ -68,10 +68,11 @@ def pretrain_cmd(
 ) -> None:
     """Pretrain members on MNIST + Fashion-MNIST (train splits, 20 classes, 32 px) and register them."""
     from nasoa.errors import NasoaError
-    from nasoa.runtime import parse_duration
+    from nasoa.runtime import check_name, parse_duration
     from nasoa.zoo import build
     from nasoa.zoo.registry import MEMBERS_FILE, _read
 
+    check_name(prefix, "--prefix")
     budget_s = parse_duration(budget)
     chosen: list[str] = list(encodings or [])
     if search_dir is not None:
@@ -141,8 +142,10 @@ def add(
 ) -> None:
     """Register your own ET-NAS model + weights (kept in the user zoo: $NASOA_ZOO_DIR or the data dir)."""
     from nasoa.errors import NasoaError
+    from nasoa.runtime import check_name
     from nasoa.zoo import build
 
+    check_name(name, "member name")
     try:
         m = tuple(float(v) for v in mean.split(","))
         s = tuple(float(v) for v in std.split(","))
