@@ -596,7 +596,11 @@ class ExperienceStore:
         frame = self.runs()
         buf = io.BytesIO()
         frame.write_parquet(buf)
-        atomic_write_bytes(Path(path), buf.getvalue())
+        try:
+            atomic_write_bytes(Path(path), buf.getvalue())
+        except OSError as e:
+            raise NasoaError(f"cannot write {path} ({e.strerror or type(e).__name__}); pass a path in a folder you may "
+                             f"write to") from None
         return frame.height
 
     def import_parquet(self, path: str | os.PathLike) -> int:

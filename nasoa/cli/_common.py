@@ -37,26 +37,75 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _usage_error_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(usage errors, "called bare: show the help" errors) of the click that typer runs on: its own
+    vendored copy in recent typer releases, click itself in older ones."""
+    usage = {c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"}
+    bare = {getattr(sys.modules[c.__module__], "NoArgsIsHelpError", None) for c in usage}
+    return tuple(usage), tuple(b for b in bare if b is not None)
+
+
+def os_error_message(e: OSError) -> str:
+    """An OSError from a path the user gave, as what is wrong and what to do."""
+    what = e.strerror or " ".join(str(e).split()) or type(e).__name__
+    where = f" {e.filename}" if e.filename else ""
+    if e.filename2:
+        where += f" -> {e.filename2}"
+    if isinstance(e, FileNotFoundError):
+        fix = "check the path; create missing folders first"
+    elif isinstance(e, PermissionError):
+        fix = "pick a path you may read and write"
+    elif isinstance(e, (IsADirectoryError, NotADirectoryError)):
+        fix = "pass a file inside an existing folder"
+    elif isinstance(e, FileExistsError):
+        fix = "a file stands where a folder is needed: pick another path"
+    else:
+        fix = "check the path, the disk and its permissions"
+    return f"cannot use{where}: {what}; {fix}"
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as the CLI prints them: ``warning: ...`` on one line, no source line; each data
+    warning is printed here and only here."""
+    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+
+
 class NasoaGroup(TyperGroup):
-    """Root group: a NasoaError anywhere below becomes ``error: ...`` on one line and exit 2.
+    """Root group: a NasoaError, an OSError (a path the user gave that cannot be read or written)
+    or a usage error anywhere below becomes ``error: ...`` on one line and exit 2 (a usage error:
+    click's code, 2); warnings become ``warning: ...`` lines.
 
     Ctrl-C becomes ``interrupted`` and exit 130; the commands themselves keep their stores
     consistent (transactions, atomic renames) so nothing recorded is lost.
     """
 
     def invoke(self, ctx):
+        import warnings
+
         global _COMMAND_START
         _COMMAND_START = ENTRY_START if ENTRY_START is not None else time.time()
+        usage_errors, bare_group = _usage_error_types()
+        shown = warnings.showwarning
+        warnings.showwarning = show_warning
         try:
             return super().invoke(ctx)
         except _user_error_types() as e:
             raise fail(str(e), getattr(e, "exit_code", 2)) from None
+        except OSError as e:
+            raise fail(os_error_message(e)) from None
+        except bare_group:
+            raise  # a group called bare: click prints its help
+        except usage_errors as e:
+            where = e.ctx.command_path if getattr(e, "ctx", None) is not None else ctx.command_path
+            raise fail(f"{e.format_message().rstrip('.')}; see `{where} --help`", e.exit_code) from None
         except KeyboardInterrupt:
             if TERMINATED:
                 typer.echo("terminated", err=True)
                 raise typer.Exit(143) from None
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
+        finally:
+            warnings.showwarning = shown
 
 
 TERMINATED = False

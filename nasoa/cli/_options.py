@@ -11,10 +11,6 @@ JSON = typer.Option(False, "--json", help="Print the manifest as one JSON object
 STRICT = typer.Option(False, "--strict", help="Fail on corrupt or unreadable images instead of skipping them.")
 
 
-def warn_line(message: str) -> None:
-    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
-
-
 def print_result(p: dict) -> None:
     """A short human summary of a train/adapt result."""
     from rich.console import Console

@@ -44,7 +44,7 @@ def adapt(
     from nasoa.adapt import adapt as run
 
     m = run(data, budget_s, strategy=strategy, explore=explore, seed=seed, store=store, out=out, device=device,
-            learn=not no_learn, dry_run=dry_run, k=top_k, strict=strict, start_time=start, warn=opt.warn_line,
+            learn=not no_learn, dry_run=dry_run, k=top_k, strict=strict, start_time=start,
             progress=False if as_json else None, probe=probe)
     if as_json:
         typer.echo(json.dumps(m, default=str))

@@ -162,10 +162,17 @@ def transfer(
     from pathlib import Path
 
     from nasoa.bench.transfer import run
+    from nasoa.errors import NasoaError
     from nasoa.runtime import parse_duration
 
+    try:
+        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+    except ValueError:
+        seed_list = ()
+    if not seed_list or min(seed_list) < 0:
+        raise NasoaError(f"--seeds takes integers >= 0 separated by commas, e.g. 0,1,2; got {seeds!r}")
     d = Path(out or f"bench/results/transfer-{datetime.date.today():%Y%m%d}")
-    res = run(d, parse_duration(budget), tuple(int(s) for s in seeds.split(",")), task, members or None, log=typer.echo)
+    res = run(d, parse_duration(budget), seed_list, task, members or None, log=typer.echo)
     for s in res["summary"]:
         typer.echo(f"{s['member']}: pretrained {s['pretrained_mean']:.4f} vs scratch {s['scratch_mean']:.4f} ({s['gain']:+.4f})")
     typer.echo(f"table: {d / 'transfer.md'}")

@@ -61,8 +61,6 @@ def show(
     if as_json:
         typer.echo(json.dumps(doc, default=float))
         return
-    for w in doc["warnings"]:
-        typer.echo(f"warning: {w}", err=True)
     typer.echo(f"{task.name}: {task.num_classes} classes, {task.num_train} train + {task.num_val} validation images, "
                f"{task.channels} channel(s), {task.image_size} px (task id {doc['task_id']})")
     width = max(len(c) for c in task.classes)

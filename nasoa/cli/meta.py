@@ -226,6 +226,9 @@ def show_cmd(
     from nasoa.meta.metamodel import MetaModel
 
     mm = MetaModel.load(_store(store), model_dir=model_dir)
+    if not mm.predictor.n_seen:
+        raise NasoaError(f"the meta-model of {mm.store.path} has learned no runs; collect some with `nasoa meta "
+                         f"collect` (or `nasoa adapt`) and fit it with `nasoa meta fit`")
     imp = mm.feature_importances()
     online = mm.online_state()
     if imp is None and online is None:
@@ -260,13 +263,16 @@ def _online_lines(s: dict) -> list[str]:
                    f"{blend['err_window']}; {blend['scored_total']} scored in all)")
         out.append(f"  mean squared error: LightGBM {num(mse.get('lightgbm'))}, river {num(mse.get('river'))}, "
                    f"blend {num(blend.get('blend_mse'))}")
+    if "lightgbm" not in s:  # a LightGBM back-end on its own: its booster's state
+        s = {"lightgbm": s, "river": None}
     lg, rv = s["lightgbm"], s["river"]
     out.append(f"LightGBM: {lg['trees']} trees on {lg['rows']} runs; {lg['full_fits']} full fits (last on "
                f"{lg['rows_at_last_refit']} runs, {num(lg['last_fit_s'], '.2f')} s), {lg['warm_updates_since_refit']} "
                f"warm updates since ({lg['warm_trees']} trees), {lg['rows_pending']} runs pending"
                + ("; a full refit is due" if lg["refit_due"] else ""))
-    out.append(f"river: {rv['model']} on the last {rv['rows_in_model']} runs (window {rv['window']}, "
-               f"{rv['rebuilds']} rebuilds)")
+    if rv is not None:
+        out.append(f"river: {rv['model']} on the last {rv['rows_in_model']} runs (window {rv['window']}, "
+                   f"{rv['rebuilds']} rebuilds)")
     return out
 
 

@@ -62,7 +62,7 @@ def train(
     with deadline_guard(guard_at, f"the budget of {budget_s:g}s is too small: loading {data} and the model took "
                                   f"more than 90% of it; give a larger --budget or a smaller task"):
         prepared = prepare_model_and_task(data, model, seed=seed, pretrained=not scratch, size=size, strict=strict,
-                                          device=device, warn=opt.warn_line)
+                                          device=device)
     out = out or run_dir_for("train", prepared.entry.name)
     from nasoa.train import finetune
 
