@@ -270,12 +270,14 @@ def adapt(
     warn: Callable[[str], None] | None = None,
     progress: bool | None = None,
     probe: str = "auto",
+    allow_outside: bool = False,
 ) -> dict[str, Any]:
     """Run one task end to end; returns the manifest (also written to ``out/manifest.json``).
 
     ``probe`` (strategy nasoa): ``auto`` tries the top candidates of a few members in a part of
     the budget when the task is unlike the experience (:mod:`nasoa.probe`), ``never`` keeps the
-    one-shot pick, ``always`` probes every task."""
+    one-shot pick, ``always`` probes every task. ``allow_outside``: read CSV rows whose files lie
+    outside the CSV's folder."""
     start = start_time if start_time is not None else time.time()
     from .runtime import check_min_budget, deadline_guard
 
@@ -285,7 +287,7 @@ def adapt(
                                                  f"most of it; give a larger --budget or a smaller task"):
         from .data import load_task
 
-        task = load_task(data, seed=seed, strict=strict)
+        task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
         for w in task.info.get("warnings", []):
             if warn is not None:
                 warn(w)

@@ -19,6 +19,11 @@ size x size at load) and ``seed`` (overrides the ``seed`` argument). Train and v
 from the source's training data; its test split is reachable only through :func:`load_test`, for
 final reporting, never for tuning.
 
+ImageFolder walks follow symbolic links but enter each real folder once and read each real file
+once (a link to ``..`` is skipped with a warning). CSV paths are relative to the CSV's folder; rows
+that resolve outside it are refused unless ``allow_outside=True`` (``--allow-outside``). One
+decoder makes every image, for training and for :func:`load_images` (``nasoa predict``).
+
 Problems with the input raise :class:`DataError` with one line saying what is wrong and what to
 do. Recoverable ones (unreadable files skipped, mixed sizes resized, huge images downscaled) are
 recorded in ``task.info["warnings"]`` and emitted with :func:`warnings.warn` as :class:`DataWarning`.
@@ -56,6 +61,7 @@ __all__ = [
     "TaskData",
     "class_counts",
     "list_builtin",
+    "load_images",
     "load_task",
     "load_test",
     "resize_uint8",
@@ -805,7 +811,12 @@ def _make_task(spec: _Spec, base: str, source: str, x_train: np.ndarray, y_train
              "val_per_class": spec.val_per_class, "size": spec.size, "seed": seed}
     yt = torch.from_numpy(np.ascontiguousarray(y_train, dtype=np.int64))
     yv = torch.from_numpy(np.ascontiguousarray(y_val, dtype=np.int64))
+    # How an image file becomes one of this task's images (``load_images``: nasoa predict decodes new
+    # images through the same steps). Kept by ``resized``, so a run's task still says how it was made.
+    image_format = {"decode_size": None, "max_side": None, **info.get("image_format", {}),
+                    "frame": [int(xt.shape[2]), int(xt.shape[3])], "channels": int(xt.shape[1])}
     info.update({
+        "image_format": image_format,
         "spec": canon,
         "size": int(xt.shape[2]),
         "train_counts": torch.bincount(yt, minlength=len(names)).tolist(),
@@ -894,9 +905,86 @@ class _FileSet:
     test: list[tuple[str, int]] | None
     where: str
     not_images: list[str] = field(default_factory=list)
+    walk: _Walk | None = None  # ImageFolder: what the directory walk skipped
+    rows_outside: int = 0  # CSV: rows whose file resolves outside the CSV's folder (read: allow_outside)
 
 
-def _scan_class_dirs(root: Path, where: str) -> tuple[list[str], dict[str, list[str]], list[str]]:
+@dataclass
+class _Walk:
+    """The state of one ImageFolder scan (all its splits): every real folder and file reached so far.
+
+    Symbolic links are followed, but a folder whose real path was reached before, or that holds the
+    dataset itself (a link to ``..``), is not entered again, and a file reached a second time (two
+    links to one image, or one image linked into train and val) is read once: a loop cannot
+    multiply images, nor put the same image in two splits.
+    """
+
+    root: str  # real path of the dataset root
+    dirs: set[str] = field(default_factory=set)
+    files: set[str] = field(default_factory=set)
+    skipped_dirs: list[tuple[str, str]] = field(default_factory=list)  # (path as reached, real path)
+    repeated_files: list[str] = field(default_factory=list)
+
+    def enter(self, path: str, real: str) -> bool:
+        """Whether to walk into folder ``path`` (real path ``real``); records it either way."""
+        holds_root = real == self.root or self.root.startswith(real.rstrip(os.sep) + os.sep)
+        if real in self.dirs or holds_root:
+            self.skipped_dirs.append((path, real))
+            return False
+        self.dirs.add(real)
+        return True
+
+    def first_visit(self, path: str, real: str) -> bool:
+        if real in self.files:
+            self.repeated_files.append(path)
+            return False
+        self.files.add(real)
+        return True
+
+    def warning(self, where: str) -> str | None:
+        if not self.skipped_dirs and not self.repeated_files:
+            return None
+        parts = []
+        if self.skipped_dirs:
+            path, real = self.skipped_dirs[0]
+            why = "a loop back into the dataset" if (real == self.root or self.root.startswith(real + os.sep)) \
+                else "a folder already read"
+            parts.append(f"{len(self.skipped_dirs)} folder(s) reached again through symbolic links (e.g. {path} -> "
+                         f"{real}: {why})")
+        if self.repeated_files:
+            parts.append(f"{len(self.repeated_files)} file(s) reached a second time (e.g. {self.repeated_files[0]})")
+        return (f"skipped {' and '.join(parts)} in {where}; each folder and image is read once; remove the links "
+                f"to silence this")
+
+
+def _walk_files(top: str, walk: _Walk) -> Iterator[str]:
+    """Files under folder ``top`` (already entered), depth first: each folder's files in name order,
+    then its subfolders in name order; hidden names skipped; symbolic links followed once."""
+    stack = [(top, os.path.realpath(top))]
+    while stack:
+        path, real = stack.pop()
+        try:
+            with os.scandir(path) as it:
+                entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError:  # unreadable folder: skipped, as os.walk does
+            continue
+        subdirs = []
+        for e in entries:
+            link = e.is_symlink()
+            try:
+                is_dir = e.is_dir()  # follows links; a broken link is a file (and then unreadable)
+            except OSError:
+                is_dir = False
+            target = os.path.realpath(e.path) if link else os.path.join(real, e.name)
+            if is_dir:
+                if walk.enter(e.path, target):
+                    subdirs.append((e.path, target))
+            elif walk.first_visit(e.path, target):
+                yield e.path
+        stack.extend(reversed(subdirs))
+
+
+def _scan_class_dirs(root: Path, where: str, walk: _Walk) -> tuple[list[str], dict[str, list[str]], list[str]]:
     """Sorted class folders of ``root`` -> their image files (recursive, hidden names ignored)."""
     subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not subdirs:
@@ -904,33 +992,34 @@ def _scan_class_dirs(root: Path, where: str) -> tuple[list[str], dict[str, list[
         inside = f" ({loose} images lie directly inside)" if loose else ""
         raise DataError(f"found no class folders in {where}{inside}; put each class's images in its own "
                         f"subfolder: {root}/CLASS/image.png")
+    # Every class folder is claimed before any is walked, so a link from one class into another is
+    # not followed (it would relabel the other class's images).
+    entered = [walk.enter(str(d), os.path.realpath(d)) for d in subdirs]
     files: dict[str, list[str]] = {}
     others: list[str] = []
-    for d in subdirs:
+    for d, ok in zip(subdirs, entered):
         images = []
-        for dirpath, dirnames, filenames in os.walk(d, followlinks=True):
-            dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
-            for fname in sorted(filenames):
-                if fname.startswith("."):
-                    continue
-                p = os.path.join(dirpath, fname)
-                (images if os.path.splitext(fname)[1].lower() in IMAGE_EXTENSIONS else others).append(p)
+        for p in (_walk_files(str(d), walk) if ok else ()):
+            (images if os.path.splitext(p)[1].lower() in IMAGE_EXTENSIONS else others).append(p)
         files[d.name] = images
     return [d.name for d in subdirs], files, others
 
 
 def _image_folder(root: Path) -> _FileSet:
     train_dir = root / "train"
+    walk = _Walk(os.path.realpath(root))
+    walk.dirs.add(walk.root)
     if train_dir.is_dir():
         where = f"'{train_dir}'"
-        names, files, others = _scan_class_dirs(train_dir, where)
+        walk.dirs.update(os.path.realpath(root / c) for c in ("train", *VAL_DIR_NAMES, "test") if (root / c).is_dir())
+        names, files, others = _scan_class_dirs(train_dir, where, walk)
         index = {n: i for i, n in enumerate(names)}
         splits: dict[str, list[tuple[str, int]] | None] = {"val": None, "test": None}
         for split, candidates in (("val", VAL_DIR_NAMES), ("test", ("test",))):
             d = next((root / c for c in candidates if (root / c).is_dir()), None)
             if d is None:
                 continue
-            snames, sfiles, sothers = _scan_class_dirs(d, f"'{d}'")
+            snames, sfiles, sothers = _scan_class_dirs(d, f"'{d}'", walk)
             unknown = [n for n in snames if n not in index]
             if unknown:
                 raise DataError(f"class {unknown[0]!r} in '{d}' has no folder in '{train_dir}'; "
@@ -938,11 +1027,12 @@ def _image_folder(root: Path) -> _FileSet:
             splits[split] = [(p, index[n]) for n in snames for p in sfiles[n]]
             others += sothers
         fs = _FileSet(names, [(p, index[n]) for n in names for p in files[n]], splits["val"], splits["test"],
-                      where, others)
+                      where, others, walk)
     else:
         where = f"'{root}'"
-        names, files, others = _scan_class_dirs(root, where)
-        fs = _FileSet(names, [(p, i) for i, n in enumerate(names) for p in files[n]], None, None, where, others)
+        names, files, others = _scan_class_dirs(root, where, walk)
+        fs = _FileSet(names, [(p, i) for i, n in enumerate(names) for p in files[n]], None, None, where, others,
+                      walk)
     _check_enough_classes(fs.names, fs.where)
     return fs
 
@@ -951,7 +1041,14 @@ _PATH_HEADERS = {"path", "file", "filename", "filepath", "file_path", "image", "
 _LABEL_HEADERS = {"label", "class", "target", "y", "category", "class_name"}
 
 
-def _csv_files(path: Path) -> _FileSet:
+def _inside(real: str, folder_real: str) -> bool:
+    return real == folder_real or real.startswith(folder_real.rstrip(os.sep) + os.sep)
+
+
+def _csv_files(path: Path, allow_outside: bool = False) -> _FileSet:
+    """The rows of a CSV of ``path,label`` (optional header and split column). Paths are relative to
+    the CSV's folder; a row whose file resolves outside it (absolute, ``..``, or a link that leads
+    out) is refused unless ``allow_outside``: a CSV from elsewhere must not read arbitrary files."""
     where = f"'{path}'"
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
@@ -973,6 +1070,8 @@ def _csv_files(path: Path) -> _FileSet:
             raise DataError(f"{where} has a header but no rows; add one 'path,label' line per image")
     width = max(path_col, label_col, split_col or 0) + 1
     base = path.parent
+    base_real = os.path.realpath(base)
+    outside: list[tuple[int, str, str]] = []  # (row, path as written, where it resolves)
     entries: dict[str, list[tuple[str, str]]] = {"train": [], "val": [], "test": []}
     for lineno, r in enumerate(rows, 1):
         if len(r) < width or not r[path_col] or not r[label_col]:
@@ -985,7 +1084,16 @@ def _csv_files(path: Path) -> _FileSet:
             if split not in entries:
                 raise DataError(f"row {lineno} of {where} has split {r[split_col]!r}; use train, val or test")
         p = Path(r[path_col]).expanduser()
-        entries[split].append((str(p if p.is_absolute() else base / p), r[label_col]))
+        full = str(p if p.is_absolute() else base / p)
+        real = os.path.realpath(full)
+        if not _inside(real, base_real):
+            outside.append((lineno, r[path_col], real))
+        entries[split].append((full, r[label_col]))
+    if outside and not allow_outside:
+        lineno, text, real = outside[0]
+        raise DataError(f"row {lineno} of {where} names {text!r}, which resolves to {real}, outside the CSV's folder "
+                        f"{base_real} ({len(outside)} of {len(rows)} rows do); move the images under that folder, or "
+                        f"pass --allow-outside (allow_outside=True) to read them")
     labels = {lab for split in entries.values() for _, lab in split}
     if all(lab.lstrip("-").isdigit() for lab in labels):
         names = [str(v) for v in sorted({int(lab) for lab in labels})]
@@ -1008,22 +1116,28 @@ def _csv_files(path: Path) -> _FileSet:
     def conv(split: str) -> list[tuple[str, int]]:
         return [(p, index[key(lab)]) for p, lab in entries[split]]
 
-    return _FileSet(names_train, conv("train"), conv("val") or None, conv("test") or None, where)
+    return _FileSet(names_train, conv("train"), conv("val") or None, conv("test") or None, where,
+                    rows_outside=len(outside))
+
+
+def _fit_frame(a: np.ndarray, h: int, w: int) -> np.ndarray:
+    """A decoded image at h x w (bilinear, as an image of an odd size in a mixed-size folder)."""
+    from PIL import Image
+
+    if a.shape[:2] == (h, w):
+        return a
+    return np.asarray(Image.fromarray(a).resize((w, h), Image.Resampling.BILINEAR))
 
 
 def _assemble(arrays: list[np.ndarray], where: str, sink: list[str], info: dict) -> np.ndarray:
     """Stack decoded images into uint8 N x C x H x W: mixed sizes resized to the most common one,
     grey ones repeated to 3 channels when any image has colour."""
-    from PIL import Image
-
     sizes = Counter(a.shape[:2] for a in arrays)
     (h, w), _ = sizes.most_common(1)[0]
     info["native_size"] = (int(h), int(w))
     odd = sum(n for s, n in sizes.items() if s != (h, w))
     if odd:
-        bilinear = Image.Resampling.BILINEAR
-        arrays = [a if a.shape[:2] == (h, w) else np.asarray(Image.fromarray(a).resize((w, h), bilinear))
-                  for a in arrays]
+        arrays = [_fit_frame(a, h, w) for a in arrays]
         _warn(sink, f"resized {odd} of {len(arrays)} images in {where} to the most common size {h}x{w} "
                     f"({len(sizes)} sizes found); add ?size=N to the data path to choose the size")
     info["resized_mixed_sizes"] = odd
@@ -1040,7 +1154,14 @@ def _files_task(fs: _FileSet, base: str, source: str, spec: _Spec, seed: int, va
     where = fs.where
     sink: list[str] = []
     info: dict[str, Any] = {"seed": seed, "val_fraction": val_fraction, "hflip": True, "duplicates_removed": 0,
-                            "non_image_files": len(fs.not_images)}
+                            "non_image_files": len(fs.not_images), "rows_outside": fs.rows_outside,
+                            "image_format": {"decode_size": spec.size, "max_side": max_side}}
+    if fs.walk is not None:
+        info["symlinked_folders_skipped"] = len(fs.walk.skipped_dirs)
+        info["repeated_files_skipped"] = len(fs.walk.repeated_files)
+        message = fs.walk.warning(where)
+        if message:
+            _warn(sink, message)
     if fs.not_images:
         if strict:
             raise DataError(f"{fs.not_images[0]!r} in {where} is not an image file ({len(fs.not_images)} such files); "
@@ -1140,6 +1261,47 @@ def _files_task(fs: _FileSet, base: str, source: str, spec: _Spec, seed: int, va
         x_val, y_val = (x_pool_val[va], y_pool_val[va]) if has_val else (x_pool_train[va], y_pool_train[va])
     info["class_ids"] = chosen
     return _make_task(spec, base, source, x_train, y_train, x_val, y_val, names, chosen, seed, info, sink)
+
+
+def load_images(paths: Sequence[str | Path], image_format: dict | None = None, size: int | None = None) -> torch.Tensor:
+    """Image files as uint8 N x C x H x W, made the way a task's images were made from its files.
+
+    ``image_format`` is a task's ``info["image_format"]`` (a run's manifest keeps it under
+    ``model.image_format``): each file is decoded as the task's were (:func:`_decode_one`: alpha
+    composited on white, 16-bit rescaled, palettes expanded, ``?size=`` and ``max_side`` applied),
+    brought to the task's image size (``frame``) and channels as mixed-size, mixed-colour folders
+    are, then resized to ``size`` as :meth:`TaskData.resized` does for a model's input. An
+    unreadable file (corrupt, missing, a decompression bomb) is a one-line :class:`DataError`.
+    """
+    from PIL import Image
+
+    fmt = dict(image_format or {})
+    max_side = int(fmt.get("max_side") or 512)
+    decode_size = fmt.get("decode_size")
+    frame = fmt.get("frame")
+    channels = int(fmt.get("channels") or 3)
+    arrays = []
+    for p, d in zip(paths, _decode_many([str(p) for p in paths], max_side, decode_size)):
+        if d.array is None:
+            raise DataError(f"{p} is not a readable image ({d.error}); pass a PNG, JPEG or other image file")
+        a = d.array
+        if frame is not None:
+            a = _fit_frame(a, int(frame[0]), int(frame[1]))
+        if a.ndim == 2 and channels == 3:
+            a = np.repeat(a[..., None], 3, axis=2)
+        elif a.ndim == 3 and channels == 1:  # a colour image for a grey task: grey, as the task saw
+            a = np.asarray(Image.fromarray(a).convert("L"))
+        arrays.append(a)
+    if not arrays:
+        raise DataError("no images given; pass at least one image file")
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:  # without a frame (an old run's manifest): bring all to the first one's size
+        h, w = arrays[0].shape[:2]
+        arrays = [_fit_frame(a, h, w) for a in arrays]
+    x = np.stack(arrays)
+    x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
+    out = torch.from_numpy(np.ascontiguousarray(x))
+    return resize_uint8(out, int(size)) if size is not None else out
 
 
 # --------------------------------------------------------------------------------------------
@@ -1297,7 +1459,8 @@ def _check_args(seed: int, val_fraction: float, max_side: int) -> int:
     return seed
 
 
-def _load(spec: str | Path, seed: int, val_fraction: float, strict: bool, max_side: int, test: bool) -> TaskData:
+def _load(spec: str | Path, seed: int, val_fraction: float, strict: bool, max_side: int, test: bool,
+          allow_outside: bool) -> TaskData:
     parsed = _parse_spec(spec)
     seed = _check_args(parsed.seed if parsed.seed is not None else seed, val_fraction, max_side)
     if parsed.kind == "builtin":
@@ -1312,8 +1475,8 @@ def _load(spec: str | Path, seed: int, val_fraction: float, strict: bool, max_si
                            strict, max_side, test)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _files_task(_csv_files(path), str(path), f"csv:{path}", parsed, seed, val_fraction, strict,
-                           max_side, test)
+        return _files_task(_csv_files(path, allow_outside), str(path), f"csv:{path}", parsed, seed, val_fraction,
+                           strict, max_side, test)
     if suffix == ".npz":
         return _npz_task(path, str(path), parsed, seed, val_fraction, test)
     raise DataError(f"data path '{parsed.target}' is a {suffix or 'suffix-less'} file; pass an ImageFolder "
@@ -1321,21 +1484,24 @@ def _load(spec: str | Path, seed: int, val_fraction: float, strict: bool, max_si
 
 
 def load_task(spec: str | Path, seed: int = 0, val_fraction: float = 0.2, strict: bool = False,
-              max_side: int = 512) -> TaskData:
+              max_side: int = 512, *, allow_outside: bool = False) -> TaskData:
     """Load a task's train and val splits (see the module docstring for ``spec``).
 
     Without a given val split, val is a stratified ``val_fraction`` per class (at least one image
     each), or with ``per_class`` the ``val_per_class`` images that follow the train ones in the
     class's seeded order (default ``per_class * val_fraction / (1 - val_fraction)``). ``strict``
-    turns skipped files into errors; images larger than ``max_side`` are downscaled on load.
+    turns skipped files into errors; images larger than ``max_side`` are downscaled on load. A CSV
+    row whose file lies outside the CSV's folder is refused unless ``allow_outside``
+    (``info["rows_outside"]`` counts them).
     """
-    return _load(spec, seed, val_fraction, strict, max_side, test=False)
+    return _load(spec, seed, val_fraction, strict, max_side, test=False, allow_outside=allow_outside)
 
 
-def load_test(spec: str | Path, seed: int = 0, strict: bool = False, max_side: int = 512) -> TaskData:
+def load_test(spec: str | Path, seed: int = 0, strict: bool = False, max_side: int = 512, *,
+              allow_outside: bool = False) -> TaskData:
     """The test split for final reporting only, never for tuning: the same classes (and labels) and
     size as ``load_task(spec)``; ``per_class`` is ignored. Images are in ``x_val``/``y_val``."""
-    return _load(spec, seed, 0.2, strict, max_side, test=True)
+    return _load(spec, seed, 0.2, strict, max_side, test=True, allow_outside=allow_outside)
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,10 +33,15 @@ def load_run(run_dir: str | Path):
         manifest = json.loads((run / "manifest.json").read_text())
         classes = json.loads((run / "classes.json").read_text())
         spec = manifest["model"]
-    except (ValueError, KeyError) as e:
-        raise NasoaError(f"the manifest of {run} is unreadable ({e}); the run dir is damaged") from None
-    name = spec.get("encoding") or spec["name"]
-    model = create_model(name, pretrained=False, num_classes=len(classes), input_size=spec["input_size"])
+        name = spec.get("encoding") or spec["name"]
+        input_size = int(spec["input_size"])
+        if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+            raise ValueError("classes.json does not list the class names")
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        what = f"no {e}" if isinstance(e, KeyError) else " ".join(str(e).split())[:200]
+        raise NasoaError(f"the manifest or classes of {run} are unreadable ({what}); the run dir is damaged: train "
+                         f"again, or pass another run dir") from None
+    model = create_model(name, pretrained=False, num_classes=len(classes), input_size=input_size)
     try:
         model.load_state_dict(load_file(run / "model.safetensors"))
     except (SafetensorError, RuntimeError, OSError) as e:
@@ -46,32 +51,33 @@ def load_run(run_dir: str | Path):
 
 
 def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3) -> list[Prediction]:
-    import numpy as np
+    """Label and top-k classes of each image, as the run's model sees it.
+
+    The images go through the trainer's input path: the decoder that made the run's task
+    (:func:`nasoa.data.load_images`, with the task's image format from the manifest), the resize
+    to the model's input (:func:`nasoa.data.resize_uint8`) and the normalisation of
+    :class:`nasoa.data.Batches`, in channels_last as the trainer evaluates; so an image of the run's
+    validation split gets the prediction the run's validation accuracy counted.
+    """
     import torch
-    from PIL import Image, UnidentifiedImageError
+
+    from .data import Batches, load_images
 
     model, classes, spec = load_run(run_dir)
-    size = spec["input_size"]
-    grey = spec.get("channels", 3) == 1
-    mean = torch.tensor(spec.get("mean", [0.5] * 3)).view(1, 3, 1, 1)
-    std = torch.tensor(spec.get("std", [0.5] * 3)).view(1, 3, 1, 1)
+    fmt = spec.get("image_format") or {"channels": spec.get("channels", 3)}  # runs made before it was recorded
+    x = load_images([Path(p) for p in images], fmt, size=int(spec["input_size"]))
+    batches = Batches(x, torch.zeros(len(x), dtype=torch.long), batch_size=256, shuffle=False, augment=False,
+                      mean=spec.get("mean", (0.5, 0.5, 0.5)), std=spec.get("std", (0.5, 0.5, 0.5)), channels=3,
+                      channels_last=True)
+    model.to(memory_format=torch.channels_last)
+    probs = []
+    with torch.inference_mode():
+        for xb, _ in batches.epoch(0):
+            probs.append(torch.softmax(model(xb.contiguous(memory_format=torch.channels_last)).float(), 1))
     out = []
-    for path in images:
-        p = Path(path)
-        if not p.is_file():
-            raise NasoaError(f"image {p} does not exist")
-        try:
-            with Image.open(p) as im:
-                im = im.convert("L" if grey else "RGB").resize((size, size), Image.BILINEAR)
-                arr = np.asarray(im, dtype=np.float32) / 255.0
-        except (UnidentifiedImageError, OSError) as e:
-            raise NasoaError(f"{p} is not a readable image ({e.__class__.__name__}); pass PNG/JPEG files") from None
-        x = torch.from_numpy(arr)
-        x = x.expand(3, size, size)[None] if grey else x.permute(2, 0, 1)[None]
-        with torch.inference_mode():
-            probs = torch.softmax(model((x - mean) / std).float(), 1)[0]
-        k = min(top_k, len(classes))
-        pv, pi = probs.topk(k)
+    k = min(top_k, len(classes))
+    for path, p in zip(images, torch.cat(probs)):
+        pv, pi = p.topk(k)
         top = [(classes[i], float(v)) for v, i in zip(pv.tolist(), pi.tolist())]
-        out.append(Prediction(str(p), top[0][0], top[0][1], top))
+        out.append(Prediction(str(path), top[0][0], top[0][1], top))
     return out

@@ -42,8 +42,13 @@ def read_tasks(path: str | Path) -> list[tuple[str, float]]:
     p = Path(path)
     if not p.is_file():
         raise NasoaError(f"tasks file {p} does not exist; write one task per line: DATA BUDGET")
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise NasoaError(f"cannot read the tasks file {p} ({' '.join(str(e).split())[:120]}); write a UTF-8 text "
+                         f"file with one task per line: DATA BUDGET") from None
     tasks = []
-    for n, line in enumerate(p.read_text().splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
@@ -56,7 +61,8 @@ def read_tasks(path: str | Path) -> list[tuple[str, float]]:
     return tasks
 
 
-def _adapt_reference(strategies: tuple[str, ...], store: str | Path | None, device: str) -> Reference:
+def _adapt_reference(strategies: tuple[str, ...], store: str | Path | None, device: str,
+                     allow_outside: bool = False) -> Reference:
     """Run each strategy once on the task (never learned from); the reference is the best of them."""
     def run(data: str, budget_s: float, seed: int, out: Path) -> dict[str, Any]:
         from .adapt import adapt
@@ -64,7 +70,7 @@ def _adapt_reference(strategies: tuple[str, ...], store: str | Path | None, devi
         runs = []
         for s in strategies:
             m = adapt(data, budget_s, strategy=s, seed=seed, store=store, out=out / s, device=device, learn=False,
-                      progress=False)
+                      progress=False, allow_outside=allow_outside)
             runs.append({"strategy": s, "model": m["model"], "val_accuracy": m["val_accuracy"],
                          "elapsed_s": m["elapsed_s"]})
         best = max(runs, key=lambda r: r["val_accuracy"])
@@ -75,9 +81,11 @@ def _adapt_reference(strategies: tuple[str, ...], store: str | Path | None, devi
 
 def run_stream(tasks_file: str | Path, out: str | Path, *, strategy: str = "nasoa", seed: int = 0,
                store: str | Path | None = None, device: str = "auto", log: Callable[[str], None] | None = None,
-               reference: str | Reference = "practice", learn: bool = True) -> dict[str, Any]:
+               reference: str | Reference = "practice", learn: bool = True,
+               allow_outside: bool = False) -> dict[str, Any]:
     """Adapt to each task in turn (learning from each run unless ``learn`` is False), run the
-    reference on it, and report accuracy and regret per task (``stream.md``, ``stream.png``)."""
+    reference on it, and report accuracy and regret per task (``stream.md``, ``stream.png``).
+    ``allow_outside``: read CSV rows whose files lie outside their CSV's folder."""
     from .adapt import adapt
 
     if isinstance(reference, str):
@@ -85,7 +93,7 @@ def run_stream(tasks_file: str | Path, out: str | Path, *, strategy: str = "naso
             raise NasoaError(f"unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}")
         ref_name = reference
         ref_fn = None if reference == "none" else _adapt_reference(GRID if reference == "grid" else (reference,),
-                                                                   store, device)
+                                                                   store, device, allow_outside)
     else:
         ref_name, ref_fn = getattr(reference, "__name__", "custom"), reference
     tasks = read_tasks(tasks_file)
@@ -93,7 +101,13 @@ def run_stream(tasks_file: str | Path, out: str | Path, *, strategy: str = "naso
     state_file = out / "stream.json"
     settings = {"strategy": strategy, "reference": ref_name, "learn": learn, "seed": seed}
     if state_file.exists():
-        state = json.loads(state_file.read_text())
+        try:
+            state = json.loads(state_file.read_text())
+            if not isinstance(state, dict) or not isinstance(state.get("done", []), list):
+                raise ValueError("not a stream state")
+        except (OSError, ValueError) as e:
+            raise NasoaError(f"{state_file} is unreadable ({' '.join(str(e).split())[:120]}); it is not a stream "
+                             f"state: move it aside or pass another --out") from None
         old = {k: state.get("settings", {}).get(k, v) for k, v in settings.items()}
         if old != settings:
             diff = ", ".join(f"{k} {old[k]!r} (now {settings[k]!r})" for k in settings if old[k] != settings[k])
@@ -114,7 +128,7 @@ def run_stream(tasks_file: str | Path, out: str | Path, *, strategy: str = "naso
         if row is None:
             t = time.time()
             m = adapt(data, budget, strategy=strategy, seed=seed + i, store=store, out=out / f"task{i:03d}",
-                      device=device, start_time=t, progress=False, learn=learn)
+                      device=device, start_time=t, progress=False, learn=learn, allow_outside=allow_outside)
             row = {"index": i, "data": data, "budget_s": budget, "model": m["model"], "regime": m["regime"],
                    "val_accuracy": m["val_accuracy"], "predicted_accuracy": m.get("predicted_accuracy"),
                    "recommend_ms": m.get("recommend_ms"), "elapsed_s": m["elapsed_s"], "run_id": m.get("run_id")}

@@ -66,6 +66,8 @@ class Prepared:
             "mean": list(self.mean),
             "std": list(self.std),
             "channels": self.task.channels,
+            # how image files became the task's images: nasoa predict decodes new images the same way
+            "image_format": self.task.info.get("image_format"),
             "params": sum(p.numel() for p in self.model.parameters()),
         }
 
@@ -108,8 +110,10 @@ def prepare_model_and_task(
     device: str = "auto",
     warn: Callable[[str], None] | None = None,
     task=None,
+    allow_outside: bool = False,
 ) -> Prepared:
-    """Load ``data`` (unless ``task`` is given), resize it to the model's input, build the model."""
+    """Load ``data`` (unless ``task`` is given), resize it to the model's input, build the model.
+    ``allow_outside``: read CSV rows whose files lie outside the CSV's folder."""
     t = time.time()
     from .models import create_model, get_entry, is_model
 
@@ -122,7 +126,7 @@ def prepare_model_and_task(
     if task is None:
         from .data import load_task
 
-        task = load_task(data, seed=seed, strict=strict)
+        task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
         if warn is not None:
             for w in task.info.get("warnings", []):
                 warn(w)

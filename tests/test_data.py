@@ -157,6 +157,43 @@ def test_imagefolder_bad_inputs(tmp_path):
     _raises(r"class 'ants' in .* has no folder in", load_task, _given_split_with_extra_val(tmp_path / "gs"))
 
 
+def test_symlink_loop_is_walked_once(tmp_path):
+    """`ln -s .. cat/loop` once turned 12 files into 1,162 train + 290 val images, the same in both."""
+    root = _folder(tmp_path / "pets", {"cat": 6, "dog": 6})
+    (root / "cat" / "loop").symlink_to("..")  # the dataset itself
+    (root / "cat" / "up").symlink_to("../..")  # a folder that holds the dataset
+    (root / "cat" / "slash").symlink_to("/")  # the whole file system: never walked
+    (root / "cat" / "dogs").symlink_to("../dog")  # another class: its images keep their own label
+    (root / "dog" / "again.png").symlink_to("../dog/0.png")  # one file reached twice: read once
+    with pytest.warns(DataWarning) as seen:
+        task = load_task(root, seed=0)
+    assert task.num_train + task.num_val == 12 and class_counts(task) == [5, 5]
+    messages = [str(w.message) for w in seen if "symbolic links" in str(w.message)]
+    assert len(messages) == 1, [str(w.message) for w in seen]
+    assert "4 folder(s) reached again through symbolic links" in messages[0]
+    assert "1 file(s) reached a second time" in messages[0] and "\n" not in messages[0]
+    assert task.info["symlinked_folders_skipped"] == 4 and task.info["repeated_files_skipped"] == 1
+    flat = lambda x: {bytes(a.numpy().tobytes()) for a in x}  # noqa: E731
+    assert not flat(task.x_train) & flat(task.x_val)  # no image in both splits
+
+
+def test_symlinked_images_shared_by_train_and_val_are_read_once(tmp_path):
+    root = tmp_path / "split"
+    _folder(root / "train", {"a": 3, "b": 3})
+    _folder(root / "val", {"a": 1, "b": 1})
+    (root / "val" / "a" / "leak.png").symlink_to(root / "train" / "a" / "0.png")
+    with pytest.warns(DataWarning, match=r"1 file\(s\) reached a second time"):
+        task = load_task(root)
+    assert task.num_train == 6 and task.num_val == 2
+    # Links to images elsewhere are fine: each real file is read once, wherever it lives.
+    pool = tmp_path / "pool"
+    for i in range(3):
+        _image(pool / f"p{i}.png", seed=50 + i)
+    linked = _folder(tmp_path / "linked", {"a": 2, "b": 2})
+    (linked / "a" / "more").symlink_to(pool)
+    assert load_task(linked).num_train + load_task(linked).num_val == 7
+
+
 def _given_split_with_extra_val(root: Path) -> Path:
     _folder(root / "train", {"a": 2, "b": 2})
     _folder(root / "val", {"a": 1, "ants": 1})
@@ -199,6 +236,53 @@ def test_csv_int_labels_no_header_and_errors(tmp_path):
     with pytest.warns(DataWarning, match="skipped 1 unreadable"):
         assert load_task(missing).info["skipped_files"] == 1
     _raises(r"gone\.png.*file not found", load_task, missing, strict=True)
+
+
+def _rows_outside_csv(tmp_path: Path) -> Path:
+    """A CSV in tmp/data whose rows name 2 images inside its folder and 2 outside (absolute, ..)."""
+    data = tmp_path / "data"
+    for i in range(4):
+        _image(data / f"in{i}.png", seed=i)
+        _image(tmp_path / "elsewhere" / f"out{i}.png", seed=10 + i)
+    (data / "sub").mkdir()
+    rows = ["path,label", "in0.png,a", "in1.png,a", "in2.png,b", "sub/../in3.png,b",
+            f"{tmp_path / 'elsewhere' / 'out0.png'},a", "../elsewhere/out1.png,b"]
+    (data / "list.csv").write_text("\n".join(rows) + "\n")
+    return data / "list.csv"
+
+
+def test_csv_rows_outside_the_folder_are_refused_unless_allowed(tmp_path):
+    csv = _rows_outside_csv(tmp_path)
+    msg = _raises(r"row 5 of .*list\.csv.* outside the CSV's folder .*2 of 6 rows do.*--allow-outside", load_task, csv)
+    assert "out0.png" in msg
+    _raises(r"outside the CSV's folder", load_test, csv)
+    task = load_task(csv, allow_outside=True)
+    assert task.num_train + task.num_val == 6 and task.info["rows_outside"] == 2
+    inside = csv.with_name("inside.csv")
+    inside.write_text("\n".join(csv.read_text().splitlines()[:5]) + "\n")
+    assert load_task(inside).info["rows_outside"] == 0  # sub/../in3.png stays inside
+    # A link inside the folder that leads out is outside too: where the file is, not how it is named.
+    (csv.parent / "link").symlink_to(tmp_path / "elsewhere")
+    linked = csv.with_name("linked.csv")
+    linked.write_text("path,label\nin0.png,a\nin1.png,a\nin2.png,b\nlink/out2.png,b\n")
+    _raises(r"row 4 of .*'link/out2\.png', which resolves to .*elsewhere/out2\.png", load_task, linked)
+
+
+def test_cli_data_show_reports_rows_outside(tmp_path):
+    from typer.testing import CliRunner
+
+    from nasoa.cli.main import app
+
+    csv = _rows_outside_csv(tmp_path)
+    runner = CliRunner()
+    r = runner.invoke(app, ["data", "show", str(csv)])
+    assert r.exit_code == 2 and r.stdout == "", r.output
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: row 5 of") and "--allow-outside" in r.stderr
+    r = runner.invoke(app, ["data", "show", str(csv), "--allow-outside"])
+    assert r.exit_code == 0, r.output
+    assert "2 CSV row(s) point outside the CSV's folder" in r.stdout
+    r = runner.invoke(app, ["data", "show", str(csv), "--allow-outside", "--json"])
+    assert json.loads(r.stdout)["rows_outside"] == 2
 
 
 # ------------------------------------------------------------------------------------ npz

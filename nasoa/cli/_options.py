@@ -9,6 +9,8 @@ BUDGET = typer.Option(..., "--budget", "-b", help="Wall-clock budget from the co
 DEVICE = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto (cuda when available).")
 JSON = typer.Option(False, "--json", help="Print the manifest as one JSON object on stdout.")
 STRICT = typer.Option(False, "--strict", help="Fail on corrupt or unreadable images instead of skipping them.")
+ALLOW_OUTSIDE = typer.Option(False, "--allow-outside",
+                             help="Read CSV rows whose images lie outside the CSV's folder (absolute paths, ..).")
 
 
 def print_result(p: dict) -> None:

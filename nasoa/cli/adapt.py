@@ -31,6 +31,7 @@ def adapt(
     out: Path = typer.Option(None, "--out", help="Run dir (default runs/adapt-<time>-<model>)."),
     seed: int = opt.SEED,
     strict: bool = opt.STRICT,
+    allow_outside: bool = opt.ALLOW_OUTSIDE,
     device: str = opt.DEVICE,
     as_json: bool = opt.JSON,
 ) -> None:
@@ -45,7 +46,7 @@ def adapt(
 
     m = run(data, budget_s, strategy=strategy, explore=explore, seed=seed, store=store, out=out, device=device,
             learn=not no_learn, dry_run=dry_run, k=top_k, strict=strict, start_time=start,
-            progress=False if as_json else None, probe=probe)
+            progress=False if as_json else None, probe=probe, allow_outside=allow_outside)
     if as_json:
         typer.echo(json.dumps(m, default=str))
         return

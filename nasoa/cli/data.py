@@ -43,19 +43,21 @@ def show(
     data: str = typer.Argument(..., help="An ImageFolder tree, a CSV of (path, label), an .npz, or builtin:NAME?..."),
     seed: int = opt.SEED,
     strict: bool = typer.Option(False, "--strict", help="Refuse unreadable images instead of skipping them."),
+    allow_outside: bool = opt.ALLOW_OUTSIDE,
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Load a dataset as nasoa would (split, checks, warnings) and print its size and meta-features."""
     from nasoa.data import class_counts, load_task
     from nasoa.meta.features import task_id, task_meta_features
 
-    task = load_task(data, seed=seed, strict=strict)
+    task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)  # warnings: printed as they occur
     train, val = class_counts(task, "train"), class_counts(task, "val")
+    outside = int(task.info.get("rows_outside", 0))
     doc = {
         "data": data, "name": task.name, "source": task.source, "task_id": task_id(task),
         "classes": [{"name": c, "train": a, "val": b} for c, a, b in zip(task.classes, train, val)],
         "num_train": task.num_train, "num_val": task.num_val, "channels": task.channels,
-        "image_size": task.image_size, "warnings": list(task.info.get("warnings", [])),
+        "image_size": task.image_size, "rows_outside": outside, "warnings": list(task.info.get("warnings", [])),
         "meta_features": task_meta_features(task, seed=seed),
     }
     if as_json:
@@ -63,6 +65,8 @@ def show(
         return
     typer.echo(f"{task.name}: {task.num_classes} classes, {task.num_train} train + {task.num_val} validation images, "
                f"{task.channels} channel(s), {task.image_size} px (task id {doc['task_id']})")
+    if outside:
+        typer.echo(f"{outside} CSV row(s) point outside the CSV's folder (read because of --allow-outside)")
     width = max(len(c) for c in task.classes)
     for c in doc["classes"]:
         typer.echo(f"  {c['name']:<{width}}  train {c['train']:>6}  val {c['val']:>5}")

@@ -23,6 +23,7 @@ def stream(
                                                                 "changes (the control of a learning curve)."),
     store: Path = typer.Option(None, "--store", envvar="NASOA_STORE", help="Experience store (SQLite)."),
     seed: int = opt.SEED,
+    allow_outside: bool = opt.ALLOW_OUTSIDE,
     device: str = opt.DEVICE,
     as_json: bool = opt.JSON,
 ) -> None:
@@ -31,7 +32,8 @@ def stream(
     from nasoa.stream import run_stream
 
     res = run_stream(tasks_file, out, strategy=strategy, seed=seed, store=store, device=device,
-                     log=None if as_json else typer.echo, reference="grid" if oracle_grid else reference, learn=learn)
+                     log=None if as_json else typer.echo, reference="grid" if oracle_grid else reference, learn=learn,
+                     allow_outside=allow_outside)
     if as_json:
         typer.echo(json.dumps(res, default=str))
         return

@@ -30,6 +30,7 @@ def train(
     out: Path = typer.Option(None, "--out", help="Run dir (default runs/train-<time>-<model>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its checkpoint."),
     strict: bool = opt.STRICT,
+    allow_outside: bool = opt.ALLOW_OUTSIDE,
     device: str = opt.DEVICE,
     as_json: bool = opt.JSON,
 ) -> None:
@@ -62,7 +63,7 @@ def train(
     with deadline_guard(guard_at, f"the budget of {budget_s:g}s is too small: loading {data} and the model took "
                                   f"more than 90% of it; give a larger --budget or a smaller task"):
         prepared = prepare_model_and_task(data, model, seed=seed, pretrained=not scratch, size=size, strict=strict,
-                                          device=device)
+                                          device=device, allow_outside=allow_outside)
     out = out or run_dir_for("train", prepared.entry.name)
     from nasoa.train import finetune
 

@@ -1,0 +1,125 @@
+"""`nasoa predict` sees an image as training saw it: one decoder, one resize, one normalisation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import ENC
+from nasoa.data import Batches, load_images, load_task
+
+PIL = pytest.importorskip("PIL")
+from PIL import Image  # noqa: E402
+
+runner = CliRunner()
+MODES = ("RGBA", "P", "I;16", "L", "RGB")
+
+
+def _image(path: Path, mode: str, rng: np.random.Generator, tint: int, side: int = 20) -> None:
+    """An image of ``mode`` whose content depends on the class (``tint``), saved as PNG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rgb = rng.integers(0, 120, (side, side, 3)).astype(np.uint8)
+    rgb[..., tint % 3] += 120
+    if mode == "RGBA":
+        alpha = rng.integers(0, 256, (side, side, 1), dtype=np.uint8)  # composited on white when decoded
+        im = Image.fromarray(np.concatenate([rgb, alpha], axis=2), "RGBA")
+    elif mode == "P":
+        im = Image.fromarray(rgb, "RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    elif mode == "I;16":
+        grey = rgb.mean(axis=2).astype(np.uint16) * 257  # 16-bit: rescaled to 8 when decoded
+        im = Image.fromarray(grey)  # uint16: mode I;16
+    elif mode == "L":
+        im = Image.fromarray(rgb.mean(axis=2).astype(np.uint8), "L")
+    else:
+        im = Image.fromarray(rgb, "RGB")
+    im.save(path)
+
+
+@pytest.fixture()
+def modes_folder(tmp_path) -> Path:
+    """train/ and val/ of 3 classes, every image mode in each class, and one val image of an odd size."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "modes"
+    for split, per_mode in (("train", 3), ("val", 1)):
+        for c, cls in enumerate(("blue", "green", "red")):
+            for i in range(per_mode * len(MODES)):
+                mode = MODES[i % len(MODES)]
+                _image(root / split / cls / f"{i:02d}-{mode.replace(';', '')}.png", mode, rng, c)
+    _image(root / "val" / "red" / "99-odd.png", "RGB", rng, 2, side=27)  # resized to 20 x 20 like the rest
+    return root
+
+
+def _val_files(root: Path, classes: list[str]) -> list[Path]:
+    """The val images in the order load_task keeps them (class by class, file names sorted)."""
+    return [p for c in classes for p in sorted((root / "val" / c).iterdir())]
+
+
+@pytest.mark.filterwarnings("ignore:resized 1 of:nasoa.data.DataWarning")
+def test_load_images_decodes_as_the_task_loader_does(modes_folder):
+    assert {Image.open(p).mode for p in (modes_folder / "train" / "red").iterdir()} >= {"RGBA", "P", "L", "RGB"}
+    task = load_task(modes_folder)
+    fmt = task.info["image_format"]
+    assert fmt == {"decode_size": None, "max_side": 512, "frame": [20, 20], "channels": 3}
+    files = _val_files(modes_folder, task.classes)
+    assert len(files) == task.num_val
+    assert torch.equal(load_images(files, fmt), task.x_val)
+    assert torch.equal(load_images(files, fmt, size=16), task.resized(16).x_val)  # the trainer's resize
+
+
+@pytest.mark.filterwarnings("ignore:resized 1 of:nasoa.data.DataWarning")
+def test_predict_reproduces_the_runs_validation_predictions(modes_folder, tmp_path):
+    from nasoa.cli.main import app
+    from nasoa.predict import load_run
+
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["train", str(modes_folder), "-m", ENC, "--scratch", "--budget", "30s", "--epochs", "3",
+                            "--size", "16", "--lr", "0.05", "--out", str(run), "--json"])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["model"]["image_format"]["frame"] == [20, 20]
+
+    # The run's model on the validation images as the trainer loads, resizes and normalises them.
+    model, classes, spec = load_run(run)
+    task = load_task(modes_folder).resized(spec["input_size"])
+    batches = Batches(task.x_val, task.y_val, batch_size=256, shuffle=False, mean=spec["mean"], std=spec["std"],
+                      channels=3, channels_last=True)
+    model.to(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        logits = torch.cat([model(x) for x, _ in batches.epoch(0)])
+    expected = [classes[i] for i in logits.argmax(1).tolist()]
+    expected_p = torch.softmax(logits.float(), 1).max(1).values.tolist()
+
+    files = _val_files(modes_folder, task.classes)
+    r = runner.invoke(app, ["predict", str(run), *map(str, files), "--json"])
+    assert r.exit_code == 0, r.output
+    preds = json.loads(r.stdout)
+    got = [p["label"] for p in preds]
+    assert got == expected
+    # Not only the same labels: the same numbers (a decoder that drops alpha, or a resize without
+    # antialiasing, moves every probability while often keeping the label).
+    assert [p["probability"] for p in preds] == pytest.approx(expected_p, abs=1e-5)
+    truth = [task.classes[i] for i in task.y_val.tolist()]
+    accuracy = sum(g == t for g, t in zip(got, truth)) / len(truth)
+    assert accuracy == pytest.approx(manifest["result"]["val_accuracy"])
+
+
+def test_grey_run_sees_a_colour_image_in_grey(tmp_path):
+    """A task of grey images: a colour image is made grey as the task's were, not fed as colour."""
+    rng = np.random.default_rng(1)
+    root = tmp_path / "grey"
+    for c, cls in enumerate(("a", "b")):
+        for i in range(3):
+            _image(root / cls / f"{i}.png", "L", rng, c)
+    task = load_task(root)
+    fmt = task.info["image_format"]
+    assert fmt["channels"] == 1
+    colour = tmp_path / "colour.png"
+    _image(colour, "RGB", rng, 0)
+    x = load_images([colour], fmt)
+    assert x.shape == (1, 1, 20, 20)
+    assert torch.equal(x[0, 0], torch.from_numpy(np.array(Image.open(colour).convert("L"))))
