@@ -54,6 +54,7 @@ __all__ = [
     "TRANSFER_SCORES",
     "TRANSFER_IMAGES",
     "cached_task_features",
+    "save_task_features",
     "derive",
     "feature_columns",
     "training_frame",
@@ -207,13 +208,23 @@ def logme_scores(extract: Callable[[str], tuple[np.ndarray, np.ndarray]], member
 
 def cached_task_features(task: Any, *, store: ExperienceStore | None = None, members: Iterable[str] = (),
                          extract: Callable[[str], tuple[np.ndarray, np.ndarray]] | None = None,
+                         unsaved: dict[str, tuple[dict[str, Any], str]] | None = None,
                          ) -> tuple[str, dict[str, Any]]:
     """``(task_id, features)`` with the transferability scores (:data:`TRANSFER_SCORES`) of every
     member in ``members`` (when ``extract`` is given), read from and written to the store's
     per-task cache. Features cached by an older version (without k-NN, or with dataset identity)
-    are brought up to date."""
+    are brought up to date.
+
+    With ``unsaved`` (a dict), what would be written goes there instead (task id -> (features,
+    spec)) and is read back from there first: the caller writes it with
+    :func:`save_task_features` once it is sure (``nasoa adapt`` once its run goes ahead, so a
+    refused command leaves the store as it found it)."""
     tid = task_id(task)
-    feats = store.task_features(tid) if store is not None else None
+    feats = None
+    if unsaved is not None and tid in unsaved:
+        feats = dict(unsaved[tid][0])
+    elif store is not None:
+        feats = store.task_features(tid)
     changed = feats is None
     if feats is None:
         feats = dict(task_meta_features(task))
@@ -228,9 +239,23 @@ def cached_task_features(task: Any, *, store: ExperienceStore | None = None, mem
             for k in TRANSFER_SCORES:
                 feats.setdefault(k, {}).update(scores[k])
             changed = True
-    if changed and store is not None:
+    if changed and unsaved is not None:
+        unsaved[tid] = (feats, str(getattr(task, "name", "")))
+    elif changed and store is not None:
         store.put_task_features(tid, feats, str(getattr(task, "name", "")))
     return tid, feats
+
+
+def save_task_features(store: ExperienceStore | None, unsaved: dict[str, tuple[dict[str, Any], str]]) -> int:
+    """Write the features :func:`cached_task_features` held back in ``unsaved`` to the store's
+    cache (and forget them there); returns how many tasks were written."""
+    n = 0
+    while unsaved and store is not None:
+        tid, (feats, spec) = next(iter(unsaved.items()))
+        store.put_task_features(tid, feats, spec)
+        del unsaved[tid]
+        n += 1
+    return n
 
 
 # --------------------------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ from nasoa.errors import NasoaError
 
 from .candidates import REGIME_COLUMNS, Grid, candidate_regime, enumerate_candidates
 from .descriptors import ENV_MACHINE_FACTOR, MemberTable, machine_factor, zoo_records
-from .features import (TimeModel, _base_row, cached_task_features, derive, feature_columns, training_frame)
+from .features import (TimeModel, _base_row, cached_task_features, derive, feature_columns, save_task_features,
+                       training_frame)
 from .predictors import BACKENDS, CombinedPredictor, Predictor, load_predictor, make_predictor
 from .store import ExperienceStore, RunRecord
 from .timing import calibrate_records
@@ -106,6 +107,8 @@ class MetaModel:
         # Where this model's snapshot lives when it is the store's own (loaded or fitted by ``load``):
         # ``learn`` and ``catch_up`` keep it current there.
         self.snapshot_dir: Path | None = None
+        # Task features not yet in the store's cache (see ``defer_task_features``).
+        self.unsaved_task_features: dict[str, tuple[dict[str, Any], str]] | None = None
 
     def __repr__(self) -> str:
         return (f"MetaModel({self.predictor.describe()}, {len(self.members)} members, "
@@ -306,8 +309,20 @@ class MetaModel:
             def extract(name: str) -> tuple[np.ndarray, np.ndarray]:
                 return fx(task, name)
 
-        _, feats = cached_task_features(task, store=self.store, members=self.members.names, extract=extract)
+        _, feats = cached_task_features(task, store=self.store, members=self.members.names, extract=extract,
+                                        unsaved=self.unsaved_task_features)
         return feats
+
+    def defer_task_features(self) -> None:
+        """Hold the task features measured from now on in memory instead of caching them in the
+        store at once; :meth:`save_task_features` writes them. ``nasoa adapt`` writes them once its
+        run goes ahead, so a refused adapt leaves the store unchanged."""
+        if self.unsaved_task_features is None:
+            self.unsaved_task_features = {}
+
+    def save_task_features(self) -> int:
+        """Write the deferred task features to the store's cache; returns how many tasks."""
+        return save_task_features(self.store, self.unsaved_task_features or {})
 
     def candidates(self, task: Any, budget_s: float, *, feasible_only: bool = True) -> pl.DataFrame:
         """Every candidate regime for the task within the budget, with its features."""

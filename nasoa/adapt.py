@@ -277,10 +277,19 @@ def adapt(
     ``probe`` (strategy nasoa): ``auto`` tries the top candidates of a few members in a part of
     the budget when the task is unlike the experience (:mod:`nasoa.probe`), ``never`` keeps the
     one-shot pick, ``always`` probes every task. ``allow_outside``: read CSV rows whose files lie
-    outside the CSV's folder."""
+    outside the CSV's folder.
+
+    The store changes only once the run goes ahead: the task's features (meta-features, LogME) are
+    computed before the choice but cached in the store only after it, so a refusal (a budget too
+    small, a bad option) leaves the store as it was; ``learn=False`` leaves it untouched."""
     start = start_time if start_time is not None else time.time()
+    from .probe import PROBE_MODES
     from .runtime import check_min_budget, deadline_guard
 
+    if strategy not in STRATEGIES:
+        raise NasoaError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if probe not in PROBE_MODES:
+        raise NasoaError(f"unknown --probe {probe!r}; choose one of {', '.join(PROBE_MODES)}")
     if not dry_run:
         check_min_budget(budget_s)
     with deadline_guard(start + budget_s * 0.8, f"the budget of {budget_s:g}s is too small: loading {data} took "
@@ -307,16 +316,18 @@ def adapt(
             extractor = ((lambda t, name: penultimate_features(t, name, TRANSFER_IMAGES, 0))
                          if strategy in ("nasoa", "logme") else None)
             mm = MetaModel.load(st, seed=seed, feature_extractor=extractor)
+            mm.defer_task_features()  # cached in the store once the run goes ahead (below)
             if not mm.records:
                 raise NasoaError("the zoo has no pretrained members; run `nasoa zoo pretrain` first")
     loaded = time.time() - start
     task_features = None
+    unsaved: dict = {}  # practice: its task features, cached in the store once the run goes ahead
     if mm is not None:
-        mm.task_features(task)  # meta-features and LogME (cached in the store): part of the time before training
+        mm.task_features(task)  # meta-features and LogME: part of the time before training
     elif st is not None:  # practice, learning: the meta-features its store record needs (no LogME)
         from nasoa.meta.features import cached_task_features
 
-        task_features = cached_task_features(task, store=st)[1]
+        task_features = cached_task_features(task, store=st, unsaved=unsaved)[1]
     spent = time.time() - start
     try:
         choice = choose(strategy, mm, task, budget_s - spent, seed=seed, explore=explore, k=k)
@@ -328,14 +339,19 @@ def adapt(
             need) from None
     plan = None
     if strategy == "nasoa":
-        from .probe import PROBE_MODES, plan_probe
+        from .probe import plan_probe
 
-        if probe not in PROBE_MODES:
-            raise NasoaError(f"unknown --probe {probe!r}; choose one of {', '.join(PROBE_MODES)}")
         choice.novelty = mm.novelty(task)
         if probe != "never":
             ranked = mm.recommend(task, budget_s - spent, k=200).to_dicts()
             plan = plan_probe(ranked, choice.novelty, budget_s - (time.time() - start), mode=probe)
+    if learn:  # the choice stands: from here the command runs (or, with --dry-run, reports it)
+        if mm is not None:
+            mm.save_task_features()
+        else:
+            from nasoa.meta.features import save_task_features
+
+            save_task_features(st, unsaved)
     manifest: dict[str, Any] = {
         "kind": "nasoa.adapt", "data": data, "budget_s": budget_s, "strategy": strategy, "explore": explore,
         "seed": seed, "store": str(st.path) if st is not None else None, "model": choice.model_name,

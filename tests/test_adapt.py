@@ -32,6 +32,40 @@ def test_dry_run_lists_candidates_and_writes_nothing(tiny_zoo):
     assert r.exit_code == 0 and "candidate regimes fit 20s" in r.output
 
 
+def test_task_features_are_cached_only_when_the_run_goes_ahead(tiny_zoo, monkeypatch):
+    """A refused adapt (the budget fits no regime) once left its task in the store's tasks table;
+    --no-learn did too. Now only a command that goes ahead caches them, and a later one reuses them."""
+    from nasoa.meta import features
+    from nasoa.meta.store import ExperienceStore
+
+    store = tiny_zoo / "exp.sqlite"
+    ExperienceStore(store).close()
+
+    def tasks() -> list:  # the tasks table: the features cache
+        with ExperienceStore(store) as st:
+            rows = st.con.execute("SELECT task_id, task_spec, features FROM tasks").fetchall()
+        return [(tid, spec, json.loads(f)) for tid, spec, f in rows]
+
+    computed = []
+    real = features.task_meta_features
+    monkeypatch.setattr(features, "task_meta_features", lambda *a, **k: computed.append(1) or real(*a, **k))
+    monkeypatch.setenv("NASOA_MACHINE_FACTOR", "1000")  # no regime fits 8s on a machine this slow
+    r = runner.invoke(app, ["adapt", TASK, "--budget", "8s", "--store", str(store)])
+    assert r.exit_code == 2 and "too small for every candidate" in r.output, r.output
+    assert computed and tasks() == []
+    monkeypatch.delenv("NASOA_MACHINE_FACTOR")
+    r = runner.invoke(app, ["adapt", TASK, "--budget", "20s", "--dry-run", "--no-learn", "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    assert tasks() == []
+    r = runner.invoke(app, ["adapt", TASK, "--budget", "20s", "--dry-run", "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    (tid, spec, cached), = tasks()
+    assert cached["logme"].keys() == {"tiny_member"} and spec.startswith("builtin:digits")
+    computed.clear()
+    r = runner.invoke(app, ["adapt", TASK, "--budget", "20s", "--dry-run", "--store", str(store)])
+    assert r.exit_code == 0 and computed == [], r.output  # read from the cache
+
+
 def test_adapt_runs_within_budget_and_learns(tiny_zoo):
     store = tiny_zoo / "exp.sqlite"
     out = tiny_zoo / "run"
