@@ -1091,9 +1091,10 @@ def _csv_files(path: Path, allow_outside: bool = False) -> _FileSet:
         entries[split].append((full, r[label_col]))
     if outside and not allow_outside:
         lineno, text, real = outside[0]
-        raise DataError(f"row {lineno} of {where} names {text!r}, which resolves to {real}, outside the CSV's folder "
-                        f"{base_real} ({len(outside)} of {len(rows)} rows do); move the images under that folder, or "
-                        f"pass --allow-outside (allow_outside=True) to read them")
+        shown = repr(text) if os.path.normpath(text) == real else f"{text!r}, which resolves to {real},"
+        raise DataError(f"row {lineno} of {where} names {shown} outside the CSV's folder {base_real} ({len(outside)} "
+                        f"of {len(rows)} rows do); move the images under that folder, or pass --allow-outside "
+                        f"(allow_outside=True) to read them")
     labels = {lab for split in entries.values() for _, lab in split}
     if all(lab.lstrip("-").isdigit() for lab in labels):
         names = [str(v) for v in sorted({int(lab) for lab in labels})]
