@@ -114,7 +114,7 @@ def verify_bytes(data: bytes, expected: str, path: str | os.PathLike, fix: str, 
     return data
 
 
-def _package_root(package: str) -> Path | None:
+def package_root(package: str) -> Path | None:
     """A package's folder without importing it (some declare heavy imports)."""
     try:
         spec = importlib.util.find_spec(package)
@@ -128,7 +128,7 @@ def _package_root(package: str) -> Path | None:
 def package_file(package: str, relative: str, install: str) -> Path:
     """The pinned file ``relative`` of ``package``, verified; a one-line NasoaError saying how to
     install or reinstall the package when it is missing or its content does not match."""
-    root = _package_root(package)
+    root = package_root(package)
     if root is None:
         raise NasoaError(f"the package {package!r} is not installed; run: {install}")
     path = root / relative

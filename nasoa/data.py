@@ -466,13 +466,9 @@ BUILTIN_NAMES = tuple(_SOURCES)
 
 def _package_dir(package: str) -> Path | None:
     """A package's folder without importing it (some declare heavy imports we must not trigger)."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
+    from .checksums import package_root
+
+    return package_root(package)
 
 
 def _fashion_dir() -> Path:
