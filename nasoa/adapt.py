@@ -193,7 +193,7 @@ def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: 
 
 
 def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep, regime, result, strategy: str,
-               seed: int, run_dir: Path):
+               seed: int, run_dir: Path | None):
     """The finished run as the experience store keeps it (a :class:`nasoa.meta.store.RunRecord`)."""
     from nasoa.meta.descriptors import descriptor
     from nasoa.meta.features import task_id
@@ -215,12 +215,14 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
         task_id=task_id(task), task_spec=task.name, task_features=task_features, model_name=member["name"],
         model_features=model_features, regime=regime.to_dict(), budget_s=result.budget_s,
         val_accuracy=result.val_accuracy, elapsed_s=result.elapsed_s, diverged=result.diverged,
-        stop_reason=result.stop_reason, seed=seed, versions=versions(), strategy=strategy, run_dir=str(run_dir),
+        stop_reason=result.stop_reason, seed=seed, versions=versions(), strategy=strategy,
+        run_dir=str(run_dir) if run_dir is not None else None,
         extra=extra,
     )
 
 
-def record_run(mm, task, prep, regime, result, model_name: str, strategy: str, seed: int, run_dir: Path) -> int | None:
+def record_run(mm, task, prep, regime, result, model_name: str, strategy: str, seed: int,
+               run_dir: Path | None) -> int | None:
     """Append the finished run to the experience store and update the predictor online."""
     feats = mm.task_features(task)  # cached in the store when the candidates were scored
     rec = next(r for r in mm.records if r["name"] == model_name)
@@ -433,7 +435,7 @@ def _run_probes(mm, task, data: str, plan, seed: int, device: str, learn: bool, 
                           mean=prep.mean, std=prep.std, hflip=prep.hflip, progress=False,
                           margin_s=margin_s(plan.probe_s))
         if learn:  # a real run of this regime at this budget: experience like any other
-            record_run(mm, task, prep, regime, result, row["model_name"], "probe", seed, Path("."))
+            record_run(mm, task, prep, regime, result, row["model_name"], "probe", seed, None)  # no run dir: not kept
         trials.append((result.val_accuracy, row, rec, prep))
         manifest.setdefault("probe_trials", []).append({
             "model": row["model_name"], "regime": regime.to_dict(), "predicted_accuracy": row["predicted_accuracy"],

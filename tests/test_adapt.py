@@ -373,5 +373,6 @@ def test_probe_always_trains_candidates_records_them_and_continues_the_best(tmp_
     assert sorted(mine["strategy"].to_list()) == ["nasoa-probed"] + ["probe"] * len(trials)
     assert all(b == pytest.approx(m["probe"]["probe_s"], abs=0.01)
                for b in mine.filter(mine["strategy"] == "probe")["budget_s"].to_list())
+    assert mine.filter(mine["strategy"] == "probe")["run_dir"].null_count() == len(trials)  # probes keep no dir
     assert training_frame(mine.filter(mine["strategy"] == "nasoa-probed")).height == 0
     assert (tmp_path / "run" / "model.safetensors").exists()
