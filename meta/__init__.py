@@ -3,9 +3,10 @@
 * :class:`ExperienceStore` — every fine-tuning run, in SQLite (``store``);
 * task meta-features and LogME transferability (``features``, ``logme``);
 * zoo members as feature dicts (``descriptors``) and the candidate regimes (``candidates``);
-* predictors behind one river-style protocol (``predictors``) and their shared checks (``checks``);
-* :class:`MetaModel`, what users query (``metamodel``), and leave-tasks-out evaluation
-  (``evaluate``).
+* predictors behind one river-style protocol, one module per back-end (``predictors``), and their
+  shared check suite (``checks``, kept out of production imports);
+* :class:`MetaModel`, what users query (``metamodel``), leave-tasks-out evaluation (``evaluate``)
+  and its ranking metrics (``metrics``).
 
 Importing this package is cheap; numpy, polars, lightgbm and river load when used. It never imports
 nasoa's nets or trainer (that glue lives in :mod:`nasoa.collect`).

@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .metrics import within_task_spearman
+from .predictors import Predictor, load_predictor
+
 if TYPE_CHECKING:
     import polars as pl
 
-    from .predictors import Predictor
+__all__ = ["synthetic_frame", "true_accuracy", "yield_checks", "SYNTHETIC_MEMBERS"]
 
-__all__ = ["synthetic_frame", "true_accuracy", "within_task_spearman", "yield_checks", "SYNTHETIC_MEMBERS"]
-
-Factory = Callable[[int], "Predictor"]
+Factory = Callable[[int], Predictor]
 
 # name -> (quality, family)
 SYNTHETIC_MEMBERS = {"alpha": (0.00, "etnas"), "beta": (0.05, "etnas"), "gamma": (0.09, "mobilenetv2"),
@@ -84,37 +85,6 @@ def synthetic_frame(n_tasks: int, rows_per_task: int = 12, seed: int = 0, noise:
     return pl.DataFrame(rows)
 
 
-def _rank(a: np.ndarray) -> np.ndarray:
-    order = np.argsort(a, kind="stable")
-    r = np.empty(len(a))
-    r[order] = np.arange(len(a))
-    # average ties
-    vals, inv = np.unique(a, return_inverse=True)
-    sums = np.bincount(inv, weights=r)
-    cnt = np.bincount(inv)
-    return (sums / cnt)[inv]
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(a) < 2:
-        return float("nan")
-    ra, rb = _rank(a), _rank(b)
-    sa, sb = ra.std(), rb.std()
-    if sa == 0 or sb == 0:
-        return 0.0
-    return float(((ra - ra.mean()) * (rb - rb.mean())).mean() / (sa * sb))
-
-
-def within_task_spearman(pred: np.ndarray, frame: pl.DataFrame) -> float:
-    """Mean over tasks of the Spearman correlation between predictions and ``y``."""
-    y = frame["y"].to_numpy()
-    g = frame["group"].to_numpy()
-    vals = [spearman(pred[g == k], y[g == k]) for k in np.unique(g)]
-    vals = [v for v in vals if not math.isnan(v)]
-    return float(np.mean(vals)) if vals else float("nan")
-
-
 def _train(factory: Factory, seed: int, frame: pl.DataFrame) -> Predictor:
     p = factory(seed)
     p.learn_many(frame)
@@ -168,8 +138,6 @@ def check_deterministic(factory: Factory) -> None:
 
 
 def check_save_load(factory: Factory) -> None:
-    from .predictors import load_predictor
-
     bulk, stream = synthetic_frame(10, seed=5), synthetic_frame(2, seed=5, task_offset=50)
     more = synthetic_frame(2, seed=5, task_offset=60)
     test = synthetic_frame(3, seed=5, task_offset=100)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checks import spearman
+from .metrics import ndcg, spearman
 
 if TYPE_CHECKING:
     import polars as pl
@@ -23,20 +23,9 @@ if TYPE_CHECKING:
     from .predictors import Predictor
 
 __all__ = ["task_metrics", "summarize", "leave_tasks_out", "leave_families_out", "prequential", "select_backend",
-           "plot_predicted_vs_actual", "ndcg"]
+           "plot_predicted_vs_actual"]
 
 Factory = Callable[[int], "Predictor"]
-
-
-def ndcg(pred: np.ndarray, y: np.ndarray, k: int = 3) -> float:
-    gains = np.asarray(y, dtype=float) - float(np.min(y))
-    k = min(k, len(gains))
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    ideal = float((np.sort(gains)[::-1][:k] * disc).sum())
-    if ideal <= 0:
-        return 1.0
-    order = np.argsort(-np.asarray(pred, dtype=float), kind="stable")[:k]
-    return float((gains[order] * disc).sum() / ideal)
 
 
 def task_metrics(pred: np.ndarray, frame: pl.DataFrame) -> pl.DataFrame:

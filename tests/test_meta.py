@@ -554,7 +554,7 @@ def test_blend_weight_is_the_least_squares_weight_of_the_measured_residuals(tmp_
 
 
 def test_learn_one_row_by_row_and_learn_many_reach_comparable_rankings():
-    from nasoa.meta.checks import within_task_spearman, spearman
+    from nasoa.meta.metrics import spearman, within_task_spearman
     from nasoa.meta.predictors import CombinedPredictor
 
     bulk = checks.synthetic_frame(15, seed=14)

@@ -1,0 +1,341 @@
+"""The LightGBM back-end: a regressor or a LambdaRank ranker grouped by task, warm-started on
+recent rows and refit as the data grows; saved as LightGBM's text model plus its rows."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nasoa.errors import NasoaError
+
+from ..features import MONOTONE_FEATURES
+from .base import Predictor
+from .schema import FeatureSchema, _clean, _frame, _targets
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["LGBMPredictor"]
+
+
+class LGBMPredictor(Predictor):
+    """LightGBM regressor (``objective="regression"``) or LambdaRank ranker grouped by task.
+
+    The ranker's scores are mapped to an accuracy-like scale by a least-squares line fitted on the
+    training rows; only their order within a task is meaningful. Both are monotone
+    non-decreasing in :data:`nasoa.meta.features.MONOTONE_FEATURES`.
+
+    Online, so that every row reaches the booster at a bounded cost:
+
+    * ``learn_one`` buffers; every ``warm_every`` new rows the booster continues boosting
+      ``warm_rounds`` trees (``init_model``) on the most recent ``warm_window`` rows (the new ones
+      and those just before them, so that a few new rows do not make the trees overfit);
+    * a full refit on every row is due once the rows have grown by ``refit_growth`` since the last
+      one, or the warm updates have added ``max_warm_trees`` trees (it also picks up new
+      categories). It runs at once while the rows number at most ``inline_refit_rows`` (None: any
+      number); beyond that it is left for :meth:`refit` outside a user's budget (``refit_due``),
+      and warm updates go on until they have added ``4 * max_warm_trees`` trees.
+
+    The rows of the last full fit are kept as a polars table and saved as parquet, read back only
+    when a warm update or a refit needs them: loading does not grow with them.
+    """
+
+    kind = "lgbm"
+
+    def __init__(self, objective: str = "regression", seed: int = 0, *, n_rounds: int = 150,
+                 learning_rate: float = 0.08, num_leaves: int = 15, min_rows: int = 8, refit_growth: float = 1.25,
+                 warm_every: int | None = 5, warm_rounds: int = 10, warm_window: int = 200, max_warm_trees: int = 100,
+                 inline_refit_rows: int | None = None, extra_params: Mapping[str, Any] | None = None):
+        super().__init__(seed)
+        if objective not in ("regression", "lambdarank"):
+            raise NasoaError(f"unknown LightGBM objective {objective!r}; use regression or lambdarank")
+        self.objective = objective
+        self.n_rounds, self.learning_rate, self.num_leaves = int(n_rounds), float(learning_rate), int(num_leaves)
+        self.min_rows, self.refit_growth = int(min_rows), float(refit_growth)
+        self.warm_every, self.warm_rounds = (int(warm_every) if warm_every else None), int(warm_rounds)
+        self.warm_window, self.max_warm_trees = int(warm_window), int(max_warm_trees)
+        self.inline_refit_rows = int(inline_refit_rows) if inline_refit_rows is not None else None
+        self.extra_params = dict(extra_params or {})
+        # Rows of the last full fit (features, "y", "group"): a table, or its parquet bytes not yet read.
+        self._table: pl.DataFrame | None = None
+        self._table_blob: bytes | None = None
+        self._n_fit = 0  # rows at the last full fit (the table's height)
+        # Rows learned since the last full fit.
+        self._rows: list[dict[str, Any]] = []
+        self._y: list[float] = []
+        self._g: list[str] = []
+        self._booster = None
+        self._schema: FeatureSchema | None = None
+        self._pending = 0  # rows since the last full fit or warm update
+        self._calib = (0.0, 1.0)
+        self.n_fits = 0
+        self.n_warm = 0  # warm updates since the last full fit
+        self.warm_trees = 0  # trees they added
+        self.refit_due = False
+        self.fit_s: float | None = None  # seconds the last full fit took (information only)
+
+    def describe(self) -> str:
+        return "lgbm-ranker" if self.objective == "lambdarank" else "lgbm-regressor"
+
+    def params(self) -> dict[str, Any]:
+        return {"objective": self.objective, "seed": self.seed, "n_rounds": self.n_rounds,
+                "learning_rate": self.learning_rate, "num_leaves": self.num_leaves, "min_rows": self.min_rows,
+                "refit_growth": self.refit_growth, "warm_every": self.warm_every, "warm_rounds": self.warm_rounds,
+                "warm_window": self.warm_window, "max_warm_trees": self.max_warm_trees,
+                "inline_refit_rows": self.inline_refit_rows, "extra_params": self.extra_params}
+
+    @property
+    def n_rows(self) -> int:
+        return self._n_fit + len(self._rows)
+
+    def state(self) -> dict[str, Any]:
+        """What the booster has learned and when it refits (for ``nasoa meta show``)."""
+        return {"rows": self.n_rows, "rows_at_last_refit": self._n_fit, "full_fits": self.n_fits,
+                "trees": self._booster.num_trees() if self._booster is not None else 0,
+                "warm_updates_since_refit": self.n_warm, "warm_trees": self.warm_trees,
+                "rows_pending": self._pending, "refit_due": self.refit_due,
+                "last_fit_s": round(self.fit_s, 4) if self.fit_s is not None else None}
+
+    def _lgb_params(self, n: int, schema: FeatureSchema) -> dict[str, Any]:
+        p: dict[str, Any] = {
+            "objective": self.objective,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": max(2, min(20, n // 40)),
+            "min_sum_hessian_in_leaf": 1e-6,
+            "feature_fraction": 0.9,
+            "bagging_fraction": 0.9,
+            "bagging_freq": 1,
+            "lambda_l2": 1.0,
+            "cat_smooth": 5.0,
+            "min_data_per_group": 3,
+            "max_cat_to_onehot": 8,
+            "max_bin": 63,
+            "min_data_in_bin": 1,
+            "monotone_constraints": [1 if c in MONOTONE_FEATURES else 0 for c in schema.names],
+            "monotone_constraints_method": "intermediate",
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": 1,
+            "seed": self.seed,
+            "verbosity": -1,
+        }
+        if self.objective == "lambdarank":
+            p["lambdarank_truncation_level"] = 30
+            p["eval_at"] = [1, 3]
+        p.update(self.extra_params)
+        return p
+
+    @staticmethod
+    def _grades(y: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Accuracies -> integer relevance 0..20 within each task (LambdaRank labels)."""
+        out = np.zeros(len(y), dtype=np.int32)
+        for key in np.unique(g):
+            m = g == key
+            lo, hi = y[m].min(), y[m].max()
+            out[m] = np.round(20 * (y[m] - lo) / (hi - lo)).astype(np.int32) if hi > lo else 0
+        return out
+
+    def _dataset(self, frame: pl.DataFrame, schema: FeatureSchema):
+        """A LightGBM dataset of a frame holding features, ``y`` and ``group``."""
+        import lightgbm as lgb
+
+        x = schema.matrix(frame)
+        ya = frame["y"].cast(float).to_numpy().astype(np.float64)
+        kw: dict[str, Any] = {"feature_name": schema.names, "categorical_feature": list(schema.categorical),
+                              "free_raw_data": True, "params": {"max_bin": 63, "min_data_in_bin": 1, "verbosity": -1}}
+        if self.objective == "lambdarank":
+            ga = np.asarray(frame["group"].cast(str).to_list())
+            first: dict[str, int] = {}
+            for i, key in enumerate(ga):
+                first.setdefault(key, i)
+            order = np.argsort(np.array([first[k] for k in ga]), kind="stable")
+            x, ya, ga = x[order], ya[order], ga[order]
+            _, starts, counts = np.unique(np.array([first[k] for k in ga]), return_index=True, return_counts=True)
+            sizes = counts[np.argsort(starts)]
+            return lgb.Dataset(x, self._grades(ya, ga), group=sizes, **kw), x, ya
+        return lgb.Dataset(x, ya, **kw), x, ya
+
+    # -- rows --------------------------------------------------------------------------------------
+    def _stored(self) -> pl.DataFrame | None:
+        """The rows of the last full fit (read from their parquet bytes on first use)."""
+        if self._table is None and self._table_blob is not None:
+            import io
+
+            import polars as pl
+
+            self._table = pl.read_parquet(io.BytesIO(self._table_blob))
+        return self._table
+
+    def _recent_frame(self, k: int | None = None) -> pl.DataFrame | None:
+        """The last ``k`` rows (every row when None) as one frame with ``y`` and ``group``."""
+        import polars as pl
+
+        k = self.n_rows if k is None else min(k, self.n_rows)
+        new = self._rows[len(self._rows) - min(k, len(self._rows)):]
+        parts = []
+        if k > len(new):
+            old = self._stored()
+            assert old is not None
+            parts.append(old if k - len(new) >= old.height else old.tail(k - len(new)))
+        if new:
+            ys, gs = self._y[len(self._y) - len(new):], self._g[len(self._g) - len(new):]
+            parts.append(_frame([{**x, "y": y, "group": g} for x, y, g in zip(new, ys, gs)]))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
+
+    # -- fitting -----------------------------------------------------------------------------------
+    def _fit_full(self) -> None:
+        import time
+
+        import lightgbm as lgb
+
+        t = time.perf_counter()
+        frame = self._recent_frame()
+        assert frame is not None
+        schema = FeatureSchema.fit(frame)
+        self._table, self._table_blob, self._n_fit = frame, None, frame.height
+        self._rows, self._y, self._g = [], [], []
+        self._pending, self.n_warm, self.warm_trees, self.refit_due = 0, 0, 0, False
+        if not schema.names:
+            self._booster, self._schema = None, None
+            return
+        ds, x, ya = self._dataset(frame, schema)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            booster = lgb.train(self._lgb_params(len(ya), schema), ds, num_boost_round=self.n_rounds,
+                                keep_training_booster=True)
+        self._booster, self._schema = booster, schema
+        self.n_fits += 1
+        if self.objective == "lambdarank":
+            s = booster.predict(x, num_threads=1)
+            if np.ptp(s) > 0:
+                b, a = np.polyfit(s, ya, 1)
+                self._calib = (float(a), float(max(b, 1e-6)))
+            else:
+                self._calib = (float(ya.mean()), 0.0)
+        self.fit_s = time.perf_counter() - t
+
+    def _warm(self) -> None:
+        import lightgbm as lgb
+
+        assert self._schema is not None
+        frame = self._recent_frame(max(self.warm_window, self._pending))
+        assert frame is not None
+        ds, _, ya = self._dataset(frame, self._schema)
+        params = self._lgb_params(len(ya), self._schema)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._booster = lgb.train(params, ds, num_boost_round=self.warm_rounds, init_model=self._booster,
+                                      keep_training_booster=True)
+        self._pending = 0
+        self.n_warm += 1
+        self.warm_trees += self.warm_rounds
+
+    def _update(self) -> None:
+        n = self.n_rows
+        if n < self.min_rows:
+            return
+        if self._booster is None:
+            self._fit_full()
+            return
+        if n >= self.refit_growth * self._n_fit or self.warm_trees >= self.max_warm_trees:
+            if self.inline_refit_rows is None or n <= self.inline_refit_rows:
+                self._fit_full()
+                return
+            self.refit_due = True  # left for refit() outside the budget; warm updates go on meanwhile
+        if self.warm_every and self._pending >= self.warm_every and self.warm_trees < 4 * self.max_warm_trees:
+            self._warm()
+
+    def learn_one(self, x: Mapping[str, Any], y: float, group: str | None = None) -> None:
+        self._rows.append(_clean(x))
+        self._y.append(float(y))
+        self._g.append(str(group if group is not None else x.get("task_id", "_")))
+        self._seen(y)
+        self._pending += 1
+        self._update()
+
+    def learn_many(self, frame: pl.DataFrame) -> None:
+        rows, y, g = _targets(frame)
+        if not rows:
+            return
+        self._rows += rows
+        self._y += y
+        self._g += g
+        for v in y:
+            self._seen(v)
+        self._pending += len(rows)
+        self._update()
+
+    def refit(self) -> None:
+        """A full refit on every row learned so far."""
+        if self.n_rows >= self.min_rows:
+            self._fit_full()
+
+    def predict_many(self, frame: pl.DataFrame) -> np.ndarray:
+        if frame.height == 0:
+            return np.zeros(0)
+        if self._booster is None or self._schema is None:
+            return np.full(frame.height, self.prior)
+        s = self._booster.predict(self._schema.matrix(frame), num_threads=1)
+        a, b = self._calib
+        return a + b * s if self.objective == "lambdarank" else s
+
+    def feature_importances(self) -> dict[str, float] | None:
+        if self._booster is None or self._schema is None:
+            return None
+        gain = self._booster.feature_importance(importance_type="gain")
+        total = float(gain.sum()) or 1.0
+        return dict(sorted(((n, float(v) / total) for n, v in zip(self._schema.names, gain)), key=lambda t: -t[1]))
+
+    # -- saving --------------------------------------------------------------------------------------
+    def _save_files(self, d: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
+        files = {"recent.json": json.dumps({"x": self._rows, "y": self._y, "group": self._g}).encode()}
+        if self._n_fit:
+            if self._table_blob is None:  # written once per full fit, then the same bytes
+                import io
+
+                buf = io.BytesIO()
+                self._stored().write_parquet(buf, statistics=False)
+                self._table_blob = buf.getvalue()
+            files["table.parquet"] = self._table_blob
+        if self._booster is not None:
+            files["booster.txt"] = self._booster.model_to_string().encode()
+        state = {"n_fit": self._n_fit, "pending": self._pending, "calib": list(self._calib), "n_fits": self.n_fits,
+                 "n_warm": self.n_warm, "warm_trees": self.warm_trees, "refit_due": self.refit_due,
+                 "fit_s": self.fit_s, "y_sum": self._y_sum, "y_n": self._y_n,
+                 "schema": self._schema.to_dict() if self._schema is not None else None}
+        return files, state
+
+    @classmethod
+    def _load(cls, d: Path, manifest: dict[str, Any], files: dict[str, bytes]) -> LGBMPredictor:
+        import lightgbm as lgb
+
+        p = cls(**manifest["params"])
+        st = manifest["state"]
+        p._n_fit, p._pending, p.n_fits = int(st["n_fit"]), int(st["pending"]), int(st["n_fits"])
+        p.n_warm, p.warm_trees = int(st.get("n_warm", 0)), int(st.get("warm_trees", 0))
+        p.refit_due, p.fit_s = bool(st.get("refit_due", False)), st.get("fit_s")
+        if "rows.json" in files:  # format 1: every row as JSON; those of the last full fit become the table
+            rows = json.loads(files["rows.json"])
+            x, y, g = rows["x"], [float(v) for v in rows["y"]], [str(v) for v in rows["group"]]
+            k = p._n_fit
+            if k:
+                p._table = _frame([{**r, "y": yi, "group": gi} for r, yi, gi in zip(x[:k], y[:k], g[:k])])
+            p._rows, p._y, p._g = x[k:], y[k:], g[k:]
+        else:
+            recent = json.loads(files["recent.json"])
+            p._rows, p._y, p._g = recent["x"], [float(v) for v in recent["y"]], [str(v) for v in recent["group"]]
+            p._table_blob = files.get("table.parquet")
+        p._calib = (float(st["calib"][0]), float(st["calib"][1]))
+        p._y_sum, p._y_n = float(st["y_sum"]), int(st["y_n"])
+        if "booster.txt" in files and st.get("schema"):
+            p._booster = lgb.Booster(model_str=files["booster.txt"].decode())
+            p._schema = FeatureSchema.from_dict(st["schema"])
+        return p
