@@ -1,8 +1,10 @@
-"""Package a collected experience store as the experience nasoa ships (maintainers' tool).
+"""Package a collected experience store as the experience nasoa ships (``nasoa meta ship``).
 
-    python -m nasoa.meta.ship runs/collect/experience.sqlite            # writes meta/data/
+    nasoa meta ship runs/collect/experience.sqlite                # into the user data dir
+    nasoa meta ship runs/collect/experience.sqlite --dest meta/data   # a maintainer's checkout
 
-writes, into ``meta/data/`` of a source checkout (or ``--dest``):
+writes, into ``--dest`` (default: ``shipped/`` in the user data dir, which overlays the package's
+own ``meta/data/``; the installed package is never written):
 
 * ``experience.parquet``: every run, as ``nasoa meta export`` writes it;
 * ``experience.json``: its manifest: counts, sources, budgets, the ``nasoa meta collect`` sampling
@@ -15,7 +17,6 @@ writes, into ``meta/data/`` of a source checkout (or ``--dest``):
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import shutil
@@ -25,19 +26,34 @@ from typing import Any
 
 from nasoa.errors import NasoaError
 
-__all__ = ["ship"]
+__all__ = ["ship", "user_shipped_dir", "PACKAGE_DATA_DIR"]
+
+#: The experience that ships inside the package: read only.
+PACKAGE_DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
-def ship(store: str | Path, dest: str | Path, seed: int = 0) -> dict[str, Any]:
+def user_shipped_dir() -> Path:
+    """Where ``nasoa meta ship`` writes by default (``shipped/`` in the user data dir); what lies
+    there is read instead of the package's own experience (:func:`nasoa.adapt.shipped_experience`)."""
+    from nasoa.runtime import user_data_dir
+
+    return user_data_dir() / "shipped"
+
+
+def ship(store: str | Path, dest: str | Path | None = None, seed: int = 0) -> dict[str, Any]:
+    """Write the experience table, its manifest and the meta-model fitted on it into ``dest``
+    (default :func:`user_shipped_dir`); returns the manifest."""
     from nasoa.runtime import atomic_write_json, machine, utc_now, versions
 
     from .metamodel import MetaModel
     from .store import ExperienceStore
 
+    if not Path(store).is_file():
+        raise NasoaError(f"no experience store at {store}; pass the SQLite file `nasoa meta collect` wrote")
     src = ExperienceStore(store)
     if src.count() == 0:
         raise NasoaError(f"the store {src.path} has no runs; collect some with `nasoa meta collect`")
-    dest = Path(dest)
+    dest = Path(dest) if dest is not None else user_shipped_dir()
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         parquet = Path(tmp) / "experience.parquet"
@@ -61,10 +77,10 @@ def ship(store: str | Path, dest: str | Path, seed: int = 0) -> dict[str, Any]:
         "model": {"backend": mm.backend, "runs_learned": mm.predictor.n_seen, "selection": mm.selection,
                   "seed": seed},
         "versions": versions(), "machine": machine(),
-        "made_by": f"python -m nasoa.meta.ship {src.path.name}",
+        "made_by": f"nasoa meta ship {src.path.name}",
     }
     atomic_write_json(dest / "experience.json", manifest)
-    return manifest
+    return {**manifest, "dest": str(dest)}
 
 
 def _sources(st) -> dict[str, int]:
@@ -73,21 +89,3 @@ def _sources(st) -> dict[str, int]:
         name = spec.split("?")[0].removeprefix("builtin:") if spec.startswith("builtin:") else "files"
         counts[name] = counts.get(name, 0) + 1
     return dict(sorted(counts.items()))
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m nasoa.meta.ship", description=__doc__.split("\n\n")[0])
-    ap.add_argument("store", help="the collected experience store (SQLite)")
-    ap.add_argument("--dest", default=str(Path(__file__).resolve().parent / "data"),
-                    help="output folder (default: this package's data/ folder)")
-    ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args(argv)
-    try:
-        m = ship(a.store, a.dest, a.seed)
-    except NasoaError as e:
-        raise SystemExit(f"error: {e}") from None
-    print(f"shipped {m['runs']} runs on {m['tasks']} tasks to {a.dest} ({m['model']['backend']})")
-
-
-if __name__ == "__main__":
-    main()

@@ -63,13 +63,14 @@ class StoreError(NasoaError):
 
 
 def default_store_path() -> Path:
-    """``$NASOA_STORE`` if set, else ``experience.sqlite`` in the user's data dir."""
+    """``$NASOA_STORE`` if set, else ``experience.sqlite`` in the user's data dir
+    (:func:`nasoa.runtime.user_data_dir`)."""
     env = os.environ.get(ENV_STORE)
     if env:
         return Path(env).expanduser()
-    from platformdirs import user_data_dir
+    from nasoa.runtime import user_data_dir
 
-    return Path(user_data_dir("nasoa")) / STORE_FILENAME
+    return user_data_dir() / STORE_FILENAME
 
 
 def _utc_now() -> str:

@@ -63,14 +63,17 @@ class Choice:
 
 
 def shipped_experience() -> Path:
-    """The experience table that ships inside the package (``nasoa/meta/data/experience.parquet``)."""
-    import nasoa.meta
+    """The experience table that seeds an empty store: the one ``nasoa meta ship`` wrote into the
+    user data dir (``shipped/experience.parquet``) when there is one, else the one that ships inside
+    the package (``nasoa/meta/data/experience.parquet``)."""
+    from nasoa.meta.ship import PACKAGE_DATA_DIR, user_shipped_dir
 
-    return Path(nasoa.meta.__file__).resolve().parent / "data" / "experience.parquet"
+    user = user_shipped_dir() / "experience.parquet"
+    return user if user.is_file() else PACKAGE_DATA_DIR / "experience.parquet"
 
 
 def shipped_model() -> Path:
-    """The meta-model fitted on the shipped experience (``nasoa/meta/data/experience.model/``)."""
+    """The meta-model fitted on the shipped experience (``experience.model/`` beside it)."""
     return shipped_experience().with_name("experience.model")
 
 

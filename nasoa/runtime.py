@@ -87,6 +87,22 @@ def check_name(name: str, what: str = "name") -> str:
     )
 
 
+ENV_DATA_DIR = "NASOA_DATA_DIR"
+
+
+def user_data_dir() -> Path:
+    """Where nasoa keeps what it measures, learns and registers for this user: ``$NASOA_DATA_DIR``,
+    else the platform's user data dir (``~/.local/share/nasoa`` on Linux). The installed package
+    is only ever read; its shipped data is overlaid by what lies here (the zoo's measured step
+    times and members, a re-shipped experience table)."""
+    env = os.environ.get(ENV_DATA_DIR)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir as _platform_dir
+
+    return Path(_platform_dir("nasoa"))
+
+
 def available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))

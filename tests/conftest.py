@@ -12,36 +12,52 @@ import pytest  # noqa: E402
 ENC = "031-_8_1-1-21-1"
 
 
-@pytest.fixture()
-def tiny_zoo(tmp_path, monkeypatch):
-    """A zoo of one small pretrained-looking ET-NAS member, so the tests run in seconds."""
+@pytest.fixture(autouse=True, scope="session")
+def _private_user_data_dir(tmp_path_factory):
+    """Tests never read or write the real user data dir (a developer's own zoo, store or shipped
+    experience would change what they see): $NASOA_DATA_DIR points into the session's tmp dir,
+    for subprocesses too."""
+    if os.environ.get("NASOA_DATA_DIR"):
+        yield
+        return
+    os.environ["NASOA_DATA_DIR"] = str(tmp_path_factory.mktemp("user-data"))
+    try:
+        yield
+    finally:
+        os.environ.pop("NASOA_DATA_DIR", None)
+
+
+def make_tiny_zoo(root, mp: pytest.MonkeyPatch, name: str = "tiny_member") -> None:
+    """Make the zoo one small pretrained-looking ET-NAS member (added with `nasoa zoo add` into a
+    user zoo under ``root``), with stores that start empty: the shipped experience is about the
+    real zoo, not this one. ``mp`` undoes it all."""
     import torch
     from safetensors.torch import save_file
     from typer.testing import CliRunner
 
     import nasoa
+    import nasoa.adapt
     import nasoa.models as M
     from nasoa.cli.main import app
     from nasoa.zoo import registry
 
-    runner = CliRunner()
-
-    monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "zoo"))
-    monkeypatch.setattr(M, "_ZOO_LOADED", False)
-    monkeypatch.setattr(M, "_REGISTRY", dict(M._REGISTRY))
+    mp.setenv("NASOA_ZOO_DIR", str(root / "zoo"))
+    mp.setattr(M, "_ZOO_LOADED", False)
+    mp.setattr(M, "_REGISTRY", dict(M._REGISTRY))
     torch.manual_seed(0)
     src = nasoa.create_model(ENC, num_classes=20, input_size=16)
-    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, tmp_path / "w.safetensors")
-    r = runner.invoke(app, ["zoo", "add", "tiny_member", "--encoding", ENC, "--weights", str(tmp_path / "w.safetensors"),
-                            "--input-size", "16", "--source-accuracy", "0.8"])
+    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, root / "w.safetensors")
+    r = CliRunner().invoke(app, ["zoo", "add", name, "--encoding", ENC, "--weights", str(root / "w.safetensors"),
+                                 "--input-size", "16", "--source-accuracy", "0.8"])
     assert r.exit_code == 0, r.output
     user_only = [x for x in registry.records() if x["origin"] == "user"]
-    monkeypatch.setattr(registry, "records", lambda include_user=True: [dict(x) for x in user_only])
-    monkeypatch.setattr(M, "_ZOO_LOADED", False)
-    # Stores start empty here: the shipped experience is about the real zoo, not this one.
-    import nasoa.adapt
+    mp.setattr(registry, "records", lambda include_user=True: [dict(x) for x in user_only])
+    mp.setattr(M, "_ZOO_LOADED", False)
+    mp.setattr(nasoa.adapt, "shipped_experience", lambda: root / "no-shipped-experience.parquet")
 
-    monkeypatch.setattr(nasoa.adapt, "shipped_experience", lambda: tmp_path / "no-shipped-experience.parquet")
+
+@pytest.fixture()
+def tiny_zoo(tmp_path, monkeypatch):
+    """A zoo of one small pretrained-looking ET-NAS member, so the tests run in seconds."""
+    make_tiny_zoo(tmp_path, monkeypatch)
     return tmp_path
-
-

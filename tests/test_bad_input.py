@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ENC
+from conftest import ENC, make_tiny_zoo
 
 runner = CliRunner()
 
@@ -66,33 +66,16 @@ def store_digest(path: Path) -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """Data, stores and run dirs the cases point into; a zoo of one tiny member (as tiny_zoo)."""
-    import torch
     from safetensors.torch import save_file
 
     import nasoa
-    import nasoa.adapt
-    import nasoa.models as M
-    from nasoa.cli.main import app
-    from nasoa.zoo import registry
 
     from _fake_store import fill_store
 
     w = tmp_path_factory.mktemp("bad")
     mp = pytest.MonkeyPatch()
-    mp.setenv("NASOA_ZOO_DIR", str(w / "zoo"))
     mp.delenv("NASOA_STORE", raising=False)
-    mp.setattr(M, "_ZOO_LOADED", False)
-    mp.setattr(M, "_REGISTRY", dict(M._REGISTRY))
-    torch.manual_seed(0)
-    src = nasoa.create_model(ENC, num_classes=20, input_size=16)
-    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, w / "member.safetensors")
-    r = runner.invoke(app, ["zoo", "add", "tiny_member", "--encoding", ENC, "--weights", str(w / "member.safetensors"),
-                            "--input-size", "16", "--source-accuracy", "0.8"])
-    assert r.exit_code == 0, r.output
-    user_only = [x for x in registry.records() if x["origin"] == "user"]
-    mp.setattr(registry, "records", lambda include_user=True: [dict(x) for x in user_only])
-    mp.setattr(M, "_ZOO_LOADED", False)
-    mp.setattr(nasoa.adapt, "shipped_experience", lambda: w / "no-shipped-experience.parquet")
+    make_tiny_zoo(w, mp)
 
     good = _folder(w / "good", {"a": 8, "b": 8})
     fresh = _folder(w / "fresh", {"c": 8, "d": 8}, offset=5000)  # a task the store has never seen
@@ -236,6 +219,10 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
          store),
         ("meta-import-missing-file", ["meta", "import", str(w / "gone.parquet"), *st], "does not exist", store),
         ("meta-refresh-corrupt-store", ["meta", "refresh", "--store", str(corrupt)], "unreadable", None),
+        ("meta-ship-missing-store", ["meta", "ship", str(w / "gone.sqlite"), "--dest", str(w / "s1")],
+         "no experience store", None),
+        ("meta-ship-empty-store", ["meta", "ship", str(empty), "--dest", str(w / "s2")], "no runs", empty),
+        ("meta-ship-corrupt-store", ["meta", "ship", str(corrupt), "--dest", str(w / "s3")], "unreadable", None),
         # stream
         ("stream-missing-tasks-file", ["stream", str(w / "gone.txt"), *st, "--out", str(w / "s1")], "does not exist",
          store),
@@ -256,8 +243,9 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("zoo-add-corrupt-weights", ["zoo", "add", "newbie", "--encoding", ENC, "--weights",
                                      str(w / "enc_weights.safetensors")], "cannot read", None),
         ("zoo-add-malformed-encoding", ["zoo", "add", "newbie", "--encoding", "031-_32_1-1-231-11121", "--weights",
-                                        str(w / "member.safetensors")], "position", None),
+                                        str(w / "w.safetensors")], "position", None),
         ("zoo-pretrain-nothing", ["zoo", "pretrain"], "nothing to pretrain", None),
+        ("zoo-profile-unknown", ["zoo", "profile", "nosuch"], "no zoo member named 'nosuch'", None),
         # arch
         ("arch-show-unknown", ["arch", "show", "etnas_q"], "unknown model", None),
         ("arch-show-malformed-encoding", ["arch", "show", "031-_32_1-1-231-11121"], "position 13", None),
@@ -315,9 +303,8 @@ def test_the_table_covers_every_command():
 
     covered = {" ".join(a for a in argv[:2] if not a.startswith(("-", "/"))) for _, argv, _, _ in _cases(Path("/x"))}
     covered |= {argv[0] for _, argv, _, _ in _cases(Path("/x"))}
-    # Commands without a bad input of their own: list views (no input but flags), and zoo profile,
-    # which takes member names and skips those it does not know.
-    exempt = {"zoo list", "zoo profile"}
+    # Commands without a bad input of their own: list views (no input but flags).
+    exempt = {"zoo list"}
     missing = sorted(c for c in leaves(get_command(app)) if c not in covered and c not in exempt)
     assert not missing, missing
     assert len(CASE_IDS) >= 40

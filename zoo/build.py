@@ -1,17 +1,21 @@
 """Building the zoo: pick members from a search front, pretrain them on the source data, measure
-their step times, and write registry records (``nasoa zoo pretrain`` / ``profile`` / ``add``)."""
+their step times, and write registry records (``nasoa zoo pretrain`` / ``profile`` / ``add``).
+
+Everything here writes to the user zoo (:func:`nasoa.zoo.registry.user_zoo_dir`) or to a path the
+caller gives (a maintainer's source checkout); never into the installed package."""
 
 from __future__ import annotations
 
 
+import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from nasoa.errors import NasoaError
 from nasoa.runtime import atomic_write_json, check_name, machine, utc_now, versions
 
-from .registry import MEMBERS_FILE, SCHEMA, ZOO_DIR, _read, sha256_file, user_zoo_dir
+from .registry import SCHEMA, _read, measured_file, records, sha256_file, user_members_file, user_zoo_dir
 
 SOURCE = "builtin:mnist+fashion?val_per_class=250&size=32"  # 5,000 val images keep evaluation short
 SOURCE_NAME = "MNIST + Fashion-MNIST train splits (20 classes, 32 px)"
@@ -62,13 +66,19 @@ def pretrain(
     lr: float = 0.1,
     batch_size: int = 128,
     source: str = SOURCE,
-    registry: Path = MEMBERS_FILE,
-    weights_dir: Path = ZOO_DIR / "weights",
+    registry: Path | None = None,
+    weights_dir: Path | None = None,
     log: Callable[[str], None] = lambda s: None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train ``encoding`` from scratch on the source within ``budget_s``, measure it, register it."""
+    """Train ``encoding`` from scratch on the source within ``budget_s``, measure it, register it.
+
+    The record goes to ``registry`` (default: the user zoo's ``members.json``) and the weights to
+    ``weights_dir`` (default: ``weights/`` beside the registry); the record names the weights file
+    relative to the registry's folder, where the zoo looks for it."""
     check_name(name, "member name")
+    registry = Path(registry) if registry is not None else user_members_file()
+    weights_dir = Path(weights_dir) if weights_dir is not None else registry.parent / "weights"
     import torch
 
     from nasoa.data import Batches, load_task, load_test
@@ -102,7 +112,7 @@ def pretrain(
         "input_size": ZOO_INPUT,
         "mean": [0.5, 0.5, 0.5],
         "std": [0.5, 0.5, 0.5],
-        "source": SOURCE_NAME,
+        "source": SOURCE_NAME if source == SOURCE else source,
         "source_spec": source,
         "source_accuracy": round(test_acc, 5),
         "source_accuracy_split": f"source test splits ({n_test} images)",
@@ -116,7 +126,8 @@ def pretrain(
         "provenance": provenance(),
         "pretrain": {"regime": regime.to_dict(), "budget_s": budget_s, "steps": res.steps, "epochs": res.epochs,
                      "seed": seed, "elapsed_s": round(time.time() - t0, 1), **(extra or {})},
-        "weights": {"file": f"weights/{wfile.name}", "sha256": sha256_file(wfile), "bytes": wfile.stat().st_size},
+        "weights": {"file": Path(os.path.relpath(wfile, registry.parent)).as_posix(), "sha256": sha256_file(wfile),
+                    "bytes": wfile.stat().st_size},
     }
     upsert(registry, record)
     log(f"{name}: {encoding} source acc {test_acc:.4f} (val {res.val_accuracy:.4f}) after {res.epochs:.2f} epochs; "
@@ -165,6 +176,56 @@ def imagenet_record(family: str) -> dict[str, Any]:
     }
 
 
+IMAGENET_FAMILIES = ("mobilenetv2", "efficientnet_lite0")
+
+
+def profile_members(names: Sequence[str] | None = None, *, imagenet: bool = False, registry: Path | None = None,
+                    log: Callable[[str], None] = lambda s: None) -> list[dict[str, Any]]:
+    """Measure ``train_step_ms`` per frozen-stage setting on this machine for the named members
+    (default: every ET-NAS member; ``imagenet`` adds the two ImageNet members' whole records) and
+    keep it with its provenance in the user zoo's ``measured.json``, which overlays the shipped
+    records; with ``registry`` (a maintainer's ``zoo/members.json``), update that file's records
+    instead. Returns what was written."""
+    import torch
+
+    from nasoa.models import create_model
+
+    recs = records()
+    known = {r["name"]: r for r in recs}
+    missing = [n for n in (names or ()) if n not in known]
+    if missing:
+        raise NasoaError(f"no zoo member named {missing[0]!r}; see `nasoa zoo list` for the members to profile")
+    target = Path(registry) if registry is not None else measured_file()
+    fams = {r.get("family"): r["name"] for r in recs}
+    todo: list[tuple[str, str | None]] = [(fams.get(f, f), f) for f in IMAGENET_FAMILIES] if imagenet else []
+    for r in recs:
+        wanted = r["name"] in names if names else r.get("family", "etnas") == "etnas"
+        if wanted and all(r["name"] != n for n, _ in todo):
+            todo.append((r["name"], r.get("family") if r.get("family") in IMAGENET_FAMILIES else None))
+    if not todo:
+        raise NasoaError("the zoo has no ET-NAS members to profile; add one with `nasoa zoo add` or `nasoa zoo "
+                         "pretrain`, or pass --imagenet")
+    written = []
+    for name, family in todo:
+        if family is not None:  # the ImageNet members: their whole record, measured here
+            out = imagenet_record(family)
+        else:
+            rec = known[name]
+            torch.manual_seed(0)
+            model = create_model(name, num_classes=20)
+            measured = {"name": name, "train_step_ms": measure_step_ms(model, rec["input_size"], 20),
+                        "train_step_batch": ZOO_BATCH, "provenance": provenance()}
+            if registry is not None:
+                out = {k: v for k, v in rec.items() if not k.startswith("_") and k not in ("origin", "measured_here")}
+                out.update(measured)
+            else:
+                out = measured
+        upsert(target, out)
+        written.append(out)
+        log(f"{out['name']}: step ms {out['train_step_ms']}")
+    return written
+
+
 def add_user_member(name: str, encoding: str, weights: Path, input_size: int, mean, std, source: str,
                     source_accuracy: float | None) -> dict[str, Any]:
     """Register a user's own ET-NAS model + safetensors weights in the user zoo."""
@@ -209,5 +270,6 @@ def add_user_member(name: str, encoding: str, weights: Path, input_size: int, me
     return record
 
 
-__all__ = ["choose_members", "pretrain", "imagenet_record", "add_user_member", "measure_step_ms", "upsert"]
+__all__ = ["choose_members", "pretrain", "imagenet_record", "profile_members", "add_user_member", "measure_step_ms",
+           "upsert"]
 

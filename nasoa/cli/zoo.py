@@ -65,12 +65,17 @@ def pretrain_cmd(
     lr: float = typer.Option(0.1, "--lr", min=1e-5, max=5.0),
     seed: int = opt.SEED,
     skip_existing: bool = typer.Option(True, "--skip-existing/--redo", help="Keep members already pretrained."),
+    source: str = typer.Option(None, "--source", help="Data to pretrain on (default: MNIST + Fashion-MNIST train "
+                                                      "splits, 20 classes, 32 px)."),
+    registry: Path = typer.Option(None, "--registry", dir_okay=False,
+                                  help="Register the members in this members.json, their weights in weights/ beside "
+                                       "it (default: the user zoo, $NASOA_ZOO_DIR or zoo/ in the user data dir)."),
 ) -> None:
-    """Pretrain members on MNIST + Fashion-MNIST (train splits, 20 classes, 32 px) and register them."""
+    """Pretrain members on the source data and register them (in the user zoo, or --registry)."""
     from nasoa.errors import NasoaError
     from nasoa.runtime import check_name, parse_duration
     from nasoa.zoo import build
-    from nasoa.zoo.registry import MEMBERS_FILE, _read
+    from nasoa.zoo.registry import records
 
     check_name(prefix, "--prefix")
     budget_s = parse_duration(budget)
@@ -85,8 +90,9 @@ def pretrain_cmd(
         store.close()
     if not chosen:
         raise NasoaError("nothing to pretrain: pass --from-search DIR or --encoding ENC")
-    existing = {m["encoding"]: m["name"] for m in _read(MEMBERS_FILE) if m.get("encoding")}
-    used = {m["name"] for m in _read(MEMBERS_FILE)}
+    known = records()
+    existing = {m["encoding"]: m["name"] for m in known if m.get("encoding") and m.get("weights")}
+    used = {m["name"] for m in known}
     n = 0
     for enc in chosen:
         if skip_existing and enc in existing:
@@ -97,36 +103,23 @@ def pretrain_cmd(
             n += 1
         name = existing.get(enc) or f"{prefix}{n}"
         used.add(name)
-        build.pretrain(enc, name, budget_s, seed=seed, lr=lr, log=typer.echo,
-                       extra={"from_search": str(search_dir) if search_dir else None})
+        build.pretrain(enc, name, budget_s, seed=seed, lr=lr, log=typer.echo, source=source or build.SOURCE,
+                       registry=registry, extra={"from_search": str(search_dir) if search_dir else None})
 
 
 @app.command("profile")
 def profile_cmd(
-    names: list[str] = typer.Argument(None, help="Members to re-measure (default: all shipped)."),
-    imagenet: bool = typer.Option(False, "--imagenet", help="(Re)write the two ImageNet members' records."),
+    names: list[str] = typer.Argument(None, help="Members to re-measure (default: every ET-NAS member)."),
+    imagenet: bool = typer.Option(False, "--imagenet", help="(Re)measure the two ImageNet members' records."),
+    registry: Path = typer.Option(None, "--registry", dir_okay=False,
+                                  help="Update the records in this members.json (a maintainer's zoo/members.json) "
+                                       "instead of the user zoo's measured.json."),
 ) -> None:
-    """Measure train_step_ms per frozen-stage setting on this machine and store it with provenance."""
-    import torch
-
-    from nasoa.models import create_model
+    """Measure train_step_ms per frozen-stage setting on this machine and keep it, with provenance, in
+    the user zoo (it overlays the shipped step times), or in --registry."""
     from nasoa.zoo import build
-    from nasoa.zoo.registry import MEMBERS_FILE, _read
 
-    if imagenet:
-        for fam in ("mobilenetv2", "efficientnet_lite0"):
-            rec = build.imagenet_record(fam)
-            build.upsert(MEMBERS_FILE, rec)
-            typer.echo(f"{rec['name']}: step ms {rec['train_step_ms']}")
-    for rec in _read(MEMBERS_FILE):
-        if names and rec["name"] not in names or rec.get("family") != "etnas":
-            continue
-        torch.manual_seed(0)
-        model = create_model(rec["name"], num_classes=20)
-        rec["train_step_ms"] = build.measure_step_ms(model, rec["input_size"], 20)
-        rec["provenance"] = build.provenance()
-        build.upsert(MEMBERS_FILE, rec)
-        typer.echo(f"{rec['name']}: step ms {rec['train_step_ms']}")
+    build.profile_members(names or None, imagenet=imagenet, registry=registry, log=typer.echo)
 
 
 @app.command("add")

@@ -8,7 +8,7 @@ cores for its first hour (shares 0.3-0.67): those runs are kept, the threshold o
 that were starved.
 
     .venv/bin/python bench/results/collect-20261201/combine.py OUT.sqlite
-    .venv/bin/python -m nasoa.meta.ship OUT.sqlite
+    .venv/bin/nasoa meta ship OUT.sqlite --dest meta/data
 """
 
 from __future__ import annotations
