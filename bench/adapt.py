@@ -462,17 +462,11 @@ def report(out: Path) -> dict[str, Any]:
 
 
 def _plot(summary: list[dict[str, Any]], strategies: list[str], budgets: list[float], path: Path) -> None:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    from nasoa.runtime import atomic_write_bytes
+    from nasoa.figures import figure, save_png
 
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=110)
+    fig, ax = figure(figsize=(6.4, 3.6), dpi=110)
     width = 0.8 / max(1, len(strategies))
     x = np.arange(len(budgets))
     for i, s in enumerate(strategies):
@@ -486,8 +480,4 @@ def _plot(summary: list[dict[str, Any]], strategies: list[str], budgets: list[fl
     ax.set_ylim(max(0.0, lo - 0.05), 1.0)
     ax.legend(fontsize=8, ncol=len(strategies), loc="lower center")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path)

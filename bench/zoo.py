@@ -11,7 +11,6 @@ EfficientNet-B3, 6x faster than RegNetY-16GF at equal accuracy".
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from pathlib import Path
@@ -171,12 +170,9 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
+    from nasoa.figures import figure, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
+    fig, axes = figure(1, 2, figsize=(11, 4.2), dpi=120)
     for name in dict.fromkeys(r["model"] for r in rows):
         rs = sorted((r for r in rows if r["model"] == name and r["test_accuracy"] is not None), key=lambda r: r["budget_s"])
         if not rs:
@@ -195,8 +191,4 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     axes[1].set_ylabel(f"test accuracy at the largest budget")
     axes[1].set_xscale("log")
     axes[1].grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    path.write_bytes(buf.getvalue())
+    save_png(fig, path)

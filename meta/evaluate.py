@@ -165,17 +165,10 @@ def select_backend(frame: pl.DataFrame, factories: Mapping[str, Factory], folds:
 
 def plot_predicted_vs_actual(preds: pl.DataFrame, path: str | Path, title: str = "") -> Path:
     """Scatter of predicted vs actual accuracy (leave-tasks-out predictions) as a PNG."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from nasoa.runtime import atomic_write_bytes
+    from nasoa.figures import figure, save_png
 
     y, p = preds["y"].to_numpy(), preds["pred"].to_numpy()
-    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
+    fig, ax = figure(figsize=(4.5, 4.5), dpi=120)
     ax.scatter(y, p, s=8, alpha=0.6)
     lo = float(min(y.min(initial=0), p.min(initial=0)))
     hi = float(max(y.max(initial=1), p.max(initial=1)))
@@ -183,9 +176,4 @@ def plot_predicted_vs_actual(preds: pl.DataFrame, path: str | Path, title: str =
     ax.set_xlabel("actual validation accuracy")
     ax.set_ylabel("predicted (tasks held out)")
     ax.set_title(title or "predicted vs actual", fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buf.getvalue())
-    return Path(path)
+    return save_png(fig, path)
