@@ -374,6 +374,18 @@ class ExperienceStore:
                 self._bump(con, counter, len(recs))
         return ids
 
+    def stored_uids(self, uids: Iterable[str]) -> set[str]:
+        """Which of ``uids`` the store holds (a resumed collection skips runs it appended ahead of
+        its counter)."""
+        wanted = list(dict.fromkeys(uids))
+        found: set[str] = set()
+        with self._guard():
+            for k in range(0, len(wanted), 500):
+                chunk = wanted[k:k + 500]
+                rows = self.con.execute(f"SELECT uid FROM runs WHERE uid IN ({','.join('?' * len(chunk))})", chunk)
+                found.update(r[0] for r in rows)
+        return found
+
     def bump_counter(self, key: str, by: int = 1) -> int:
         """Increment a counter without appending a run (e.g. a sampled run that was skipped)."""
         with self.transaction() as con:

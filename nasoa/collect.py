@@ -36,7 +36,7 @@ import numpy as np
 from .errors import NasoaError
 
 __all__ = ["CollectConfig", "collect", "sample_task_spec", "penultimate_features", "pretrained_members",
-           "refresh_features"]
+           "refresh_features", "run_uid", "task_features_job", "collect_run_job"]
 
 EMPTY_ZOO = "the zoo has no pretrained members; run `nasoa zoo pretrain` first"
 
@@ -198,23 +198,29 @@ def _model_name_for(rec: dict[str, Any]) -> str:
 
 
 def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, Any]] | None = None,
-            on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+            on_event: Callable[[dict[str, Any]], None] | None = None, executor=None) -> dict[str, Any]:
     """Run the sampled runs ``counter .. config.runs - 1`` of the seed, appending each to the store.
 
-    ``on_event`` receives dicts (``{"event": "task" | "run" | "skip", ...}``) for progress display.
-    Returns a summary: runs done before and now, skipped, elapsed.
+    ``executor`` (:mod:`nasoa.executor`; default: the local one) carries out the runs and the
+    per-task features; this process (the driver) samples the regimes and alone writes the store:
+    each run's record in one transaction, with a uid fixed by the store, seed and index, so a run
+    recorded once stays recorded once however often it was retried. The counter advances over the
+    runs done in index order; a run finished ahead of an earlier one is appended at once and
+    counted when the earlier ones are done, so an interrupted collection resumes without redoing it.
+    ``on_event`` receives dicts (``{"event": "task" | "run" | "skip" | "fail", ...}``) for progress
+    display. Returns a summary: runs done before and now, skipped, failed, elapsed.
     """
     from nasoa.meta.candidates import Grid, sample_regimes
     from nasoa.meta.descriptors import MemberTable, descriptor, machine_factor
     from nasoa.meta.timing import calibrate_records
-    from nasoa.meta.features import TimeModel, cached_task_features
+    from nasoa.meta.features import TimeModel
     from nasoa.meta.store import ExperienceStore, RunRecord
 
-    from .data import list_builtin, load_task
+    from .data import list_builtin
+    from .executor import LocalExecutor
     from .families import family_of
-    from .runtime import available_cores, cpu_model, machine, versions
-    from .train import BudgetTooSmallError, Regime, finetune
-    from .workflow import prepare_model_and_task
+    from .runtime import available_cores, cpu_model
+    from .train import Regime
 
     members = pretrained_members(records, config.pretrained)
     if not members:
@@ -233,18 +239,20 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     if not available:
         raise NasoaError("no built-in data source is installed here; run `bash install.sh` (or pip install "
                          "scikit-learn for builtin:digits)")
-    # Feasibility uses step times calibrated by this machine's earlier runs; the records stored
-    # with each run keep the profiled tables (descriptors are the same on every machine).
+    ex = executor if executor is not None else LocalExecutor()
+    local = ex.name == "local"
+    threads = ex.threads_per_run or available_cores()
+
+    # Feasibility uses step times calibrated by this machine's earlier runs at the threads a run
+    # gets; the records stored with each run keep the profiled tables (descriptors are the same on
+    # every machine).
     def calibrated_table() -> MemberTable:
-        recs, _ = calibrate_records(members, st.timings(), cpu=cpu_model(), threads=available_cores())
+        recs, _ = calibrate_records(members, st.timings(), cpu=cpu_model(), threads=threads)
         return MemberTable(recs)
 
     table = calibrated_table()
     grid = config.grid or Grid()
     tm = TimeModel(machine_factor=machine_factor())
-    host = machine()
-    vers = versions()
-    threads = available_cores()
     key = config.counter_key
     wanted = json.dumps(config.sampling(), sort_keys=True)
     stored = st.set_meta(f"{key}:sampling", wanted, only_if_absent=True)
@@ -254,78 +262,212 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
             f"({stored}); resume with the same --budgets/--runs-per-task/--source, or use another --seed"
         )
     start_index = st.counter(key)
-    done = skipped = 0
+    origin = st.get_meta("created") or str(st.path)
+    uids = {i: run_uid(origin, key, i) for i in range(start_index, config.runs)}
+    recorded = st.stored_uids(uids.values())  # appended ahead of the counter before an interruption
+    rpt = max(1, config.runs_per_task)
+    member_by_name = {m["name"]: m for m in members}
+    done = skipped = failed = 0
     t0 = time.time()
     emit = on_event or (lambda e: None)
-    task_cache: dict[int, tuple[Any, str, dict[str, Any]]] = {}
-    for i in range(start_index, config.runs):
-        t_index = i // max(1, config.runs_per_task)
-        if t_index not in task_cache:
-            task_cache.clear()  # one task in memory at a time
-            if i > start_index:
-                table = calibrated_table()  # the step times this collection has measured so far
-            spec = sample_task_spec(config.seed, t_index, available, config)
-            task = load_task(spec)
+    finished: set[int] = {i for i, u in uids.items() if u in recorded}  # done, not yet counted
+    next_count = start_index  # the counter's value in the store
 
-            def extract(name: str, _task=task) -> tuple[np.ndarray, np.ndarray]:
-                rec = next(m for m in members if m["name"] == name)
-                return penultimate_features(_task, rec, config.logme_images, config.seed, pretrained=config.pretrained)
+    def count_done() -> None:
+        """Advance the counter over the finished runs that follow it (their records are stored)."""
+        nonlocal next_count
+        n = 0
+        while next_count + n in finished:
+            finished.discard(next_count + n)
+            n += 1
+        if n:
+            st.bump_counter(key, n)
+            next_count += n
 
-            tid, feats = cached_task_features(task, store=st, members=table.names, extract=extract)
-            task_cache[t_index] = (task, tid, feats)
-            emit({"event": "task", "index": t_index, "spec": spec, "task_id": tid})
-        task, tid, feats = task_cache[t_index]
-        rng = np.random.default_rng([int(config.seed), int(i), 202])
-        budget = config.sample_budget(rng)
-        try:
-            (cand,) = sample_regimes(table, feats, budget, 1, rng, grid, tm)
-        except NasoaError as e:  # no regime fits this budget on this task
-            st.bump_counter(key)
-            skipped += 1
-            emit({"event": "skip", "index": i, "reason": str(e)})
-            continue
-        rec = next(m for m in members if m["name"] == cand["model_name"])
-        regime = Regime.from_dict({**grid.fixed(), "lr": cand["lr"], "frozen_stages": cand["frozen_stages"],
-                                   "schedule": cand["schedule"], "optimizer": cand["optimizer"],
-                                   "batch_size": cand["batch_size"], "epochs": None})
-        run_seed = int(rng.integers(0, 2**31 - 1))
-        start = time.time()
-        cpu0 = time.process_time()
-        try:
-            prep = prepare_model_and_task(task.name, _model_name_for(rec), seed=run_seed, pretrained=config.pretrained,
-                                          size=int(rec.get("input_size") or 32), device=config.device, task=task)
-            result = finetune(prep.model, prep.task, regime, budget, seed=run_seed, start_time=start,
-                              device=prep.device, mean=tuple(rec.get("mean", prep.mean)),
-                              std=tuple(rec.get("std", prep.std)), hflip=prep.hflip, progress=False)
-        except BudgetTooSmallError as e:
-            st.bump_counter(key)
-            skipped += 1
-            emit({"event": "skip", "index": i, "reason": str(e)})
-            continue
-        # The CPU this process got per wall second over the run, per thread it may use: well below 1
-        # means the run shared its cores with other work, so its accuracy understates the budget.
-        wall = max(time.time() - start, 1e-6)
-        cpu_share = round((time.process_time() - cpu0) / wall / max(threads, 1), 3)
-        d = {k: v for k, v in descriptor(rec).items() if k != "_machine"}
-        record = RunRecord(
-            task_id=tid, task_spec=task.name, task_features=feats, model_name=rec["name"], model_features=d,
-            regime=regime.to_dict(), budget_s=budget, val_accuracy=result.val_accuracy, elapsed_s=result.elapsed_s,
-            diverged=result.diverged, stop_reason=result.stop_reason, seed=run_seed, versions=vers, strategy="random",
-            extra={"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
-                   "step_ms": result.step_ms, "batch_size": min(regime.batch_size, task.num_train),
-                   "predicted_s": result.predicted_s, "train_accuracy": result.train_accuracy,
-                   "val_loss": result.val_loss, "time_model_epochs": cand["planned_epochs"],
-                   "machine": host, "collect": {"seed": config.seed, "index": i, "task_index": t_index},
-                   "threads": threads, "input_size": prep.size, "family": family_of(task.name),
-                   "cpu_share": cpu_share, "loadavg": round(os.getloadavg()[0], 2),
-                   **config.extra},
-        )
-        st.append(record, counter=key)
-        done += 1
-        emit({"event": "run", "index": i, "record": record, "elapsed_s": time.time() - start})
-    return {"store": str(st.path), "seed": config.seed, "before": start_index, "target": config.runs,
-            "appended": done, "skipped": skipped, "elapsed_s": round(time.time() - t0, 2),
-            "runs_in_store": st.count()}
+    def finish(i: int, record: RunRecord | None = None) -> None:
+        """Run ``i`` is done: its record (if any) stored, in one transaction with the counter when
+        every earlier run is counted."""
+        nonlocal next_count
+        if i == next_count:
+            if record is not None:
+                st.append(record, counter=key)
+            else:
+                st.bump_counter(key)
+            next_count += 1
+            count_done()
+        else:
+            if record is not None:
+                st.append(record)
+            finished.add(i)
+
+    count_done()
+    todo = [i for i in range(start_index, config.runs) if i not in finished]
+    features: dict[int, tuple[str, dict[str, Any], str]] = {}  # task index -> (task id, features, name)
+    asked: set[int] = set()
+    cached = {spec: (tid, feats) for tid, spec, feats in st.task_list()} if todo else {}
+    specs: dict[int, str] = {}
+    calibrated_for = todo[0] // rpt if todo else -1
+    pos = 0
+    with ex:
+        while pos < len(todo) or ex.pending():
+            while pos < len(todo) and ex.pending() < ex.slots:
+                i = todo[pos]
+                t_index = i // rpt
+                if t_index not in features:
+                    if t_index not in asked:
+                        spec = specs.setdefault(t_index, sample_task_spec(config.seed, t_index, available, config))
+                        ex.submit(("task", t_index), task_features_job, spec, members, config.logme_images,
+                                  config.seed, config.pretrained, cached.get(spec))
+                        asked.add(t_index)
+                    break  # its runs wait for the task's features
+                if t_index != calibrated_for:
+                    table = calibrated_table()  # the step times this collection has measured so far
+                    calibrated_for = t_index
+                tid, feats, spec = features[t_index]
+                pos += 1
+                rng = np.random.default_rng([int(config.seed), int(i), 202])
+                budget = config.sample_budget(rng)
+                try:
+                    (cand,) = sample_regimes(table, feats, budget, 1, rng, grid, tm)
+                except NasoaError as e:  # no regime fits this budget on this task
+                    finish(i)
+                    skipped += 1
+                    emit({"event": "skip", "index": i, "reason": str(e)})
+                    continue
+                rec = member_by_name[cand["model_name"]]
+                regime = Regime.from_dict({**grid.fixed(), "lr": cand["lr"], "frozen_stages": cand["frozen_stages"],
+                                           "schedule": cand["schedule"], "optimizer": cand["optimizer"],
+                                           "batch_size": cand["batch_size"], "epochs": None})
+                run_seed = int(rng.integers(0, 2**31 - 1))
+                ex.submit(("run", i, budget, cand["planned_epochs"]), collect_run_job, spec, rec, _model_name_for(rec),
+                          regime.to_dict(), budget, run_seed, config.device, config.pretrained)
+            out = ex.next_done()
+            kind, index = out.key[0], out.key[1]
+            if kind == "task":
+                if not out.ok:
+                    raise NasoaError(f"the features of task {index} ({specs[index]}) could not be computed: "
+                                     f"{out.error}; run the command again to resume")
+                tid, feats, changed, name = out.value
+                if changed:
+                    st.put_task_features(tid, feats, name)
+                features[index] = (tid, feats, name)
+                emit({"event": "task", "index": index, "spec": name, "task_id": tid})
+                continue
+            _, i, budget, planned_epochs = out.key
+            if not out.ok:  # the worker died on every attempt: counted as done, the reason kept
+                st.set_meta(f"{key}:failed:{i}", out.error)
+                finish(i)
+                failed += 1
+                emit({"event": "fail", "index": i, "reason": out.error})
+                continue
+            r = out.value
+            if "skip" in r:
+                finish(i)
+                skipped += 1
+                emit({"event": "skip", "index": i, "reason": r["skip"]})
+                continue
+            tid, feats, spec = features[i // rpt]
+            rec = member_by_name[r["model_name"]]
+            d = {k: v for k, v in descriptor(rec).items() if k != "_machine"}
+            where = {} if local else {"executor": ex.name, "queue_s": out.queue_s, "worker": out.worker}
+            record = RunRecord(
+                task_id=tid, task_spec=r["task_spec"], task_features=feats, model_name=rec["name"], model_features=d,
+                regime=r["regime"], budget_s=budget, val_accuracy=r["val_accuracy"], elapsed_s=r["elapsed_s"],
+                diverged=r["diverged"], stop_reason=r["stop_reason"], seed=r["seed"], versions=r["versions"],
+                strategy="random", uid=uids[i],
+                extra={**r["extra"], "time_model_epochs": planned_epochs, "machine": r["machine"],
+                       "collect": {"seed": config.seed, "index": i, "task_index": i // rpt},
+                       "threads": r["threads"], "input_size": r["input_size"], "family": family_of(r["task_spec"]),
+                       "cpu_share": r["cpu_share"], "loadavg": r["loadavg"], **where, **config.extra},
+            )
+            finish(i, record)
+            done += 1
+            emit({"event": "run", "index": i, "record": record, "elapsed_s": r["wall_s"]})
+    summary = {"store": str(st.path), "seed": config.seed, "before": start_index, "target": config.runs,
+               "appended": done, "skipped": skipped, "elapsed_s": round(time.time() - t0, 2),
+               "runs_in_store": st.count()}
+    if not local:
+        summary.update(failed=failed, **ex.describe())
+    return summary
+
+
+def run_uid(origin: str, counter_key: str, index: int) -> str:
+    """The uid of sampled run ``index`` of a collection: the same on every attempt, distinct across
+    stores (``origin``: the store's creation stamp) so merged stores keep every run."""
+    import uuid
+
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"nasoa:{origin}:{counter_key}:{index}").hex
+
+
+# A worker keeps the task it last loaded: a task's runs (and its features) follow one another.
+_LOADED: dict[str, Any] = {}
+
+
+def _load(spec: str):
+    from .data import load_task
+
+    if spec not in _LOADED:
+        _LOADED.clear()
+        _LOADED[spec] = load_task(spec)
+    return _LOADED[spec]
+
+
+def task_features_job(spec: str, members: Sequence[dict[str, Any]], logme_images: int, seed: int, pretrained: bool,
+                      cached: tuple[str, dict[str, Any]] | None) -> tuple[str, dict[str, Any], bool, str]:
+    """A task's meta-features with every member's transferability scores (run by an executor):
+    ``(task id, features, changed, task name)``. ``cached`` is what the driver's store holds for the spec; only
+    what it lacks is computed. Never opens the store."""
+    from nasoa.meta.features import cached_task_features
+
+    task = _load(spec)
+    unsaved = {cached[0]: (dict(cached[1]), spec)} if cached is not None else {}
+    before = {k: json.dumps(v[0], sort_keys=True, default=str) for k, v in unsaved.items()}
+
+    def extract(name: str) -> tuple[np.ndarray, np.ndarray]:
+        rec = next(m for m in members if m["name"] == name)
+        return penultimate_features(task, rec, logme_images, seed, pretrained=pretrained)
+
+    tid, feats = cached_task_features(task, members=[m["name"] for m in members], extract=extract, unsaved=unsaved)
+    changed = before.get(tid) != json.dumps(unsaved[tid][0], sort_keys=True, default=str) if tid in unsaved else True
+    return tid, feats, changed, str(task.name)
+
+
+def collect_run_job(spec: str, rec: dict[str, Any], model_name: str, regime: dict[str, Any], budget: float,
+                    run_seed: int, device: str, pretrained: bool) -> dict[str, Any]:
+    """One sampled run, fine-tuned for real (run by an executor): its outcome as plain data, or
+    ``{"skip": reason}`` when the budget cannot hold a step. The budget starts here, when the
+    worker starts the run, not when the run was submitted. Never opens the store."""
+    from .runtime import available_cores, machine, versions
+    from .train import BudgetTooSmallError, Regime, finetune
+    from .workflow import prepare_model_and_task
+
+    start = time.time()
+    cpu0 = time.process_time()
+    task = _load(spec)
+    reg = Regime.from_dict(regime)
+    threads = available_cores()
+    try:
+        prep = prepare_model_and_task(task.name, model_name, seed=run_seed, pretrained=pretrained,
+                                      size=int(rec.get("input_size") or 32), device=device, task=task)
+        result = finetune(prep.model, prep.task, reg, budget, seed=run_seed, start_time=start,
+                          device=prep.device, mean=tuple(rec.get("mean", prep.mean)),
+                          std=tuple(rec.get("std", prep.std)), hflip=prep.hflip, progress=False)
+    except BudgetTooSmallError as e:
+        return {"skip": str(e)}
+    # The CPU this process got per wall second over the run, per thread it may use: well below 1
+    # means the run shared its cores with other work, so its accuracy understates the budget.
+    wall = max(time.time() - start, 1e-6)
+    cpu_share = round((time.process_time() - cpu0) / wall / max(threads, 1), 3)
+    return {
+        "model_name": rec["name"], "task_spec": task.name, "regime": reg.to_dict(), "val_accuracy": result.val_accuracy,
+        "elapsed_s": result.elapsed_s, "diverged": result.diverged, "stop_reason": result.stop_reason,
+        "seed": run_seed, "versions": versions(), "machine": machine(), "threads": threads, "input_size": prep.size,
+        "cpu_share": cpu_share, "loadavg": round(os.getloadavg()[0], 2), "wall_s": wall,
+        "extra": {"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
+                  "step_ms": result.step_ms, "batch_size": min(reg.batch_size, task.num_train),
+                  "predicted_s": result.predicted_s, "train_accuracy": result.train_accuracy,
+                  "val_loss": result.val_loss},
+    }
 
 
 def refresh_features(store, *, force: bool = False, on_event: Callable[[dict[str, Any]], None] | None = None,

@@ -103,11 +103,18 @@ def user_data_dir() -> Path:
     return Path(_platform_dir("nasoa"))
 
 
+ENV_THREADS = "NASOA_THREADS"
+
+
 def available_cores() -> int:
+    """The cores this process may use: its CPU affinity, or fewer where an executor gave it fewer
+    (``$NASOA_THREADS``, set in a Ray worker to its run's ``--cpus-per-run``)."""
     try:
-        return len(os.sched_getaffinity(0))
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    given = os.environ.get(ENV_THREADS, "")
+    return max(1, min(n, int(given))) if given.isdigit() and int(given) > 0 else n
 
 
 def configure_torch_threads() -> int:

@@ -44,3 +44,25 @@ def print_result(p: dict) -> None:
     if p.get("diverged"):
         c.print("[red]the loss diverged (NaN/inf): try a lower --lr[/red]")
     c.print(f"run dir: {p['run_dir']}", highlight=False)
+
+
+# Executors (nasoa.executor): where a command's independent runs are carried out.
+EXECUTOR = typer.Option("local", "--executor", help="local (one run at a time in this process) or ray (runs as Ray "
+                                                    "tasks; needs pip install \"nasoa[distributed]\").")
+ADDRESS = typer.Option(None, "--address", help="With --executor ray: auto (the cluster `ray start` made here) or "
+                                               "HOST:PORT of a head node. Default: a local Ray for this command.")
+CPUS_PER_RUN = typer.Option(1.0, "--cpus-per-run", min=0.01, help="With --executor ray: CPUs each run asks for; its "
+                                                                   "torch threads follow.")
+GPUS_PER_RUN = typer.Option(None, "--gpus-per-run", min=0.0, help="With --executor ray: GPUs each run asks for "
+                                                                   "(default: 1 where the cluster has GPUs, else 0).")
+RETRIES = typer.Option(2, "--retries", min=0, max=100, help="With --executor ray: times a run is retried after its "
+                                                            "worker died (SIGKILL, out of memory, lost node).")
+
+
+def executor_from(executor: str, address: str | None, cpus_per_run: float, gpus_per_run: float | None,
+                  retries: int):
+    """The executor the options name (nasoa.executor.make_executor; ray is imported only for ray)."""
+    from nasoa.executor import make_executor
+
+    return make_executor(executor, address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
+                         retries=retries)

@@ -56,8 +56,16 @@ def collect_cmd(
                                                "has room (less noisy accuracies)."),
     device: str = opt.DEVICE,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    executor: str = opt.EXECUTOR,
+    address: str = opt.ADDRESS,
+    cpus_per_run: float = opt.CPUS_PER_RUN,
+    gpus_per_run: float = opt.GPUS_PER_RUN,
+    retries: int = opt.RETRIES,
 ) -> None:
-    """Fine-tune sampled regimes on sampled tasks with the real trainer and zoo; append each run."""
+    """Fine-tune sampled regimes on sampled tasks with the real trainer and zoo; append each run.
+    With --executor ray the runs go to Ray workers; this process alone writes the store."""
+    from dataclasses import replace
+
     from nasoa.collect import CollectConfig, collect
     from nasoa.errors import NasoaError
     from nasoa.workflow import resolve_device
@@ -73,16 +81,26 @@ def collect_cmd(
             raise NasoaError(f"{what} takes positive comma-separated numbers, e.g. 1,2,3; got {text!r}")
         return values
 
+    distributed = executor.strip().lower() != "local"
     cfg = CollectConfig(runs=runs, seed=seed, budgets=_budgets(budgets), runs_per_task=runs_per_task,
                         sources=tuple(sources) if sources else None, logme_images=logme_images,
-                        device=resolve_device(device), budget_weights=numbers(budget_weights, "--budget-weights"),
+                        device=device if distributed else resolve_device(device),
+                        budget_weights=numbers(budget_weights, "--budget-weights"),
                         sizes=numbers(sizes, "--sizes", int), per_class=numbers(per_class, "--per-class", int),
                         max_classes=max_classes, min_val_per_class=min_val_per_class)
     st = _store(store)
     before = st.counter(cfg.counter_key)
     todo = max(0, runs - before)
+    ex = opt.executor_from(executor, address, cpus_per_run, gpus_per_run, retries)
+    if distributed:  # the workers' device: the GPUs Ray gives each run, or their CPUs
+        try:
+            cfg = replace(cfg, device=_worker_device(device, ex.gpus_per_run))
+        except BaseException:
+            ex.close()
+            raise
     if as_json:
-        summary = collect(cfg, st)
+        with ex:
+            summary = collect(cfg, st, executor=ex)
         typer.echo(json.dumps(summary))
         return
     from rich.console import Console
@@ -106,15 +124,35 @@ def collect_cmd(
             elif e["event"] == "skip":
                 last = f"run {e['index']} skipped: {e['reason']}"
                 bar.update(job, advance=1, last=last)
+            elif e["event"] == "fail":
+                last = f"run {e['index']} failed: {e['reason']}"
+                bar.update(job, advance=1, last=last)
             else:
                 last = f"task {e['index']}: {e['spec']}"
                 bar.update(job, last=last)
             if logging:
                 console.print(last, highlight=False, soft_wrap=True)
 
-        summary = collect(cfg, st, on_event=on_event)
-    typer.echo(f"appended {summary['appended']} runs ({summary['skipped']} skipped) in {summary['elapsed_s']:.0f}s; "
-               f"the store holds {summary['runs_in_store']} runs")
+        with ex:
+            summary = collect(cfg, st, on_event=on_event, executor=ex)
+    failed = f", {summary['failed']} failed" if summary.get("failed") else ""
+    typer.echo(f"appended {summary['appended']} runs ({summary['skipped']} skipped{failed}) in "
+               f"{summary['elapsed_s']:.0f}s; the store holds {summary['runs_in_store']} runs")
+
+
+def _worker_device(device: str, gpus_per_run: float) -> str:
+    """What a Ray run trains on: cuda when Ray gives it a GPU (``CUDA_VISIBLE_DEVICES`` names the
+    one it got), else cpu."""
+    from nasoa.errors import NasoaError
+
+    d = (device or "auto").strip().lower()
+    if d == "auto":
+        return "cuda" if gpus_per_run > 0 else "cpu"
+    if d.startswith("cuda") and gpus_per_run <= 0:
+        raise NasoaError(f"--device {device} with --executor ray needs --gpus-per-run > 0 (the cluster's GPUs)")
+    if d not in ("cpu", "cuda"):
+        raise NasoaError(f"--device {device} with --executor ray: use auto, cpu or cuda (Ray picks the GPU)")
+    return d
 
 
 @app.command("refresh")

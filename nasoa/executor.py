@@ -1,0 +1,162 @@
+"""Executors: where the independent runs of a long command (``nasoa meta collect``, ``nasoa bench
+adapt``, ``nasoa search``) are carried out.
+
+One interface, two implementations:
+
+* :class:`LocalExecutor` (``--executor local``, the default): each run in this process, one at a
+  time, in submission order: the behaviour nasoa always had.
+* ``RayExecutor`` (``--executor ray``, :mod:`nasoa.executor_ray`, the only module that imports
+  ``ray``): each run is a Ray task with declared resources (``--cpus-per-run``,
+  ``--gpus-per-run``), on a local Ray started for the command or on a cluster (``--address``).
+
+The driver (the process running the command) owns every store: a run function never opens SQLite;
+it returns what it measured and the driver records it. A run function is a module-level function
+(Ray sends it by reference) whose arguments and result are plain data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import NasoaError
+
+__all__ = ["EXECUTORS", "INSTALL_RAY", "Executor", "LocalExecutor", "Outcome", "RunFailed", "make_executor"]
+
+EXECUTORS = ("local", "ray")
+INSTALL_RAY = 'pip install "nasoa[distributed]"'
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished run: what its function returned, or why it could not finish (``error``: its
+    worker died more often than the retries allow, or the cluster lost its node).
+
+    ``submitted``/``started``/``finished`` are wall-clock times (``time.time()``): the driver's
+    when it submitted the run, the worker's when the run's function was called and when it
+    returned. ``queue_s`` is the wait in between; a run's budget counts from ``started``."""
+
+    key: Any
+    value: Any = None
+    error: str | None = None
+    submitted: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+    worker: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def queue_s(self) -> float | None:
+        if self.started is None:
+            return None
+        return round(max(0.0, self.started - self.submitted), 3)
+
+
+class RunFailed(NasoaError):
+    """A run that failed in a way the executor does not retry (raised by ``Outcome``'s users)."""
+
+
+class Executor:
+    """Runs submitted calls ``fn(*args, **kwargs)`` and hands back their outcomes as they finish.
+
+    Use it as a context manager: leaving the block by an exception (Ctrl-C, SIGTERM) cancels the
+    outstanding runs; leaving it at all releases what the executor started (a local Ray)."""
+
+    name = "executor"
+    #: How many runs may usefully be in flight at once (the driver keeps this many submitted).
+    slots = 1
+    #: Torch threads a run gets (``--cpus-per-run``); None: every core of the process.
+    threads_per_run: int | None = None
+
+    def submit(self, key: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    def pending(self) -> int:
+        """Runs submitted and not yet handed back by :meth:`next_done`."""
+        raise NotImplementedError
+
+    def next_done(self) -> Outcome:
+        """Block until a submitted run finishes; its outcome. An exception raised by the run's
+        function is raised here, as it would be by a local call."""
+        raise NotImplementedError
+
+    def cancel_all(self) -> None:
+        """Drop every outstanding run (those running are stopped)."""
+
+    def close(self) -> None:
+        """Release what this executor started."""
+
+    def describe(self) -> dict[str, Any]:
+        """What to record in a manifest about where the runs ran."""
+        return {"executor": self.name}
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is not None:
+                self.cancel_all()
+        finally:
+            self.close()
+
+
+class LocalExecutor(Executor):
+    """Each run in this process, one at a time, in submission order (nasoa's behaviour without an
+    executor: a run's exceptions propagate, its budget starts when it is called)."""
+
+    name = "local"
+    slots = 1
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[Any, Callable[..., Any], tuple, dict, float]] = deque()
+
+    def submit(self, key: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self._queue.append((key, fn, args, kwargs, time.time()))
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def next_done(self) -> Outcome:
+        if not self._queue:
+            raise RuntimeError("next_done() with nothing submitted")
+        key, fn, args, kwargs, submitted = self._queue.popleft()
+        started = time.time()
+        value = fn(*args, **kwargs)
+        return Outcome(key=key, value=value, submitted=submitted, started=started, finished=time.time())
+
+    def cancel_all(self) -> None:
+        self._queue.clear()
+
+
+def make_executor(kind: str = "local", *, address: str | None = None, cpus_per_run: float = 1.0,
+                  gpus_per_run: float | None = None, retries: int = 2, local_cpus: int | None = None) -> Executor:
+    """The executor a command's ``--executor`` names. ``ray`` needs the ``distributed`` extra; its
+    options are checked here so that a bad value fails before any work starts."""
+    kind = (kind or "local").strip().lower()
+    if kind not in EXECUTORS:
+        raise NasoaError(f"unknown --executor {kind!r}; use local or ray")
+    if kind == "local":
+        if address is not None:
+            raise NasoaError("--address needs --executor ray")
+        return LocalExecutor()
+    if cpus_per_run <= 0:
+        raise NasoaError(f"--cpus-per-run {cpus_per_run:g} must be > 0")
+    if gpus_per_run is not None and gpus_per_run < 0:
+        raise NasoaError(f"--gpus-per-run {gpus_per_run:g} must be >= 0")
+    if retries < 0:
+        raise NasoaError(f"--retries {retries} must be >= 0")
+    try:  # ray is imported only here, when it is asked for (it costs about 0.5 s)
+        from .executor_ray import RayExecutor
+    except ImportError as e:
+        if (e.name or "").split(".")[0] != "ray":
+            raise
+        raise NasoaError(f"--executor ray needs Ray, which is not installed here; run: {INSTALL_RAY}") from None
+    return RayExecutor(address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, retries=retries,
+                       local_cpus=local_cpus)

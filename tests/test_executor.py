@@ -1,0 +1,329 @@
+"""Executors (nasoa.executor): the local one, and Ray with faults: a worker SIGKILLed mid-run, the
+driver interrupted mid-batch. Ray tests share one local Ray with 2 CPUs (started once, 4-6 s)."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nasoa.errors import NasoaError
+
+TINY = "031-_8_1-1-21-1"
+TINY_REC = {"name": TINY, "encoding": TINY, "family": "etnas", "input_size": 16, "source": "none (smoke test)",
+            "source_accuracy": 0.1, "params": 5000, "macs": 1e5, "depth": 4, "width": 8,
+            "train_step_ms": {"0": 3.0, "1": 2.5, "2": 2.0}, "train_step_batch": 64}
+
+
+def _config(runs: int, seed: int = 1, budget: float = 2.0):
+    from nasoa.collect import CollectConfig
+
+    return CollectConfig(runs=runs, seed=seed, budgets=(budget,), runs_per_task=2, sources=("digits",),
+                         per_class=(10,), max_classes=3, logme_images=40, pretrained=False)
+
+
+def _check_store(path: Path, key: str, runs: int, planned: int | None = None) -> list[dict]:
+    """The store is sound, its counter says ``runs`` and each sampled index was recorded at most once
+    (a skipped one: not at all); below ``planned`` where an interrupted collection may have
+    recorded runs ahead of its counter. Returns the runs' rows."""
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = [{"uid": u, "extra": json.loads(x)} for u, x in con.execute("SELECT uid, extra FROM runs")]
+        counter = con.execute("SELECT value FROM meta WHERE key = ?", (f"counter:{key}",)).fetchone()
+    finally:
+        con.close()
+    assert int(counter[0]) == runs
+    indices = [r["extra"]["collect"]["index"] for r in rows]
+    assert len(set(r["uid"] for r in rows)) == len(rows)
+    assert len(set(indices)) == len(indices) and set(indices) <= set(range(planned or runs))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# The interface, without Ray
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def _refuse(x: int) -> int:
+    raise NasoaError(f"refused {x}")
+
+
+def test_local_executor_runs_in_order_and_raises_like_a_call():
+    from nasoa.executor import LocalExecutor, make_executor
+
+    ex = make_executor("local")
+    assert isinstance(ex, LocalExecutor) and ex.slots == 1 and ex.threads_per_run is None
+    with ex:
+        for k in (3, 1, 2):
+            ex.submit(k, _square, k)
+        outs = [ex.next_done() for _ in range(3)]
+        assert [(o.key, o.value) for o in outs] == [(3, 9), (1, 1), (2, 4)] and all(o.ok for o in outs)
+        assert all(o.queue_s is not None and o.queue_s >= 0 for o in outs)
+        ex.submit("x", _refuse, 7)
+        with pytest.raises(NasoaError, match="refused 7"):
+            ex.next_done()
+        ex.submit("y", _square, 2)
+    assert ex.pending() == 1  # left by an exception: nothing to cancel locally but the queue
+    with pytest.raises(ZeroDivisionError), LocalExecutor() as ex2:
+        ex2.submit("z", _square, 1)
+        raise ZeroDivisionError
+    assert ex2.pending() == 0  # an exception in the block cancels what is outstanding
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"kind": "dask"}, "unknown --executor 'dask'"),
+    ({"kind": "local", "address": "auto"}, "--address needs --executor ray"),
+    ({"kind": "ray", "cpus_per_run": 0}, "--cpus-per-run 0 must be > 0"),
+    ({"kind": "ray", "retries": -1}, "--retries -1 must be >= 0"),
+])
+def test_make_executor_refuses_bad_options(kwargs, message):
+    from nasoa.executor import make_executor
+
+    with pytest.raises(NasoaError, match=message.replace("(", r"\(")):
+        make_executor(**kwargs)
+
+
+def test_without_ray_the_error_names_the_install_command(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from nasoa.cli.main import app
+    from nasoa.executor import INSTALL_RAY, make_executor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as where it is not installed
+    monkeypatch.delitem(sys.modules, "nasoa.executor_ray", raising=False)
+    with pytest.raises(NasoaError, match="pip install"):
+        make_executor("ray")
+    res = CliRunner().invoke(app, ["meta", "collect", "--runs", "1", "--store", str(tmp_path / "s.sqlite"),
+                                   "--executor", "ray"])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --executor ray needs Ray") and INSTALL_RAY in lines[0]
+
+
+def test_help_does_not_import_ray():
+    code = "import sys; import nasoa.cli.main; print('ray' in sys.modules, 'nasoa.executor' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_available_cores_follows_the_cpus_an_executor_gave(monkeypatch):
+    from nasoa.runtime import ENV_THREADS, available_cores
+
+    monkeypatch.delenv(ENV_THREADS, raising=False)
+    n = available_cores()
+    monkeypatch.setenv(ENV_THREADS, "1")
+    assert available_cores() == 1
+    monkeypatch.setenv(ENV_THREADS, str(n + 5))
+    assert available_cores() == n  # never more than the process may run on
+    monkeypatch.setenv(ENV_THREADS, "zero")
+    assert available_cores() == n
+
+
+# ---------------------------------------------------------------------------------------------
+# Ray: one local Ray with 2 CPUs for this module
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+def _ray_executor(**kw):
+    from nasoa.executor import make_executor
+
+    return make_executor("ray", **kw)
+
+
+def test_ray_collect_equals_the_local_run_count(tmp_path, ray_cluster):
+    from nasoa.collect import collect
+    from nasoa.meta.store import ExperienceStore
+
+    cfg = _config(4)
+    local = collect(cfg, ExperienceStore(tmp_path / "local.sqlite"), records=[TINY_REC])
+    ex = _ray_executor()
+    assert ex.slots == 2 and ex.threads_per_run == 1 and ex.gpus_per_run == 0
+    events = []
+    dist = collect(cfg, ExperienceStore(tmp_path / "ray.sqlite"), records=[TINY_REC], executor=ex,
+                   on_event=events.append)
+    assert dist["appended"] + dist["skipped"] == local["appended"] + local["skipped"] == 4
+    assert dist["appended"] == local["appended"] >= 3 and dist["failed"] == 0 and dist["executor"] == "ray"
+    rows_local = _check_store(tmp_path / "local.sqlite", cfg.counter_key, 4)
+    rows = _check_store(tmp_path / "ray.sqlite", cfg.counter_key, 4)
+    assert {r["extra"]["collect"]["index"] for r in rows} == {r["extra"]["collect"]["index"] for r in rows_local}
+    for r in rows:  # where and when each ran: one thread per 1-CPU run, its wait kept apart from its budget
+        assert r["extra"]["executor"] == "ray" and r["extra"]["threads"] == 1 and r["extra"]["queue_s"] >= 0
+        assert r["extra"]["worker"]["pid"] != os.getpid()
+    assert "executor" not in rows_local[0]["extra"]
+    assert [e["index"] for e in events if e["event"] == "task"] == [0, 1]
+    # A second pass has nothing left to do.
+    again = collect(cfg, ExperienceStore(tmp_path / "ray.sqlite"), records=[TINY_REC], executor=_ray_executor())
+    assert again["appended"] == again["skipped"] == 0
+
+
+def _kill_first_worker(name: str, found: list[int], delay_s: float, timeout_s: float = 120.0) -> None:
+    """SIGKILL the first process Ray titles ``ray::nasoa.<name>`` (a worker running that run
+    function), ``delay_s`` after it appears."""
+    deadline = time.time() + timeout_s
+    title = f"ray::nasoa.{name}".encode()
+    while time.time() < deadline:
+        for path in glob.glob("/proc/[0-9]*/cmdline"):
+            try:
+                cmd = Path(path).read_bytes()
+            except OSError:
+                continue
+            if cmd.startswith(title):
+                pid = int(path.split("/")[2])
+                time.sleep(delay_s)
+                os.kill(pid, signal.SIGKILL)
+                found.append(pid)
+                return
+        time.sleep(0.05)
+
+
+def test_a_worker_killed_mid_run_is_retried_and_recorded_once(tmp_path, ray_cluster):
+    from nasoa.collect import collect
+    from nasoa.meta.store import ExperienceStore
+
+    cfg = _config(4, seed=3, budget=2.0)
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_first_worker, args=("collect_run_job", killed, 1.0), daemon=True)
+    killer.start()
+    out = collect(cfg, ExperienceStore(tmp_path / "s.sqlite"), records=[TINY_REC], executor=_ray_executor(retries=2))
+    killer.join(timeout=5)
+    assert killed, "no worker was running a collect run"
+    assert out["failed"] == 0 and out["appended"] + out["skipped"] == 4
+    rows = _check_store(tmp_path / "s.sqlite", cfg.counter_key, 4)
+    assert len(rows) == out["appended"]
+    assert all(r["extra"]["worker"]["pid"] != killed[0] for r in rows)
+
+
+def test_a_run_whose_worker_dies_past_the_retries_is_recorded_failed(tmp_path, ray_cluster):
+    from nasoa.collect import collect
+    from nasoa.meta.store import ExperienceStore
+
+    cfg = _config(2, seed=4, budget=3.0)
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_first_worker, args=("collect_run_job", killed, 0.5), daemon=True)
+    killer.start()
+    st = ExperienceStore(tmp_path / "s.sqlite")
+    events = []
+    out = collect(cfg, st, records=[TINY_REC], executor=_ray_executor(retries=0), on_event=events.append)
+    killer.join(timeout=5)
+    assert killed and out["failed"] == 1 and out["appended"] + out["skipped"] == 1
+    (fail,) = [e for e in events if e["event"] == "fail"]
+    reason = st.get_meta(f"{cfg.counter_key}:failed:{fail['index']}")
+    assert reason == fail["reason"] and "worker was lost on each of 1 attempt" in reason
+    _check_store(tmp_path / "s.sqlite", cfg.counter_key, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# The CLI driver interrupted mid-batch
+
+_DRIVER = """
+import sys
+from nasoa.zoo import registry
+user = [r for r in registry.records() if r["origin"] == "user"]
+registry.records = lambda include_user=True: [dict(r) for r in user]  # the test's one-member zoo
+from nasoa.cli.main import main
+sys.argv = ["nasoa", *sys.argv[1:]]
+main()
+"""
+
+
+def _collect_cli(tmp_path: Path, store: Path, runs: int, *extra: str) -> list[str]:
+    script = tmp_path / "driver.py"
+    script.write_text(_DRIVER)
+    return [sys.executable, str(script), "meta", "collect", "--runs", str(runs), "--store", str(store), "--seed", "5",
+            "--budgets", "2", "--runs-per-task", "3", "--source", "digits", "--per-class", "10", "--max-classes", "3",
+            "--logme-images", "20", "--executor", "ray", *extra]
+
+
+def _wait_for_runs(store: Path, n: int, proc: subprocess.Popen, timeout_s: float = 180.0) -> None:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if store.exists():
+            con = sqlite3.connect(store, timeout=30)
+            try:
+                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "runs" in tables and con.execute("SELECT count(*) FROM runs").fetchone()[0] >= n:
+                    return
+            finally:
+                con.close()
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {n} runs in {store} after {timeout_s:.0f}s")
+
+
+def _interrupt_and_resume(tmp_path: Path, sig: int, code: int, *address: str) -> None:
+    from nasoa.meta.store import ExperienceStore
+
+    store = tmp_path / "s.sqlite"
+    key = "collect:seed=5"
+    proc = subprocess.Popen(_collect_cli(tmp_path, store, 6, *address), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for_runs(store, 1, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert err.strip().splitlines()[-1] == ("interrupted" if code == 130 else "terminated")
+    st = ExperienceStore(store)
+    st.check()
+    stopped_at = st.counter(key)
+    assert 1 <= stopped_at < 6 and st.count() >= 1
+    _check_store(store, key, stopped_at, planned=6)
+    st.close()
+    res = subprocess.run(_collect_cli(tmp_path, store, 6, *address, "--json"), capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["before"] == stopped_at and summary["failed"] == 0
+    rows = _check_store(store, key, 6)
+    assert len(rows) == summary["runs_in_store"]
+
+
+def test_driver_sigint_mid_batch_exits_130_and_a_rerun_completes(tiny_zoo, ray_cluster):
+    _interrupt_and_resume(tiny_zoo, signal.SIGINT, 130, "--address", ray_cluster)
+
+
+def _ray_processes() -> set[int]:
+    pids = set()
+    for path in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            cmd = Path(path).read_bytes()
+        except OSError:
+            continue
+        if cmd.startswith(b"ray::") or b"/ray/core/src/ray/" in cmd or b"raylet" in cmd or b"gcs_server" in cmd:
+            pids.add(int(path.split("/")[2]))
+    return pids
+
+
+@pytest.mark.slow
+def test_driver_sigterm_stops_the_local_ray_it_started(tiny_zoo):
+    """Without --address the command starts its own Ray; SIGTERM: exit 143, that Ray stopped."""
+    pytest.importorskip("ray")
+    before = _ray_processes()
+    _interrupt_and_resume(tiny_zoo, signal.SIGTERM, 143)
+    deadline = time.time() + 30
+    while _ray_processes() - before and time.time() < deadline:
+        time.sleep(0.5)
+    assert not _ray_processes() - before, "the command's local Ray outlived it"
