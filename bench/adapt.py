@@ -36,6 +36,8 @@ from typing import Any, Callable
 
 from nasoa.errors import NasoaError
 
+from .provenance import fields, provenance
+
 ONE_SHOT = ("nasoa", "practice", "default", "random", "logme")
 STRATEGIES = (*ONE_SHOT, "bohb")
 # Rows of this protocol start from a private copy of one store snapshot; earlier rows (protocol 1)
@@ -224,10 +226,117 @@ def _row_key(r: dict[str, Any]) -> tuple[str, float, str]:
     return r["task"], float(r["budget_s"]), r["strategy"]
 
 
+def snapshot_files(seed_path: Path) -> dict[str, bytes]:
+    """A store snapshot and its fitted model as ``{relative path: bytes}``: what a worker on another
+    machine unpacks to start a row from it (the snapshot is self-contained, no WAL beside it)."""
+    from nasoa.meta.metamodel import default_model_dir
+
+    files = {seed_path.name: seed_path.read_bytes()}
+    model = default_model_dir(seed_path)
+    if model.is_dir():
+        for f in sorted(model.rglob("*")):
+            if f.is_file():
+                files[str(f.relative_to(seed_path.parent))] = f.read_bytes()
+    return files
+
+
+def _start_from(snapshot: Path | dict[str, bytes], store: Path) -> None:
+    """Put a copy of the snapshot (a path, or :func:`snapshot_files`) at ``store``."""
+    if isinstance(snapshot, Path):
+        copy_store(snapshot, store)
+        return
+    from nasoa.meta.metamodel import default_model_dir
+
+    name = next(iter(snapshot))  # the store file comes first
+    store.parent.mkdir(parents=True, exist_ok=True)
+    for rel, data in snapshot.items():
+        dest = store if rel == name else default_model_dir(store) / Path(rel).relative_to(Path(name).stem + ".model")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+
+
+def _scratch(work: Path | None) -> Path:
+    """The row's private work dir: ``work`` (local), else a fresh temp dir on the worker's machine."""
+    import tempfile
+
+    if work is None:
+        return Path(tempfile.mkdtemp(prefix="nasoa-bench-adapt-"))
+    shutil.rmtree(work, ignore_errors=True)
+    return work
+
+
+def row_job(spec: str, ti: int, b: float, strategy: str, seed: int, snapshot: Path | dict[str, bytes],
+            work: Path | None) -> dict[str, Any]:
+    """One (task, budget, strategy) row, from a private copy of the snapshot in ``work`` (removed
+    after): what an executor runs. A strategy's NasoaError is the row's result, not a crash."""
+    from nasoa.adapt import adapt
+    from nasoa.data import load_task
+
+    try:
+        load_task(spec, seed=seed + ti)  # the task's source decoded before the row's clock starts
+    except NasoaError:
+        pass  # a bad spec: the row records the error
+    work = _scratch(work)
+    store = work / "experience.sqlite"
+    try:
+        _start_from(snapshot, store)
+        seen = store_state(store)
+        run_dir = work / "run"
+        base = {"protocol": PROTOCOL, "task": spec, "task_index": ti, "budget_s": b, "strategy": strategy,
+                "store_seen": seen}
+        t = time.time()
+        try:
+            m = adapt(spec, b, strategy=strategy, seed=seed + ti, store=store, out=run_dir, start_time=t,
+                      learn=strategy == "nasoa", progress=False)
+        except NasoaError as e:  # e.g. no regime of this strategy fits: a result too, not a crash
+            return {**base, "error": str(e), "wall_s": round(time.time() - t, 2)}
+        wall = time.time() - t
+        test_acc = test_accuracy(run_dir, spec, seed + ti)
+        trained = json.loads((run_dir / "manifest.json").read_text())
+        row = {**base, "model": m["model"], "regime": m["regime"],
+               "input_size": trained["model"]["input_size"], "val_accuracy": m["val_accuracy"],
+               "test_accuracy": test_acc, "predicted_accuracy": m.get("predicted_accuracy"),
+               "planned_epochs": m.get("planned_epochs"), "epochs": trained["result"]["epochs"],
+               "steps": trained["result"]["steps"], "stop_reason": trained["result"]["stop_reason"],
+               "wall_s": round(wall, 2), "elapsed_s": m.get("elapsed_s"), "setup_s": m.get("setup_s"),
+               "novelty": (m.get("novelty") or {}).get("score"), "probe": m.get("probe"),
+               "probe_trials": m.get("probe_trials")}
+        if strategy == "bohb":
+            row["bohb_trials"] = len(m["bohb"]["trials"])
+        return row
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # weights and the store copy are not results
+
+
+def ratio_job(spec: str, ti: int, b: float, seed: int, bohb_multiple: int, nasoa_accuracy: float,
+              snapshot: Path | dict[str, bytes], work: Path | None) -> dict[str, Any]:
+    """BOHB with ``bohb_multiple`` x the budget on the task, from a private copy of the snapshot: how
+    much compute it needs to reach nasoa's one-shot validation accuracy. What an executor runs."""
+    from nasoa.bohb import bohb_search
+    from nasoa.data import load_task
+    from nasoa.meta.metamodel import MetaModel
+
+    work = _scratch(work)
+    try:
+        _start_from(snapshot, work / "experience.sqlite")
+        mm = MetaModel.load(work / "experience.sqlite", seed=seed)
+        task = load_task(spec, seed=seed + ti)
+        res = bohb_search(mm, task, b * bohb_multiple, seed=seed + ti)
+        mm.store.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    need = res.compute_to_reach(nasoa_accuracy)
+    return {"protocol": PROTOCOL, "task": spec, "task_index": ti, "budget_s": b,
+            "nasoa_accuracy": nasoa_accuracy, "bohb_best": res.best_accuracy,
+            "bohb_compute_s": res.compute_s, "bohb_compute_to_reach_s": need, "bohb_trials": len(res.trials),
+            "ratio": round(need / b, 2) if need is not None else None,
+            "ratio_lower_bound": None if need is not None else round(res.compute_s / b, 2)}
+
+
 def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: int = 6, seed: int = 0,
         ratio_budgets: tuple[float, ...] = (30.0,), bohb_multiple: int = 8, strategies: tuple[str, ...] = STRATEGIES,
         shard: tuple[int, int] = (1, 1), log: Callable[[str], None] = print, tasks: list[str] | None = None,
-        seed_store_from: str | Path | None = None, hold_out_family: bool = False) -> dict[str, Any]:
+        seed_store_from: str | Path | None = None, hold_out_family: bool = False, executor=None) -> dict[str, Any]:
     """Run the rows not yet in ``out`` (see the module docstring) and write the report.
 
     ``hold_out_family``: each task's rows start from the snapshot without the task's family
@@ -237,11 +346,12 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
     ``tasks``: data specs to bench on (default: ``task_stream(n_tasks, seed)``);
     ``seed_store_from``: the store every row starts from a copy of (default: the shipped experience);
     only the first invocation on ``out`` takes its snapshot.
+
+    ``executor`` (:mod:`nasoa.executor`; default: the local one, rows one after another in this
+    process) runs the rows; this process alone appends them to the row files. Under Ray each row
+    works in a temp dir of its worker, from the snapshot's bytes, and returns its row.
     """
-    from nasoa.adapt import adapt
-    from nasoa.bohb import bohb_search
-    from nasoa.data import load_task
-    from nasoa.meta.metamodel import MetaModel
+    from nasoa.executor import LocalExecutor
 
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown or not strategies:
@@ -257,13 +367,19 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
     seeded = store_state(seed_path)
     done = {_row_key(r) for r in _read_jsonl(rows_file) if r.get("protocol") == PROTOCOL}
     done_ratio = {(r["task"], float(r["budget_s"])) for r in _read_jsonl(ratios_file) if r.get("protocol") == PROTOCOL}
+    ex = executor if executor is not None else LocalExecutor()
+    local = ex.name == "local"
     config = {"protocol": PROTOCOL, "budgets": list(budgets), "tasks": len(specs), "task_list": specs, "seed": seed,
               "ratio_budgets": list(ratio_budgets), "bohb_multiple": bohb_multiple, "strategies": list(strategies),
               "shard": f"{k}/{n}", "seed_store": {"from": str(seed_store_from) if seed_store_from else "shipped",
-                                                  **seeded}, "hold_out_family": hold_out_family}
+                                                  **seeded}, "hold_out_family": hold_out_family,
+              **({} if local else {"executor": ex.describe()})}
     with open(out / "invocations.jsonl", "a") as f:  # every (resumed, sharded, partial) run that fed the folder
         f.write(json.dumps({**config, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}) + "\n")
-    _warm_up(seed_path)
+    # The jobs in the order a single process runs them: each (task, budget)'s strategies, then its
+    # BOHB ratio, which waits for that budget's nasoa row.
+    jobs: list[tuple] = []
+    snapshots: dict[Path, Path | dict[str, bytes]] = {}
     for ti, spec in enumerate(specs):
         if ti % n != k - 1:
             continue
@@ -273,69 +389,67 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
             from nasoa.families import lineage_of
 
             task_seed_path = seed_store(out, seed_store_from, seed, exclude=lineage_of(spec))
-        if todo or any(b in ratio_budgets and (spec, float(b)) not in done_ratio for b in budgets):
-            try:
-                load_task(spec, seed=seed + ti)  # decode the task's source once, before any of its rows
-            except NasoaError:
-                pass  # a bad spec: each of its rows records the error
+        if task_seed_path not in snapshots:
+            snapshots[task_seed_path] = task_seed_path if local else snapshot_files(task_seed_path)
         for b in budgets:
             for strategy in strategies:
-                if (spec, float(b), strategy) in done:
-                    continue
-                work = out / "work" / f"t{ti}-{b:g}s-{strategy}"
-                shutil.rmtree(work, ignore_errors=True)
-                store = work / "experience.sqlite"
-                copy_store(task_seed_path, store)
-                seen = store_state(store)
-                run_dir = work / "run"
-                base = {"protocol": PROTOCOL, "task": spec, "task_index": ti, "budget_s": b, "strategy": strategy,
-                        "store_seen": seen}
-                t = time.time()
-                try:
-                    m = adapt(spec, b, strategy=strategy, seed=seed + ti, store=store, out=run_dir, start_time=t,
-                              learn=strategy == "nasoa", progress=False)
-                except NasoaError as e:  # e.g. no regime of this strategy fits: a result too, not a crash
-                    _append_jsonl(rows_file, {**base, "error": str(e), "wall_s": round(time.time() - t, 2)})
-                    shutil.rmtree(work, ignore_errors=True)
-                    log(f"task {ti} {b:g}s {strategy:8s} failed: {e}")
-                    continue
-                wall = time.time() - t
-                test_acc = test_accuracy(run_dir, spec, seed + ti)
-                trained = json.loads((run_dir / "manifest.json").read_text())
-                row = {**base, "model": m["model"], "regime": m["regime"],
-                       "input_size": trained["model"]["input_size"], "val_accuracy": m["val_accuracy"],
-                       "test_accuracy": test_acc, "predicted_accuracy": m.get("predicted_accuracy"),
-                       "planned_epochs": m.get("planned_epochs"), "epochs": trained["result"]["epochs"],
-                       "steps": trained["result"]["steps"], "stop_reason": trained["result"]["stop_reason"],
-                       "wall_s": round(wall, 2), "elapsed_s": m.get("elapsed_s"), "setup_s": m.get("setup_s"),
-                       "novelty": (m.get("novelty") or {}).get("score"), "probe": m.get("probe"),
-                       "probe_trials": m.get("probe_trials")}
-                if strategy == "bohb":
-                    row["bohb_trials"] = len(m["bohb"]["trials"])
-                _append_jsonl(rows_file, row)
-                shutil.rmtree(work, ignore_errors=True)  # weights and the store copy are not results
-                log(f"task {ti} {b:g}s {strategy:8s} {m['model']:<28} val {m['val_accuracy']:.4f} "
-                    f"test {test_acc:.4f} ({wall:.1f}s)")
-            nasoa_row = next((r for r in _read_jsonl(rows_file) if r.get("protocol") == PROTOCOL and r["task"] == spec
-                              and r["budget_s"] == b and r["strategy"] == "nasoa" and "error" not in r), None)
-            if b in ratio_budgets and nasoa_row is not None and (spec, float(b)) not in done_ratio:
-                work = out / "work" / f"t{ti}-{b:g}s-ratio"
-                shutil.rmtree(work, ignore_errors=True)
-                copy_store(task_seed_path, work / "experience.sqlite")
-                mm = MetaModel.load(work / "experience.sqlite", seed=seed)
-                task = load_task(spec, seed=seed + ti)
-                res = bohb_search(mm, task, b * bohb_multiple, seed=seed + ti)
-                mm.store.close()
-                shutil.rmtree(work, ignore_errors=True)
-                need = res.compute_to_reach(nasoa_row["val_accuracy"])
-                _append_jsonl(ratios_file, {
-                    "protocol": PROTOCOL, "task": spec, "task_index": ti, "budget_s": b,
-                    "nasoa_accuracy": nasoa_row["val_accuracy"], "bohb_best": res.best_accuracy,
-                    "bohb_compute_s": res.compute_s, "bohb_compute_to_reach_s": need, "bohb_trials": len(res.trials),
-                    "ratio": round(need / b, 2) if need is not None else None,
-                    "ratio_lower_bound": None if need is not None else round(res.compute_s / b, 2)})
-                log(f"task {ti} {b:g}s: BOHB reached nasoa's {nasoa_row['val_accuracy']:.4f} after "
-                    + (f"{need:.0f}s ({need / b:.1f}x)" if need is not None else f"never in {res.compute_s:.0f}s"))
+                if (spec, float(b), strategy) not in done:
+                    jobs.append(("row", ti, spec, b, strategy, task_seed_path))
+            if b in ratio_budgets and (spec, float(b)) not in done_ratio:
+                jobs.append(("ratio", ti, spec, b, None, task_seed_path))
+
+    def nasoa_accuracy(spec: str, b: float) -> float | None:
+        r = next((r for r in _read_jsonl(rows_file) if r.get("protocol") == PROTOCOL and r["task"] == spec
+                  and r["budget_s"] == b and r["strategy"] == "nasoa" and "error" not in r), None)
+        return None if r is None else r["val_accuracy"]
+
+    flying: set[tuple[int, float, str]] = set()
+    with ex:
+        if local:
+            _warm_up(seed_path)
+        else:
+            ex.warm_up(("nasoa.adapt", "nasoa.bohb", "nasoa.train", "nasoa.workflow", "nasoa.meta.metamodel",
+                        "lightgbm", "river", "torchvision", "timm"))
+        while jobs or ex.pending():
+            for job in list(jobs):
+                if ex.pending() >= ex.slots:
+                    break
+                kind, ti, spec, b, strategy, snap = job
+                work = out / "work" / f"t{ti}-{b:g}s-{strategy or 'ratio'}" if local else None
+                if kind == "row":
+                    jobs.remove(job)
+                    ex.submit(job, row_job, spec, ti, b, strategy, seed, snapshots[snap], work)
+                    flying.add((ti, b, strategy))
+                elif (ti, b, "nasoa") not in flying:  # its nasoa row is done (or not asked for)
+                    jobs.remove(job)
+                    acc = nasoa_accuracy(spec, b)
+                    if acc is not None:
+                        ex.submit(job, ratio_job, spec, ti, b, seed, bohb_multiple, acc, snapshots[snap], work)
+            if not ex.pending():
+                continue
+            outcome = ex.next_done()
+            kind, ti, spec, b, strategy, _ = outcome.key
+            where = {} if local else {"executor": ex.name, "queue_s": outcome.queue_s, "worker": outcome.worker}
+            if kind == "row":
+                flying.discard((ti, b, strategy))
+                row = outcome.value if outcome.ok else {
+                    "protocol": PROTOCOL, "task": spec, "task_index": ti, "budget_s": b, "strategy": strategy,
+                    "error": f"the row could not run: {outcome.error}"}
+                _append_jsonl(rows_file, {**row, **where})
+                if "error" in row:
+                    log(f"task {ti} {b:g}s {strategy:8s} failed: {row['error']}")
+                else:
+                    log(f"task {ti} {b:g}s {strategy:8s} {row['model']:<28} val {row['val_accuracy']:.4f} "
+                        f"test {row['test_accuracy']:.4f} ({row['wall_s']:.1f}s)")
+                continue
+            if not outcome.ok:
+                log(f"task {ti} {b:g}s: BOHB's ratio could not run: {outcome.error}")
+                continue
+            r = outcome.value
+            _append_jsonl(ratios_file, {**r, **where})
+            need = r["bohb_compute_to_reach_s"]
+            log(f"task {ti} {b:g}s: BOHB reached nasoa's {r['nasoa_accuracy']:.4f} after "
+                + (f"{need:.0f}s ({need / b:.1f}x)" if need is not None else f"never in {r['bohb_compute_s']:.0f}s"))
     try:
         (out / "work").rmdir()  # gone when empty: another shard may still be using it
     except OSError:
@@ -373,8 +487,6 @@ def report(out: Path) -> dict[str, Any]:
     """Merge every row file in ``out`` into adapt.json, adapt.md and adapt.png."""
     from nasoa.runtime import atomic_write_bytes, atomic_write_json
 
-    from .provenance import provenance
-
     every = [r for f in sorted(out.glob("rows*.jsonl")) for r in _read_jsonl(f)]
     every, older = _latest(every)
     protocol = max((r.get("protocol", 1) for r in every), default=PROTOCOL)
@@ -403,6 +515,7 @@ def report(out: Path) -> dict[str, Any]:
                 deltas.append({"budget_s": b, "baseline": s, "tasks": len(d), "mean_delta": statistics.mean(d),
                                "wins": sum(x > 0 for x in d), "ties": sum(x == 0 for x in d)})
     prov = provenance()
+    pv = fields(prov)  # its values by the names the report prints
     result = {"suite": "adapt", "protocol": protocol, "provenance": prov, "invocations": cfg, "rows": rows,
               "failed": failed, "summary": summary, "nasoa_minus_baseline": deltas, "bohb_ratio": ratios}
     atomic_write_json(out / "adapt.json", result)
@@ -419,8 +532,8 @@ def report(out: Path) -> dict[str, Any]:
                "LogME; re-run with this version to measure without that flaw.")
     compare = list(COMPARE) if "nasoa" in present else []  # "-" where a baseline has no rows
     lines = [f"# nasoa adapt vs baselines: {n_tasks} tasks x {len(budgets)} budgets", "",
-             f"Measured {prov['date']} on {prov['cpu']} ({prov['cpu_cores']} cores), torch {prov['torch']}, "
-             f"nasoa {prov['nasoa']}. Each cell: mean **test** accuracy over the tasks (the task's held-out test "
+             f"Measured {pv['date']} on {pv['cpu']} ({pv['cpu_cores']} cores), torch {pv['torch']}, "
+             f"nasoa {pv['nasoa']}. Each cell: mean **test** accuracy over the tasks (the task's held-out test "
              f"split, evaluated after the budgeted command returned), validation accuracy in brackets. "
              f"{how}" + (f" ({older} rows of an older protocol left out.)" if older else ""), "",
              "| budget | " + " | ".join(present + [f"nasoa - {c}" for c in compare]) + " |",

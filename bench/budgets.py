@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .provenance import fields, provenance
+
 TASKS = (
     "builtin:digits",
     "builtin:digits?classes=0,1,2,3,4&per_class=100",
@@ -58,8 +60,6 @@ def run_one(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
 
 def run(n: int, out: Path, seed: int = 0, min_budget: float = 5.0, max_budget: float = 60.0, log=print) -> dict[str, Any]:
-    from .provenance import provenance
-
     import shutil
     import tempfile
 
@@ -83,12 +83,12 @@ def run(n: int, out: Path, seed: int = 0, min_budget: float = 5.0, max_budget: f
         "all_within_1.05": all(r["ratio"] <= 1.05 for r in rows),
     }
     result = {"suite": "train-budgets", "provenance": provenance(), "seed": seed, "summary": summary, "rows": rows}
+    p = fields(result["provenance"])
     (out / "budgets.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         f"# Deadline adherence of `nasoa train` ({summary['runs']} runs)",
         "",
-        f"Measured {result['provenance']['date']} on {result['provenance']['cpu']} "
-        f"({result['provenance']['cpu_cores']} cores), torch {result['provenance']['torch']}, nasoa {result['provenance']['nasoa']}.",
+        f"Measured {p['date']} on {p['cpu']} ({p['cpu_cores']} cores), torch {p['torch']}, nasoa {p['nasoa']}.",
         "Wall time is measured outside the process: start-up, imports, loading, training, evaluation, saving, exit.",
         "",
         f"max wall/budget **{summary['max_ratio']:.3f}**, median {summary['median_ratio']:.3f}; "

@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from .provenance import fields, provenance
+
 __all__ = ["Shape", "SHAPES", "QUICK_SHAPES", "bytes_moved", "copy_bandwidth", "run", "write_results"]
 
 
@@ -230,8 +232,6 @@ def run(
     """Time every (shape, variant, pass); returns the result dict that :func:`write_results` writes."""
     import torch
 
-    from .provenance import provenance
-
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)
@@ -324,7 +324,7 @@ def _fmt(v: float | None, spec: str) -> str:
 
 def to_markdown(result: dict) -> str:
     """The result as a markdown report: provenance, settings, the table, and what was not measured."""
-    p, s, c = result["provenance"], result["settings"], result["copy_bandwidth"]
+    p, s, c = fields(result["provenance"]), result["settings"], result["copy_bandwidth"]
     gpu = p["gpu"]
     if gpu:
         machine = f"{gpu['name']} (driver {gpu['driver']}, CUDA {gpu['cuda']}); CPU {p['cpu']}"
@@ -334,7 +334,7 @@ def to_markdown(result: dict) -> str:
     lines = [
         "# nasoa bench kernels: BatchNorm2d + residual + ReLU",
         "",
-        f"- date: {p['date']}; host: {p['hostname']}; machine: {machine}",
+        f"- date: {p['date']}; machine: {machine}",
         f"- python {p['python']}, torch {p['torch']}, triton {p['triton']}, numpy {p['numpy']}, nasoa {p['nasoa']}"
         + (f", git {git.get('commit', '')[:12]}{' (dirty)' if git.get('dirty') else ''}" if git else ""),
         f"- device {s['device']}, dtype {s['dtype']}, layout {s['layout']}, mode {s['mode']}, residual + ReLU; "
@@ -364,7 +364,7 @@ def to_markdown(result: dict) -> str:
 
 
 def default_out_dir(result: dict) -> Path:
-    p = result["provenance"]
+    p = fields(result["provenance"])
     gpu = p["gpu"]
     dev = "cpu" if not gpu else "cuda-" + "".join(ch if ch.isalnum() else "-" for ch in gpu["name"].lower()).strip("-")
     return Path("bench") / "results" / f"kernels-{dev}-{p['date'][:10]}"

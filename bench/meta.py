@@ -31,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .provenance import fields, provenance
+
 __all__ = ["bench_meta", "bench_recommend", "to_markdown", "IMPORTS"]
 
 # What a fresh process imports to load the meta-model (a constant cost, whatever the store).
@@ -104,8 +106,6 @@ def _bench_meta(runs: int, candidates: int, repeats: int, k: int, seed: int, imp
     from nasoa.meta.metamodel import MetaModel, default_model_dir
     from nasoa.meta.store import ExperienceStore
 
-    from .provenance import provenance
-
     members = max(2, math.ceil(candidates / PER_MEMBER))
     zoo = synthetic.synthetic_zoo(members, seed=seed)
     n_tasks = math.ceil(runs / 12)
@@ -170,7 +170,7 @@ def _bench_meta(runs: int, candidates: int, repeats: int, k: int, seed: int, imp
 
 def to_markdown(results: list[dict[str, Any]], command: str) -> str:
     """A table of :func:`bench_meta` results (one row per store size) with provenance and command."""
-    p = results[0]["provenance"]
+    p = fields(results[0]["provenance"])
     git = p.get("git") or {}
     lines = [
         "# Meta-model cost in a user's budget: load, rank, learn", "",
@@ -211,8 +211,6 @@ def bench_recommend(n_candidates: int = 2000, repeats: int = 30, warmup: int = 3
     from nasoa.meta import synthetic
     from nasoa.meta.metamodel import MetaModel
     from nasoa.meta.store import ExperienceStore
-
-    from .provenance import provenance
 
     members = max(2, math.ceil(n_candidates / PER_MEMBER))
     zoo = synthetic.synthetic_zoo(members, seed=seed)

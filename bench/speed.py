@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+from .provenance import fields, provenance
+
 ETNAS = ("031-_16_1-1-221-11121", "6-_8_1-1-21211")
 
 
@@ -20,8 +22,6 @@ def run(out: Path, batch: int = 64, size: int = 32, repeats: int = 15, log: Call
     from nasoa.net import ETNasNet
     from nasoa.profile import measure_train_step
     from nasoa.zoo.baselines import create_baseline
-
-    from .provenance import provenance
 
     models: list[tuple[str, Callable[[], Any]]] = [(e, lambda e=e: ETNasNet(e, num_classes=10, input_size=size)) for e in ETNAS]
     models.append(("resnet18 (timm, stem stride 1)", lambda: create_baseline("resnet18", 10, size)))
@@ -47,7 +47,7 @@ def run(out: Path, batch: int = 64, size: int = 32, repeats: int = 15, log: Call
               "frozen": frozen}
     out.mkdir(parents=True, exist_ok=True)
     (out / "speed.json").write_text(json.dumps(result, indent=2) + "\n")
-    p = result["provenance"]
+    p = fields(result["provenance"])
     lines = [f"# Training throughput, batch {batch}, {size} px", "",
              f"Measured {p['date']} on {p['cpu']} ({p['cpu_cores']} cores, {p['torch_threads']} torch threads), "
              f"torch {p['torch']}. Forward + backward + SGD step on random data, median of {repeats} after warm-up.", "",

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+from .provenance import fields, provenance
+
 TASK = "builtin:animal?per_class=300"
 
 
@@ -19,8 +21,6 @@ def run(out: Path, budget_s: float = 30.0, seeds: tuple[int, ...] = (0, 1, 2), t
     from nasoa.train import Regime, finetune
     from nasoa.workflow import prepare_model_and_task
     from nasoa.zoo import records
-
-    from .provenance import provenance
 
     names = members or [r["name"] for r in records() if r.get("family") == "etnas"]
     regime = Regime(lr=0.03, schedule="cosine", batch_size=64)
@@ -47,7 +47,7 @@ def run(out: Path, budget_s: float = 30.0, seeds: tuple[int, ...] = (0, 1, 2), t
               "regime": regime.to_dict(), "rows": rows, "summary": summary}
     out.mkdir(parents=True, exist_ok=True)
     (out / "transfer.json").write_text(json.dumps(result, indent=2) + "\n")
-    p = result["provenance"]
+    p = fields(result["provenance"])
     lines = [f"# Transfer: pretrained zoo member vs the same architecture from scratch on `{task_spec}`", "",
              f"Measured {p['date']} on {p['cpu']} ({p['cpu_cores']} cores), torch {p['torch']}. Budget {budget_s:g} s "
              f"per run (wall clock, including evaluation), same regime ({json.dumps(regime.to_dict())}), seeds {list(seeds)}.",

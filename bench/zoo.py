@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from .provenance import fields, provenance
+
 # A 1,000-image validation split (50 per class) keeps the in-budget evaluation short for every
 # model (resnet18 at 32 px with a stride-1 stem needs ~0.56 GFLOPs per image); the rest trains.
 # Accuracy is then measured outside the budget on a fixed 5,000-image subset of the test splits.
@@ -50,8 +52,6 @@ def run(budgets_s: list[float], out: Path, seed: int = 0, zoo_names: list[str] |
     from nasoa.profile import measure_train_step
     from nasoa.train import BudgetTooSmallError, Regime, evaluate, finetune
     from nasoa.zoo.baselines import BASELINES
-
-    from .provenance import provenance
 
     baselines = BASELINES if baselines is None else baselines
     task = load_task(SOURCE, seed=seed)
@@ -137,7 +137,7 @@ def compare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    p = result["provenance"]
+    p = fields(result["provenance"])
     lines = [
         "# Zoo vs timm baselines: training from scratch on the source task under equal wall-clock budgets",
         "",

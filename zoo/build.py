@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from nasoa.errors import NasoaError
-from nasoa.runtime import atomic_write_json, check_name, machine, utc_now, versions
+from nasoa.provenance import provenance
+from nasoa.runtime import atomic_write_json, check_name
 
 from .registry import SCHEMA, _read, measured_file, records, sha256_file, user_members_file, user_zoo_dir
 
@@ -30,10 +31,6 @@ def choose_members(front: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
         return front
     idx = sorted({round(i * (len(front) - 1) / (n - 1)) for i in range(n)})
     return [front[i] for i in idx]
-
-
-def provenance() -> dict[str, Any]:
-    return {"date": utc_now(), "machine": machine(), "versions": versions()}
 
 
 def measure_step_ms(model, input_size: int, num_classes: int, repeats: int = 15) -> dict[str, float]:
