@@ -40,6 +40,7 @@ import operator
 import os
 import pickle
 import warnings
+import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -1361,6 +1362,8 @@ def _npz_task(path: Path, base: str, spec: _Spec, seed: int, val_fraction: float
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except ValueError as e:
+        if "pickle" in str(e).lower() and not zipfile.is_zipfile(path):  # numpy takes any other file for a pickle
+            raise DataError(f"{where} is not a .npz archive; save it with numpy.savez(path, x=..., y=...)") from None
         if "pickle" in str(e).lower():
             raise DataError(f"{where} holds object arrays, which are not loaded (no unpickling); save plain "
                             f"numeric arrays x, y (and x_val, y_val)") from None

@@ -27,9 +27,14 @@ def test_zoo_compare_picks_fastest_matching_member():
 
 
 def test_budget_runs_are_reproducible_and_in_range():
-    a = [budgets.random_run(random.Random(3), 6, 60) for _ in range(1)]
-    b = [budgets.random_run(random.Random(3), 6, 60) for _ in range(1)]
-    assert a == b
+    def draws(seed: int) -> list[dict]:
+        rng = random.Random(seed)  # one generator for the whole sequence, as the suite draws them
+        return [budgets.random_run(rng, 6, 60) for _ in range(20)]
+
+    a, b = draws(3), draws(3)
+    assert a == b  # the same seed, the same sequence of runs
+    assert len({tuple(sorted(r.items())) for r in a}) == len(a)  # and the runs in it differ
+    assert draws(4) != a  # another seed, other runs
     rng = random.Random(0)
     for _ in range(50):
         r = budgets.random_run(rng, 6, 60)

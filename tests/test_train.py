@@ -143,9 +143,9 @@ def _bad_inputs(tmp_path):
     m = ["--model", ENC]
     return [
         (["train", str(tmp_path / "missing"), *m, *base], "does not exist"),
-        (["train", str(tmp_path / "empty"), *m, *base], ""),
+        (["train", str(tmp_path / "empty"), *m, *base], "found no class folders"),
         (["train", str(tmp_path / "one_class"), *m, *base], "class"),
-        (["train", str(bad_npz), *m, *base], ""),
+        (["train", str(bad_npz), *m, *base], "is not a .npz archive"),
         (["train", "builtin:nope", *m, *base], "nope"),
         (["train", "builtin:digits?clases=1,2", *m, *base], "clases"),
         (["train", "builtin:digits", "--model", "no_such_model", *base], "unknown model"),
@@ -175,33 +175,56 @@ def test_cli_bad_inputs_one_line(tmp_path):
         assert "Traceback" not in r.output
 
 
-def test_cli_predict_after_train(tmp_path, digits):
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """A run of `nasoa train` capped at 6 epochs (deterministic, unlike a budget-bound run) and its
+    validation split as PNG files, as a user would hand them to `nasoa predict`."""
     from PIL import Image
 
-    out = tmp_path / "run"
-    r = runner.invoke(app, ["train", "builtin:digits", "--model", ENC, "--scratch", "--budget", "6s", "--size", "16",
-                            "--out", str(out), "--lr", "0.05", "--json"])
+    d = tmp_path_factory.mktemp("cli_run")
+    r = runner.invoke(app, ["train", "builtin:digits", "--model", ENC, "--scratch", "--budget", "60s", "--epochs", "6",
+                            "--size", "16", "--seed", "0", "--out", str(d / "run"), "--lr", "0.05", "--json"])
     assert r.exit_code == 0, r.output
     acc = json.loads(r.stdout.strip().splitlines()[-1])["val_accuracy"]
+    task = load_task("builtin:digits", seed=0).resized(16)  # the split the run measured acc on
     paths, labels = [], []
-    for i in range(12):
-        p = tmp_path / f"img{i}.png"
-        Image.fromarray(digits.x_val[i, 0].numpy()).save(p)
+    for i in range(task.num_val):
+        p = d / f"val{i}.png"
+        Image.fromarray(task.x_val[i, 0].numpy()).save(p)
         paths.append(str(p))
-        labels.append(digits.classes[int(digits.y_val[i])])
-    r = runner.invoke(app, ["predict", str(out), *paths, "--json"])
+        labels.append(task.classes[int(task.y_val[i])])
+    return d / "run", acc, paths, labels
+
+
+def _predict_accuracy(run, paths, labels) -> tuple[float, list[dict]]:
+    r = runner.invoke(app, ["predict", str(run), *paths, "--json"])
     assert r.exit_code == 0, r.output
     preds = json.loads(r.stdout)
     assert [p["path"] for p in preds] == paths
+    return sum(p["label"] == y for p, y in zip(preds, labels)) / len(labels), preds
+
+
+def test_cli_predict_after_train(cli_run, tmp_path):
+    run, acc, paths, labels = cli_run
+    assert len(paths) >= 200 and acc >= 0.6  # 6 epochs learn digits (0.83 on the reference machine)
+    predict_acc, preds = _predict_accuracy(run, paths, labels)
     assert all(0 <= p["probability"] <= 1 and len(p["top"]) == 3 for p in preds)
-    hits = sum(p["label"] == y for p, y in zip(preds, labels))
-    assert hits >= 6 or acc < 0.6  # the saved model is the trained one, not a fresh one
+    # the saved model is the trained one: a fresh one is at chance (0.1); the trained one at 0.63 here
+    assert predict_acc >= 0.45, predict_acc
     r = runner.invoke(app, ["predict", str(tmp_path), paths[0]])
     assert r.exit_code == 2 and "not a finished run dir" in r.output
     bad = tmp_path / "bad.png"
     bad.write_text("not an image")
-    r = runner.invoke(app, ["predict", str(out), str(bad)])
+    r = runner.invoke(app, ["predict", str(run), str(bad)])
     assert r.exit_code == 2 and "not a readable image" in r.output
+
+
+@pytest.mark.xfail(strict=True, reason="issue #14 item 4: `nasoa predict` prepares an image its own way, not as training does, "
+                                       "so it gives 0.63 on the validation images where training measured 0.83")
+def test_cli_predict_reproduces_the_run_validation_accuracy(cli_run):
+    run, acc, paths, labels = cli_run
+    predict_acc, _ = _predict_accuracy(run, paths, labels)
+    assert abs(predict_acc - acc) <= 1 / len(paths), (predict_acc, acc)
 
 
 def test_deadline_guard_stops_slow_loading():
