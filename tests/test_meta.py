@@ -600,8 +600,10 @@ def test_learned_runs_where_the_preferred_member_always_loses_switch_the_pick(tm
         weights.append(mm.predictor.weight)
     after = _picks(mm, zoo)
     assert after.count("synth-00") >= 7, after
-    # river learns the change first and the measured errors hand it weight; LightGBM catches up.
-    assert w0 > 0.9 and min(weights) < 0.5, (w0, min(weights))
+    # LightGBM carries the blend at the start (its within-task part costs it some absolute accuracy
+    # on these held-out tasks: 0.78 measured); river learns the change first and the measured errors
+    # hand it weight; LightGBM catches up.
+    assert w0 > 0.7 and min(weights) < 0.5, (w0, min(weights))
     assert mm.predictor.base.n_fits > 1 and mm.last_run_id == st.count()
 
 
@@ -690,3 +692,41 @@ def test_a_format_1_snapshot_is_upgraded_once_on_load(tmp_path):
     assert not again.predictor.upgraded and again.predictor.online._log == first.predictor.online._log
     task = json.loads(st.runs()["task_features"][0])
     assert again.recommend(task, 60, k=5).equals(first.recommend(task, 60, k=5))
+
+
+def _level_and_rank_world(seed):
+    """Tasks whose accuracy level varies widely (unpredictably: the task feature is unrelated to it)
+    and whose runs differ within the task by a small, consistent effect of the learning rate (best
+    at lr 1e-2)."""
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for t in range(60):
+        level, unrelated = rng.uniform(0.2, 0.9), rng.uniform()
+        for lr in (-4.0, -3.0, -2.0, -1.0):
+            rows.append({"task_unrelated": unrelated, "lr_log10": lr,
+                         "y": level - 0.03 * abs(lr + 2.0) + rng.normal(0, 0.01), "group": f"t{seed}-{t}"})
+    return pl.DataFrame(rows)
+
+
+def test_the_within_task_part_ranks_runs_within_a_task_and_survives_a_reload(tmp_path):
+    from nasoa.meta.evaluate import task_metrics
+    from nasoa.meta.predictors import LGBMPredictor
+
+    train, test = _level_and_rank_world(0), _level_and_rank_world(1)
+    scores = {}
+    for w in (0.0, 0.5):
+        p = LGBMPredictor(seed=0, relative_weight=w)
+        p.learn_many(train)
+        pred = p.predict_many(test.drop("y", "group"))
+        scores[w] = float(task_metrics(pred, test)["spearman"].mean())
+        if w:
+            assert p.state()["relative_trees"] > 0
+            p.save(tmp_path / "p")
+            again = LGBMPredictor.load(tmp_path / "p")
+            assert np.allclose(again.predict_many(test.drop("y", "group")), pred)
+    # The within-task part ranks the lr effect correctly and does not disturb the main booster's
+    # ranking; its size follows the data's within-task spread (0.5 * sqrt(12) * about 0.02 here).
+    assert scores[0.5] >= max(0.8, scores[0.0] - 0.02), scores
+    assert 0.01 < again._rel_scale < 0.1, again._rel_scale
