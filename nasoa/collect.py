@@ -268,7 +268,6 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     rpt = max(1, config.runs_per_task)
     member_by_name = {m["name"]: m for m in members}
     done = skipped = failed = 0
-    t0 = time.time()
     emit = on_event or (lambda e: None)
     finished: set[int] = {i for i, u in uids.items() if u in recorded}  # done, not yet counted
     next_count = start_index  # the counter's value in the store
@@ -309,6 +308,10 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     calibrated_for = todo[0] // rpt if todo else -1
     pos = 0
     with ex:
+        # Workers start and import torch before the first run: start-up, not collection time.
+        warm_up_s = ex.warm_up(("nasoa.collect", "nasoa.train", "nasoa.workflow", "nasoa.meta.features", "timm",
+                                "torchvision")) if todo else 0.0
+        t0 = time.time()
         while pos < len(todo) or ex.pending():
             while pos < len(todo) and ex.pending() < ex.slots:
                 i = todo[pos]
@@ -387,7 +390,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                "appended": done, "skipped": skipped, "elapsed_s": round(time.time() - t0, 2),
                "runs_in_store": st.count()}
     if not local:
-        summary.update(failed=failed, **ex.describe())
+        summary.update(failed=failed, warm_up_s=warm_up_s, **ex.describe())
     return summary
 
 

@@ -86,6 +86,11 @@ class Executor:
         function is raised here, as it would be by a local call."""
         raise NotImplementedError
 
+    def warm_up(self, modules: tuple[str, ...] = ()) -> float:
+        """Start the workers and import ``modules`` in each, before the first run (a fresh worker
+        spends seconds importing torch; that is start-up, not a run's time). Returns the seconds."""
+        return 0.0
+
     def cancel_all(self) -> None:
         """Drop every outstanding run (those running are stopped)."""
 

@@ -56,6 +56,18 @@ def _run_in_worker(fn: Callable[..., Any], threads: int, args: tuple, kwargs: di
                        "gpus": [str(g) for g in ray.get_gpu_ids()]}}
 
 
+def _import(modules: tuple[str, ...]) -> int:
+    """A warm-up task: the worker imports what the runs will need."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    return os.getpid()
+
+
 def _forwarded_env() -> dict[str, str]:
     """nasoa's settings (zoo, data and cache dirs, kernels) for the workers, as the driver has them;
     on a cluster, those paths must exist on every node."""
@@ -128,6 +140,16 @@ class RayExecutor(Executor):
 
     def pending(self) -> int:
         return len(self._refs)
+
+    def warm_up(self, modules: tuple[str, ...] = ()) -> float:
+        t = time.time()
+        refs = [self._task.options(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run, name="nasoa.warm_up").remote(
+            _import, self.threads_per_run, (tuple(modules),), {}) for _ in range(self.slots)]
+        try:
+            ray.get(refs)
+        except ray.exceptions.RayError:  # a worker that failed to start: the runs will meet it and say so
+            pass
+        return round(time.time() - t, 2)
 
     def next_done(self) -> Outcome:
         if not self._refs:

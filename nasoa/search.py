@@ -11,10 +11,11 @@ blocks. Both are evolutionary with Pareto selection: a parent is drawn by binary
 of proposals is random (vega's DnetNas does the same with ``random_ratio``). Duplicates are never
 evaluated, and candidates over the parameter or step-time limits are rejected before training.
 
-Every evaluated candidate is a row in ``search.sqlite`` in the search dir, committed as soon as it
-finishes: re-running continues where it stopped and Ctrl-C loses at most the candidate in flight.
-Candidates run through an :class:`Executor` (local worker processes by default), so a distributed
-engine can be plugged in without touching the search logic.
+Every evaluated candidate is a row in ``search.sqlite`` in the search dir, committed by the driver as
+soon as it finishes: re-running continues where it stopped and Ctrl-C loses at most the candidates
+in flight. Candidates run through an executor (local worker processes by default, or
+:mod:`nasoa.executor`'s, Ray included), which keeps as many in flight as it has slots; workers
+never open the table.
 """
 
 from __future__ import annotations
@@ -230,6 +231,7 @@ class LocalExecutor:
     def __init__(self, workers: int = 1):
         import multiprocessing as mp
 
+        self.workers = workers
         self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
 
     def submit(self, fn, *args):
@@ -241,6 +243,8 @@ class LocalExecutor:
 
 class InlineExecutor:
     """Evaluates in the calling process (tests, debugging)."""
+
+    workers = 1
 
     def submit(self, fn, *args):
         fut: cf.Future = cf.Future()
@@ -254,6 +258,47 @@ class InlineExecutor:
 
     def shutdown(self, cancel: bool = False) -> None:
         pass
+
+
+class _FutureRuns:
+    """A search :class:`Executor` (``submit`` -> Future) seen through :mod:`nasoa.executor`'s
+    interface, so one driver loop keeps ``workers`` candidates in flight on either."""
+
+    name = "local"
+
+    def __init__(self, ex: Executor):
+        self.ex = ex
+        self.slots = max(1, int(getattr(ex, "workers", 1)))
+        self._futures: dict[cf.Future, tuple[Any, float]] = {}
+
+    def submit(self, key: Any, fn: Callable[..., dict], *args: Any) -> None:
+        self._futures[self.ex.submit(fn, *args)] = (key, time.time())
+
+    def pending(self) -> int:
+        return len(self._futures)
+
+    def next_done(self):
+        from .executor import Outcome
+
+        done, _ = cf.wait(list(self._futures), return_when=cf.FIRST_COMPLETED)
+        fut = next(iter(done))
+        key, submitted = self._futures.pop(fut)
+        try:
+            value = fut.result()
+        except Exception as e:  # the worker process died (a broken pool): the candidate failed
+            return Outcome(key=key, submitted=submitted, error=f"{type(e).__name__}: {_first_line(e)}")
+        return Outcome(key=key, value=value, submitted=submitted)
+
+    def cancel_all(self) -> None:
+        self._futures.clear()
+        self.ex.shutdown(cancel=True)
+
+    def close(self) -> None:
+        self.ex.shutdown()
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).splitlines()[0] if str(e) else ""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -296,6 +341,15 @@ def evaluate_candidate(encoding: str, cfg: dict[str, Any]) -> dict[str, Any]:
         "proxy_steps": res.steps,
         "eval_s": time.time() - t0,
     }
+
+
+def evaluate_or_fail(encoding: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """:func:`evaluate_candidate`, with a candidate that raises recorded as failed (the search goes
+    on); what executors run."""
+    try:
+        return evaluate_candidate(encoding, cfg)
+    except Exception as e:  # noqa: BLE001 - any crash of one candidate is that candidate's result
+        return {"status": "failed", "error": f"{type(e).__name__}: {_first_line(e)}"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -400,56 +454,72 @@ def run_search(
         cfg = cfg or SearchConfig()
         store.set_config(cfg.to_dict())
     log = log or (lambda s: None)
-    ex = executor or LocalExecutor()
     owned = executor is None
+    given = executor or LocalExecutor()
+    # nasoa.executor's executors (local, Ray) as they are; a search Executor through an adapter.
+    ex = given if hasattr(given, "next_done") else _FutureRuns(given)
     seen = store.encodings()
     new = rejected = failed = 0
     stop = "complete"
     est = min(cfg.proxy_budget_s, 20.0) + 8.0  # refined from measured candidate times
     costs: list[float] = []
+    flying: dict[str, int] = {"block": 0, "macro": 0}  # candidates in flight per phase
+
+    def record(out) -> None:
+        nonlocal new, rejected, failed, est
+        phase, row, t = out.key
+        if out.ok:
+            result = out.value
+        else:  # its worker was lost (SIGKILL, out of memory) on every attempt
+            result = {"status": "failed", "error": out.error}
+        flying[phase] -= 1
+        costs.append(time.time() - t)
+        est = max(est, sorted(costs)[len(costs) // 2] * 1.1)
+        row = {**row, **result}
+        store.add(row)
+        new += 1
+        rejected += row["status"] == "rejected"
+        failed += row["status"] in ("failed", "diverged")
+        acc = row.get("accuracy")
+        target = cfg.block_candidates if phase == "block" else cfg.macro_candidates
+        log(
+            f"[{phase} {len(store.rows(phase))}/{target}] {row['encoding']}  "
+            + (f"acc {acc:.4f}  " if acc is not None else "")
+            + (f"step {row['step_ms']:.1f} ms  " if row.get("step_ms") else "")
+            + f"{row['status']} ({time.time() - t:.0f}s)"
+        )
+
     try:
         for phase, target in (("block", cfg.block_candidates), ("macro", cfg.macro_candidates)):
             while len(store.rows(phase)) < target:
-                left = budget_s - (time.time() - start)
-                if left < est:
-                    stop = "budget"
-                    break
-                n_rows = len(store.rows(phase, status=None))
-                rng = random.Random(f"{cfg.seed}-{phase}-{n_rows}")
-                enc, parent, how = _propose(cfg, store, phase, rng, seen)
-                seen.add(enc)
-                cost = count_cost(enc, cfg.input_size, 20)
-                row = {"phase": phase, "encoding": enc, "parent": parent, "how": how, "params": cost.params, "macs": cost.macs}
-                t = time.time()
-                try:
-                    out = ex.submit(evaluate_candidate, enc, cfg.to_dict()).result()
-                except KeyboardInterrupt:
-                    raise
-                except Exception as e:  # a candidate that crashes is recorded, the search goes on
-                    out = {"status": "failed", "error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
-                costs.append(time.time() - t)
-                est = max(est, sorted(costs)[len(costs) // 2] * 1.1)
-                row.update(out)
-                store.add(row)
-                new += 1
-                rejected += row["status"] == "rejected"
-                failed += row["status"] in ("failed", "diverged")
-                acc = row.get("accuracy")
-                log(
-                    f"[{phase} {len(store.rows(phase))}/{target}] {enc}  "
-                    + (f"acc {acc:.4f}  " if acc is not None else "")
-                    + (f"step {row['step_ms']:.1f} ms  " if row.get("step_ms") else "")
-                    + f"{row['status']} ({time.time() - t:.0f}s)"
-                )
+                while ex.pending() < ex.slots and len(store.rows(phase)) + flying[phase] < target:
+                    left = budget_s - (time.time() - start)
+                    if left < est:
+                        stop = "budget"
+                        break
+                    n_rows = len(store.rows(phase, status=None)) + flying[phase]
+                    rng = random.Random(f"{cfg.seed}-{phase}-{n_rows}")
+                    enc, parent, how = _propose(cfg, store, phase, rng, seen)
+                    seen.add(enc)
+                    cost = count_cost(enc, cfg.input_size, 20)
+                    row = {"phase": phase, "encoding": enc, "parent": parent, "how": how, "params": cost.params,
+                           "macs": cost.macs}
+                    ex.submit((phase, row, time.time()), evaluate_or_fail, enc, cfg.to_dict())
+                    flying[phase] += 1
+                if not ex.pending():
+                    break  # the budget cannot hold another candidate
+                record(ex.next_done())
+            while ex.pending():  # the macro phase builds on every finished block candidate
+                record(ex.next_done())
             if stop == "budget":
                 break
     except KeyboardInterrupt:
         stop = "interrupted"
-        ex.shutdown(cancel=True)
+        ex.cancel_all()
         owned = False
     finally:
         if owned:
-            ex.shutdown()
+            ex.close()
     rows = store.rows()
     front = pareto_front(rows) if rows else []
     report = SearchReport(str(sdir), len(rows), new, rejected, failed, time.time() - start, stop, front)

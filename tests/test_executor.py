@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -327,3 +328,87 @@ def test_driver_sigterm_stops_the_local_ray_it_started(tiny_zoo):
     while _ray_processes() - before and time.time() < deadline:
         time.sleep(0.5)
     assert not _ray_processes() - before, "the command's local Ray outlived it"
+
+
+# ---------------------------------------------------------------------------------------------
+# nasoa search on Ray: the driver alone writes search.sqlite
+
+
+@pytest.mark.slow
+def test_search_on_ray_gives_a_front_like_the_local_search(tmp_path, ray_cluster):
+    from nasoa.search import SearchStore, run_search
+    from test_search import TINY
+
+    cfg = replace(TINY, block_candidates=3, macro_candidates=2)
+    report = run_search(tmp_path, cfg, budget_s=600, executor=_ray_executor())
+    assert report.stop_reason == "complete" and report.front and report.new == report.evaluated
+    store = SearchStore(tmp_path / "search.sqlite")
+    rows = store.rows(status=None)
+    assert len({r["encoding"] for r in rows}) == len(rows)
+    assert len(store.rows("block")) >= 3 and len(store.rows("macro")) >= 2
+    assert all(r["step_ms"] > 0 for r in store.rows())
+    store.close()
+    for f in ("front.md", "front.png", "candidates.csv", "search.json"):
+        assert (tmp_path / f).exists()
+    again = run_search(tmp_path, cfg, budget_s=600, executor=_ray_executor())
+    assert again.new == 0  # resumed: nothing left
+
+
+# ---------------------------------------------------------------------------------------------
+# nasoa bench adapt on Ray: rows run in the workers' temp dirs, the driver writes the row files
+
+_BENCH_DRIVER = """
+import os, sys
+
+import ray
+
+
+def tiny_zoo_only():  # in the driver and in every Ray worker: the test's one-member zoo, no shipped experience
+    from pathlib import Path
+
+    import nasoa.adapt
+    from nasoa.zoo import registry
+
+    user = [r for r in registry.records() if r["origin"] == "user"]
+    registry.records = lambda include_user=True: [dict(r) for r in user]
+    nasoa.adapt.shipped_experience = lambda: Path(os.environ["NASOA_ZOO_DIR"]) / "no-shipped-experience.parquet"
+
+
+tiny_zoo_only()
+env = {k: v for k, v in os.environ.items() if k.startswith("NASOA_")}
+ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+         runtime_env={"env_vars": env, "worker_process_setup_hook": tiny_zoo_only})
+from nasoa.cli.main import main
+
+sys.argv = ["nasoa", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+def test_bench_adapt_on_ray_writes_the_rows_a_local_run_writes(tiny_zoo):
+    pytest.importorskip("ray")
+    from test_bench import TINY_TASKS
+
+    script = tiny_zoo / "bench_driver.py"
+    script.write_text(_BENCH_DRIVER)
+    out = tiny_zoo / "bench"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    args = [sys.executable, str(script), "bench", "adapt", "--budgets", "8s", "--task", TINY_TASKS[0], "--strategies",
+            "nasoa,default", "--ratio-budgets", "", "--out", str(out), "--executor", "ray"]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=400, env=env)
+    assert res.returncode == 0, res.stderr + res.stdout
+    rows = [json.loads(x) for x in (out / "rows.jsonl").read_text().splitlines()]
+    assert sorted(x["strategy"] for x in rows) == ["default", "nasoa"]
+    for x in rows:  # the fields the local rows have (tests/test_bench.py), and where each ran
+        assert "error" not in x and x["model"] == "tiny_member" and x["input_size"] == 16
+        assert 0.0 <= x["test_accuracy"] <= 1.0 and 0.0 <= x["val_accuracy"] <= 1.0 and x["epochs"] > 0
+        assert x["store_seen"] == {"runs": 0, "cached_tasks": 0}
+        assert x["wall_s"] <= 8 * 2  # deadlines are bench budgets' business; here two rows may share one core
+        assert x["executor"] == "ray" and x["queue_s"] >= 0 and x["worker"]["pid"]
+    report = json.loads((out / "adapt.json").read_text())
+    assert len(report["rows"]) == 2 and report["invocations"][-1]["executor"]["executor"] == "ray"
+    assert not (out / "work").exists()
+    again = subprocess.run(args, capture_output=True, text=True, timeout=400, env=env)  # resumes: nothing to run
+    assert again.returncode == 0 and "val " not in again.stdout
+    assert len((out / "rows.jsonl").read_text().splitlines()) == 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from . import _options as opt
+
 app = typer.Typer(help="Benchmarks (kernels, zoo, adapt) with provenance: machine, versions, date.", no_args_is_help=True)
 
 
@@ -202,9 +204,15 @@ def adapt_bench(
     report_only: bool = typer.Option(False, "--report-only", help="Rebuild adapt.md/png/json from the rows so far."),
     seed: int = typer.Option(0, "--seed"),
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/adapt-<date>/); a re-run resumes."),
+    executor: str = opt.EXECUTOR,
+    address: str = opt.ADDRESS,
+    cpus_per_run: float = opt.CPUS_PER_RUN,
+    gpus_per_run: float = opt.GPUS_PER_RUN,
+    retries: int = opt.RETRIES,
 ) -> None:
     """All adapt strategies on the same tasks: test accuracy at equal budget (every row from the same
-    store snapshot), nasoa minus practice and default, BOHB's compute to match nasoa."""
+    store snapshot), nasoa minus practice and default, BOHB's compute to match nasoa. With --executor
+    ray the rows are Ray tasks; this process alone writes the row files."""
     import datetime
     from pathlib import Path
 
@@ -220,8 +228,10 @@ def adapt_bench(
     rb = tuple(parse_duration(b) for b in ratio_budgets.split(",") if b.strip())
     strat = tuple(s.strip() for s in strategies.split(",") if s.strip())
     specs = [*(read_tasks_file(tasks_from) if tasks_from else []), *(task or [])]
-    run(d, bs, tasks, seed, rb, bohb_multiple, strat, parse_shard(shard), log=typer.echo, tasks=specs or None,
-        seed_store_from=seed_store, hold_out_family=hold_out_family)
+    k_n = parse_shard(shard)
+    with opt.executor_from(executor, address, cpus_per_run, gpus_per_run, retries) as ex:
+        run(d, bs, tasks, seed, rb, bohb_multiple, strat, k_n, log=typer.echo, tasks=specs or None,
+            seed_store_from=seed_store, hold_out_family=hold_out_family, executor=ex)
     typer.echo(f"table: {d / 'adapt.md'}")
 
 

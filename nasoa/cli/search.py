@@ -19,10 +19,16 @@ def search(
     macro_candidates: int = typer.Option(None, "--macro-candidates", min=0, help="Candidates in the macro phase."),
     max_params: int = typer.Option(None, "--max-params", min=1000, help="Reject candidates with more parameters."),
     max_step_ms: float = typer.Option(None, "--max-step-ms", min=1.0, help="Reject candidates with slower steps."),
-    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Local worker processes."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Local worker processes (--executor local)."),
     seed: int = opt.SEED,
+    executor: str = opt.EXECUTOR,
+    address: str = opt.ADDRESS,
+    cpus_per_run: float = opt.CPUS_PER_RUN,
+    gpus_per_run: float = opt.GPUS_PER_RUN,
+    retries: int = opt.RETRIES,
 ) -> None:
-    """Search the ET-NAS space for the Pareto front of proxy accuracy vs measured step time."""
+    """Search the ET-NAS space for the Pareto front of proxy accuracy vs measured step time.
+    With --executor ray the candidates are Ray tasks; this process alone writes search.sqlite."""
     from dataclasses import replace
 
     from nasoa.runtime import parse_duration
@@ -45,7 +51,12 @@ def search(
             cfg = replace(cfg, seed=seed, **overrides)  # run_search refuses a changed search
     else:
         cfg = replace(SearchConfig(seed=seed), **overrides)
-    report = run_search(out, cfg, budget_s, LocalExecutor(workers), log=typer.echo, start_time=start)
+    if executor.strip().lower() == "local":
+        opt.executor_from(executor, address, cpus_per_run, gpus_per_run, retries)  # refuses --address alone
+        report = run_search(out, cfg, budget_s, LocalExecutor(workers), log=typer.echo, start_time=start)
+    else:
+        with opt.executor_from(executor, address, cpus_per_run, gpus_per_run, retries) as ex:
+            report = run_search(out, cfg, budget_s, ex, log=typer.echo, start_time=start)
     typer.echo(
         f"{report.evaluated} candidates in {out} ({report.new} new this run, {report.rejected} rejected, "
         f"{report.failed} failed) in {report.elapsed_s:.0f}s; stopped: {report.stop_reason}"
