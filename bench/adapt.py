@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nasoa.errors import NasoaError
+from nasoa.figures import figure, save_png
 
 from .provenance import fields, provenance
 
@@ -576,8 +577,6 @@ def report(out: Path) -> dict[str, Any]:
 
 def _plot(summary: list[dict[str, Any]], strategies: list[str], budgets: list[float], path: Path) -> None:
     import numpy as np
-
-    from nasoa.figures import figure, save_png
 
     fig, ax = figure(figsize=(6.4, 3.6), dpi=110)
     width = 0.8 / max(1, len(strategies))

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from nasoa.figures import figure, save_png
+
 from .provenance import fields, provenance
 
 # A 1,000-image validation split (50 per class) keeps the in-budget evaluation short for every
@@ -170,8 +172,6 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    from nasoa.figures import figure, save_png
-
     fig, axes = figure(1, 2, figsize=(11, 4.2), dpi=120)
     for name in dict.fromkeys(r["model"] for r in rows):
         rs = sorted((r for r in rows if r["model"] == name and r["test_accuracy"] is not None), key=lambda r: r["budget_s"])

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nasoa.figures import figure, save_png
+
 from .metrics import ndcg, spearman
 
 if TYPE_CHECKING:
@@ -165,8 +167,6 @@ def select_backend(frame: pl.DataFrame, factories: Mapping[str, Factory], folds:
 
 def plot_predicted_vs_actual(preds: pl.DataFrame, path: str | Path, title: str = "") -> Path:
     """Scatter of predicted vs actual accuracy (leave-tasks-out predictions) as a PNG."""
-    from nasoa.figures import figure, save_png
-
     y, p = preds["y"].to_numpy(), preds["pred"].to_numpy()
     fig, ax = figure(figsize=(4.5, 4.5), dpi=120)
     ax.scatter(y, p, s=8, alpha=0.6)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import NasoaError
+from .figures import figure, save_png
 from .runtime import atomic_write_json, parse_duration
 
 __all__ = ["read_tasks", "run_stream", "report", "REFERENCES", "GRID"]
@@ -227,16 +228,7 @@ def report(out: Path, state: dict[str, Any], store: str | Path | None = None) ->
 
 
 def _plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .runtime import atomic_write_bytes
-
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 5), dpi=110, sharex=True)
+    fig, (top, bottom) = figure(2, 1, figsize=(6.5, 5), dpi=110, sharex=True)
     xs = [r["index"] for r in rows]
     top.plot(xs, [r["val_accuracy"] for r in rows], "-o", ms=3, label="stream")
     refs = [(r["index"], r["reference"]["val_accuracy"]) for r in rows if r.get("reference")]
@@ -257,8 +249,4 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     bottom.set_ylabel("regret vs reference")
     bottom.set_xlabel("task index")
     bottom.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path)
