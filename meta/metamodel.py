@@ -37,7 +37,6 @@ meta fit --online``) to switch.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,12 +46,12 @@ import numpy as np
 from nasoa.errors import NasoaError
 
 from .candidates import REGIME_COLUMNS, Grid, candidate_regime, enumerate_candidates
-from .descriptors import ENV_MACHINE_FACTOR, MemberTable, machine_factor, zoo_records
+from .descriptors import MemberTable, machine_factor
 from .features import (TimeModel, _base_row, cached_task_features, derive, feature_columns, save_task_features,
                        training_frame)
 from .predictors import BACKENDS, CombinedPredictor, Predictor, load_predictor, make_predictor
 from .store import ExperienceStore, RunRecord
-from .timing import calibrate_records
+from .timing import calibrated_zoo
 
 if TYPE_CHECKING:
     import polars as pl
@@ -85,14 +84,7 @@ class MetaModel:
                  store: ExperienceStore | None = None, grid: Grid | None = None, time_model: TimeModel | None = None,
                  backend: str = "lgbm-regressor", seed: int = 0, rescore_top: int = 64,
                  feature_extractor: FeatureExtractor | None = None):
-        self.records = [dict(r) for r in (zoo if zoo is not None else zoo_records())]
-        self.calibration: dict[str, Any] = {}
-        if store is not None and not os.environ.get(ENV_MACHINE_FACTOR):
-            # Step times corrected by what recent runs measured on this machine (bounded query).
-            from nasoa.runtime import available_cores, cpu_model
-
-            self.records, self.calibration = calibrate_records(self.records, store.timings(), cpu=cpu_model(),
-                                                               threads=available_cores())
+        self.records, self.calibration = calibrated_zoo(store, zoo)
         self.members = MemberTable(self.records)
         self.store = store
         self.grid = grid or Grid()
@@ -298,8 +290,10 @@ class MetaModel:
         self.predictor.learn_one(row, y, g)
         self.last_run_id = max(self.last_run_id, rid)
 
-    def task_features(self, task: Any) -> dict[str, Any]:
-        """Features of a task: a dict passes through; a TaskData is measured (and cached)."""
+    def task_features(self, task: Any, members: Iterable[str] | None = None) -> dict[str, Any]:
+        """Features of a task: a dict passes through; a TaskData is measured (and cached), with the
+        transferability scores of ``members`` (default: every member; ``()``: the meta-features
+        alone, which cost well under a second)."""
         if isinstance(task, Mapping):
             return dict(task)
         extract = None
@@ -309,7 +303,8 @@ class MetaModel:
             def extract(name: str) -> tuple[np.ndarray, np.ndarray]:
                 return fx(task, name)
 
-        _, feats = cached_task_features(task, store=self.store, members=self.members.names, extract=extract,
+        names = self.members.names if members is None else members
+        _, feats = cached_task_features(task, store=self.store, members=names, extract=extract,
                                         unsaved=self.unsaved_task_features)
         return feats
 

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["calibrate_records", "PRIOR_RUNS"]
+__all__ = ["calibrate_records", "calibrated_zoo", "PRIOR_RUNS"]
 
 PRIOR_RUNS = 3.0
 # A run that got less of its cores than this (``extra.cpu_share``, where recorded) shared them with
@@ -94,3 +94,21 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
     summary.update({"global_factor": round(math.exp(g), 4), "factors": factors,
                     "runs_per_member": {m: len(v) for m, v in member_sum.items()}})
     return out, summary
+
+
+def calibrated_zoo(store: Any = None, zoo: Sequence[Mapping[str, Any]] | None = None,
+                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``(records, calibration)``: the zoo's member records (default: the registry's) with their step
+    times corrected by what the store's recent runs measured on this machine (a bounded query),
+    unless $NASOA_MACHINE_FACTOR overrides the speed. What the time model reads; it needs no
+    predictor, so a caller can check a budget before loading one."""
+    import os
+
+    from .descriptors import ENV_MACHINE_FACTOR, zoo_records
+
+    records = [dict(r) for r in (zoo if zoo is not None else zoo_records())]
+    if store is None or os.environ.get(ENV_MACHINE_FACTOR):
+        return records, {}
+    from nasoa.runtime import available_cores, cpu_model
+
+    return calibrate_records(records, store.timings(), cpu=cpu_model(), threads=available_cores())

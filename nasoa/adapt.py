@@ -45,6 +45,15 @@ PRACTICE_REGIME = {"lr": 1e-3, "frozen_stages": 0, "schedule": "cosine", "optimi
 PRACTICE_MIN_SIZE = 32
 # Time kept free after training for the curve PNG, the store append and the predictor update.
 POST_RESERVE_S = 1.5
+# The set-up's cost model: transferability (one forward pass of a member over a sample of the task's
+# images, then LogME and k-NN) gets at most TRANSFER_SHARE of the time left once the meta-features
+# are in, and never what the quickest regime needs; each member costs TRANSFER_MEMBER_S to build and
+# load plus its forward pass (the zoo's measured step time x the time model's eval factor, at this
+# machine's factor). Smaller budgets score fewer images (down to TRANSFER_MIN_IMAGES), then fewer
+# members; scores from a reduced sample are used for the choice but not cached.
+TRANSFER_SHARE = 0.25
+TRANSFER_MEMBER_S = 0.3
+TRANSFER_MIN_IMAGES = 60
 
 
 @dataclass
@@ -142,16 +151,19 @@ def practice_choice(task) -> Choice:
                   input_size=size)
 
 
-def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: bool = False, k: int = 5) -> Choice:
+def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: bool = False, k: int = 5,
+           features: dict[str, Any] | None = None) -> Choice:
     """The member and regime a strategy picks for ``task`` within ``budget_s`` (seconds left).
-    ``mm`` may be None for ``practice``, which does not consult it."""
+    ``mm`` may be None for ``practice``, which does not consult it. ``features``: the task's
+    features when the caller measured them (see :func:`setup_features`); else they are measured here."""
     import numpy as np
 
     if strategy not in STRATEGIES:
         raise NasoaError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if strategy == "practice":
         return practice_choice(task)
-    mm.task_features(task)  # meta-features and LogME, computed once and cached in the store
+    # meta-features and LogME, computed once and cached in the store
+    task = features if features is not None else mm.task_features(task)
     t = time.perf_counter()
     frame = mm.candidates(task, budget_s)  # raises NasoaError naming the smallest feasible budget
     n = frame.height
@@ -195,6 +207,111 @@ def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: 
     return Choice(strategy, row["model_name"], mm.regime(row), pred, None, row.get("planned_epochs"), n, ms, [row])
 
 
+def member_min_budgets(members, time_model, features: dict[str, Any], grid=None) -> dict[str, float]:
+    """Each member's smallest budget: what its quickest candidate regime needs on this task by the
+    time model (set-up, ``min_epochs`` of training, evaluation and the margin). ``members``: a
+    :class:`nasoa.meta.descriptors.MemberTable`."""
+    import polars as pl
+
+    from nasoa.meta.candidates import Grid, enumerate_candidates
+
+    frame = enumerate_candidates(members, features, 1.0, grid or Grid(), time_model, feasible_only=False)
+    agg = frame.group_by("model_name").agg(pl.col("_min_budget_s").min())
+    return {str(m): float(v) for m, v in agg.iter_rows() if v is not None}
+
+
+def check_budget(need: dict[str, float], budget_s: float, spent: float) -> float:
+    """The quickest member's need (seconds) when it fits what is left of the budget; else a
+    one-line :class:`BudgetTooSmallError` naming the smallest whole budget that would do."""
+    if not need:
+        raise NasoaError("the zoo has no members with measured step times; run `nasoa zoo profile` first")
+    quickest = min(need.values())
+    if quickest > budget_s - spent:
+        raise BudgetTooSmallError(
+            f"a budget of {budget_s:g}s is too small for every candidate regime on this task: loading and scoring "
+            f"took {spent:.1f}s and the quickest regime needs about {quickest:.0f}s more; pass --budget "
+            f"{math.ceil(spent + quickest)}s or more", spent + quickest)
+    return quickest
+
+
+def precheck_budget(task, st, budget_s: float, start: float, unsaved: dict) -> float:
+    """The budget check before any model or predictor is loaded: the task's meta-features (cached in
+    ``unsaved`` until the run goes ahead) and the time model over the zoo's calibrated step times.
+    Returns the quickest member's need; a hopeless budget is refused here, in well under a second
+    after loading, however slow the machine."""
+    from nasoa.meta.descriptors import MemberTable, machine_factor
+    from nasoa.meta.features import TimeModel, cached_task_features
+    from nasoa.meta.timing import calibrated_zoo
+
+    feats = cached_task_features(task, store=st, unsaved=unsaved)[1]
+    records, _ = calibrated_zoo(st)
+    need = member_min_budgets(MemberTable(records), TimeModel(machine_factor=machine_factor()), feats)
+    return check_budget(need, budget_s, time.time() - start)
+
+
+def transfer_cost_s(mm, member: str, images: int) -> float:
+    """Predicted seconds to score one member's transferability on ``images`` images: build and load
+    it, then a forward pass (its step time at full fine-tuning x the time model's eval factor), at
+    this machine's factor."""
+    d = mm.members.by_name(member) or {}
+    table = d.get("_train_step_ms") or {}
+    full = float(table.get("0", min(table.values()))) if table else 100.0
+    per_image_s = full / float(d.get("_train_step_batch") or 64) / 1000.0 * mm.time_model.eval_factor
+    return mm.time_model.machine_factor * (TRANSFER_MEMBER_S + images * per_image_s)
+
+
+def setup_features(mm, task, budget_s: float, start: float, extract: Callable[[Any, str, int], Any] | None,
+                   images: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The task's features within the budget, and what they cost: ``(features, info)``.
+
+    Meta-features first (well under a second); then the cost model: a budget in which no member's
+    quickest regime fits is refused at once (:class:`BudgetTooSmallError`), before any member is
+    run; then transferability (``extract(task, member, n) -> (features, labels)``, None: none) for
+    the members that can run at all, within :data:`TRANSFER_SHARE` of the time left and never
+    eating into what the quickest regime needs: fewer images when the budget is small, then fewer
+    members (cheapest first; each member's cost re-estimated from what the previous ones took).
+    Scores over the full sample go to the store's cache with the meta-features (deferred: written
+    once the run goes ahead); scores over a reduced sample serve this choice only."""
+    from nasoa.meta.features import TRANSFER_IMAGES, TRANSFER_SCORES, transfer_scores
+
+    images = TRANSFER_IMAGES if images is None else int(images)
+    feats = mm.task_features(task, members=())
+    spent = time.time() - start
+    left = budget_s - spent
+    need = member_min_budgets(mm.members, mm.time_model, feats, mm.grid)
+    quickest = check_budget(need, budget_s, spent)
+    info: dict[str, Any] = {"images": 0, "scored": [], "cached": [], "skipped": [], "allowance_s": 0.0}
+    if extract is None:
+        return feats, info
+    fits = sorted(m for m, s in need.items() if s <= left)
+    info["cached"] = [m for m in fits if all(m in (feats.get(k) or {}) for k in TRANSFER_SCORES)]
+    todo = [m for m in fits if m not in info["cached"]]
+    allowance = max(0.0, min(TRANSFER_SHARE * left, left - quickest))
+    full = min(images, int(task.num_train))
+    n = full
+    while n > TRANSFER_MIN_IMAGES and sum(transfer_cost_s(mm, m, n) for m in todo) > allowance:
+        n = max(TRANSFER_MIN_IMAGES, int(n * 0.7))
+    n = min(n, full)
+    todo.sort(key=lambda m: transfer_cost_s(mm, m, n))
+    info.update(images=n, allowance_s=round(allowance, 3))
+    deadline = time.time() + allowance
+    ratio = 1.0  # measured / predicted cost of the members scored so far
+    for m in todo:
+        base = transfer_cost_s(mm, m, n)
+        if time.time() + ratio * base > deadline:
+            info["skipped"].append(m)
+            continue
+        t = time.time()
+        if n == full and images == TRANSFER_IMAGES:  # the cached definition: through the store's cache
+            feats = mm.task_features(task, members=[*info["cached"], *info["scored"], m])
+        else:
+            scores = transfer_scores(lambda name: extract(task, name, n), [m])
+            feats = {**feats, **{k: {**(feats.get(k) or {}), **scores[k]} for k in TRANSFER_SCORES}}
+        ratio = max(0.25, (time.time() - t) / base)
+        info["scored"].append(m)
+    return feats, info
+
+
 def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep, regime, result, strategy: str,
                seed: int, run_dir: Path | None):
     """The finished run as the experience store keeps it (a :class:`nasoa.meta.store.RunRecord`)."""
@@ -225,9 +342,10 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
 
 
 def record_run(mm, task, prep, regime, result, model_name: str, strategy: str, seed: int,
-               run_dir: Path | None) -> int | None:
-    """Append the finished run to the experience store and update the predictor online."""
-    feats = mm.task_features(task)  # cached in the store when the candidates were scored
+               run_dir: Path | None, features: dict[str, Any] | None = None) -> int | None:
+    """Append the finished run to the experience store and update the predictor online; the task's
+    ``features`` are those its choice was made on (default: measured, or read from the store's cache)."""
+    feats = features if features is not None else mm.task_features(task)
     rec = next(r for r in mm.records if r["name"] == model_name)
     return mm.learn(run_record(task, feats, rec, prep, regime, result, strategy, seed, run_dir))
 
@@ -309,47 +427,57 @@ def adapt(
         # practice consults neither the meta-model nor the store; it opens the store only to record its run.
         st = open_store(store) if not practice or (learn and not dry_run) else None
         mm = None
+        unsaved: dict = {}  # the task's features, cached in the store once the run goes ahead (below)
         if not practice:
+            precheck_budget(task, st, budget_s, start, unsaved)  # before the predictor's (slow) imports
             from nasoa.meta.metamodel import MetaModel
 
-            from .collect import penultimate_features
-
-            from nasoa.meta.features import TRANSFER_IMAGES
-
-            # Transferability (a forward pass of every member over a few hundred images) only where it
-            # drives the choice; the images are a fixed sample, so --seed does not move the features.
-            extractor = ((lambda t, name: penultimate_features(t, name, TRANSFER_IMAGES, 0))
-                         if strategy in ("nasoa", "logme") else None)
-            mm = MetaModel.load(st, seed=seed, feature_extractor=extractor)
-            mm.defer_task_features()  # cached in the store once the run goes ahead (below)
+            mm = MetaModel.load(st, seed=seed)
+            mm.unsaved_task_features = unsaved
             if not mm.records:
                 raise NasoaError("the zoo has no pretrained members; run `nasoa zoo pretrain` first")
     loaded = time.time() - start
     task_features = None
-    unsaved: dict = {}  # practice: its task features, cached in the store once the run goes ahead
-    if mm is not None:
-        mm.task_features(task)  # meta-features and LogME: part of the time before training
-    elif st is not None:  # practice, learning: the meta-features its store record needs (no LogME)
-        from nasoa.meta.features import cached_task_features
+    setup: dict[str, Any] = {}
+    # The set-up (features, choice) is bounded by the budget too: the cost model below sizes it, and
+    # this guard stops it (a one-line refusal) should the machine be slower still than measured.
+    with deadline_guard(start + budget_s - margin_s(budget_s),
+                        f"the budget of {budget_s:g}s is too small: loading and scoring this task took all of it "
+                        f"on this machine now; give a larger --budget"):
+        features = None
+        if mm is not None:
+            # Transferability (a forward pass of members over a sample of images) only where it drives the
+            # choice; the sample is fixed, so --seed does not move the features.
+            extract = None
+            if strategy in ("nasoa", "logme"):
+                from nasoa.meta.features import TRANSFER_IMAGES
 
-        task_features = cached_task_features(task, store=st, unsaved=unsaved)[1]
-    spent = time.time() - start
-    try:
-        choice = choose(strategy, mm, task, budget_s - spent, seed=seed, explore=explore, k=k)
-    except BudgetTooSmallError as e:  # name the smallest whole budget, not what was left after loading
-        need = math.ceil(spent + e.minimum_s)
-        raise BudgetTooSmallError(
-            f"a budget of {budget_s:g}s is too small for every candidate regime on this task: loading and scoring took "
-            f"{spent:.1f}s and the quickest regime needs about {e.minimum_s:.0f}s more; pass --budget {need}s or more",
-            need) from None
-    plan = None
-    if strategy == "nasoa":
-        from .probe import plan_probe
+                from .collect import penultimate_features
 
-        choice.novelty = mm.novelty(task)
-        if probe != "never":
-            ranked = mm.recommend(task, budget_s - spent, k=200).to_dicts()
-            plan = plan_probe(ranked, choice.novelty, budget_s - (time.time() - start), mode=probe)
+                extract = lambda t, name, n: penultimate_features(t, name, n, 0)  # noqa: E731
+                mm.feature_extractor = lambda t, name: penultimate_features(t, name, TRANSFER_IMAGES, 0)
+            features, setup = setup_features(mm, task, budget_s, start, extract)
+        elif st is not None:  # practice, learning: the meta-features its store record needs (no LogME)
+            from nasoa.meta.features import cached_task_features
+
+            task_features = cached_task_features(task, store=st, unsaved=unsaved)[1]
+        spent = time.time() - start
+        try:
+            choice = choose(strategy, mm, task, budget_s - spent, seed=seed, explore=explore, k=k, features=features)
+        except BudgetTooSmallError as e:  # name the smallest whole budget, not what was left after loading
+            need = math.ceil(spent + e.minimum_s)
+            raise BudgetTooSmallError(
+                f"a budget of {budget_s:g}s is too small for every candidate regime on this task: loading and scoring "
+                f"took {spent:.1f}s and the quickest regime needs about {e.minimum_s:.0f}s more; pass --budget {need}s "
+                f"or more", need) from None
+        plan = None
+        if strategy == "nasoa":
+            from .probe import plan_probe
+
+            choice.novelty = mm.novelty(features)
+            if probe != "never":
+                ranked = mm.recommend(features, budget_s - spent, k=200).to_dicts()
+                plan = plan_probe(ranked, choice.novelty, budget_s - (time.time() - start), mode=probe)
     if learn:  # the choice stands: from here the command runs (or, with --dry-run, reports it)
         if mm is not None:
             mm.save_task_features()
@@ -365,6 +493,7 @@ def adapt(
         "planned_epochs": choice.planned_epochs, "n_candidates": choice.n_candidates,
         "recommend_ms": round(choice.recommend_ms, 2), "top": choice.top,
         "setup_s": {"start_and_load": round(loaded, 3), "meta_features": round(spent - loaded, 3)},
+        "transfer": setup or None,
         "novelty": choice.novelty, "probe": plan.to_dict() if plan is not None else None,
     }
     if dry_run:
@@ -384,7 +513,7 @@ def adapt(
         rec = zoo_record(choice.model_name)
     size = choice.input_size or int(rec.get("input_size") or 32)
     if plan is not None:  # try the candidates in a slice each; the winner goes on with its weights
-        choice, rec, prep = _run_probes(mm, task, data, plan, seed, device, learn, manifest)
+        choice, rec, prep = _run_probes(mm, task, data, plan, seed, device, learn, manifest, features)
     else:
         prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True, size=size, device=device,
                                       task=task)
@@ -405,7 +534,7 @@ def adapt(
     if learn and mm is not None:
         # A run that continued a probe's weights is not a one-shot run of its regime: recorded apart.
         manifest["run_id"] = record_run(mm, task, prep, regime, result, choice.model_name,
-                                        PROBED_STRATEGY if plan is not None else strategy, seed, run_dir)
+                                        PROBED_STRATEGY if plan is not None else strategy, seed, run_dir, features)
     elif learn:  # practice: recorded like every run, but no predictor learns here (it never loaded one)
         manifest["run_id"] = st.append(run_record(task, task_features, rec, prep, regime, result, strategy, seed,
                                                   run_dir))
@@ -420,7 +549,8 @@ def adapt(
     return manifest
 
 
-def _run_probes(mm, task, data: str, plan, seed: int, device: str, learn: bool, manifest: dict[str, Any]):
+def _run_probes(mm, task, data: str, plan, seed: int, device: str, learn: bool, manifest: dict[str, Any],
+                features: dict[str, Any] | None = None):
     """Successive halving over the plan's candidates: each trains from its pretrained weights for
     ``plan.probe_s`` (its own full schedule), is recorded as a run of that budget, and the one with
     the best validation accuracy is returned with its trained model, to continue."""
@@ -438,7 +568,8 @@ def _run_probes(mm, task, data: str, plan, seed: int, device: str, learn: bool, 
                           mean=prep.mean, std=prep.std, hflip=prep.hflip, progress=False,
                           margin_s=margin_s(plan.probe_s))
         if learn:  # a real run of this regime at this budget: experience like any other
-            record_run(mm, task, prep, regime, result, row["model_name"], "probe", seed, None)  # no run dir: not kept
+            record_run(mm, task, prep, regime, result, row["model_name"], "probe", seed, None,  # no run dir: not kept
+                       features)
         trials.append((result.val_accuracy, row, rec, prep))
         manifest.setdefault("probe_trials", []).append({
             "model": row["model_name"], "regime": regime.to_dict(), "predicted_accuracy": row["predicted_accuracy"],

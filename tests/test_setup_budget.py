@@ -1,0 +1,166 @@
+"""`nasoa adapt`'s set-up stays inside the budget: the budget check and the set-up's cost model
+come before any member is run for transferability, a budget no regime fits is refused within it
+(even on a machine far slower than measured: $NASOA_MACHINE_FACTOR), and transferability shrinks
+to what the budget allows (fewer images, then fewer members) instead of running past it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nasoa import adapt as A
+
+TASK = "builtin:digits?per_class=12"
+
+
+def _cli(args: list[str], tmp_path, **env) -> tuple[subprocess.CompletedProcess, float]:
+    e = {k: v for k, v in os.environ.items() if k not in ("NASOA_STORE", "NASOA_MACHINE_FACTOR")}
+    e.update(NASOA_DATA_DIR=str(tmp_path / "data"), **env)
+    t = time.time()
+    p = subprocess.run([sys.executable, "-m", "nasoa.cli.main", *args], env=e, cwd=tmp_path, capture_output=True,
+                       text=True, timeout=300)
+    return p, time.time() - t
+
+
+def _tasks(store) -> list[str]:
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        return [r[0] for r in con.execute("SELECT task_spec FROM tasks")]
+    finally:
+        con.close()
+
+
+def test_a_new_task_with_a_hopeless_budget_is_refused_within_it_on_a_fresh_install(tmp_path):
+    """A whole process on a fresh store (seeded with the shipped experience, the real zoo), on a
+    machine a million times slower than profiled: refused, one line, exit 2, inside the budget, and
+    the new task is not cached."""
+    store = tmp_path / "fresh.sqlite"
+    budget = 12.0
+    p, wall = _cli(["adapt", "builtin:digits?per_class=21", "--budget", f"{budget:g}s", "--store", str(store)],
+                   tmp_path, NASOA_MACHINE_FACTOR="1e6")
+    assert p.returncode == 2, p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip() and not ln.startswith("warning: ")]
+    assert len(lines) == 1 and "too small" in lines[0], p.stderr
+    assert wall <= budget, f"refused after {wall:.1f}s, past its {budget:g}s budget"
+    assert not any("per_class=21" in s for s in _tasks(store))
+
+
+def test_a_dry_run_on_a_new_task_keeps_its_budget_and_says_what_it_scored(tmp_path):
+    """Unbounded meta-features and LogME made this take 28.9 s of a 15 s budget on a loaded machine.
+    Now it answers within the budget, or, when the machine is too loaded even to load the task and
+    the meta-model in time (other tests may share the core), refuses within it."""
+    store = tmp_path / "fresh.sqlite"
+    budget = 15.0
+    p, wall = _cli(["adapt", "builtin:digits?per_class=22", "--budget", f"{budget:g}s", "--dry-run", "--json",
+                    "--store", str(store)], tmp_path)
+    assert wall <= budget, f"a dry run took {wall:.1f}s of its {budget:g}s budget"
+    if p.returncode == 2:
+        lines = [ln for ln in p.stderr.splitlines() if ln.strip() and not ln.startswith("warning: ")]
+        assert len(lines) == 1 and "too small" in lines[0], p.stderr
+        return
+    assert p.returncode == 0, p.stderr
+    t = json.loads(p.stdout)["transfer"]
+    assert t["allowance_s"] <= A.TRANSFER_SHARE * budget
+    names = {r["name"] for r in json.loads(_cli(["zoo", "list", "--json"], tmp_path)[0].stdout)}
+    assert set(t["scored"]) | set(t["skipped"]) | set(t["cached"]) <= names
+    assert not t["scored"] or t["images"] >= A.TRANSFER_MIN_IMAGES
+
+
+def _mm(tiny_zoo, store=None):
+    from nasoa.meta.metamodel import MetaModel
+
+    mm = MetaModel.load(A.open_store(store or tiny_zoo / "exp.sqlite"))
+    mm.defer_task_features()
+    return mm
+
+
+def _extract(calls):
+    from nasoa.collect import penultimate_features
+
+    def extract(task, name, n):
+        calls.append((name, n))
+        return penultimate_features(task, name, n, 0)
+
+    return extract
+
+
+def test_transferability_shrinks_to_the_budget_and_a_reduced_sample_is_not_cached(tiny_zoo, monkeypatch):
+    from nasoa.data import load_task
+    from nasoa.meta.features import TRANSFER_IMAGES
+
+    task = load_task("builtin:digits?per_class=40")
+    mm = _mm(tiny_zoo)
+    from nasoa.collect import penultimate_features
+
+    mm.feature_extractor = lambda t, name: penultimate_features(t, name, TRANSFER_IMAGES, 0)
+    # A member costs 1 ms an image to score, by the cost model.
+    monkeypatch.setattr(A, "transfer_cost_s", lambda mm, m, n: 0.001 * n)
+    calls = []
+    # 8 s left: 25% is 2 s, so 300 images (0.3 s) fit: the full sample, through the cache.
+    feats, info = A.setup_features(mm, task, 8.0, time.time(), _extract(calls))
+    assert info["images"] == TRANSFER_IMAGES and info["scored"] == ["tiny_member"] and not info["skipped"]
+    assert "tiny_member" in feats["logme"] and "tiny_member" in feats["knn"]
+    (cached, _), = mm.unsaved_task_features.values()
+    assert cached["logme"] == feats["logme"]  # to be written with the run
+
+    mm = _mm(tiny_zoo)
+    calls.clear()
+    # 300 images (0.3 s) no longer fit 25% of a 1 s budget (0.25 s); fewer images do.
+    monkeypatch.setattr(A, "member_min_budgets", lambda *a: {"tiny_member": 0.1})
+    feats, info = A.setup_features(mm, task, 1.0, time.time(), _extract(calls))
+    assert A.TRANSFER_MIN_IMAGES <= info["images"] < TRANSFER_IMAGES and calls == [("tiny_member", info["images"])]
+    assert "tiny_member" in feats["logme"]
+    (cached, _), = mm.unsaved_task_features.values()
+    assert not cached["logme"]  # scores of a reduced sample serve this choice only
+
+    mm = _mm(tiny_zoo)
+    calls.clear()
+    # Nothing fits the allowance: no member is run at all, the choice goes on without the scores.
+    monkeypatch.setattr(A, "transfer_cost_s", lambda mm, m, n: 100.0)
+    feats, info = A.setup_features(mm, task, 1.0, time.time(), _extract(calls))
+    assert calls == [] and info["skipped"] == ["tiny_member"] and not feats["logme"]
+
+
+def test_the_cost_model_refuses_before_any_member_runs(tiny_zoo, monkeypatch):
+    from nasoa.data import load_task
+    from nasoa.errors import BudgetTooSmallError
+
+    task = load_task("builtin:digits?per_class=40")
+    mm = _mm(tiny_zoo)
+    calls = []
+    monkeypatch.setattr(A, "member_min_budgets", lambda *a: {"tiny_member": 30.0})
+    t = time.time()
+    with pytest.raises(BudgetTooSmallError, match=r"pass --budget 3\ds or more") as e:
+        A.setup_features(mm, task, 10.0, t - 2.0, _extract(calls))  # 2 s already spent
+    assert calls == [] and 32 <= e.value.minimum_s < 33
+    assert not (mm.unsaved_task_features or {}) or all(not f.get("logme") for f, _ in
+                                                        mm.unsaved_task_features.values())
+
+
+def test_members_are_scored_cheapest_first_and_the_estimate_follows_what_they_took(tiny_zoo, monkeypatch):
+    """Two members; the cost model says each takes 0.2 s but the first really takes 1 s: the second,
+    re-estimated from that, no longer fits the allowance and is skipped."""
+    import nasoa.meta.features as F
+    from nasoa.data import load_task
+
+    task = load_task("builtin:digits?per_class=40")
+    mm = _mm(tiny_zoo)
+    monkeypatch.setattr(A, "member_min_budgets", lambda *a: {"cheap": 0.1, "dear": 0.1})
+    monkeypatch.setattr(A, "transfer_cost_s", lambda mm, m, n: 0.2 if m == "cheap" else 0.25)
+    ran = []
+
+    def slow_scores(extract, members):
+        ran.extend(members)
+        time.sleep(1.0)
+        return {k: {m: 0.5 for m in members} for k in F.TRANSFER_SCORES}
+
+    monkeypatch.setattr(F, "transfer_scores", slow_scores)
+    # 8 s: the allowance is 2 s; the estimate (0.45 s) fits both, at a reduced sample (images=50 < 300)
+    feats, info = A.setup_features(mm, task, 8.0, time.time(), lambda t, n, k: None, images=50)
+    assert ran == ["cheap"] and info["scored"] == ["cheap"] and info["skipped"] == ["dear"]
