@@ -37,3 +37,17 @@ def test_plotting_imports_no_pyplot_and_sets_no_backend(tmp_path):
                          check=True)
     assert out.stdout.split() == ["False", "True"]
     assert _png_size((tmp_path / "g.png").read_bytes()) == (60, 60)
+
+
+def test_plots_are_made_through_the_helper_only():
+    """One figure helper: no other module draws with matplotlib itself."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    # Not switched yet: their plots keep their own block until the work on them lands (issue #14).
+    pending = {"nasoa/adapt.py", "nasoa/search.py"}
+    users = {str(p.relative_to(repo)) for folder in ("nasoa", "kernels", "meta", "zoo", "bench")
+             for p in (repo / folder).rglob("*.py")
+             if "results" not in p.parts and re.search(r"^\s*(import|from) matplotlib", p.read_text(), re.M)}
+    assert users - pending == {"nasoa/figures.py"}, sorted(users)
