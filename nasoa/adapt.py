@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from .deadline import margin_s
 from .errors import BudgetTooSmallError, NasoaError
+from .figures import figure, save_png
 
 # The strategy recorded for a run that continued a probe winner's weights (see nasoa.probe); the
 # meta-model does not learn from such runs (nasoa.meta.features.CONTINUED_STRATEGIES).
@@ -351,16 +352,7 @@ def record_run(mm, task, prep, regime, result, model_name: str, strategy: str, s
 
 
 def plot_curve(loss_curve: list[tuple[int, float]], path: Path, title: str) -> None:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .runtime import atomic_write_bytes
-
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
+    fig, ax = figure(figsize=(5, 3.2), dpi=100)
     if loss_curve:
         xs, ys = zip(*loss_curve)
         ax.plot(xs, ys, "-", lw=1.5)
@@ -368,11 +360,7 @@ def plot_curve(loss_curve: list[tuple[int, float]], path: Path, title: str) -> N
     ax.set_ylabel("training loss")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path)
 
 
 def adapt(

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from .errors import NasoaError
+from .figures import figure, save_png
 from .runtime import atomic_write_bytes, atomic_write_json, machine, utc_now, versions
 from .space import Architecture, Constraints, count_cost, mutate, parse, sample_block, sample_macro
 
@@ -553,12 +554,7 @@ def write_outputs(sdir: Path, store: SearchStore, cfg: SearchConfig, report: Sea
 
 
 def plot_front(rows, front, path: Path, baselines: list[dict] | None = None) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, ax = figure(figsize=(7, 4.5), dpi=120)
     for phase, marker in (("block", "o"), ("macro", "s")):
         pts = [r for r in rows if r["phase"] == phase]
         ax.scatter([r["step_ms"] for r in pts], [r["accuracy"] for r in pts], s=18, alpha=0.45, marker=marker,
@@ -573,13 +569,7 @@ def plot_front(rows, front, path: Path, baselines: list[dict] | None = None) -> 
     ax.set_xscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path)
 
 
 
