@@ -17,7 +17,7 @@ __all__ = ["spearman", "within_task_spearman", "ndcg"]
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rank correlation (ties averaged); NaN below two values, 0 when either side is
     constant (no order to agree with)."""
-    from scipy.stats import spearmanr
+    from scipy.stats import spearmanr  # scipy.stats and scikit-learn load on first use: start-up stays fast
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2:

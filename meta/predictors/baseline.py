@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from scipy.stats import rankdata
 
 from nasoa.errors import NasoaError
 
@@ -89,6 +88,8 @@ class PopularPredictor(Predictor):
             self.learn_one(x, y, gi)
 
     def _build(self) -> None:
+        from scipy.stats import rankdata  # here, not at the top: scipy.stats costs ~1 s of every start-up
+
         by_task: dict[str, list[tuple[dict[str, Any], float]]] = {}
         for x, y, g in self._rows:
             by_task.setdefault(g, []).append((x, y))
