@@ -40,3 +40,15 @@ def test_ndcg_uses_gains_above_the_task_minimum():
     assert ndcg(np.array([0.0, 0.5, 0.5]), y, k=2) == pytest.approx(tied)
     assert ndcg(np.array([0.3]), np.array([0.8])) == 1.0  # one run: nothing to order
     assert ndcg(np.array([0.3, 0.1]), np.array([0.8, 0.8])) == 1.0  # equal accuracies
+
+
+def test_loading_the_meta_model_code_imports_no_heavy_library():
+    """scipy.stats alone costs ~1 s; the meta-model's modules load their libraries when used."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import nasoa.meta.metamodel, nasoa.meta.evaluate, nasoa.meta.metrics, nasoa.meta.checks; "
+            "print(sorted(m for m in ('scipy.stats', 'sklearn', 'lightgbm', 'river', 'polars', 'matplotlib', 'torch') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
