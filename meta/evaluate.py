@@ -157,9 +157,16 @@ def prequential(frame: pl.DataFrame, factories: Mapping[str, Factory], warm_task
 
 
 def select_backend(frame: pl.DataFrame, factories: Mapping[str, Factory], folds: int = 3, seed: int = 0,
-                   ) -> tuple[str, dict[str, dict[str, Any]]]:
-    """The back-end with the lowest mean leave-tasks-out top-1 regret (ties: the first listed)."""
-    table = {name: leave_tasks_out(frame, f, folds, seed)[2] for name, f in factories.items()}
+                   by: str = "task") -> tuple[str, dict[str, dict[str, Any]]]:
+    """The back-end with the lowest mean top-1 regret (ties: the first listed), tasks held out in
+    ``folds`` folds (``by="task"``) or one family at a time (``by="family"``: the frame has a
+    ``family`` column)."""
+    if by == "family":
+        table = {name: leave_families_out(frame, f, seed)[2] for name, f in factories.items()}
+        for s in table.values():
+            s.pop("families", None)
+    else:
+        table = {name: leave_tasks_out(frame, f, folds, seed)[2] for name, f in factories.items()}
     best = min(table, key=lambda n: (table[n]["regret"] if table[n]["regret"] is not None else math.inf,
                                      list(table).index(n)))
     return best, table

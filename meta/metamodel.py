@@ -115,8 +115,9 @@ class MetaModel:
         """Fit from every run in the store.
 
         ``backend``: ``auto`` tries the LightGBM regressor and the LambdaRank ranker and keeps the
-        one with lower leave-tasks-out top-1 regret (with at least 6 tasks; else the regressor), or
-        any name in :data:`nasoa.meta.predictors.BACKENDS`. ``online`` (``residual``, ``blend`` or
+        one with lower top-1 regret leaving one task family out at a time (with at least 3
+        families: a user's task comes from none of them), else leaving tasks out (with at least 6
+        tasks), else the regressor; or any name in :data:`nasoa.meta.predictors.BACKENDS`. ``online`` (``residual``, ``blend`` or
         None) wraps the LightGBM choice with river for learning between refits.
         """
         from .evaluate import select_backend
@@ -127,10 +128,13 @@ class MetaModel:
         selection: dict[str, Any] = {}
         if backend == "auto":
             candidates = ("lgbm-regressor", "lgbm-ranker")
-            if frame.height and frame["group"].n_unique() >= 6:
-                backend, table = select_backend(
-                    mm._learn_frame(frame), {n: (lambda s, n=n: make_predictor(n, s)) for n in candidates},
-                    folds=folds, seed=seed)
+            factories = {n: (lambda s, n=n: make_predictor(n, s)) for n in candidates}
+            if frame.height and frame["family"].n_unique() >= 3:
+                backend, table = select_backend(mm._learn_frame(frame).with_columns(frame["family"]), factories,
+                                                seed=seed, by="family")
+                selection = {"by": "leave-one-family-out top-1 regret", "table": table}
+            elif frame.height and frame["group"].n_unique() >= 6:
+                backend, table = select_backend(mm._learn_frame(frame), factories, folds=folds, seed=seed)
                 selection = {"by": "leave-tasks-out top-1 regret", "table": table}
             else:
                 backend = "lgbm-regressor"
