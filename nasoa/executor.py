@@ -24,7 +24,8 @@ from typing import Any
 
 from .errors import NasoaError
 
-__all__ = ["EXECUTORS", "INSTALL_RAY", "Executor", "LocalExecutor", "Outcome", "RunFailed", "make_executor"]
+__all__ = ["EXECUTORS", "INSTALL_RAY", "Executor", "LocalExecutor", "Outcome", "check_options", "make_executor",
+           "parse_address"]
 
 EXECUTORS = ("local", "ray")
 INSTALL_RAY = 'pip install "nasoa[distributed]"'
@@ -56,10 +57,6 @@ class Outcome:
         if self.started is None:
             return None
         return round(max(0.0, self.started - self.submitted), 3)
-
-
-class RunFailed(NasoaError):
-    """A run that failed in a way the executor does not retry (raised by ``Outcome``'s users)."""
 
 
 class Executor:
@@ -140,23 +137,57 @@ class LocalExecutor(Executor):
         self._queue.clear()
 
 
-def make_executor(kind: str = "local", *, address: str | None = None, cpus_per_run: float = 1.0,
-                  gpus_per_run: float | None = None, retries: int = 2, local_cpus: int | None = None) -> Executor:
-    """The executor a command's ``--executor`` names. ``ray`` needs the ``distributed`` extra; its
-    options are checked here so that a bad value fails before any work starts."""
+def parse_address(address: str) -> tuple[str, int] | None:
+    """``--address``: ``auto`` (None: the cluster ``ray start`` made on this machine), ``ray://...``
+    (None: Ray Client) or ``HOST:PORT`` of a head node."""
+    a = address.strip()
+    if a == "auto" or a.startswith("ray://"):
+        return None
+    host, sep, port = a.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise NasoaError(f"--address {address!r} is neither auto nor HOST:PORT (e.g. 10.0.0.5:6379, the port "
+                         f"`ray start --head` printed)")
+    return host.strip("[]"), int(port)
+
+
+def check_options(kind: str = "local", *, address: str | None = None, cpus_per_run: float = 1.0,
+                  gpus_per_run: float | None = None, retries: int = 2) -> str:
+    """Refuse bad ``--executor`` options (and ``ray`` where it is not installed) before any work or
+    file is touched; returns the executor's name. Starts nothing."""
     kind = (kind or "local").strip().lower()
     if kind not in EXECUTORS:
         raise NasoaError(f"unknown --executor {kind!r}; use local or ray")
     if kind == "local":
         if address is not None:
             raise NasoaError("--address needs --executor ray")
-        return LocalExecutor()
+        return kind
+    if address is not None:
+        parse_address(address)
     if cpus_per_run <= 0:
         raise NasoaError(f"--cpus-per-run {cpus_per_run:g} must be > 0")
     if gpus_per_run is not None and gpus_per_run < 0:
         raise NasoaError(f"--gpus-per-run {gpus_per_run:g} must be >= 0")
     if retries < 0:
         raise NasoaError(f"--retries {retries} must be >= 0")
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):  # a broken or blanked-out install
+        found = False
+    if not found:
+        raise NasoaError(f"--executor ray needs Ray, which is not installed here; run: {INSTALL_RAY}")
+    return kind
+
+
+def make_executor(kind: str = "local", *, address: str | None = None, cpus_per_run: float = 1.0,
+                  gpus_per_run: float | None = None, retries: int = 2, local_cpus: int | None = None) -> Executor:
+    """The executor a command's ``--executor`` names (options checked by :func:`check_options`).
+    ``ray`` needs the ``distributed`` extra; it starts or joins Ray here."""
+    kind = check_options(kind, address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
+                         retries=retries)
+    if kind == "local":
+        return LocalExecutor()
     try:  # ray is imported only here, when it is asked for (it costs about 0.5 s)
         from .executor_ray import RayExecutor
     except ImportError as e:

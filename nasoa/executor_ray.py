@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -28,8 +29,10 @@ import ray
 import ray.exceptions
 
 from .errors import NasoaError
-from .executor import Executor, Outcome
+from .executor import Executor, Outcome, parse_address
 from .runtime import ENV_THREADS
+
+CONNECT_TIMEOUT_S = 5.0
 
 __all__ = ["RayExecutor"]
 
@@ -42,8 +45,6 @@ _WORKER_LOST = tuple(getattr(ray.exceptions, n) for n in (
 def _run_in_worker(fn: Callable[..., Any], threads: int, args: tuple, kwargs: dict) -> dict[str, Any]:
     """What a Ray task runs: the run's function, with torch limited to the CPUs the task was given;
     the worker's clock around it (the run's budget starts at ``started``)."""
-    import socket
-
     os.environ[ENV_THREADS] = str(threads)  # nasoa.runtime.available_cores() reads it (the trainer does)
     import torch  # every run function fine-tunes or scores with torch; the worker keeps it loaded
 
@@ -114,6 +115,14 @@ class RayExecutor(Executor):
             kwargs["num_cpus"] = local_cpus
         else:
             kwargs["address"] = address
+            head = parse_address(address)
+            if head is not None:  # Ray would retry an unreachable head for minutes, logging each try
+                try:
+                    socket.create_connection(head, timeout=CONNECT_TIMEOUT_S).close()
+                except OSError as e:
+                    raise NasoaError(f"nothing answers at --address {address} ({e.strerror or e}); start the head "
+                                     f"there with `ray start --head --port {head[1]}`, or use --address auto on a "
+                                     f"machine of the cluster") from None
         main = threading.current_thread() is threading.main_thread()
         handler = signal.getsignal(signal.SIGTERM) if main else None
         try:

@@ -89,6 +89,8 @@ def test_local_executor_runs_in_order_and_raises_like_a_call():
     ({"kind": "local", "address": "auto"}, "--address needs --executor ray"),
     ({"kind": "ray", "cpus_per_run": 0}, "--cpus-per-run 0 must be > 0"),
     ({"kind": "ray", "retries": -1}, "--retries -1 must be >= 0"),
+    ({"kind": "ray", "address": "head-node"}, "--address 'head-node' is neither auto nor HOST:PORT"),
+    ({"kind": "ray", "address": "10.0.0.5:99999"}, "--address '10.0.0.5:99999' is neither auto nor HOST:PORT"),
 ])
 def test_make_executor_refuses_bad_options(kwargs, message):
     from nasoa.executor import make_executor
@@ -112,6 +114,26 @@ def test_without_ray_the_error_names_the_install_command(monkeypatch, tmp_path):
     assert res.exit_code == 2, res.output
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --executor ray needs Ray") and INSTALL_RAY in lines[0]
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["meta", "collect", "--runs", "1", "--executor", "dask"], "unknown --executor 'dask'; use local or ray"),
+    (["meta", "collect", "--runs", "1", "--executor", "ray", "--address", "nowhere"], "neither auto nor HOST:PORT"),
+    (["meta", "collect", "--runs", "1", "--address", "auto"], "--address needs --executor ray"),
+    (["search", "--budget", "1s", "--address", "auto"], "--address needs --executor ray"),
+    (["bench", "adapt", "--executor", "ray", "--cpus-per-run", "0"], "--cpus-per-run"),
+])
+def test_cli_refuses_bad_executor_options_in_one_line(tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from nasoa.cli.main import app
+
+    where = ["--out", str(tmp_path / "out")] if args[0] != "meta" else ["--store", str(tmp_path / "s.sqlite")]
+    res = CliRunner().invoke(app, [*args, *where])
+    lines = res.output.strip().splitlines()
+    assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], res.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "s.sqlite").exists()  # refused before any file
 
 
 def test_help_does_not_import_ray():

@@ -59,6 +59,14 @@ RETRIES = typer.Option(2, "--retries", min=0, max=100, help="With --executor ray
                                                             "worker died (SIGKILL, out of memory, lost node).")
 
 
+def check_executor(executor: str, address: str | None, cpus_per_run: float, gpus_per_run: float | None,
+                   retries: int) -> None:
+    """Refuse bad executor options before the command touches a file (nasoa.executor.check_options)."""
+    from nasoa.executor import check_options
+
+    check_options(executor, address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, retries=retries)
+
+
 def executor_from(executor: str, address: str | None, cpus_per_run: float, gpus_per_run: float | None,
                   retries: int):
     """The executor the options name (nasoa.executor.make_executor; ray is imported only for ray)."""

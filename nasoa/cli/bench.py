@@ -229,6 +229,7 @@ def adapt_bench(
     strat = tuple(s.strip() for s in strategies.split(",") if s.strip())
     specs = [*(read_tasks_file(tasks_from) if tasks_from else []), *(task or [])]
     k_n = parse_shard(shard)
+    opt.check_executor(executor, address, cpus_per_run, gpus_per_run, retries)
     with opt.executor_from(executor, address, cpus_per_run, gpus_per_run, retries) as ex:
         run(d, bs, tasks, seed, rb, bohb_multiple, strat, k_n, log=typer.echo, tasks=specs or None,
             seed_store_from=seed_store, hold_out_family=hold_out_family, executor=ex)

@@ -81,6 +81,7 @@ def collect_cmd(
             raise NasoaError(f"{what} takes positive comma-separated numbers, e.g. 1,2,3; got {text!r}")
         return values
 
+    opt.check_executor(executor, address, cpus_per_run, gpus_per_run, retries)
     distributed = executor.strip().lower() != "local"
     cfg = CollectConfig(runs=runs, seed=seed, budgets=_budgets(budgets), runs_per_task=runs_per_task,
                         sources=tuple(sources) if sources else None, logme_images=logme_images,

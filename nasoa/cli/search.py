@@ -51,8 +51,8 @@ def search(
             cfg = replace(cfg, seed=seed, **overrides)  # run_search refuses a changed search
     else:
         cfg = replace(SearchConfig(seed=seed), **overrides)
+    opt.check_executor(executor, address, cpus_per_run, gpus_per_run, retries)
     if executor.strip().lower() == "local":
-        opt.executor_from(executor, address, cpus_per_run, gpus_per_run, retries)  # refuses --address alone
         report = run_search(out, cfg, budget_s, LocalExecutor(workers), log=typer.echo, start_time=start)
     else:
         with opt.executor_from(executor, address, cpus_per_run, gpus_per_run, retries) as ex:
