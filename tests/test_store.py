@@ -204,8 +204,11 @@ def test_location_env_var_and_default(tmp_path, monkeypatch):
     explicit = ExperienceStore(tmp_path / "explicit.sqlite")  # an explicit path wins
     assert explicit.path == tmp_path / "explicit.sqlite"
     monkeypatch.delenv("NASOA_STORE")
+    monkeypatch.setenv("NASOA_DATA_DIR", str(tmp_path / "user-data"))
+    assert default_store_path() == tmp_path / "user-data" / "experience.sqlite"
+    monkeypatch.delenv("NASOA_DATA_DIR")  # the platform's user data dir
     d = default_store_path()
-    assert d.name == "experience.sqlite" and "nasoa" in str(d)
+    assert d.name == "experience.sqlite" and "nasoa" in str(d) and not str(d).startswith(str(tmp_path))
     with pytest.raises(StoreError, match="no experience store"):
         ExperienceStore(tmp_path / "missing.sqlite", create=False)
     with pytest.raises(StoreError, match="is a folder"):
