@@ -317,12 +317,15 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                 i = todo[pos]
                 t_index = i // rpt
                 if t_index not in features:
-                    if t_index not in asked:
-                        spec = specs.setdefault(t_index, sample_task_spec(config.seed, t_index, available, config))
-                        ex.submit(("task", t_index), task_features_job, spec, members, config.logme_images,
-                                  config.seed, config.pretrained, cached.get(spec))
-                        asked.add(t_index)
-                    break  # its runs wait for the task's features
+                    # Its runs wait for the task's features; a slot free meanwhile (at the start, under
+                    # Ray) computes the next task's.
+                    for t in (t_index, t_index + 1):
+                        if t not in asked and ex.pending() < ex.slots and t * rpt <= todo[-1]:
+                            spec = specs.setdefault(t, sample_task_spec(config.seed, t, available, config))
+                            ex.submit(("task", t), task_features_job, spec, members, config.logme_images,
+                                      config.seed, config.pretrained, cached.get(spec))
+                            asked.add(t)
+                    break
                 if t_index != calibrated_for:
                     table = calibrated_table()  # the step times this collection has measured so far
                     calibrated_for = t_index
