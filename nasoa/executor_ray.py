@@ -76,6 +76,9 @@ def _forwarded_env() -> dict[str, str]:
 
 
 class RayExecutor(Executor):
+    """Runs as Ray tasks (see the module docstring); as many in flight as the cluster has room for
+    (``slots``: its CPUs over ``cpus_per_run``, its GPUs over ``gpus_per_run``)."""
+
     name = "ray"
 
     def __init__(self, *, address: str | None = None, cpus_per_run: float = 1.0, gpus_per_run: float | None = None,
