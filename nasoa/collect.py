@@ -347,6 +347,8 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                 run_seed = int(rng.integers(0, 2**31 - 1))
                 ex.submit(("run", i, budget, cand["planned_epochs"]), collect_run_job, spec, rec, _model_name_for(rec),
                           regime.to_dict(), budget, run_seed, config.device, config.pretrained)
+            if not ex.pending():  # the last runs were skipped at sampling: nothing left to wait for
+                continue
             out = ex.next_done()
             kind, index = out.key[0], out.key[1]
             if kind == "task":

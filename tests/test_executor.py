@@ -84,6 +84,83 @@ def test_local_executor_runs_in_order_and_raises_like_a_call():
     assert ex2.pending() == 0  # an exception in the block cancels what is outstanding
 
 
+class _LastFirst:
+    """An executor with 3 slots that finishes the last submitted run first (runs complete out of
+    order, as on a cluster), in this process; Ctrl-C after ``stop_after`` outcomes."""
+
+    name = "last-first"
+    slots = 3
+    threads_per_run = None
+
+    def __init__(self, stop_after: int | None = None):
+        from nasoa.executor import LocalExecutor
+
+        self._local = LocalExecutor()
+        self.stop_after = stop_after
+        self.order: list = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._local.cancel_all()
+
+    def warm_up(self, modules=()):
+        return 0.0
+
+    def describe(self):
+        return {"executor": self.name}
+
+    def submit(self, key, fn, *args, **kwargs):
+        self._local.submit(key, fn, *args, **kwargs)
+
+    def pending(self):
+        return self._local.pending()
+
+    def next_done(self):
+        if self.stop_after is not None and len(self.order) == self.stop_after:
+            raise KeyboardInterrupt
+        self._local._queue.rotate(1)  # the newest first
+        out = self._local.next_done()
+        self.order.append(out.key[:2])
+        return out
+
+
+def test_runs_finished_out_of_order_are_counted_in_order_and_never_redone(tmp_path):
+    """The driver's bookkeeping without Ray: runs finishing ahead of an earlier one are stored at
+    once, counted when the earlier ones are done; interrupted there, a re-run does only the rest."""
+    from nasoa.collect import collect
+    from nasoa.meta.store import ExperienceStore
+
+    cfg = _config(4, seed=6, budget=2.0)
+    path = tmp_path / "s.sqlite"
+    first = _LastFirst(stop_after=4)  # the two tasks' features, then runs 2 and 3; then Ctrl-C
+    with pytest.raises(KeyboardInterrupt):
+        collect(cfg, ExperienceStore(path), records=[TINY_REC], executor=first)
+    assert sorted(first.order) == [("run", 2), ("run", 3), ("task", 0), ("task", 1)]
+    st = ExperienceStore(path)
+    stored = {r.extra["collect"]["index"] for r in st.records()}
+    assert stored == {2, 3} and st.counter(cfg.counter_key) == 0  # stored ahead of the counter
+    st.close()
+    second = _LastFirst()
+    out = collect(cfg, ExperienceStore(path), records=[TINY_REC], executor=second)
+    assert [k for k in second.order if k[0] == "run"] == [("run", 1), ("run", 0)]  # only what was not stored
+    assert out["before"] == 0 and out["appended"] == 2
+    rows = _check_store(path, cfg.counter_key, 4)
+    assert sorted(r["extra"]["collect"]["index"] for r in rows) == [0, 1, 2, 3]
+
+
+def test_a_collection_whose_last_runs_are_skipped_at_sampling_ends(tmp_path):
+    """No regime fits 1.5 s on these tasks: every run is skipped by the driver, none submitted."""
+    from nasoa.collect import collect
+    from nasoa.meta.store import ExperienceStore
+
+    cfg = _config(4, seed=6, budget=1.5)
+    out = collect(cfg, ExperienceStore(tmp_path / "s.sqlite"), records=[TINY_REC])
+    assert out["skipped"] == 4 and out["appended"] == 0
+    _check_store(tmp_path / "s.sqlite", cfg.counter_key, 4)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"kind": "dask"}, "unknown --executor 'dask'"),
     ({"kind": "local", "address": "auto"}, "--address needs --executor ray"),
