@@ -404,22 +404,25 @@ def adapt(
     if not dry_run:
         check_min_budget(budget_s)
     with deadline_guard(start + budget_s * 0.8, f"the budget of {budget_s:g}s is too small: loading {data} took "
-                                                 f"most of it; give a larger --budget or a smaller task"):
+                                                 f"most of it; give a larger --budget or a smaller task") as guard:
         from .data import load_task
 
         task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
         for w in task.info.get("warnings", []):
             if warn is not None:
                 warn(w)
+        guard.check()
         practice = strategy == "practice"
         # practice consults neither the meta-model nor the store; it opens the store only to record its run.
         st = open_store(store) if not practice or (learn and not dry_run) else None
         mm = None
         unsaved: dict = {}  # the task's features, cached in the store once the run goes ahead (below)
         if not practice:
+            guard.check()
             precheck_budget(task, st, budget_s, start, unsaved)  # before the predictor's (slow) imports
             from nasoa.meta.metamodel import MetaModel
 
+            guard.check()
             mm = MetaModel.load(st, seed=seed)
             mm.unsaved_task_features = unsaved
             if not mm.records:
@@ -431,7 +434,8 @@ def adapt(
     # this guard stops it (a one-line refusal) should the machine be slower still than measured.
     with deadline_guard(start + budget_s - margin_s(budget_s),
                         f"the budget of {budget_s:g}s is too small: loading and scoring this task took all of it "
-                        f"on this machine now; give a larger --budget"):
+                        f"on this machine now; give a larger --budget") as guard:
+        guard.check()
         features = None
         if mm is not None:
             # Transferability (a forward pass of members over a sample of images) only where it drives the
@@ -445,6 +449,7 @@ def adapt(
                 extract = lambda t, name, n: penultimate_features(t, name, n, 0)  # noqa: E731
                 mm.feature_extractor = lambda t, name: penultimate_features(t, name, TRANSFER_IMAGES, 0)
             features, setup = setup_features(mm, task, budget_s, start, extract)
+            guard.check()
         elif st is not None:  # practice, learning: the meta-features its store record needs (no LogME)
             from nasoa.meta.features import cached_task_features
 

@@ -225,19 +225,37 @@ class DeadlineExceeded(NasoaError):
     """A budgeted phase ran past its deadline and was stopped."""
 
 
+class _DeadlineAlarm(BaseException):
+    """What the alarm raises inside a :class:`deadline_guard` block (turned into
+    :class:`DeadlineExceeded` at its end): not an Exception, so ``except Exception`` lets it pass."""
+
+
 class deadline_guard:
     """Interrupt the main thread with :class:`DeadlineExceeded` if ``deadline`` (a ``time.time()``)
     passes inside the block. Used around data loading, which the trainer's own clock cannot stop:
-    a budget is a deadline even when the data takes longer to read than expected. A no-op outside
-    the main thread or where SIGALRM does not exist."""
+    a budget is a deadline even when the data takes longer to read than expected. Where SIGALRM
+    does not exist, or outside the main thread, only :meth:`check` and the block's end enforce it.
+
+    The alarm raises an internal BaseException, which passes through the ``except Exception``
+    that libraries put around optional imports (river's imports of sqlalchemy and scipy swallowed a
+    plain one, and the block ran seconds past its deadline); it becomes :class:`DeadlineExceeded`
+    at the block's end. Should code swallow even that, the block's end raises it, and
+    :meth:`check` at a phase boundary raises it as soon as the deadline has passed."""
 
     def __init__(self, deadline: float, message: str):
         self.deadline = deadline
         self.message = message
         self._old = None
+        self.fired = False
 
     def _fire(self, signum, frame):
-        raise DeadlineExceeded(self.message)
+        self.fired = True
+        raise _DeadlineAlarm(self.message)
+
+    def check(self) -> None:
+        """Raise :class:`DeadlineExceeded` if the deadline has passed (a phase boundary)."""
+        if self.fired or time.time() >= self.deadline:
+            raise DeadlineExceeded(self.message)
 
     def __enter__(self) -> "deadline_guard":
         import signal
@@ -252,10 +270,14 @@ class deadline_guard:
         signal.setitimer(signal.ITIMER_REAL, left)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         import signal
 
         if self._old is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self._old)
             self._old = None
+        if exc_type is not None and issubclass(exc_type, _DeadlineAlarm):
+            raise DeadlineExceeded(self.message) from None
+        if exc_type is None:
+            self.check()  # the interruption was swallowed, or could not be delivered: the block ran late

@@ -3,11 +3,14 @@
 The budget is a deadline measured from ``start_time`` (the command's start), and it covers data
 loading, calibration, training, the final evaluation and saving. The engine
 
-1. warms up and measures its step time on the first iterations,
+1. warms up and measures its step time on the first iterations, and times one evaluation batch
+   warm, relative to a training step,
 2. plans how many steps fit before the deadline less a reserve for evaluation and saving (both
    measured or estimated from measured speeds), and shapes the learning-rate schedule to that many
    steps, so a cosine reaches zero when the budget ends,
-3. re-plans as it goes from the recent step times, and stops at once if it falls behind,
+3. re-plans at every step from the recent step times (the reserve too: evaluation slows down with
+   training when other work shares the cores) and trains until the planned stop, however the
+   machine's speed changes (:class:`nasoa.deadline.StepPlanner`),
 4. evaluates, saves weights (safetensors) and a JSON manifest atomically, and reports predicted vs
    actual time.
 
@@ -24,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .deadline import StepPlanner
+from .deadline import margin_s as default_margin_s
 from .errors import BudgetTooSmallError, NasoaError
 from .runtime import atomic_write_bytes, atomic_write_json, configure_torch_threads, machine, utc_now, versions
 
@@ -274,7 +279,7 @@ def finetune(
             ``classes.json`` and ``manifest.json``; None writes nothing.
         resume: continue from the checkpoint in ``run_dir`` (steps, optimizer, schedule).
         progress: show a rich progress bar (default: when stderr is a terminal).
-        margin_s: safety margin kept free before the deadline (default 0.4 s + 1.5% of the budget).
+        margin_s: safety margin kept free before the deadline (default :func:`nasoa.deadline.margin_s`).
         memory_format: ``auto`` (channels_last), ``channels_last`` or ``contiguous``.
     """
     import torch
@@ -291,7 +296,7 @@ def finetune(
     dev = torch.device(device)
     mf = None if memory_format == "contiguous" else torch.channels_last
     run_path = Path(run_dir) if run_dir is not None else None
-    margin = margin_s if margin_s is not None else 0.4 + 0.015 * budget_s
+    margin = margin_s if margin_s is not None else default_margin_s(budget_s)
 
     t = time.time()
     torch.manual_seed(seed)
@@ -332,25 +337,23 @@ def finetune(
         loss_curve = [tuple(x) for x in prev["result"].get("loss_curve", [])]
     timings["setup"] = time.time() - t
 
-    # Reserve for the final evaluation (measured on one val batch below) and saving.
+    # Reserve for the final evaluation (timed on one val batch below, then warm) and saving.
     save_est = 0.05 + 3 * _param_bytes(model) / 200e6 if run_path is not None else 0.0
     n_val_batches = len(val_batches)
+    max_steps_by_epochs = math.ceil(regime.epochs * steps_per_epoch) if regime.epochs else None
+    planner = StepPlanner(clock.start, clock.budget_s, margin=margin, save_s=save_est, eval_batches=n_val_batches,
+                          max_steps=max_steps_by_epochs)
 
     show = progress if progress is not None else _stderr_is_tty()
     bar = _Progress(show, clock, task.name if hasattr(task, "name") else "task")
 
-    step_times: list[float] = []
-    planned = None
-    eval_est = 0.0
     diverged = False
     stop_reason = "planned"
     seen = 0
     correct_sum = torch.zeros((), dtype=torch.int64, device=dev)
     count_sum = 0
-    max_steps_by_epochs = math.ceil(regime.epochs * steps_per_epoch) if regime.epochs else None
-    calib_steps = 4
-    predicted_total = float("nan")
     lr = regime.lr_at(0.0)
+    eval_warm_done = n_val_batches == 0
 
     def batch_stream():
         epoch, skip = divmod(step, steps_per_epoch)
@@ -358,22 +361,25 @@ def finetune(
             yield from train_batches.epoch(epoch, start=skip)
             epoch, skip = epoch + 1, 0
 
+    def time_eval_batch() -> float:
+        tv = time.time()
+        xv, _ = next(iter(val_batches.epoch(0)))
+        with torch.inference_mode():
+            model.eval()
+            model(xv.to(dev).contiguous(memory_format=mf) if mf else xv.to(dev))
+            _set_train_mode(model, frozen)
+        return time.time() - tv
+
     stream = batch_stream()
     t_train = time.time()
     try:
         bar.start()
-        # Measure one evaluation batch first: it warms up the forward path and sizes the reserve.
+        # Time one evaluation batch first: it warms up the forward path and sizes the reserve.
         one = 0.05
         if n_val_batches:
-            tv = time.time()
-            xv, yv = next(iter(val_batches.epoch(0)))
-            with torch.inference_mode():
-                model.eval()
-                model(xv.to(dev).contiguous(memory_format=mf) if mf else xv.to(dev))
-                _set_train_mode(model, frozen)
-            one = time.time() - tv
-            eval_est = 1.3 * one * n_val_batches + 0.05
-        reserve = eval_est + save_est + margin
+            one = time_eval_batch()
+            planner.set_eval_cold(one)
+        reserve = planner.reserve()
         min_needed = clock.elapsed() + reserve + 2 * max(one, 0.05)
         if clock.left() < reserve:
             raise BudgetTooSmallError(
@@ -382,23 +388,18 @@ def finetune(
                 f"use --budget {math.ceil(min_needed * 1.5)}s or more",
                 minimum_s=min_needed,
             )
-        st = 0.0  # recent median step time, once calibrated
         while True:
             now = time.time()
-            # Never start a step that would not end before the evaluation reserve.
-            if now + st >= clock.deadline - reserve:
-                stop_reason = "deadline"
-                break
-            if planned is not None and step >= planned:
-                stop_reason = "epochs" if max_steps_by_epochs and planned >= max_steps_by_epochs else "planned"
+            why = planner.stop(now, step)
+            if why is not None:
+                stop_reason = why
                 break
             x, y = next(stream)
             x = x.to(dev, non_blocking=True)
             if mf is not None:
                 x = x.contiguous(memory_format=mf)
             y = y.to(dev, non_blocking=True)
-            progress_frac = step / planned if planned else 0.0
-            lr = regime.lr_at(progress_frac)
+            lr = regime.lr_at(planner.progress(step))
             for g in optimizer.param_groups:
                 g["lr"] = lr
             out = model(x)
@@ -410,45 +411,38 @@ def finetune(
             seen += len(y)
             correct_sum += (out.detach().argmax(1) == y).sum()
             count_sum += len(y)
+            calib_steps = planner.calib_steps
             # One host sync per step on CPU costs nothing; on a GPU read the loss every 10 steps.
             lv = float("nan")
-            if dev.type == "cpu" or step % 10 == 0 or step <= calib_steps:
+            if dev.type == "cpu" or step % 10 == 0 or len(planner.step_times) < calib_steps:
                 lv = float(loss.item())
                 if not math.isfinite(lv):
                     diverged = True
                     stop_reason = "diverged"
                     loss_curve.append((step, lv))
                     break
-                if step % max(1, steps_per_epoch // 4) == 0 or step <= calib_steps:
+                if step % max(1, steps_per_epoch // 4) == 0 or len(planner.step_times) < calib_steps:
                     loss_curve.append((step, round(lv, 5)))
-            t_now = time.time()
-            step_times.append(t_now - now)
             if on_step is not None:
                 on_step(step, lv)
-            # Plan after calibration (the first step, which pays one-time set-up, is left out); then
-            # re-plan every 5% of the plan and when the plan is reached, from recent step times, so
-            # the schedule ends when the budget does even if the machine speeds up or slows down.
-            due = len(step_times) == calib_steps or (
-                planned is not None and (step >= planned or step % max(1, planned // 20) == 0)
-            )
-            if due:
-                window = step_times[1:] if len(step_times) <= calib_steps else step_times[-max(5, len(step_times) // 5) :]
-                st = statistics.median(window)
-                new_planned = max(step, step + int((clock.deadline - reserve - t_now) / st))
-                if max_steps_by_epochs is not None:
-                    new_planned = min(new_planned, max_steps_by_epochs)
-                if planned is None:
-                    predicted_total = (t_now - clock.start) + (new_planned - step) * st + eval_est + save_est
-                    timings["calibration_step_ms"] = st * 1000
-                    planned = new_planned
-                elif abs(new_planned - planned) > max(2, 0.02 * planned):
-                    planned = new_planned
-            bar.update(step, planned, loss_curve[-1][1] if loss_curve else float("nan"),
+            bar.update(step, planner.planned, loss_curve[-1][1] if loss_curve else float("nan"),
                        int(correct_sum.item()) / max(1, count_sum) if step % 5 == 0 else None)
+            # A step's time is the whole iteration (batch, step, callbacks): what the next one costs.
+            t_now = time.time()
+            first_plan = planner.planned is None
+            planner.observe(step, t_now - now, t_now)
+            if first_plan and planner.planned is not None:
+                timings["calibration_step_ms"] = planner.step_s() * 1000
+            if not eval_warm_done and planner.planned is not None:
+                # Evaluation's share of a training step, timed warm: the reserve follows the machine.
+                planner.set_eval_warm(time_eval_batch())
+                eval_warm_done = True
     except KeyboardInterrupt:
         stop_reason = "interrupted"
     finally:
         bar.stop()
+    timings["planned_stop_s"] = round(planner.train_until() - clock.start, 3)
+    timings["stop_s"] = round(clock.elapsed(), 3)
     timings["train"] = time.time() - t_train
 
     t = time.time()
@@ -456,6 +450,7 @@ def finetune(
         float("nan"), float("nan"), 0)
     timings["eval"] = time.time() - t
     train_acc = int(correct_sum.item()) / max(1, count_sum)
+    step_times = planner.step_times
     step_ms = 1000 * statistics.median(step_times[1:] or step_times) if step_times else float("nan")
     train_s = sum(step_times)
     result = TrainResult(
@@ -464,10 +459,10 @@ def finetune(
         train_accuracy=train_acc,
         steps=step,
         epochs=round(step / steps_per_epoch, 3),
-        planned_steps=planned or step,
+        planned_steps=planner.planned or step,
         budget_s=budget_s,
         elapsed_s=float("nan"),
-        predicted_s=predicted_total,
+        predicted_s=planner.predicted_total_s,
         step_ms=step_ms,
         images_per_s=seen / train_s if train_s > 0 else 0.0,
         diverged=diverged,
