@@ -832,6 +832,7 @@ class _Decoded:
     array: np.ndarray | None  # H x W (grey) or H x W x 3
     error: str | None = None
     downscaled: bool = False
+    kept: bool = False  # at the ``keep`` size asked for, so not resized
 
 
 def _to_l_or_rgb(im: Any) -> Any:
@@ -856,18 +857,28 @@ def _to_l_or_rgb(im: Any) -> Any:
     return im.convert("RGB")
 
 
-def _decode_one(path: str, max_side: int, size: int | None) -> _Decoded:
+def _decode_one(path: str, max_side: int, size: int | None, keep: int | None = None) -> _Decoded:
+    """One image file as uint8 H x W (grey) or H x W x 3: the decoder of every image nasoa reads.
+
+    Alpha is composited on white and 16-bit rescaled (:func:`_to_l_or_rgb`); then the image is
+    resized to ``size`` x ``size`` (a task's ``?size=``), or shrunk to ``max_side`` on its longest
+    side. An image of exactly ``keep`` x ``keep`` px is returned as decoded, never resized
+    (:func:`load_images`: a file already at a model's input size is that input).
+    """
     from PIL import Image
 
     try:
         with Image.open(path) as im:
-            downscaled = size is None and max(im.size) > max_side
+            as_is = keep is not None and im.size == (keep, keep)
+            downscaled = not as_is and size is None and max(im.size) > max_side
             target = size if size is not None else max_side
-            if im.format == "JPEG" and max(im.size) > 2 * target:  # decode at a reduced scale: much faster
+            if not as_is and im.format == "JPEG" and max(im.size) > 2 * target:  # decode at a reduced scale
                 im.draft("RGB" if im.mode not in ("L", "1") else "L", (target, target))
             im.load()
             im = _to_l_or_rgb(im)
-            if size is not None:
+            if as_is:
+                pass
+            elif size is not None:
                 im = im.resize((size, size), Image.Resampling.BILINEAR)
             elif max(im.size) > max_side:
                 im.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
@@ -879,17 +890,17 @@ def _decode_one(path: str, max_side: int, size: int | None) -> _Decoded:
         return _Decoded(None, reason)
     if a.ndim == 3 and (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all():
         a = a[..., 0]  # grey content stored as RGB
-    return _Decoded(np.ascontiguousarray(a), None, downscaled)
+    return _Decoded(np.ascontiguousarray(a), None, downscaled, as_is)
 
 
-def _decode_many(paths: Sequence[str], max_side: int, size: int | None) -> list[_Decoded]:
+def _decode_many(paths: Sequence[str], max_side: int, size: int | None, keep: int | None = None) -> list[_Decoded]:
     if len(paths) < 64:
-        return [_decode_one(p, max_side, size) for p in paths]
+        return [_decode_one(p, max_side, size, keep) for p in paths]
     from concurrent.futures import ThreadPoolExecutor
 
     workers = min(8, os.cpu_count() or 1)
     with ThreadPoolExecutor(workers) as ex:  # Pillow releases the GIL while decoding
-        return list(ex.map(lambda p: _decode_one(p, max_side, size), paths, chunksize=16))
+        return list(ex.map(lambda p: _decode_one(p, max_side, size, keep), paths, chunksize=16))
 
 
 @dataclass
@@ -1134,17 +1145,28 @@ def _assemble(arrays: list[np.ndarray], where: str, sink: list[str], info: dict)
     (h, w), _ = sizes.most_common(1)[0]
     info["native_size"] = (int(h), int(w))
     odd = sum(n for s, n in sizes.items() if s != (h, w))
-    if odd:
-        arrays = [_fit_frame(a, h, w) for a in arrays]
+    if odd:  # _stack resizes them
         _warn(sink, f"resized {odd} of {len(arrays)} images in {where} to the most common size {h}x{w} "
                     f"({len(sizes)} sizes found); add ?size=N to the data path to choose the size")
     info["resized_mixed_sizes"] = odd
     colour = any(a.ndim == 3 for a in arrays)
     info["native_channels"] = 3 if colour else 1
-    if colour:
-        x = np.stack([a if a.ndim == 3 else np.repeat(a[..., None], 3, axis=2) for a in arrays])
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-    return np.stack(arrays)[:, None]
+    return _stack(arrays, h, w, 3 if colour else 1)
+
+
+def _stack(arrays: list[np.ndarray], h: int, w: int, channels: int) -> np.ndarray:
+    """Decoded images as one uint8 N x C x H x W array, as a task holds them: each brought to h x w
+    (:func:`_fit_frame`) and to ``channels`` (grey repeated to RGB; colour to grey with Pillow's "L",
+    which only an image handed to a grey task's model needs: a task with any colour image is colour)."""
+    from PIL import Image
+
+    out = np.empty((len(arrays), channels, h, w), np.uint8)
+    for i, a in enumerate(arrays):
+        a = _fit_frame(a, h, w)
+        if a.ndim == 3 and channels == 1:
+            a = np.asarray(Image.fromarray(a).convert("L"))
+        out[i] = a.transpose(2, 0, 1) if a.ndim == 3 else a[None]  # a grey image broadcasts to 3 channels
+    return out
 
 
 def _files_task(fs: _FileSet, base: str, source: str, spec: _Spec, seed: int, val_fraction: float, strict: bool,
@@ -1265,41 +1287,41 @@ def load_images(paths: Sequence[str | Path], image_format: dict | None = None, s
     """Image files as uint8 N x C x H x W, made the way a task's images were made from its files.
 
     ``image_format`` is a task's ``info["image_format"]`` (a run's manifest keeps it under
-    ``model.image_format``): each file is decoded as the task's were (:func:`_decode_one`: alpha
-    composited on white, 16-bit rescaled, palettes expanded, ``?size=`` and ``max_side`` applied),
-    brought to the task's image size (``frame``) and channels as mixed-size, mixed-colour folders
-    are, then resized to ``size`` as :meth:`TaskData.resized` does for a model's input. An
-    unreadable file (corrupt, missing, a decompression bomb) is a one-line :class:`DataError`.
+    ``model.image_format``). Each file takes the task's own steps: decoded by :func:`_decode_one`
+    (alpha composited on white, 16-bit rescaled, palettes expanded, ``?size=`` and ``max_side``
+    applied), brought to the task's image size (``frame``) and channels by :func:`_stack`, as a
+    mixed-size or mixed-colour folder's images are, then resized to ``size`` by
+    :func:`resize_uint8`, as :meth:`TaskData.resized` brings a task to a model's input. A file that
+    is already ``size`` x ``size`` is the model's input itself (say a resized task's image saved
+    to disk) and only takes the channels: sending it through a smaller frame and back would blur
+    it. An unreadable file (corrupt, missing, a decompression bomb) is a one-line :class:`DataError`.
     """
-    from PIL import Image
-
     fmt = dict(image_format or {})
     max_side = int(fmt.get("max_side") or 512)
     decode_size = fmt.get("decode_size")
-    frame = fmt.get("frame")
     channels = int(fmt.get("channels") or 3)
-    arrays = []
-    for p, d in zip(paths, _decode_many([str(p) for p in paths], max_side, decode_size)):
+    frame = tuple(int(v) for v in fmt["frame"]) if fmt.get("frame") else None
+    keep = int(size) if size is not None else None
+    arrays, at_input = [], []
+    for p, d in zip(paths, _decode_many([str(p) for p in paths], max_side, decode_size, keep)):
         if d.array is None:
             raise DataError(f"{p} is not a readable image ({d.error}); pass a PNG, JPEG or other image file")
-        a = d.array
-        if frame is not None:
-            a = _fit_frame(a, int(frame[0]), int(frame[1]))
-        if a.ndim == 2 and channels == 3:
-            a = np.repeat(a[..., None], 3, axis=2)
-        elif a.ndim == 3 and channels == 1:  # a colour image for a grey task: grey, as the task saw
-            a = np.asarray(Image.fromarray(a).convert("L"))
-        arrays.append(a)
+        arrays.append(d.array)
+        at_input.append(d.kept)
     if not arrays:
         raise DataError("no images given; pass at least one image file")
-    shapes = {a.shape for a in arrays}
-    if len(shapes) > 1:  # without a frame (an old run's manifest): bring all to the first one's size
-        h, w = arrays[0].shape[:2]
-        arrays = [_fit_frame(a, h, w) for a in arrays]
-    x = np.stack(arrays)
-    x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
-    out = torch.from_numpy(np.ascontiguousarray(x))
-    return resize_uint8(out, int(size)) if size is not None else out
+    rest = [a for a, k in zip(arrays, at_input) if not k]
+    if frame is None and rest:  # an old run's manifest, without a frame: the first image's size
+        frame = rest[0].shape[:2]
+    out = torch.empty((len(arrays), channels, *((keep, keep) if keep is not None else frame)), dtype=torch.uint8)
+    if rest:
+        idx = [i for i, k in enumerate(at_input) if not k]
+        x = torch.from_numpy(_stack(rest, frame[0], frame[1], channels))
+        out[idx] = resize_uint8(x, keep) if keep is not None else x
+    if any(at_input):
+        idx = [i for i, k in enumerate(at_input) if k]
+        out[idx] = torch.from_numpy(_stack([a for a, k in zip(arrays, at_input) if k], keep, keep, channels))
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -55,9 +55,10 @@ def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3) -> li
 
     The images go through the trainer's input path: the decoder that made the run's task
     (:func:`nasoa.data.load_images`, with the task's image format from the manifest), the resize
-    to the model's input (:func:`nasoa.data.resize_uint8`) and the normalisation of
-    :class:`nasoa.data.Batches`, in channels_last as the trainer evaluates; so an image of the run's
-    validation split gets the prediction the run's validation accuracy counted.
+    to the model's input (:func:`nasoa.data.resize_uint8`; an image already at the input size is
+    used as it is) and the normalisation of :class:`nasoa.data.Batches`, in channels_last as the
+    trainer evaluates; so an image of the run's validation split, as a file of the task or as the
+    model saw it, gets the prediction the run's validation accuracy counted.
     """
     import torch
 

@@ -59,6 +59,20 @@ def _val_files(root: Path, classes: list[str]) -> list[Path]:
     return [p for c in classes for p in sorted((root / "val" / c).iterdir())]
 
 
+def _trainer_predictions(run: Path, task) -> tuple[list[str], list[float]]:
+    """Labels and top probabilities of the run's model on ``task.x_val`` (the run's task at its input
+    size), computed as the trainer evaluates: its batches, normalisation, eval mode, channels_last."""
+    from nasoa.predict import load_run
+
+    model, classes, spec = load_run(run)
+    batches = Batches(task.x_val, task.y_val, batch_size=256, shuffle=False, mean=spec["mean"], std=spec["std"],
+                      channels=3, channels_last=True)
+    model.to(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        logits = torch.cat([model(x) for x, _ in batches.epoch(0)])
+    return [classes[i] for i in logits.argmax(1).tolist()], torch.softmax(logits.float(), 1).max(1).values.tolist()
+
+
 @pytest.mark.filterwarnings("ignore:resized 1 of:nasoa.data.DataWarning")
 def test_load_images_decodes_as_the_task_loader_does(modes_folder):
     assert {Image.open(p).mode for p in (modes_folder / "train" / "red").iterdir()} >= {"RGBA", "P", "L", "RGB"}
@@ -74,7 +88,6 @@ def test_load_images_decodes_as_the_task_loader_does(modes_folder):
 @pytest.mark.filterwarnings("ignore:resized 1 of:nasoa.data.DataWarning")
 def test_predict_reproduces_the_runs_validation_predictions(modes_folder, tmp_path):
     from nasoa.cli.main import app
-    from nasoa.predict import load_run
 
     run = tmp_path / "run"
     r = runner.invoke(app, ["train", str(modes_folder), "-m", ENC, "--scratch", "--budget", "30s", "--epochs", "3",
@@ -83,16 +96,8 @@ def test_predict_reproduces_the_runs_validation_predictions(modes_folder, tmp_pa
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["model"]["image_format"]["frame"] == [20, 20]
 
-    # The run's model on the validation images as the trainer loads, resizes and normalises them.
-    model, classes, spec = load_run(run)
-    task = load_task(modes_folder).resized(spec["input_size"])
-    batches = Batches(task.x_val, task.y_val, batch_size=256, shuffle=False, mean=spec["mean"], std=spec["std"],
-                      channels=3, channels_last=True)
-    model.to(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        logits = torch.cat([model(x) for x, _ in batches.epoch(0)])
-    expected = [classes[i] for i in logits.argmax(1).tolist()]
-    expected_p = torch.softmax(logits.float(), 1).max(1).values.tolist()
+    task = load_task(modes_folder).resized(manifest["model"]["input_size"])
+    expected, expected_p = _trainer_predictions(run, task)
 
     files = _val_files(modes_folder, task.classes)
     r = runner.invoke(app, ["predict", str(run), *map(str, files), "--json"])
@@ -123,3 +128,86 @@ def test_grey_run_sees_a_colour_image_in_grey(tmp_path):
     x = load_images([colour], fmt)
     assert x.shape == (1, 1, 20, 20)
     assert torch.equal(x[0, 0], torch.from_numpy(np.array(Image.open(colour).convert("L"))))
+
+
+# A built-in task's images written as the files people have. Each mode hides the picture behind a
+# step the decoder must take: colour modes draw the digit in red ink on a white background that
+# is stored as transparent black (a decoder that drops alpha sees black), 16-bit grey spans
+# 0..65535 (a plain 8-bit conversion clips it to white).
+FILE_MODES = ("RGBA", "P", "I;16", "L")
+_INK = np.array([180.0, 40.0, 20.0])
+
+
+def _picture(x: torch.Tensor, mode: str) -> np.ndarray:
+    """A built-in image (1 x H x W, bright ink on black) as the picture a ``mode`` file shows:
+    H x W grey for the grey modes, H x W x 3 red ink on white for the colour ones."""
+    if mode in ("I;16", "L"):
+        return x[0].numpy()
+    ink = x[0].numpy().astype(np.float64)[..., None] / 255
+    return np.round(255 - ink * (255 - _INK)).astype(np.uint8)
+
+
+def _write(path: Path, a: np.ndarray, mode: str) -> None:
+    """Save the picture ``a`` (H x W grey or H x W x 3) as a PNG of ``mode`` that decodes to exactly ``a``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "L":
+        im = Image.fromarray(a, "L")
+    elif mode == "I;16":
+        im = Image.fromarray(a.astype(np.uint16) * 257)
+    elif mode == "RGBA":
+        clear = (a == 255).all(axis=2, keepdims=True)
+        im = Image.fromarray(np.concatenate([np.where(clear, 0, a), np.where(clear, 0, 255)], axis=2).astype(np.uint8))
+    else:  # P: one palette entry per colour, white as a transparent black entry
+        colours, index = np.unique(a.reshape(-1, 3), axis=0, return_inverse=True)
+        white = np.flatnonzero((colours == 255).all(axis=1))
+        colours[white] = 0
+        im = Image.fromarray(index.reshape(a.shape[:2]).astype(np.uint8), "P")
+        im.putpalette(colours.astype(np.uint8).tobytes())
+        im.save(path, transparency=int(white[0])) if len(white) else im.save(path)
+        return
+    im.save(path)
+
+
+@pytest.mark.parametrize("mode", FILE_MODES)
+def test_predict_on_a_run_dir_reproduces_its_validation_predictions(mode, tmp_path):
+    """`nasoa predict` on a run's validation files gives the labels the trainer's evaluation gives on
+    the same images, for each kind of file; and so do the images the model saw, saved at its input
+    size. The files are digits at their native 8 px; the run trains at 16 px."""
+    from nasoa.cli.main import app
+
+    digits = load_task("builtin:digits?per_class=60&val_per_class=12", seed=0)
+    root = tmp_path / "folder"
+    for split, x, y in (("train", digits.x_train, digits.y_train), ("val", digits.x_val, digits.y_val)):
+        for i, (img, c) in enumerate(zip(x, y.tolist())):
+            _write(root / split / digits.classes[c] / f"{i:04d}.png", _picture(img, mode), mode)
+    with Image.open(next((root / "val" / "0").iterdir())) as im:
+        assert im.mode == mode
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["train", str(root), "-m", ENC, "--scratch", "--budget", "60s", "--epochs", "10", "--size",
+                            "16", "--lr", "0.05", "--seed", "0", "--device", "cpu", "--out", str(run), "--json"])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    fmt = manifest["model"]["image_format"]
+    assert fmt["frame"] == [8, 8] and fmt["channels"] == (1 if mode in ("I;16", "L") else 3)
+
+    task = load_task(root, seed=0).resized(16)  # the run's task at its input size
+    files = _val_files(root, task.classes)
+    assert torch.equal(load_images(files, fmt, size=16), task.x_val)  # one decoder: the very images evaluated
+    expected, _ = _trainer_predictions(run, task)
+    truth = [task.classes[i] for i in task.y_val.tolist()]
+    accuracy = sum(e == t for e, t in zip(expected, truth)) / len(truth)
+    assert accuracy == manifest["result"]["val_accuracy"]  # these are the predictions the run measured
+    assert accuracy >= 0.4 and len(set(expected)) >= 8  # a trained model (0.6 here), not a constant one
+
+    def predicted(paths: list[Path]) -> list[str]:
+        r = runner.invoke(app, ["predict", str(run), *map(str, paths), "--json"])
+        assert r.exit_code == 0, r.output
+        return [p["label"] for p in json.loads(r.stdout)]
+
+    assert predicted(files) == expected
+    seen = []
+    for i, x in enumerate(task.x_val):
+        seen.append(tmp_path / "seen" / f"{i:04d}.png")
+        _write(seen[-1], x[0].numpy() if x.shape[0] == 1 else x.permute(1, 2, 0).numpy(), mode)
+    assert torch.equal(load_images(seen, fmt, size=16), task.x_val)
+    assert predicted(seen) == expected
