@@ -67,7 +67,7 @@ def descriptor(record: Mapping[str, Any]) -> dict[str, Any]:
     out["_train_step_ms"] = table
     out["_train_step_batch"] = float(record.get("train_step_batch") or 64)
     prov = record.get("provenance") or {}
-    out["_machine"] = {k: (prov.get("machine") or {}).get(k) for k in ("cpu", "cores", "hostname")}
+    out["_machine"] = {k: (prov.get("machine") or {}).get(k) for k in ("cpu", "cores")}
     return out
 
 

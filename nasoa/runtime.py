@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import re
-import socket
 import sys
 import tempfile
 import time
@@ -153,9 +152,9 @@ def cpu_model() -> str | None:
 
 
 def machine() -> dict[str, Any]:
-    """Where a number was measured."""
+    """Where a number was measured: the platform, CPU, cores and GPU; never the hostname, which
+    names the user's machine and would end up in shared manifests and committed results."""
     info: dict[str, Any] = {
-        "hostname": socket.gethostname(),
         "platform": platform.platform(),
         "cpu": cpu_model(),
         "cores": available_cores(),
