@@ -103,6 +103,7 @@ def _grid_frame(members: MemberTable, grid: Grid) -> tuple[pl.DataFrame, np.ndar
         "batch_size": bss[bi[til]],
         "_step_ms_ref": step_a[rep],
         "_step_batch": members.step_batch[mi],
+        **{c: v[mi] for c, v in members.time_terms.items()},
     })
     out = (pl.DataFrame(cols).with_columns(pl.col(k).fill_nan(None) for k, v in cols.items()
                                            if isinstance(v, np.ndarray) and v.dtype.kind == "f"), mi)

@@ -19,10 +19,14 @@ import numpy as np
 __all__ = ["descriptor", "descriptors", "zoo_records", "machine_factor", "MemberTable", "ENV_MACHINE_FACTOR"]
 
 ENV_MACHINE_FACTOR = "NASOA_MACHINE_FACTOR"
+# Calibrated time-model terms of a record (:data:`nasoa.meta.timing.TIME_TERMS`) -> the private
+# descriptor keys and candidate columns :func:`nasoa.meta.features.derive` reads (null: its default).
+_TIME_TERMS = {"train_step_batch_exponent": "_step_batch_exp", "train_setup_s": "_setup_s",
+               "train_eval_factor": "_eval_factor", "train_step_excess": "_step_excess"}
 _LOG_KEYS = ("params", "macs")
 # Record fields that are not features of the member (bookkeeping, or handled specially).
 _SKIP = {"name", "family", "encoding", "mean", "std", "source", "train_step_ms", "train_step_batch", "provenance",
-         "profiled_step_ms",
+         "profiled_step_ms", "train_step_batch_exponent", "train_setup_s", "train_eval_factor", "train_step_excess",
          "weights", "origin", "source_accuracy_split", "pretrain", "notes"}
 
 
@@ -66,6 +70,10 @@ def descriptor(record: Mapping[str, Any]) -> dict[str, Any]:
         out["model_step_ms_head"] = profiled[keys[-1]]  # all stages frozen
     out["_train_step_ms"] = table
     out["_train_step_batch"] = float(record.get("train_step_batch") or 64)
+    # The time model's terms calibrated on this machine (:mod:`nasoa.meta.timing`), when learned.
+    for key, private in _TIME_TERMS.items():
+        if record.get(key) is not None:
+            out[private] = float(record[key])
     prov = record.get("provenance") or {}
     out["_machine"] = {k: (prov.get("machine") or {}).get(k) for k in ("cpu", "cores")}
     return out
@@ -109,6 +117,9 @@ class MemberTable:
             self.frozen.append(np.array(ks, dtype=np.int64))
             self.step_ms.append(np.array([table[str(k)] for k in ks], dtype=np.float64))
         self.step_batch = np.array([d["_train_step_batch"] for d in self.descriptors], dtype=np.float64)
+        # Calibrated time-model terms per member (NaN where not learned: derive uses its default).
+        self.time_terms = {c: np.array([d.get(c, np.nan) for d in self.descriptors], dtype=np.float64)
+                           for c in _TIME_TERMS.values()}
 
     def __len__(self) -> int:
         return len(self.descriptors)

@@ -72,6 +72,8 @@ CONTINUED_STRATEGIES = frozenset({"nasoa-probed"})
 TRANSFER_SCORES = ("logme", "knn")
 # Images per task whose frozen features the transferability scores use (one forward per member).
 TRANSFER_IMAGES = 300
+# A member's time-model terms calibrated on this machine (descriptor keys and candidate columns).
+TIME_TERM_COLUMNS = ("_step_batch_exp", "_setup_s", "_eval_factor", "_step_excess")
 # Accuracy may only rise with these (all grow with the budget): the LightGBM back-ends constrain them.
 MONOTONE_FEATURES = ("budget_s", "budget_log", "planned_epochs", "images_seen")
 
@@ -80,16 +82,24 @@ MONOTONE_FEATURES = ("budget_s", "budget_log", "planned_epochs", "images_seen")
 class TimeModel:
     """How long a regime takes: the trainer's own accounting, with the zoo's measured step times.
 
-    ``T = setup_s + epochs * steps_per_epoch * step_ms + eval + margin``, where ``step_ms`` is the
-    member's ``train_step_ms`` at the regime's frozen stages, scaled linearly from the zoo's
-    profiling batch to the regime's batch and by ``machine_factor`` (this machine's speed relative
-    to the one in the zoo's provenance: >1 is slower). Evaluation costs ``eval_factor`` of a
-    training step per image (forward only). ``margin_s + margin_frac * budget`` mirrors the
-    trainer's safety margin. A candidate is feasible when it fits ``min_epochs``.
+    ``T = setup_s + epochs * steps_per_epoch * step_ms * (1 + step_excess) + eval + margin``, where
+    ``step_ms`` is the member's ``train_step_ms`` at the regime's frozen stages (the median step,
+    data pipeline included), scaled from the zoo's profiling batch to the regime's batch as
+    ``(batch / 64) ** batch_exponent`` and by ``machine_factor`` (this machine's speed relative to
+    the one in the zoo's provenance: >1 is slower). Evaluation costs ``eval_factor`` of a training
+    step per image; ``step_excess`` is how much the mean step exceeds the median one.
+    ``margin_s + margin_frac * budget`` mirrors the trainer's safety margin. A candidate is
+    feasible when it fits ``min_epochs``.
+
+    The fields are the defaults: where a member's record carries terms calibrated on this machine
+    (:mod:`nasoa.meta.timing`: ``_step_batch_exp``, ``_setup_s``, ``_eval_factor`` and
+    ``_step_excess`` columns), those are used instead.
     """
 
     setup_s: float = 1.5
     eval_factor: float = 0.35
+    batch_exponent: float = 1.0
+    step_excess: float = 0.0
     margin_s: float = MARGIN_S
     margin_frac: float = MARGIN_FRAC
     min_epochs: float = 1.0
@@ -269,23 +279,34 @@ def derive(frame: pl.DataFrame, time_model: TimeModel) -> pl.DataFrame:
     ``budget_s``, ``model_num_stages``, ``_step_ms_ref`` and ``_step_batch`` (the member's
     measured step time at these frozen stages, and the batch it was measured at), ``logme`` and
     ``_logme_max`` (may be null); optional ``_epochs_actual`` (what a stored run achieved: used
-    instead of the estimate).
+    instead of the estimate) and the member's calibrated time-model terms
+    (:data:`TIME_TERM_COLUMNS`; null: the time model's defaults).
     """
     import polars as pl
 
     tm = time_model
+    cols = frame.columns
+
+    def term(col: str, default: float) -> pl.Expr:
+        """A member's calibrated time-model term, or the time model's default where it has none."""
+        if col not in cols:
+            return pl.lit(default, dtype=pl.Float64)
+        return pl.col(col).cast(pl.Float64).fill_nan(None).fill_null(default)
+
     n = pl.col("task_num_train").cast(pl.Float64)
     bs = pl.min_horizontal(pl.col("batch_size").cast(pl.Float64), n)
+    # Steps per epoch as the trainer counts them: full batches only once the data holds two.
     spe = pl.when(n >= 2 * bs).then((n / bs).floor()).otherwise((n / bs).ceil()).clip(lower_bound=1.0)
-    step_ms = pl.col("_step_ms_ref") * bs / pl.col("_step_batch") * tm.machine_factor
-    if "_step_ms_actual" in frame.columns:  # a stored run: what it measured, not the estimate
+    batch_scale = (bs / pl.col("_step_batch")).pow(term("_step_batch_exp", tm.batch_exponent))
+    step_ms = pl.col("_step_ms_ref") * batch_scale * tm.machine_factor
+    if "_step_ms_actual" in cols:  # a stored run: what it measured, not the estimate
         step_ms = pl.coalesce(pl.col("_step_ms_actual").cast(pl.Float64), step_ms)
-    eval_s = pl.col("task_num_val").cast(pl.Float64) * step_ms / bs * tm.eval_factor / 1000.0
+    eval_s = pl.col("task_num_val").cast(pl.Float64) * step_ms / bs * term("_eval_factor", tm.eval_factor) / 1000.0
     budget = pl.col("budget_s").cast(pl.Float64)
-    overhead = tm.setup_s + eval_s + tm.margin_s + tm.margin_frac * budget
-    epoch_s = spe * step_ms / 1000.0
+    setup_s = term("_setup_s", tm.setup_s)
+    overhead = setup_s + eval_s + tm.margin_s + tm.margin_frac * budget
+    epoch_s = spe * step_ms * (1.0 + term("_step_excess", tm.step_excess)) / 1000.0
     estimate = ((budget - overhead) / epoch_s).clip(lower_bound=0.0)
-    cols = frame.columns
     epochs = (pl.coalesce(pl.col("_epochs_actual"), estimate) if "_epochs_actual" in cols else estimate)
     return frame.with_columns(
         (pl.col("lr").cast(pl.Float64).log10()).alias("lr_log10"),
@@ -299,7 +320,7 @@ def derive(frame: pl.DataFrame, time_model: TimeModel) -> pl.DataFrame:
         (pl.col("_knn_max") - pl.col("knn")).alias("knn_gap"),
         # Time the regime needs for min_epochs, and the time it is predicted to take.
         # The budget this regime needs to fit min_epochs (candidates below it are infeasible).
-        ((tm.setup_s + eval_s + tm.margin_s + tm.min_epochs * epoch_s) / (1 - tm.margin_frac)).alias("_min_budget_s"),
+        ((setup_s + eval_s + tm.margin_s + tm.min_epochs * epoch_s) / (1 - tm.margin_frac)).alias("_min_budget_s"),
     )
 
 
@@ -343,6 +364,7 @@ def _base_row(task_features: Mapping[str, Any], model_features: Mapping[str, Any
         "budget_s": float(budget_s),
         "_step_ms_ref": _step_ms_ref(model_features, frozen),
         "_step_batch": float(model_features.get("_train_step_batch") or 64),
+        **{c: _finite(model_features.get(c)) for c in TIME_TERM_COLUMNS},
         "_epochs_actual": epochs_actual,
         "_step_ms_actual": step_ms_actual,
     })

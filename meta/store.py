@@ -509,23 +509,27 @@ class ExperienceStore:
         return out
 
     def timings(self, limit: int = 2000) -> list[dict[str, Any]]:
-        """The measured step times of the ``limit`` most recent runs, for the time model's
-        calibration: ``model_name``, ``frozen_stages``, ``batch_size``, ``step_ms``, ``threads``,
-        ``cpu`` (a bounded query: its cost does not grow with the store)."""
+        """The measured step times of the ``limit`` most recent runs (most recent first), for the
+        time model's calibration: ``model_name``, ``frozen_stages``, ``batch_size``, ``step_ms``,
+        ``threads``, ``cpu``, ``cpu_share``, ``input_size``, and what the overheads are learned from:
+        ``budget_s``, ``steps``, ``stop_reason``, ``num_val`` (a bounded query: its cost does not
+        grow with the store)."""
         # Parsed here, not with SQLite's json_extract: Python writes NaN into JSON, which SQLite
         # rejects as malformed.
         with self._guard():
-            rows = self.con.execute("SELECT model_name, regime, extra FROM runs ORDER BY id DESC LIMIT ?",
-                                    (int(limit),)).fetchall()
+            rows = self.con.execute("SELECT model_name, regime, extra, budget_s, stop_reason, task_features FROM runs "
+                                    "ORDER BY id DESC LIMIT ?", (int(limit),)).fetchall()
         out = []
-        for name, regime, extra in rows:
+        for name, regime, extra, budget_s, stop_reason, task_features in rows:
             r, e = json.loads(regime or "{}"), json.loads(extra or "{}")
             if e.get("step_ms") is None:
                 continue
             m = e.get("machine") or {}
+            n_val = json.loads(task_features or "{}").get("task_num_val")
             out.append({"model_name": name, "frozen_stages": r.get("frozen_stages"), "batch_size": e.get("batch_size"),
                         "step_ms": e.get("step_ms"), "threads": e.get("threads", m.get("cores")),
-                        "cpu": m.get("cpu"), "cpu_share": e.get("cpu_share")})
+                        "cpu": m.get("cpu"), "cpu_share": e.get("cpu_share"), "input_size": e.get("input_size"),
+                        "budget_s": budget_s, "steps": e.get("steps"), "stop_reason": stop_reason, "num_val": n_val})
         return out
 
     def runs(self, after_id: int = 0, decode: bool = False) -> pl.DataFrame:

@@ -1,19 +1,43 @@
-"""Calibrated step times: the zoo's profiled ``train_step_ms`` corrected by what runs measured here.
+"""Calibrated time model terms: the zoo's profiled ``train_step_ms`` and the trainer's overheads,
+corrected by what runs measured on this machine.
 
 The zoo ships one step-time table per member (ms per step at each frozen-stage setting, batch 64,
 measured once on the profiling machine). A run on another machine, with another thread count or
 under load, steps at a different speed, and the factor differs by member (a depthwise-heavy net
 and a dense one scale differently with threads). Every run records its measured median step time
-(``extra.step_ms``, data pipeline included), so the time model learns the correction from them:
+(``extra.step_ms``, data pipeline included), its steps, and its budget, so the time model learns
+two things from them (:func:`calibrate_records`):
 
-    log(measured / profiled) = g + r[member] + r[member, frozen] + noise
+* **Step time**, a robust regression on the log ratio of measured to profiled step time:
 
-with the global term ``g`` and each residual the mean of its runs shrunk toward zero by
-``prior_runs`` pseudo-runs (a member seen twice moves little; one seen 30 times is trusted).
-Only runs from this machine and thread count enter (same CPU model and ``threads``), and not those
-that shared their cores with other work (``cpu_share`` below :data:`MIN_CPU_SHARE`): the shipped
-experience, collected elsewhere, does not bias a user's machine. Without such runs the profiled
-table stands (times ``$NASOA_MACHINE_FACTOR`` when set).
+      log(measured / profiled) = g + b_batch*log(batch/64) + b_size*log(size/profiled size)
+                                 + b_threads*log(threads of the run/threads here)
+                                 + b_ref*log(profiled/100 ms) + r[member] + r[member, frozen]
+
+  The slopes are fitted on within-member variation (member fixed effects), each shrunk toward its
+  physical prior (linear in batch, quadratic in input side, ``threads**-0.7``, no compression);
+  then ``g`` and the residuals are each the (Huber-weighted) mean of their runs
+  shrunk toward zero by ``prior_runs`` pseudo-runs (a member seen twice moves little; one seen 30
+  times is trusted). Runs here (one thread, ``bench/results/time-model-20261201``) put the batch
+  exponent near 0.7 (a step has fixed costs) and ``b_ref`` near -0.45: the profiled table spreads
+  members and frozen settings further apart than they step here, so a (member, frozen) setting
+  never run here still moves with the ones that were. With runs at one thread count only, the
+  thread slope stays at its prior.
+* **Overheads**: what of the budget a run does not spend stepping, ``budget - margin - steps *
+  step_ms``, is ``setup[member] + eval_factor * (val images * step_ms / batch) + step_excess *
+  steps * step_ms`` (set-up: building the member, loading its weights, resizing the data; the final
+  evaluation and its reserve; the mean step exceeding the median one). Fitted with the same robust,
+  shrunk least squares, toward the :class:`~nasoa.meta.features.TimeModel` defaults.
+
+The learned terms go into each member's record (``train_step_ms`` calibrated, the profiled one kept
+as ``profiled_step_ms``; ``train_step_batch_exponent``, ``train_setup_s``, ``train_eval_factor``,
+``train_step_excess``), so every caller of the time model (candidates, collection, adapt) reads the
+same terms through :class:`~nasoa.meta.descriptors.MemberTable`.
+
+Only runs from this CPU model enter (the overheads: only those at this thread count), and not
+those that shared their cores with other work (``cpu_share`` below :data:`MIN_CPU_SHARE`): the
+shipped experience, collected elsewhere, does not bias a user's machine. Without such runs the profiled table and the default overheads stand (times
+``$NASOA_MACHINE_FACTOR`` when set).
 """
 
 from __future__ import annotations
@@ -23,13 +47,27 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["calibrate_records", "calibrated_zoo", "PRIOR_RUNS"]
+import numpy as np
 
-PRIOR_RUNS = 3.0
+__all__ = ["calibrate_records", "calibrated_zoo", "PRIOR_RUNS", "TIME_TERMS"]
+
+PRIOR_RUNS = 1.0
 # A run that got less of its cores than this (``extra.cpu_share``, where recorded) shared them with
 # other work: its step time measures the contention, not the machine.
 MIN_CPU_SHARE = 0.8
 _CLIP = 2.5  # |log ratio| above this (12x) is a broken measurement, not a speed
+_HUBER = 1.345  # Huber's tuning constant, in robust standard deviations
+# Priors of the step-time slopes: per-step cost linear in the batch, in the image's area, and
+# threads giving less than linear speed-up.
+PRIOR_SLOPES = {"batch": 1.0, "size": 2.0, "threads": -0.7, "ref": 0.0}
+# The profiled step time at which the global factor is read (the ``ref`` slope pivots there).
+_REF_MS = 100.0
+# Defaults of the overhead terms (those of :class:`nasoa.meta.features.TimeModel`).
+PRIOR_OVERHEAD = {"setup_s": 1.5, "eval_factor": 0.35, "step_excess": 0.0}
+# Record keys carrying the calibrated terms to :class:`nasoa.meta.descriptors.MemberTable`.
+TIME_TERMS = ("train_step_batch_exponent", "train_setup_s", "train_eval_factor", "train_step_excess")
+# Stop reasons of runs that trained until the budget's planned stop (the overhead fit uses only them).
+_FILLED = frozenset({"planned", "deadline"})
 
 
 def _ref(record: Mapping[str, Any], frozen: int) -> float | None:
@@ -42,66 +80,176 @@ def _ref(record: Mapping[str, Any], frozen: int) -> float | None:
     return float(v) if v else None
 
 
+def _margin_s(budget_s: float) -> float:
+    from nasoa.deadline import margin_s
+
+    return margin_s(budget_s)
+
+
+def _huber_weights(resid: np.ndarray, min_scale: float) -> np.ndarray:
+    """Huber IRLS weights for residuals, with a robust scale (MAD, at least ``min_scale``: runs
+    that agree exactly still leave a far-off one an outlier)."""
+    if resid.size < 3:
+        return np.ones_like(resid)
+    scale = max(1.4826 * float(np.median(np.abs(resid - np.median(resid)))), min_scale)
+    a = np.abs(resid) / (_HUBER * scale)
+    return np.where(a <= 1.0, 1.0, 1.0 / np.maximum(a, 1e-12))
+
+
+def _shrunk_mean(values: np.ndarray, weights: np.ndarray, prior_runs: float) -> float:
+    return float((weights * values).sum() / (weights.sum() + prior_runs))
+
+
+def _fit_step(obs: list[dict[str, Any]], prior_runs: float) -> dict[str, Any]:
+    """The step-time terms from observations with ``y`` (log ratio), ``x`` (slope covariates),
+    ``w`` (recency weight), ``member``, ``frozen``."""
+    y = np.array([o["y"] for o in obs])
+    x = np.array([[o["x"][k] for k in PRIOR_SLOPES] for o in obs])
+    w = np.array([o["w"] for o in obs])
+    prior = np.array(list(PRIOR_SLOPES.values()))
+    cells = [(o["member"], o["frozen"]) for o in obs]
+    members = [o["member"] for o in obs]
+    robust = np.ones_like(y)
+    for _ in range(3):  # IRLS: fit, reweight the outliers, refit
+        ww = w * robust
+        # Slopes from within-cell variation (each cell's weighted mean removed), ridge toward the prior.
+        yc, xc = y.copy(), x.copy()
+        for cell in set(members):
+            idx = np.array([c == cell for c in members])
+            sw = ww[idx].sum()
+            yc[idx] -= (ww[idx] * y[idx]).sum() / sw
+            xc[idx] -= (ww[idx, None] * x[idx]).sum(axis=0) / sw
+        pen = prior_runs * np.maximum((xc ** 2).mean(axis=0), 1e-3)
+        a = (xc * ww[:, None]).T @ xc + np.diag(pen)
+        b = (xc * ww[:, None]).T @ yc + pen * prior
+        slopes = np.linalg.solve(a, b)
+        # The hierarchy on what the slopes leave: global, member, member x frozen, each shrunk.
+        z = y - x @ slopes
+        g = _shrunk_mean(z, ww, prior_runs)
+        r_m = {m: _shrunk_mean(z[idx] - g, ww[idx], prior_runs)
+               for m in set(members) for idx in [np.array([mm == m for mm in members])]}
+        zm = z - g - np.array([r_m[m] for m in members])
+        r_mf = {c: _shrunk_mean(zm[idx], ww[idx], prior_runs)
+                for c in set(cells) for idx in [np.array([cc == c for cc in cells])]}
+        resid = zm - np.array([r_mf[c] for c in cells])
+        robust = _huber_weights(resid, 0.05)  # 5% in step time
+    return {"g": g, "r_m": r_m, "r_mf": r_mf, "slopes": dict(zip(PRIOR_SLOPES, slopes.tolist())),
+            "resid_sd": float(1.4826 * np.median(np.abs(resid - np.median(resid)))) if len(resid) > 2 else None}
+
+
+def _fit_overhead(obs: list[dict[str, Any]], prior_runs: float) -> dict[str, Any]:
+    """Set-up (global and per member), evaluation factor and step excess from runs that filled their
+    budget: ``unused = setup[member] + eval_factor * eval_work + step_excess * window``."""
+    # In fractions of the budget: an error of a second matters as much at 8 s as ten at 80 s.
+    budget = np.array([o["budget_s"] for o in obs])
+    y = np.array([o["unused"] for o in obs]) / budget
+    ev = np.array([o["eval_work"] for o in obs]) / budget
+    win = np.array([o["window"] for o in obs]) / budget
+    w = np.array([o["w"] for o in obs])
+    members = [o["member"] for o in obs]
+    names = sorted(set(members))
+    # Columns: setup (global), eval factor, step excess, then one per member (setup residual).
+    x = np.column_stack([1.0 / budget, ev, win]
+                        + [np.array([m == n for m in members], float) / budget for n in names])
+    prior = np.array([PRIOR_OVERHEAD["setup_s"], PRIOR_OVERHEAD["eval_factor"], PRIOR_OVERHEAD["step_excess"]]
+                     + [0.0] * len(names))
+    scale = (x ** 2).mean(axis=0)  # a pseudo-run of typical size per term
+    pen = prior_runs * np.maximum(np.concatenate([scale[:3], np.full(len(names), scale[0])]), 1e-9)
+    robust = np.ones_like(y)
+    for _ in range(4):
+        ww = w * robust
+        a = (x * ww[:, None]).T @ x + np.diag(pen)
+        b = (x * ww[:, None]).T @ y + pen * prior
+        coef = np.linalg.solve(a, b)
+        robust = _huber_weights(y - x @ coef, 0.01)  # 1% of the budget
+    setup = {n: max(0.0, float(coef[0] + coef[3 + i])) for i, n in enumerate(names)}
+    return {"setup_s": max(0.0, float(coef[0])), "setup_by_member": setup,
+            "eval_factor": float(np.clip(coef[1], 0.0, 5.0)), "step_excess": float(np.clip(coef[2], 0.0, 1.0))}
+
+
 def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Mapping[str, Any]], *,
                       cpu: str | None, threads: int, prior_runs: float = PRIOR_RUNS,
                       ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Zoo records with ``train_step_ms`` corrected by the measured ``timings`` of this machine
-    (rows of :meth:`nasoa.meta.store.ExperienceStore.timings`), and a summary of the correction."""
+    """Zoo records with ``train_step_ms`` corrected, and the overhead terms (:data:`TIME_TERMS`)
+    learned, from the measured ``timings`` of this machine (rows of
+    :meth:`nasoa.meta.store.ExperienceStore.timings`, most recent first), and a summary."""
     by_name = {str(r["name"]): r for r in records}
-    obs: list[tuple[str, int, float]] = []
+    step_obs: list[dict[str, Any]] = []
+    over_obs: list[dict[str, Any]] = []
     for t in timings:
-        if int(t.get("threads") or 0) != int(threads) or (cpu and t.get("cpu") and t.get("cpu") != cpu):
+        if cpu and t.get("cpu") and t.get("cpu") != cpu:
             continue
         if t.get("cpu_share") is not None and float(t["cpu_share"]) < MIN_CPU_SHARE:
             continue
         rec = by_name.get(str(t.get("model_name")))
         measured = t.get("step_ms")
-        if rec is None or not measured or not math.isfinite(float(measured)):
+        if rec is None or not measured or not math.isfinite(float(measured)) or float(measured) <= 0:
             continue
         frozen = int(t.get("frozen_stages") or 0)
         ref = _ref(rec, frozen)
         if not ref:
             continue
-        batch = float(t.get("batch_size") or rec.get("train_step_batch") or 64)
-        expected = ref * batch / float(rec.get("train_step_batch") or 64)
-        lr = max(-_CLIP, min(_CLIP, math.log(float(measured) / expected)))
-        obs.append((str(rec["name"]), frozen, lr))
-    summary: dict[str, Any] = {"runs": len(obs), "threads": int(threads), "cpu": cpu, "prior_runs": prior_runs}
-    if not obs:
+        w = 1.0  # every run alike: weighting recent runs more did worse on held-out tasks
+        ref_batch = float(rec.get("train_step_batch") or 64)
+        batch = float(t.get("batch_size") or ref_batch)
+        ref_size = float(rec.get("input_size") or 0) or None
+        size = float(t.get("input_size") or ref_size or 1.0)
+        run_threads = int(t.get("threads") or threads or 1)
+        name = str(rec["name"])
+        step_obs.append({
+            "y": max(-_CLIP, min(_CLIP, math.log(float(measured) / ref))), "w": w, "member": name, "frozen": frozen,
+            "x": {"batch": math.log(batch / ref_batch), "size": math.log(size / ref_size) if ref_size else 0.0,
+                  "threads": math.log(run_threads / max(int(threads), 1)), "ref": math.log(ref / _REF_MS)},
+        })
+        budget, steps, n_val = t.get("budget_s"), t.get("steps"), t.get("num_val")
+        if (budget and steps and n_val is not None and t.get("stop_reason") in _FILLED
+                and run_threads == int(threads)):
+            window = float(steps) * float(measured) / 1000.0
+            over_obs.append({"unused": float(budget) - _margin_s(float(budget)) - window, "w": w, "member": name,
+                             "budget_s": float(budget),
+                             "eval_work": float(n_val) * float(measured) / batch / 1000.0, "window": window})
+    summary: dict[str, Any] = {"runs": len(step_obs), "overhead_runs": len(over_obs), "threads": int(threads),
+                               "cpu": cpu, "prior_runs": prior_runs}
+    if not step_obs:
         summary["global_factor"] = 1.0
         return [dict(r) for r in records], summary
-    g = sum(v for _, _, v in obs) / (len(obs) + prior_runs)
-    member_sum: dict[str, list[float]] = defaultdict(list)
-    for name, _, v in obs:
-        member_sum[name].append(v - g)
-    r_m = {m: sum(vs) / (len(vs) + prior_runs) for m, vs in member_sum.items()}
-    cell: dict[tuple[str, int], list[float]] = defaultdict(list)
-    for name, frozen, v in obs:
-        cell[(name, frozen)].append(v - g - r_m[name])
-    r_mf = {k: sum(vs) / (len(vs) + prior_runs) for k, vs in cell.items()}
+    fit = _fit_step(step_obs, prior_runs)
+    over = _fit_overhead(over_obs, prior_runs) if over_obs else None
     out = []
     factors: dict[str, dict[str, float]] = {}
+    g, r_m, r_mf = fit["g"], fit["r_m"], fit["r_mf"]
     for r in records:
         rec = dict(r)
         name = str(rec["name"])
         table = {str(k): float(v) for k, v in (rec.get("train_step_ms") or {}).items()}
         if table:
-            f = {k: math.exp(g + r_m.get(name, 0.0) + r_mf.get((name, int(k)), 0.0)) for k in table}
+            b_ref = fit["slopes"]["ref"]
+            f = {k: math.exp(g + r_m.get(name, 0.0) + r_mf.get((name, int(k)), 0.0) + b_ref * math.log(table[k] / _REF_MS))
+                 for k in table}
             rec["train_step_ms"] = {k: round(table[k] * f[k], 3) for k in table}
             rec["profiled_step_ms"] = table
+            rec["train_step_batch_exponent"] = round(fit["slopes"]["batch"], 4)
             factors[name] = {k: round(v, 4) for k, v in f.items()}
+            if over is not None:
+                rec["train_setup_s"] = round(over["setup_by_member"].get(name, over["setup_s"]), 4)
+                rec["train_eval_factor"] = round(over["eval_factor"], 4)
+                rec["train_step_excess"] = round(over["step_excess"], 4)
         out.append(rec)
+    runs_per_member: dict[str, int] = defaultdict(int)
+    for o in step_obs:
+        runs_per_member[o["member"]] += 1
     summary.update({"global_factor": round(math.exp(g), 4), "factors": factors,
-                    "runs_per_member": {m: len(v) for m, v in member_sum.items()}})
+                    "slopes": {k: round(v, 4) for k, v in fit["slopes"].items()},
+                    "step_resid_sd": fit["resid_sd"], "overhead": over, "runs_per_member": dict(runs_per_member)})
     return out, summary
 
 
 def calibrated_zoo(store: Any = None, zoo: Sequence[Mapping[str, Any]] | None = None,
                    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """``(records, calibration)``: the zoo's member records (default: the registry's) with their step
-    times corrected by what the store's recent runs measured on this machine (a bounded query),
-    unless $NASOA_MACHINE_FACTOR overrides the speed. What the time model reads; it needs no
-    predictor, so a caller can check a budget before loading one."""
+    times and overheads calibrated by what the store's recent runs measured on this machine (a
+    bounded query), unless $NASOA_MACHINE_FACTOR overrides the speed. What the time model reads; it
+    needs no predictor, so a caller can check a budget before loading one."""
     import os
 
     from .descriptors import ENV_MACHINE_FACTOR, zoo_records

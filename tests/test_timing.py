@@ -1,14 +1,21 @@
-"""The time model's calibration from measured runs (nasoa.meta.timing)."""
+"""The time model's calibration from measured runs (nasoa.meta.timing) and its use in derive."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
+from nasoa.deadline import margin_s
+from nasoa.meta.candidates import Grid, enumerate_candidates
+from nasoa.meta.descriptors import MemberTable, descriptor
+from nasoa.meta.features import TimeModel, row_features
 from nasoa.meta.timing import calibrate_records
 
 ZOO = [
-    {"name": "fast", "train_step_ms": {"0": 10.0, "1": 5.0}, "train_step_batch": 64},
-    {"name": "slow", "train_step_ms": {"0": 100.0, "1": 40.0}, "train_step_batch": 64},
+    {"name": "fast", "train_step_ms": {"0": 10.0, "1": 5.0}, "train_step_batch": 64, "input_size": 32},
+    {"name": "slow", "train_step_ms": {"0": 100.0, "1": 40.0}, "train_step_batch": 64, "input_size": 32},
 ]
 
 
@@ -17,36 +24,136 @@ def _runs(name, frozen, ms, n, threads=2, cpu="X", batch=64):
              "cpu": cpu}] * n
 
 
-def test_no_runs_keeps_the_profiled_tables():
+def _by_name(recs):
+    return {r["name"]: r for r in recs}
+
+
+def test_no_runs_keeps_the_profiled_tables_and_default_overheads():
     recs, info = calibrate_records(ZOO, [], cpu="X", threads=2)
     assert [r["train_step_ms"] for r in recs] == [r["train_step_ms"] for r in ZOO] and info["runs"] == 0
+    assert not any(k.startswith("train_setup") or k.startswith("train_eval") for r in recs for k in r)
 
 
 def test_many_runs_move_a_member_to_its_measured_speed_and_others_by_the_global_factor():
     runs = _runs("slow", 0, 300.0, 60) + _runs("slow", 1, 120.0, 60)  # slow runs 3x its table here
     recs, info = calibrate_records(ZOO, runs, cpu="X", threads=2)
-    slow, fast = {r["name"]: r for r in recs}["slow"], {r["name"]: r for r in recs}["fast"]
+    slow, fast = _by_name(recs)["slow"], _by_name(recs)["fast"]
     assert slow["train_step_ms"]["0"] == pytest.approx(300.0, rel=0.06)
     assert slow["train_step_ms"]["1"] == pytest.approx(120.0, rel=0.06)
     assert slow["profiled_step_ms"] == {"0": 100.0, "1": 40.0}
-    # A member never run here moves by the shrunk global factor only.
-    assert 2.5 < fast["train_step_ms"]["0"] / 10.0 < 3.0 and info["runs"] == 120
+    # A member never run here moves by the global factor only.
+    assert 2.5 < fast["train_step_ms"]["0"] / 10.0 < 3.1 and info["runs"] == 120
 
 
-def test_few_runs_move_little_and_batch_is_accounted_for():
+def test_one_run_is_evidence_not_the_whole_truth():
     recs, _ = calibrate_records(ZOO, _runs("fast", 0, 40.0, 1), cpu="X", threads=2)
-    f = {r["name"]: r for r in recs}["fast"]["train_step_ms"]["0"]
-    assert 12.0 < f < 30.0  # one run of 4x is evidence, not the whole truth
-    # 32 images per step at the table's 64-image speed is a factor 1: nothing moves.
-    recs, info = calibrate_records(ZOO, _runs("fast", 0, 5.0, 30, batch=32), cpu="X", threads=2)
-    assert {r["name"]: r for r in recs}["fast"]["train_step_ms"]["0"] == pytest.approx(10.0, rel=1e-6)
+    f = _by_name(recs)["fast"]["train_step_ms"]["0"]
+    assert 12.0 < f < 36.0  # the run measured 4x the table: it moves toward it, not all the way
 
 
-def test_other_machines_thread_counts_and_contended_runs_are_ignored():
-    contended = [dict(r, cpu_share=0.4) for r in _runs("slow", 0, 300.0, 50)]
-    runs = _runs("slow", 0, 300.0, 50, threads=1) + _runs("slow", 0, 300.0, 50, cpu="Y") + contended
+def test_the_batch_exponent_is_learned_and_derive_uses_it():
+    # Per-step cost grows as batch**0.7 here (fixed per-step costs), not linearly.
+    runs = []
+    for b in (16, 32, 64):
+        runs += _runs("slow", 0, 100.0 * (b / 64) ** 0.7, 20, batch=b)
+        runs += _runs("slow", 1, 40.0 * (b / 64) ** 0.7, 20, batch=b)
     recs, info = calibrate_records(ZOO, runs, cpu="X", threads=2)
-    assert info["runs"] == 0 and {r["name"]: r for r in recs}["slow"]["train_step_ms"]["0"] == 100.0
+    assert info["slopes"]["batch"] == pytest.approx(0.7, abs=0.05)
+    slow = _by_name(recs)["slow"]
+    assert slow["train_step_batch_exponent"] == pytest.approx(0.7, abs=0.05)
+    assert slow["train_step_ms"]["0"] == pytest.approx(100.0, rel=0.05)
+    task = {"task_num_train": 640.0, "task_num_val": 0.0}
+    d = descriptor(slow)
+    at32 = row_features(task, d, {"frozen_stages": 0, "batch_size": 32}, 60.0)
+    assert at32["step_ms"] == pytest.approx(100.0 * 0.5 ** 0.7, rel=0.06)  # linear would say 50
+    # Without calibration the linear default stands (the time model's own default).
+    plain = row_features(task, descriptor(ZOO[1]), {"frozen_stages": 0, "batch_size": 32}, 60.0)
+    assert plain["step_ms"] == pytest.approx(50.0)
+
+
+def test_a_frozen_setting_never_run_moves_with_those_that_were():
+    # The profiled table spreads settings further apart than they step here: measured ~ 5 * ref**0.5.
+    zoo = [{"name": "m", "train_step_ms": {"0": 100.0, "1": 40.0, "2": 10.0}, "train_step_batch": 64}]
+    runs = _runs("m", 0, 50.0, 30) + _runs("m", 1, 5 * 40.0 ** 0.5, 30)
+    recs, info = calibrate_records(zoo, runs, cpu="X", threads=2)
+    assert info["slopes"]["ref"] < -0.3
+    unseen = recs[0]["train_step_ms"]["2"]
+    assert 12.0 < unseen < 22.0  # ~15.8 by the compression; the per-member factor alone says 5
+    assert recs[0]["train_step_ms"]["0"] == pytest.approx(50.0, rel=0.05)
+
+
+def test_outlying_runs_barely_move_a_member():
+    rng = np.random.default_rng(0)
+    runs = [dict(r, step_ms=200.0 * math.exp(rng.normal(0, 0.05))) for r in _runs("slow", 0, 0.0, 30)]
+    runs += _runs("slow", 0, 2000.0, 2)  # two runs under heavy load
+    recs, _ = calibrate_records(ZOO, runs, cpu="X", threads=2)
+    assert 190.0 < _by_name(recs)["slow"]["train_step_ms"]["0"] < 212.0  # a plain mean of logs says ~225
+
+
+def test_other_machines_and_contended_runs_are_ignored_other_thread_counts_scaled():
+    contended = [dict(r, cpu_share=0.4) for r in _runs("slow", 0, 300.0, 50)]
+    recs, info = calibrate_records(ZOO, _runs("slow", 0, 300.0, 50, cpu="Y") + contended, cpu="X", threads=2)
+    assert info["runs"] == 0 and _by_name(recs)["slow"]["train_step_ms"]["0"] == 100.0
+    # Runs on one thread say how fast two threads are, through the thread prior (threads**-0.7).
+    recs, info = calibrate_records(ZOO, _runs("slow", 0, 300.0, 50, threads=1), cpu="X", threads=2)
+    assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(300.0 * 2 ** -0.7, rel=0.06)
+    recs, _ = calibrate_records(ZOO, _runs("slow", 0, 300.0, 50, threads=1), cpu="X", threads=1)
+    assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(300.0, rel=0.06)
+
+
+def _trainer_runs(rng, setup, eval_factor, excess, n=80):
+    """Runs as the trainer spends a budget: steps fill what set-up, evaluation and margin leave,
+    at a mean step ``excess`` above the median one."""
+    runs = []
+    for i in range(n):
+        name = ("fast", "slow")[i % 2]
+        frozen = int(rng.integers(0, 2))
+        ms = ZOO[i % 2]["train_step_ms"][str(frozen)] * 2.0 * math.exp(rng.normal(0, 0.02))
+        budget = float(rng.choice([8.0, 15.0, 30.0, 60.0, 120.0]))
+        n_val = float(rng.choice([60.0, 250.0, 1000.0]))
+        window = budget - margin_s(budget) - setup[name] - eval_factor * n_val * ms / 64 / 1000
+        steps = int(window / (ms * (1 + excess) / 1000))
+        runs.append({**_runs(name, frozen, ms, 1)[0], "budget_s": budget, "steps": steps, "num_val": n_val,
+                     "stop_reason": "deadline", "num_train": 640.0})
+    return runs
+
+
+def test_overheads_are_learned_per_member_and_planned_epochs_match_the_trainer():
+    rng = np.random.default_rng(0)
+    setup = {"fast": 0.4, "slow": 2.5}  # a big member with weights to load pays more before its first step
+    runs = _trainer_runs(rng, setup, eval_factor=1.2, excess=0.04)
+    recs, info = calibrate_records(ZOO, runs, cpu="X", threads=2)
+    over = info["overhead"]
+    assert over["eval_factor"] == pytest.approx(1.2, abs=0.15)
+    assert over["step_excess"] == pytest.approx(0.04, abs=0.015)
+    assert over["setup_by_member"]["slow"] == pytest.approx(2.5, abs=0.3)
+    assert over["setup_by_member"]["fast"] == pytest.approx(0.4, abs=0.3)
+    # The candidates (vectorised) plan what a run with the same inputs actually ran.
+    members = MemberTable(recs)
+    task = {"task_num_train": 640.0, "task_num_val": 250.0}
+    grid = Grid(lrs=(0.01,), schedules=("cosine",), optimizers=("sgd",))
+    frame = enumerate_candidates(members, task, 30.0, grid, TimeModel(), feasible_only=False)
+    for row in frame.iter_rows(named=True):
+        name, frozen = row["model_name"], row["frozen_stages"]
+        ms = ZOO[name == "slow"]["train_step_ms"][str(frozen)] * 2.0
+        window = 30.0 - margin_s(30.0) - setup[name] - 1.2 * 250.0 * ms / 64 / 1000
+        actual = window / (ms * 1.04 / 1000) / 10.0  # 10 steps per epoch
+        assert row["planned_epochs"] == pytest.approx(actual, rel=0.1), (name, frozen)
+        assert row["step_ms"] == pytest.approx(ms, rel=0.05)  # the median step, as stored runs measure it
+    # The uncalibrated model, with its fixed set-up and linear batch, plans the big member too many.
+    plain = enumerate_candidates(MemberTable(ZOO), task, 30.0, grid, TimeModel(), feasible_only=False)
+    assert plain.filter(plain["model_name"] == "slow")["planned_epochs"].min() > 1.5 * frame.filter(
+        frame["model_name"] == "slow")["planned_epochs"].min()
+
+
+def test_runs_that_stopped_early_or_ran_on_other_threads_teach_no_overheads():
+    rng = np.random.default_rng(1)
+    runs = _trainer_runs(rng, {"fast": 0.5, "slow": 0.5}, eval_factor=0.5, excess=0.0, n=20)
+    capped = [dict(r, stop_reason="epochs", steps=r["steps"] // 10) for r in runs]  # an epochs cap: budget unspent
+    _, info = calibrate_records(ZOO, runs + capped, cpu="X", threads=2)
+    assert info["overhead_runs"] == 20 and info["runs"] == 40
+    _, info = calibrate_records(ZOO, [dict(r, threads=1) for r in runs], cpu="X", threads=2)
+    assert info["overhead_runs"] == 0 and info["overhead"] is None
 
 
 def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
@@ -55,14 +162,15 @@ def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
 
     st = ExperienceStore(tmp_path / "s.sqlite")
     for i, loss in enumerate((float("nan"), 0.5)):
-        st.append(RunRecord(task_id="t", task_spec="x", task_features={}, model_name="fast",
-                            regime={"frozen_stages": 1}, budget_s=10.0, val_accuracy=0.5,
-                            extra={"step_ms": 7.0 + i, "batch_size": 64, "threads": 2, "val_loss": loss,
-                                   "machine": {"cpu": "X"}}))
+        st.append(RunRecord(task_id="t", task_spec="x", task_features={"task_num_val": 40.0}, model_name="fast",
+                            regime={"frozen_stages": 1}, budget_s=10.0, val_accuracy=0.5, stop_reason="planned",
+                            extra={"step_ms": 7.0 + i, "batch_size": 64, "threads": 2, "val_loss": loss, "steps": 100,
+                                   "input_size": 32, "machine": {"cpu": "X"}}))
     st.append(RunRecord(task_id="t", task_spec="x", task_features={}, model_name="fast", regime={}, budget_s=1.0,
                         val_accuracy=0.5))  # no measurement: left out
     rows = st.timings()
     assert [r["step_ms"] for r in rows] == [8.0, 7.0] and rows[0] == {
         "model_name": "fast", "frozen_stages": 1, "batch_size": 64, "step_ms": 8.0, "threads": 2, "cpu": "X",
-        "cpu_share": None}
+        "cpu_share": None, "input_size": 32, "budget_s": 10.0, "steps": 100, "stop_reason": "planned",
+        "num_val": 40.0}
     assert len(st.timings(limit=1)) == 0  # the most recent run has no measurement
