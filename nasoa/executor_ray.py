@@ -53,8 +53,8 @@ def _run_in_worker(fn: Callable[..., Any], threads: int, args: tuple, kwargs: di
     started = time.time()  # a fresh worker's start-up (torch's import) counts as queue time, not budget
     value = fn(*args, **kwargs)
     return {"value": value, "started": started, "finished": time.time(),
-            "worker": {"pid": os.getpid(), "node": socket.gethostname(), "threads": threads,
-                       "gpus": [str(g) for g in ray.get_gpu_ids()]}}
+            "worker": {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(), "threads": threads,
+                       "gpus": [str(g) for g in ray.get_gpu_ids()]}}  # Ray's node id: never a hostname
 
 
 def _import(modules: tuple[str, ...]) -> int:
