@@ -225,15 +225,34 @@ class Executor(Protocol):
     def shutdown(self, cancel: bool = False) -> None: ...
 
 
+def _die_with_driver(driver_pid: int) -> None:
+    """Worker initializer: on Linux, the worker is killed when the driver dies. A SIGKILLed search
+    (the OOM killer, ``kill -9``) left its idle worker behind, and the re-run of the search waited
+    on it until killed."""
+    import os
+
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != driver_pid:  # the driver died before the line above
+        os._exit(1)
+
+
 class LocalExecutor:
     """Local worker processes (spawned: the driver never imports torch); 1 worker by default, since
-    one training run already uses every core."""
+    one training run already uses every core. Workers die with the driver."""
 
     def __init__(self, workers: int = 1):
         import multiprocessing as mp
+        import os
 
         self.workers = workers
-        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                           initializer=_die_with_driver, initargs=(os.getpid(),))
 
     def submit(self, fn, *args):
         return self.pool.submit(fn, *args)

@@ -388,6 +388,13 @@ def finetune(
                 f"use --budget {math.ceil(min_needed * 1.5)}s or more",
                 minimum_s=min_needed,
             )
+        if run_path is not None and not resume:
+            # Marked until the run finishes: a run killed from here on leaves a dir that says so.
+            run_path.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(run_path / "manifest.json", {"kind": "nasoa.train", "status": "running",
+                                                           "created": utc_now(), "seed": seed,
+                                                           "task": {"name": getattr(task, "name", None)},
+                                                           "regime": regime.to_dict(), "budget_s": budget_s})
         while True:
             now = time.time()
             why = planner.stop(now, step)
