@@ -5,29 +5,35 @@
 # --no-learn as the control (MODE nolearn). Each stream has its own copy of the seed store; run each
 # on a core of its own (CORE) with nothing else on it, since budgets are deadlines. Regret is
 # against the common-practice baseline run on the same task, split and budget. Resumable.
-#   bash bench/results/stream-curve-20261201/run.sh learn 1 [FAMILY]
+#   bash bench/results/stream-curve-20261201/run.sh learn 1 [FAMILY [ONLINE]]
 #   bash bench/results/stream-curve-20261201/run.sh nolearn 1 [FAMILY]
+# ONLINE (default blend): how river joins LightGBM (`nasoa meta fit --online`); with another value
+# the stream's store copy is refitted with it and the stream is named MODE-ONLINE.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 out=bench/results/stream-curve-20261201
-mode=$1; core=$2; fam=${3:-fractals}
+mode=$1; core=$2; fam=${3:-fractals}; online=${4:-blend}
+name=$mode; [ "$online" != blend ] && name=$mode-$online
 work=${NASOA_CURVE_WORK:-/tmp/nasoa-curve}
 py=${NASOA_PYTHON:-.venv/bin/python}; nasoa=${NASOA_BIN:-.venv/bin/nasoa}
 mkdir -p "$work"
 "$py" "$out/make_tasks.py" "$fam" > "$out/tasks.txt"
 # The seed store: the shipped experience without the family, its meta-model fitted without it.
-taskset -c "$core" "$py" - "$work" "$fam" "$mode" <<'PY'
+taskset -c "$core" "$py" - "$work" "$fam" "$name" <<'PY'
 import sys
 from pathlib import Path
 from nasoa.bench.adapt import seed_store, copy_store
-work, fam, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+work, fam, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 seed = seed_store(work, None, 0, exclude=fam)
-if not (work / f"{mode}.sqlite").exists():
-    copy_store(seed, work / f"{mode}.sqlite")
+if not (work / f"{name}.sqlite").exists():
+    copy_store(seed, work / f"{name}.sqlite")
 print("seed store", seed)
 PY
+if [ "$online" != blend ] && [ ! -e "$work/$name.refitted" ]; then
+    taskset -c "$core" "$nasoa" meta fit --store "$work/$name.sqlite" --online "$online" && touch "$work/$name.refitted"
+fi
 extra=()
 [ "$mode" = nolearn ] && extra=(--no-learn)
-taskset -c "$core" "$nasoa" stream "$out/tasks.txt" --out "$out/$mode" --store "$work/$mode.sqlite" \
-    --seed 0 "${extra[@]}" >> "$out/$mode.log" 2>&1
-"$nasoa" meta show --store "$work/$mode.sqlite" > "$out/meta-show-$mode.txt" 2>&1 || true
+taskset -c "$core" "$nasoa" stream "$out/tasks.txt" --out "$out/$name" --store "$work/$name.sqlite" \
+    --seed 0 "${extra[@]}" >> "$out/$name.log" 2>&1
+"$nasoa" meta show --store "$work/$name.sqlite" > "$out/meta-show-$name.txt" 2>&1 || true
