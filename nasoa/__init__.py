@@ -7,9 +7,18 @@ so ``nasoa --help`` stays instant.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# OpenMP threads that wait for work by sleeping, not spinning, unless the user chose otherwise. Set
+# before torch loads its OpenMP runtime. Several nasoa processes on one machine (concurrent adapts,
+# a collection beside a training) oversubscribe the cores, and spinning threads then starve each
+# other: two 15 s adapts on 2 cores stepped at 1.7-2.9 s instead of ~60 ms and stopped after two
+# steps at chance accuracy; with passive waiting they trained 70+ steps to 0.92-0.94
+# (bench/results/contention/). On an idle machine it costs a few percent of step time.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _EXPORTS = {
     "Architecture": "nasoa.space",

@@ -72,6 +72,15 @@ class Choice:
     novelty: dict[str, Any] | None = None  # how far the task lies from the experience (strategy nasoa)
 
 
+def _expected_step_s(choice: Choice) -> float | None:
+    """The time model's step time (s) of the chosen regime, from its candidate row, when it has one."""
+    for row in choice.top:
+        if row.get("model_name") == choice.model_name and row.get("step_ms") and all(
+                row.get(k) == choice.regime.get(k) for k in ("lr", "frozen_stages", "batch_size") if k in row):
+            return float(row["step_ms"]) / 1000.0
+    return None
+
+
 def shipped_experience() -> Path:
     """The experience table that seeds an empty store: the one ``nasoa meta ship`` wrote into the
     user data dir (``shipped/experience.parquet``) when there is one, else the one that ships inside
@@ -515,7 +524,7 @@ def adapt(
     result = finetune(
         prep.model, prep.task, regime, budget_s, seed=seed, start_time=start, device=prep.device, mean=prep.mean,
         std=prep.std, hflip=prep.hflip, run_dir=run_dir, progress=progress,
-        margin_s=margin_s(budget_s) + POST_RESERVE_S,
+        margin_s=margin_s(budget_s) + POST_RESERVE_S, expected_step_s=_expected_step_s(choice),
         manifest_extra={"model": prep.describe(), "data": data, "command": "adapt", "choice": asdict(choice)},
     )
     plot_curve(result.loss_curve, run_dir / "curve.png",

@@ -57,6 +57,8 @@ class StepPlanner:
     predicted_total_s: float = float("nan")
     eval_cold_s: float | None = None  # one evaluation batch, timed before training (includes warm-up)
     eval_ratio: float | None = None  # one warm evaluation batch / one training step at the same time
+    # The time model's step time for this regime on this machine (seconds), when the caller has one.
+    prior_step_s: float | None = None
     _progress: float = 0.0
 
     def __post_init__(self) -> None:
@@ -109,6 +111,12 @@ class StepPlanner:
         recent = sorted(self._recent())
         if not recent:
             return 0.0
+        if len(self.step_times) == 1 and self.prior_step_s and self.prior_step_s > 0:
+            # Only the first step is timed, and it paid the one-time set-up (allocation, kernel
+            # selection): several times a warm step, more under contention (2.4 s against ~0.1 s
+            # measured with two adapts at once), so it alone would stop training after one step.
+            # The time model's estimate, with room for contention, bounds it until a warm step is seen.
+            return min(recent[0], 2.0 * self.prior_step_s)
         return recent[min(len(recent) - 1, math.ceil(self.stop_quantile * len(recent)) - 1)]
 
     def eval_s(self) -> float:

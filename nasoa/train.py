@@ -262,6 +262,7 @@ def finetune(
     on_step: Callable[[int, float], None] | None = None,
     margin_s: float | None = None,
     memory_format: str = "auto",
+    expected_step_s: float | None = None,
 ) -> TrainResult:
     """Fine-tune ``model`` on ``task`` (a :class:`nasoa.data.TaskData` already at the model's input
     size) with ``regime``, finishing evaluation and saving before ``start_time + budget_s``.
@@ -280,6 +281,8 @@ def finetune(
         resume: continue from the checkpoint in ``run_dir`` (steps, optimizer, schedule).
         progress: show a rich progress bar (default: when stderr is a terminal).
         margin_s: safety margin kept free before the deadline (default :func:`nasoa.deadline.margin_s`).
+        expected_step_s: the time model's step time for this regime here (seconds), if known: it
+            bounds the first, cold step's time as the estimate of the next until a warm step is seen.
         memory_format: ``auto`` (channels_last), ``channels_last`` or ``contiguous``.
     """
     import torch
@@ -342,7 +345,7 @@ def finetune(
     n_val_batches = len(val_batches)
     max_steps_by_epochs = math.ceil(regime.epochs * steps_per_epoch) if regime.epochs else None
     planner = StepPlanner(clock.start, clock.budget_s, margin=margin, save_s=save_est, eval_batches=n_val_batches,
-                          max_steps=max_steps_by_epochs)
+                          max_steps=max_steps_by_epochs, prior_step_s=expected_step_s)
 
     show = progress if progress is not None else _stderr_is_tty()
     bar = _Progress(show, clock, task.name if hasattr(task, "name") else "task")

@@ -219,3 +219,23 @@ def test_a_deadline_guard_interruption_passes_code_that_catches_exceptions():
             g.check()
     with deadline_guard(time.time() + 10, "fine") as g:
         g.check()
+
+
+def test_a_cold_first_step_does_not_stop_training_when_the_time_model_expects_warm_steps():
+    # Two adapts at once: the first step took 2.4 s (one-time set-up under contention) where warm
+    # steps take ~0.1 s; 2 s remain before the planned stop.
+    def planner(prior):
+        p = StepPlanner(start=0.0, budget_s=15.0, margin=0.5, prior_step_s=prior)
+        p.observe(1, 2.4, now=12.5)
+        return p
+
+    until = planner(None).train_until()
+    assert until - 12.5 < 2.4  # the cold step alone would not fit again
+    assert planner(None).stop(12.5, 1) == "planned"  # without an estimate: the old behaviour
+    assert planner(0.1).stop(12.5, 1) is None  # with one, training goes on
+    p = planner(0.1)
+    p.observe(2, 0.12, now=12.62)  # a warm step is seen: the estimate is measured again
+    assert p.step_hi_s() == pytest.approx(0.12)
+    # A prior never makes the estimate exceed the cold step, and twice a too-slow prior still stops.
+    assert planner(5.0).step_hi_s() == pytest.approx(2.4)
+    assert planner(1.5).stop(until - 2.0, 1) == "planned"
