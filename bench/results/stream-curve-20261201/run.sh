@@ -16,15 +16,18 @@ mode=$1; core=$2; fam=${3:-fractals}; online=${4:-blend}
 name=$mode; [ "$online" != blend ] && name=$mode-$online
 work=${NASOA_CURVE_WORK:-/tmp/nasoa-curve}
 py=${NASOA_PYTHON:-.venv/bin/python}; nasoa=${NASOA_BIN:-.venv/bin/nasoa}
-mkdir -p "$work"
-"$py" "$out/make_tasks.py" "$fam" > "$out/tasks.txt"
-# The seed store: the shipped experience without the family, its meta-model fitted without it.
+work=$work/$fam; mkdir -p "$work"
+res=$out/$fam; mkdir -p "$res"
+"$py" "$out/make_tasks.py" "$fam" > "$res/tasks.txt"
+# The seed store: the shipped experience without the family's lineage (a variant goes with its base),
+# its meta-model fitted without it.
 taskset -c "$core" "$py" - "$work" "$fam" "$name" <<'PY'
 import sys
 from pathlib import Path
 from nasoa.bench.adapt import seed_store, copy_store
+from nasoa.families import lineage_of
 work, fam, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-seed = seed_store(work, None, 0, exclude=fam)
+seed = seed_store(work, None, 0, exclude=lineage_of(f"builtin:{fam}"))
 if not (work / f"{name}.sqlite").exists():
     copy_store(seed, work / f"{name}.sqlite")
 print("seed store", seed)
@@ -34,6 +37,6 @@ if [ "$online" != blend ] && [ ! -e "$work/$name.refitted" ]; then
 fi
 extra=()
 [ "$mode" = nolearn ] && extra=(--no-learn)
-taskset -c "$core" "$nasoa" stream "$out/tasks.txt" --out "$out/$name" --store "$work/$name.sqlite" \
-    --seed 0 "${extra[@]}" >> "$out/$name.log" 2>&1
-"$nasoa" meta show --store "$work/$name.sqlite" > "$out/meta-show-$name.txt" 2>&1 || true
+taskset -c "$core" "$nasoa" stream "$res/tasks.txt" --out "$res/$name" --store "$work/$name.sqlite" \
+    --seed 0 "${extra[@]}" >> "$res/$name.log" 2>&1
+"$nasoa" meta show --store "$work/$name.sqlite" > "$res/meta-show-$name.txt" 2>&1 || true
