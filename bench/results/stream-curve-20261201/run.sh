@@ -18,7 +18,8 @@ work=${NASOA_CURVE_WORK:-/tmp/nasoa-curve}
 py=${NASOA_PYTHON:-.venv/bin/python}; nasoa=${NASOA_BIN:-.venv/bin/nasoa}
 work=$work/$fam; mkdir -p "$work"
 res=$out/$fam; mkdir -p "$res"
-"$py" "$out/make_tasks.py" "$fam" > "$res/tasks.txt"
+# Written aside and moved into place: the other stream of a pair may be reading it already.
+"$py" "$out/make_tasks.py" "$fam" > "$res/tasks.txt.$$" && mv "$res/tasks.txt.$$" "$res/tasks.txt"
 # The seed store: the shipped experience without the family's lineage (a variant goes with its base),
 # its meta-model fitted without it.
 taskset -c "$core" "$py" - "$work" "$fam" "$name" <<'PY'
