@@ -16,6 +16,7 @@ it returns what it measured and the driver records it. A run function is a modul
 
 from __future__ import annotations
 
+import abc
 import time
 from collections import deque
 from collections.abc import Callable
@@ -59,7 +60,7 @@ class Outcome:
         return round(max(0.0, self.started - self.submitted), 3)
 
 
-class Executor:
+class Executor(abc.ABC):
     """Runs submitted calls ``fn(*args, **kwargs)`` and hands back their outcomes as they finish.
 
     Use it as a context manager: leaving the block by an exception (Ctrl-C, SIGTERM) cancels the
@@ -71,17 +72,18 @@ class Executor:
     #: Torch threads a run gets (``--cpus-per-run``); None: every core of the process.
     threads_per_run: int | None = None
 
+    @abc.abstractmethod
     def submit(self, key: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError
+        """Start ``fn(*args, **kwargs)``; its outcome comes back under ``key``."""
 
+    @abc.abstractmethod
     def pending(self) -> int:
         """Runs submitted and not yet handed back by :meth:`next_done`."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def next_done(self) -> Outcome:
         """Block until a submitted run finishes; its outcome. An exception raised by the run's
         function is raised here, as it would be by a local call."""
-        raise NotImplementedError
 
     def warm_up(self, modules: tuple[str, ...] = ()) -> float:
         """Start the workers and import ``modules`` in each, before the first run (a fresh worker

@@ -224,24 +224,11 @@ def test_killed_while_adapting_then_rerun(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [10, 11])
-def test_seeding_killed_at_random_points(tmp_path, seed):
-    seeding(World(tmp_path), kill_times(seed, 3, 1.0, 9.0))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [20, 21])
-def test_adapt_killed_at_random_points(tmp_path, seed):
-    adapting(World(tmp_path), kill_times(seed, 3, 1.0, 16.0))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [30, 31])
-def test_meta_collect_killed_at_random_points(tmp_path, seed):
-    collecting(World(tmp_path), kill_times(seed, 3, 1.0, 25.0))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [40, 41])
-def test_search_killed_at_random_points(tmp_path, seed):
-    searching(World(tmp_path), kill_times(seed, 3, 1.0, 30.0))
+@pytest.mark.parametrize("scenario, seed, until", [
+    (seeding, 10, 9.0), (seeding, 11, 9.0),
+    (adapting, 20, 16.0), (adapting, 21, 16.0),
+    (collecting, 30, 25.0), (collecting, 31, 25.0),
+    (searching, 40, 30.0), (searching, 41, 30.0),
+], ids=lambda v: getattr(v, "__name__", str(v)))
+def test_killed_at_random_points(tmp_path, scenario, seed, until):
+    scenario(World(tmp_path), kill_times(seed, 3, 1.0, until))
