@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from nasoa.errors import NasoaError
-from nasoa.figures import figure, save_png
+from nasoa.core.errors import NasoaError
+from nasoa.core.figures import figure, save_png
 
 from .provenance import fields, provenance
 
@@ -144,10 +144,10 @@ def seed_store(out: Path, source: str | Path | None = None, seed: int = 0, exclu
     """``out/seed.sqlite``, the snapshot every row starts from, made on first use: a copy of
     ``source``, or a new store seeded with the shipped experience and its meta-model; fitted once
     here when it has runs but no model, so no row pays for that. Later calls (a resume, another
-    shard) reuse it unchanged. ``exclude``: a task family (lineage, :func:`nasoa.families.lineage_of`)
+    shard) reuse it unchanged. ``exclude``: a task family (lineage, :func:`nasoa.core.families.lineage_of`)
     whose runs are removed and the meta-model fitted without them (``out/seed-without-FAMILY.sqlite``),
     so a task of that family meets a meta-model that has never seen its family."""
-    from nasoa.adapt import open_store
+    from nasoa.app.adapt import open_store
     from nasoa.meta.metamodel import MetaModel, default_model_dir
 
     path = out / ("seed.sqlite" if exclude is None else f"seed-without-{exclude}.sqlite")
@@ -162,7 +162,7 @@ def seed_store(out: Path, source: str | Path | None = None, seed: int = 0, exclu
             copy_store(Path(source), tmp / "seed.sqlite")
         st = open_store(tmp / "seed.sqlite")  # an empty store is seeded as `nasoa adapt` would seed it
         if exclude is not None:
-            from nasoa.families import lineage_of
+            from nasoa.core.families import lineage_of
 
             dropped = st.drop_tasks([tid for tid, spec, _ in st.task_list() if lineage_of(spec) == exclude])
             if dropped:  # the model beside the copy learned the family: fit anew without it
@@ -200,7 +200,7 @@ def _warm_up(seed_path: Path) -> None:
 
     from nasoa.meta.metamodel import MetaModel
 
-    for name in ("nasoa.collect", "nasoa.bohb", "nasoa.train", "nasoa.workflow", "torchvision", "timm"):
+    for name in ("nasoa.app.collect", "nasoa.app.bohb", "nasoa.core.train", "nasoa.app.workflow", "torchvision", "timm"):
         try:
             importlib.import_module(name)
         except ImportError:
@@ -210,9 +210,9 @@ def _warm_up(seed_path: Path) -> None:
 
 def test_accuracy(run_dir: Path, spec: str, seed: int) -> float:
     """Accuracy of a run dir's fine-tuned model on the task's held-out test split."""
-    from nasoa.data import Batches, load_test
-    from nasoa.predict import load_run
-    from nasoa.train import evaluate
+    from nasoa.core.data import Batches, load_test
+    from nasoa.app.predict import load_run
+    from nasoa.core.train import evaluate
 
     model, classes, mspec = load_run(run_dir)
     test = load_test(spec, seed=seed).resized(int(mspec["input_size"]))
@@ -270,8 +270,8 @@ def row_job(spec: str, ti: int, b: float, strategy: str, seed: int, snapshot: Pa
             work: Path | None) -> dict[str, Any]:
     """One (task, budget, strategy) row, from a private copy of the snapshot in ``work`` (removed
     after): what an executor runs. A strategy's NasoaError is the row's result, not a crash."""
-    from nasoa.adapt import adapt
-    from nasoa.data import load_task
+    from nasoa.app.adapt import adapt
+    from nasoa.core.data import load_task
 
     try:
         load_task(spec, seed=seed + ti)  # the task's source decoded before the row's clock starts
@@ -313,8 +313,8 @@ def ratio_job(spec: str, ti: int, b: float, seed: int, bohb_multiple: int, nasoa
               snapshot: Path | dict[str, bytes], work: Path | None) -> dict[str, Any]:
     """BOHB with ``bohb_multiple`` x the budget on the task, from a private copy of the snapshot: how
     much compute it needs to reach nasoa's one-shot validation accuracy. What an executor runs."""
-    from nasoa.bohb import bohb_search
-    from nasoa.data import load_task
+    from nasoa.app.bohb import bohb_search
+    from nasoa.core.data import load_task
     from nasoa.meta.metamodel import MetaModel
 
     work = _scratch(work)
@@ -348,11 +348,11 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
     ``seed_store_from``: the store every row starts from a copy of (default: the shipped experience);
     only the first invocation on ``out`` takes its snapshot.
 
-    ``executor`` (:mod:`nasoa.executor`; default: the local one, rows one after another in this
+    ``executor`` (:mod:`nasoa.app.executor`; default: the local one, rows one after another in this
     process) runs the rows; this process alone appends them to the row files. Under Ray each row
     works in a temp dir of its worker, from the snapshot's bytes, and returns its row.
     """
-    from nasoa.executor import LocalExecutor
+    from nasoa.app.executor import LocalExecutor
 
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown or not strategies:
@@ -387,7 +387,7 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
         todo = [(b, s) for b in budgets for s in strategies if (spec, float(b), s) not in done]
         task_seed_path = seed_path
         if hold_out_family and todo:
-            from nasoa.families import lineage_of
+            from nasoa.core.families import lineage_of
 
             task_seed_path = seed_store(out, seed_store_from, seed, exclude=lineage_of(spec))
         if task_seed_path not in snapshots:
@@ -409,7 +409,7 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
         if local:
             _warm_up(seed_path)
         else:
-            ex.warm_up(("nasoa.adapt", "nasoa.bohb", "nasoa.train", "nasoa.workflow", "nasoa.meta.metamodel",
+            ex.warm_up(("nasoa.app.adapt", "nasoa.app.bohb", "nasoa.core.train", "nasoa.app.workflow", "nasoa.meta.metamodel",
                         "lightgbm", "river", "torchvision", "timm"))
         while jobs or ex.pending():
             for job in list(jobs):
@@ -486,7 +486,7 @@ def _epochs(r: dict[str, Any]) -> str:
 
 def report(out: Path) -> dict[str, Any]:
     """Merge every row file in ``out`` into adapt.json, adapt.md and adapt.png."""
-    from nasoa.runtime import atomic_write_bytes, atomic_write_json
+    from nasoa.core.runtime import atomic_write_bytes, atomic_write_json
 
     every = [r for f in sorted(out.glob("rows*.jsonl")) for r in _read_jsonl(f)]
     every, older = _latest(every)

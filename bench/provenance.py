@@ -1,4 +1,4 @@
-"""The provenance each suite stores beside its numbers (:func:`nasoa.provenance.provenance`, the
+"""The provenance each suite stores beside its numbers (:func:`nasoa.core.provenance.provenance`, the
 record zoo members and saved models carry too), so a table is never read without the machine and
 software it came from; :func:`fields` gives reports its values by short names."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasoa.provenance import provenance
+from nasoa.core.provenance import provenance
 
 __all__ = ["provenance", "fields"]
 

@@ -17,9 +17,9 @@ def run(out: Path, budget_s: float = 30.0, seeds: tuple[int, ...] = (0, 1, 2), t
         members: list[str] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     import statistics
 
-    from nasoa.data import load_task
-    from nasoa.train import Regime, finetune
-    from nasoa.workflow import prepare_model_and_task
+    from nasoa.core.data import load_task
+    from nasoa.core.train import Regime, finetune
+    from nasoa.app.workflow import prepare_model_and_task
     from nasoa.zoo import records
 
     names = members or [r["name"] for r in records() if r.get("family") == "etnas"]

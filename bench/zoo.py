@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from nasoa.figures import figure, save_png
+from nasoa.core.figures import figure, save_png
 
 from .provenance import fields, provenance
 
@@ -29,7 +29,7 @@ TEST_IMAGES = 5000
 
 def _models(zoo_names: list[str] | None, baselines: tuple[str, ...],
             encodings: dict[str, str] | None = None) -> list[tuple[str, str, Callable]]:
-    from nasoa.net import ETNasNet
+    from nasoa.core.net import ETNasNet
     from nasoa.zoo import records
     from nasoa.zoo.baselines import create_baseline
 
@@ -50,9 +50,9 @@ def run(budgets_s: list[float], out: Path, seed: int = 0, zoo_names: list[str] |
     """``encodings`` (name -> encoding) benchmarks architectures not yet in the registry."""
     import torch
 
-    from nasoa.data import Batches, load_task, load_test
-    from nasoa.profile import measure_train_step
-    from nasoa.train import BudgetTooSmallError, Regime, evaluate, finetune
+    from nasoa.core.data import Batches, load_task, load_test
+    from nasoa.core.profile import measure_train_step
+    from nasoa.core.train import BudgetTooSmallError, Regime, evaluate, finetune
     from nasoa.zoo.baselines import BASELINES
 
     baselines = BASELINES if baselines is None else baselines

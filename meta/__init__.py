@@ -9,7 +9,7 @@
   and its ranking metrics (``metrics``).
 
 Importing this package is cheap; numpy, polars, lightgbm and river load when used. It never imports
-nasoa's nets or trainer (that glue lives in :mod:`nasoa.collect`).
+nasoa's nets or trainer (that glue lives in :mod:`nasoa.app.collect`).
 """
 
 from __future__ import annotations

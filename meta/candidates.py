@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasoa.errors import BudgetTooSmallError, NasoaError
+from nasoa.core.errors import BudgetTooSmallError, NasoaError
 
 from .descriptors import MemberTable
 from .features import TRANSFER_SCORES, TimeModel, derive, task_columns
@@ -148,7 +148,7 @@ def enumerate_candidates(members: MemberTable, task_features: Mapping[str, Any],
 
 
 def candidate_regime(row: Mapping[str, Any], grid: Grid = Grid()) -> dict[str, Any]:
-    """A candidate row -> a dict for :meth:`nasoa.train.Regime.from_dict` (epochs fill the budget)."""
+    """A candidate row -> a dict for :meth:`nasoa.core.train.Regime.from_dict` (epochs fill the budget)."""
     return {
         "lr": float(row["lr"]),
         "frozen_stages": int(row["frozen_stages"]),

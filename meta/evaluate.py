@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasoa.figures import figure, save_png
+from nasoa.core.figures import figure, save_png
 
 from .metrics import ndcg, spearman
 

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasoa.deadline import MARGIN_FRAC, MARGIN_S
-from nasoa.errors import NasoaError
-from nasoa.families import lineage_of
+from nasoa.core.deadline import MARGIN_FRAC, MARGIN_S
+from nasoa.core.errors import NasoaError
+from nasoa.core.families import lineage_of
 
 if TYPE_CHECKING:
     import polars as pl
@@ -143,7 +143,7 @@ def task_id(task: Any) -> str:
 
 
 def task_meta_features(task: Any, *, max_images: int = 2000, seed: int = 0) -> dict[str, float | str]:
-    """Meta-features of a task (a :class:`nasoa.data.TaskData` or anything shaped like it).
+    """Meta-features of a task (a :class:`nasoa.core.data.TaskData` or anything shaped like it).
 
     Counts come from the labels; pixel statistics from at most ``max_images`` training images
     (a seeded sample), so this takes well under a second even for large tasks.
@@ -403,7 +403,7 @@ def training_frame(runs: pl.DataFrame | Iterable[Mapping[str, Any]], time_model:
                    members: Mapping[str, Mapping[str, Any]] | None = None) -> pl.DataFrame:
     """Stored runs -> one row per run with the feature columns plus ``y`` (validation accuracy;
     chance level 1/k for a diverged run without one), ``group`` (task id), ``family`` (the task's
-    family lineage, :func:`nasoa.families.lineage_of`: for evaluation only, never a feature), ``id``
+    family lineage, :func:`nasoa.core.families.lineage_of`: for evaluation only, never a feature), ``id``
     and ``created``.
 
     ``runs`` is :meth:`ExperienceStore.runs` (JSON as text or decoded) or a list of run dicts.

@@ -5,8 +5,8 @@
     top = mm.recommend(task, budget_s=60, k=5)     # polars frame, best first
     mm.learn(record)                               # after the run: one more experience
 
-``task`` is a :class:`nasoa.data.TaskData` (meta-features computed and cached in the store; LogME
-when a ``feature_extractor`` is given, e.g. :func:`nasoa.collect.penultimate_features`) or a dict
+``task`` is a :class:`nasoa.core.data.TaskData` (meta-features computed and cached in the store; LogME
+when a ``feature_extractor`` is given, e.g. :func:`nasoa.app.collect.penultimate_features`) or a dict
 of task features (``task_*`` keys and optionally ``logme``).
 
 Online use (``combo-blend``, the default): every run reaches the model that ranks the next task.
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasoa.errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 from .candidates import REGIME_COLUMNS, Grid, candidate_regime, enumerate_candidates
 from .descriptors import MemberTable, machine_factor
@@ -211,7 +211,7 @@ class MetaModel:
         import shutil
         import uuid
 
-        from nasoa.runtime import atomic_write_json, utc_now
+        from nasoa.core.runtime import atomic_write_json, utc_now
 
         if model_dir is None:
             if self.store is None:
@@ -373,7 +373,7 @@ class MetaModel:
         Scores every feasible candidate with one booster call; with an online combination, the
         online part re-scores the ``rescore_top`` best. Columns: the regime, ``planned_epochs``,
         ``predicted_accuracy``, ``uncertainty`` (for the ``k`` shown, where the back-end has one),
-        ``rank``. :meth:`regime` turns a row into a :class:`nasoa.train.Regime` dict.
+        ``rank``. :meth:`regime` turns a row into a :class:`nasoa.core.train.Regime` dict.
         """
         import polars as pl
 
@@ -405,7 +405,7 @@ class MetaModel:
         return novelty(self.task_features(task), experience)
 
     def regime(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """A recommendation row -> a dict for ``nasoa.train.Regime.from_dict``."""
+        """A recommendation row -> a dict for ``nasoa.core.train.Regime.from_dict``."""
         return candidate_regime(row, self.grid)
 
     def learn(self, result: RunRecord | Mapping[str, Any], *, record: bool = True) -> int | None:

@@ -7,7 +7,7 @@ numeric meta-features (sizes and counts on a log scale) plus the best member's t
 nearest experience task divided by the 90th percentile of the experience tasks' own nearest-
 neighbour distances (each left out in turn): above 1, the task lies farther from everything seen
 than nine experience tasks in ten lie from their nearest neighbour. ``nasoa adapt`` probes its top
-candidates on such tasks (see :mod:`nasoa.probe`).
+candidates on such tasks (see :mod:`nasoa.app.probe`).
 """
 
 from __future__ import annotations

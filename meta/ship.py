@@ -11,7 +11,7 @@ own ``meta/data/``; the installed package is never written):
   options and counters recorded in the store, versions, machine, the parquet's sha256;
 * ``experience.model/``: the meta-model (``MetaModel.fit``) fitted on a store made exactly as a
   user's first ``nasoa adapt`` makes it (the table imported into an empty store), so
-  :func:`nasoa.adapt.open_store` can install it next to a freshly seeded store and a fresh install
+  :func:`nasoa.app.adapt.open_store` can install it next to a freshly seeded store and a fresh install
   does not spend its first budget fitting.
 """
 
@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nasoa.errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 __all__ = ["ship", "user_shipped_dir", "PACKAGE_DATA_DIR"]
 
@@ -34,8 +34,8 @@ PACKAGE_DATA_DIR = Path(__file__).resolve().parent / "data"
 
 def user_shipped_dir() -> Path:
     """Where ``nasoa meta ship`` writes by default (``shipped/`` in the user data dir); what lies
-    there is read instead of the package's own experience (:func:`nasoa.adapt.shipped_experience`)."""
-    from nasoa.runtime import user_data_dir
+    there is read instead of the package's own experience (:func:`nasoa.app.adapt.shipped_experience`)."""
+    from nasoa.core.runtime import user_data_dir
 
     return user_data_dir() / "shipped"
 
@@ -43,7 +43,7 @@ def user_shipped_dir() -> Path:
 def ship(store: str | Path, dest: str | Path | None = None, seed: int = 0) -> dict[str, Any]:
     """Write the experience table, its manifest and the meta-model fitted on it into ``dest``
     (default :func:`user_shipped_dir`); returns the manifest."""
-    from nasoa.runtime import atomic_write_json, machine, utc_now, versions
+    from nasoa.core.runtime import atomic_write_json, machine, utc_now, versions
 
     from .metamodel import MetaModel
     from .store import ExperienceStore

@@ -29,8 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nasoa.errors import NasoaError
-from nasoa.runtime import json_default
+from nasoa.core.errors import NasoaError
+from nasoa.core.runtime import json_default
 
 if TYPE_CHECKING:
     import polars as pl
@@ -64,11 +64,11 @@ class StoreError(NasoaError):
 
 def default_store_path() -> Path:
     """``$NASOA_STORE`` if set, else ``experience.sqlite`` in the user's data dir
-    (:func:`nasoa.runtime.user_data_dir`)."""
+    (:func:`nasoa.core.runtime.user_data_dir`)."""
     env = os.environ.get(ENV_STORE)
     if env:
         return Path(env).expanduser()
-    from nasoa.runtime import user_data_dir
+    from nasoa.core.runtime import user_data_dir
 
     return user_data_dir() / STORE_FILENAME
 
@@ -84,7 +84,7 @@ class RunRecord:
     ``task_features`` are the task's meta-features (``task_*`` keys, plus ``logme``: a dict of
     zoo member -> LogME score); ``model_features`` the member's descriptor (``model_*`` keys, plus
     ``_train_step_ms``/``_train_step_batch`` for the time model); ``regime`` a
-    :class:`nasoa.train.Regime` as a dict. ``extra`` holds outcome details (steps, epochs achieved,
+    :class:`nasoa.core.train.Regime` as a dict. ``extra`` holds outcome details (steps, epochs achieved,
     measured step time, machine).
     """
 
@@ -606,7 +606,7 @@ class ExperienceStore:
 
     def export_parquet(self, path: str | os.PathLike) -> int:
         """Write every run to a parquet file (JSON columns as text, lossless); returns the count."""
-        from nasoa.runtime import atomic_write_bytes
+        from nasoa.core.runtime import atomic_write_bytes
 
         import io
 

@@ -81,7 +81,7 @@ def _ref(record: Mapping[str, Any], frozen: int) -> float | None:
 
 
 def _margin_s(budget_s: float) -> float:
-    from nasoa.deadline import margin_s
+    from nasoa.core.deadline import margin_s
 
     return margin_s(budget_s)
 
@@ -257,6 +257,6 @@ def calibrated_zoo(store: Any = None, zoo: Sequence[Mapping[str, Any]] | None = 
     records = [dict(r) for r in (zoo if zoo is not None else zoo_records())]
     if store is None or os.environ.get(ENV_MACHINE_FACTOR):
         return records, {}
-    from nasoa.runtime import available_cores, cpu_model
+    from nasoa.core.runtime import available_cores, cpu_model
 
     return calibrate_records(records, store.timings(), cpu=cpu_model(), threads=available_cores())

@@ -21,20 +21,20 @@ __version__ = "0.1.0"
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _EXPORTS = {
-    "Architecture": "nasoa.space",
-    "EncodingError": "nasoa.space",
-    "parse": "nasoa.space",
-    "NasoaError": "nasoa.errors",
-    "create_model": "nasoa.models",
-    "list_models": "nasoa.models",
+    "Architecture": "nasoa.core.space",
+    "EncodingError": "nasoa.core.space",
+    "parse": "nasoa.core.space",
+    "NasoaError": "nasoa.core.errors",
+    "create_model": "nasoa.core.models",
+    "list_models": "nasoa.core.models",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from .errors import NasoaError
-    from .models import create_model, list_models
-    from .space import Architecture, EncodingError, parse
+    from .core.errors import NasoaError
+    from .core.models import create_model, list_models
+    from .core.space import Architecture, EncodingError, parse
 
 
 def __getattr__(name: str) -> Any:

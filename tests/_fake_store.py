@@ -10,11 +10,11 @@ def fill_store(path: Path, spec: str, accuracies: dict[str, float], runs_each: i
     """Append ``runs_each`` runs per member of ``accuracies`` (member -> val accuracy) on the task
     ``spec`` to the store at ``path``, and cache the task's features with ``logme``; returns the
     store's run count. Members must be in the zoo (their descriptors go into the runs)."""
-    from nasoa.data import load_task
+    from nasoa.core.data import load_task
     from nasoa.meta.descriptors import descriptor
     from nasoa.meta.features import task_id, task_meta_features
     from nasoa.meta.store import ExperienceStore, RunRecord
-    from nasoa.train import Regime
+    from nasoa.core.train import Regime
     from nasoa.zoo.registry import record
 
     task = load_task(spec)

@@ -36,8 +36,8 @@ def make_tiny_zoo(root, mp: pytest.MonkeyPatch, name: str = "tiny_member") -> No
     from typer.testing import CliRunner
 
     import nasoa
-    import nasoa.adapt
-    import nasoa.models as M
+    import nasoa.app.adapt
+    import nasoa.core.models as M
     from nasoa.cli.main import app
     from nasoa.zoo import registry
 
@@ -53,7 +53,7 @@ def make_tiny_zoo(root, mp: pytest.MonkeyPatch, name: str = "tiny_member") -> No
     user_only = [x for x in registry.records() if x["origin"] == "user"]
     mp.setattr(registry, "records", lambda include_user=True: [dict(x) for x in user_only])
     mp.setattr(M, "_ZOO_LOADED", False)
-    mp.setattr(nasoa.adapt, "shipped_experience", lambda: root / "no-shipped-experience.parquet")
+    mp.setattr(nasoa.app.adapt, "shipped_experience", lambda: root / "no-shipped-experience.parquet")
 
 
 @pytest.fixture()

@@ -142,7 +142,7 @@ def test_bohb_strategy_splits_the_budget(tiny_zoo):
     curve = m["bohb"]["curve"]
     assert all(a <= b for (_, a), (_, b) in zip(curve, curve[1:]))  # best-so-far never drops
     assert (out / "model.safetensors").exists() and (out / "manifest.json").exists()
-    from nasoa.predict import load_run
+    from nasoa.app.predict import load_run
 
     model, classes, spec = load_run(out)  # the best trial's model is a usable run dir
     assert len(classes) == 10 and spec["input_size"] == 16
@@ -176,8 +176,8 @@ from nasoa.zoo import registry
 _user = [x for x in registry.records() if x["origin"] == "user"]
 registry.records = lambda include_user=True: [dict(x) for x in _user]
 import pathlib
-import nasoa.adapt
-nasoa.adapt.shipped_experience = lambda: pathlib.Path("/nonexistent/experience.parquet")
+import nasoa.app.adapt
+nasoa.app.adapt.shipped_experience = lambda: pathlib.Path("/nonexistent/experience.parquet")
 sys.argv = ["nasoa", *sys.argv[1:]]
 from nasoa.cli.main import main
 main()
@@ -263,13 +263,13 @@ PRACTICE_REGIME = {"lr": 1e-3, "frozen_stages": 0, "schedule": "cosine", "optimi
 @pytest.fixture()
 def shipped_zoo(tmp_path, monkeypatch):
     """The shipped zoo (practice needs its ImageNet MobileNetV2) without user members; stores start empty."""
-    import nasoa.adapt
-    import nasoa.models as M
+    import nasoa.app.adapt
+    import nasoa.core.models as M
 
     monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "zoo"))
     monkeypatch.setattr(M, "_ZOO_LOADED", False)
     monkeypatch.setattr(M, "_REGISTRY", dict(M._REGISTRY))
-    monkeypatch.setattr(nasoa.adapt, "shipped_experience", lambda: tmp_path / "no-shipped-experience.parquet")
+    monkeypatch.setattr(nasoa.app.adapt, "shipped_experience", lambda: tmp_path / "no-shipped-experience.parquet")
     return tmp_path
 
 
@@ -289,8 +289,8 @@ def _assert_practice(m, size):
 @pytest.mark.parametrize("size,expected", [(16, 32), (48, 48)])
 def test_practice_picks_mobilenetv2_full_finetune_adamw_at_the_task_size(shipped_zoo, size, expected):
     """ImageNet MobileNetV2, every stage trained, AdamW 1e-3 / wd 0.05, cosine, at max(task size, 32)."""
-    from nasoa.adapt import choose
-    from nasoa.data import load_task
+    from nasoa.app.adapt import choose
+    from nasoa.core.data import load_task
 
     spec = f"{PRACTICE_TASK}&size={size}"
     store = shipped_zoo / "exp.sqlite"
@@ -307,7 +307,7 @@ def test_practice_runs_within_budget_and_ignores_the_store(shipped_zoo, monkeypa
 
     from nasoa.meta.metamodel import MetaModel
     from nasoa.meta.store import ExperienceStore
-    from nasoa.predict import load_run
+    from nasoa.app.predict import load_run
 
     empty = _practice_dry_run(PRACTICE_TASK, shipped_zoo / "empty.sqlite")
     store, out = shipped_zoo / "full.sqlite", shipped_zoo / "run"
@@ -352,7 +352,7 @@ def test_practice_is_listed_in_the_help():
 def test_probe_always_trains_candidates_records_them_and_continues_the_best(tmp_path):
     """--probe always: two or more members train in slices (recorded as runs of that budget), the
     best continues within the one budget; the continued run is recorded apart and not learned."""
-    from nasoa.adapt import adapt
+    from nasoa.app.adapt import adapt
     from nasoa.meta.features import training_frame
     from nasoa.meta.store import ExperienceStore
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from nasoa import checksums
-from nasoa.checksums import PINNED, ChecksumError, package_file, verify_file
-from nasoa.errors import NasoaError
+from nasoa.core import checksums
+from nasoa.core.checksums import PINNED, ChecksumError, package_file, verify_file
+from nasoa.core.errors import NasoaError
 
 
 def _root(package: str) -> Path | None:
@@ -32,8 +32,8 @@ def test_installed_files_match_their_pins(package, relative):
 
 
 def test_fashion_content_pins_match_the_installed_files():
-    from nasoa.checksums import PINNED_CONTENT
-    from nasoa.data import _fashion_dir
+    from nasoa.core.checksums import PINNED_CONTENT
+    from nasoa.core.data import _fashion_dir
 
     d = _fashion_dir()
     if not all((d / n).is_file() for n in PINNED_CONTENT):
@@ -87,7 +87,7 @@ def test_package_file_says_how_to_reinstall(tmp_path, monkeypatch):
 
 
 def test_a_builtin_with_a_damaged_file_is_refused(monkeypatch):
-    from nasoa import data
+    from nasoa.core import data
 
     if _root("sklearn") is None:
         pytest.skip("scikit-learn is not installed")

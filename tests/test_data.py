@@ -1,4 +1,4 @@
-"""Behaviour of nasoa.data: every input format, every bad input, task specs, built-ins, Batches."""
+"""Behaviour of nasoa.core.data: every input format, every bad input, task specs, built-ins, Batches."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nasoa import data
-from nasoa.data import Batches, DataError, DataWarning, class_counts, list_builtin, load_task, load_test
+from nasoa.core import data
+from nasoa.core.data import Batches, DataError, DataWarning, class_counts, list_builtin, load_task, load_test
 
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
@@ -288,7 +288,7 @@ def test_cli_data_show_reports_rows_outside(tmp_path):
 # ------------------------------------------------------------------------------------ npz
 
 
-@pytest.mark.filterwarnings("ignore::nasoa.data.DataWarning")
+@pytest.mark.filterwarnings("ignore::nasoa.core.data.DataWarning")
 @pytest.mark.parametrize("layout", ["nhw", "nhwc", "nchw", "nhwc_float01", "nchw_float255", "flat"])
 def test_npz_layouts(tmp_path, layout):
     rng = np.random.default_rng(0)

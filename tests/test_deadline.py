@@ -1,4 +1,4 @@
-"""The trainer's step planner (:class:`nasoa.deadline.StepPlanner`) on simulated clocks: steady
+"""The trainer's step planner (:class:`nasoa.core.deadline.StepPlanner`) on simulated clocks: steady
 machines, contention that starts, ends or comes in bursts, a cold evaluation batch far slower than
 warm ones, epoch caps. Every run must end (evaluation and saving included) within its budget and
 train until its planned stop, not stop early; then the same checks on the real trainer, whose steps
@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from nasoa.deadline import MARGIN_FRAC, MARGIN_S, StepPlanner, margin_s
+from nasoa.core.deadline import MARGIN_FRAC, MARGIN_S, StepPlanner, margin_s
 
 START = 1000.0
 
@@ -154,7 +154,7 @@ def test_the_evaluation_reserve_follows_the_current_step_time():
 
 @pytest.fixture(scope="module")
 def digits():
-    from nasoa.data import load_task
+    from nasoa.core.data import load_task
 
     return load_task("builtin:digits?per_class=60&size=16", seed=0)
 
@@ -169,7 +169,7 @@ def test_the_trainer_keeps_its_deadline_when_steps_slow_down_or_speed_up(digits,
     import torch
 
     import nasoa
-    from nasoa.train import Regime, finetune
+    from nasoa.core.train import Regime, finetune
 
     torch.manual_seed(0)
     model = nasoa.create_model("031-_8_1-1-21-1", num_classes=digits.num_classes, input_size=16)
@@ -195,7 +195,7 @@ def test_a_deadline_guard_interruption_passes_code_that_catches_exceptions():
     them; code that swallows even that is caught at the block's end, and check() between phases."""
     import time
 
-    from nasoa.runtime import DeadlineExceeded, deadline_guard
+    from nasoa.core.runtime import DeadlineExceeded, deadline_guard
 
     t = time.time()
     with pytest.raises(DeadlineExceeded, match="too slow"):

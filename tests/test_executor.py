@@ -1,4 +1,4 @@
-"""Executors (nasoa.executor): the local one, and Ray with faults: a worker SIGKILLed mid-run, the
+"""Executors (nasoa.app.executor): the local one, and Ray with faults: a worker SIGKILLed mid-run, the
 driver interrupted mid-batch. Ray tests share one local Ray with 2 CPUs (started once, 4-6 s)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from nasoa.errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 TINY = "031-_8_1-1-21-1"
 TINY_REC = {"name": TINY, "encoding": TINY, "family": "etnas", "input_size": 16, "source": "none (smoke test)",
@@ -26,7 +26,7 @@ TINY_REC = {"name": TINY, "encoding": TINY, "family": "etnas", "input_size": 16,
 
 
 def _config(runs: int, seed: int = 1, budget: float = 2.0):
-    from nasoa.collect import CollectConfig
+    from nasoa.app.collect import CollectConfig
 
     return CollectConfig(runs=runs, seed=seed, budgets=(budget,), runs_per_task=2, sources=("digits",),
                          per_class=(10,), max_classes=3, logme_images=40, pretrained=False)
@@ -63,7 +63,7 @@ def _refuse(x: int) -> int:
 
 
 def test_local_executor_runs_in_order_and_raises_like_a_call():
-    from nasoa.executor import LocalExecutor, make_executor
+    from nasoa.app.executor import LocalExecutor, make_executor
 
     ex = make_executor("local")
     assert isinstance(ex, LocalExecutor) and ex.slots == 1 and ex.threads_per_run is None
@@ -93,7 +93,7 @@ class _LastFirst:
     threads_per_run = None
 
     def __init__(self, stop_after: int | None = None):
-        from nasoa.executor import LocalExecutor
+        from nasoa.app.executor import LocalExecutor
 
         self._local = LocalExecutor()
         self.stop_after = stop_after
@@ -129,7 +129,7 @@ class _LastFirst:
 def test_runs_finished_out_of_order_are_counted_in_order_and_never_redone(tmp_path):
     """The driver's bookkeeping without Ray: runs finishing ahead of an earlier one are stored at
     once, counted when the earlier ones are done; interrupted there, a re-run does only the rest."""
-    from nasoa.collect import collect
+    from nasoa.app.collect import collect
     from nasoa.meta.store import ExperienceStore
 
     cfg = _config(4, seed=6, budget=2.0)
@@ -152,7 +152,7 @@ def test_runs_finished_out_of_order_are_counted_in_order_and_never_redone(tmp_pa
 
 def test_a_collection_whose_last_runs_are_skipped_at_sampling_ends(tmp_path):
     """No regime fits 1.5 s on these tasks: every run is skipped by the driver, none submitted."""
-    from nasoa.collect import collect
+    from nasoa.app.collect import collect
     from nasoa.meta.store import ExperienceStore
 
     cfg = _config(4, seed=6, budget=1.5)
@@ -170,7 +170,7 @@ def test_a_collection_whose_last_runs_are_skipped_at_sampling_ends(tmp_path):
     ({"kind": "ray", "address": "10.0.0.5:99999"}, "--address '10.0.0.5:99999' is neither auto nor HOST:PORT"),
 ])
 def test_make_executor_refuses_bad_options(kwargs, message):
-    from nasoa.executor import make_executor
+    from nasoa.app.executor import make_executor
 
     with pytest.raises(NasoaError, match=message.replace("(", r"\(")):
         make_executor(**kwargs)
@@ -180,10 +180,10 @@ def test_without_ray_the_error_names_the_install_command(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
     from nasoa.cli.main import app
-    from nasoa.executor import INSTALL_RAY, make_executor
+    from nasoa.app.executor import INSTALL_RAY, make_executor
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as where it is not installed
-    monkeypatch.delitem(sys.modules, "nasoa.executor_ray", raising=False)
+    monkeypatch.delitem(sys.modules, "nasoa.app.executor_ray", raising=False)
     with pytest.raises(NasoaError, match="pip install"):
         make_executor("ray")
     res = CliRunner().invoke(app, ["meta", "collect", "--runs", "1", "--store", str(tmp_path / "s.sqlite"),
@@ -214,13 +214,13 @@ def test_cli_refuses_bad_executor_options_in_one_line(tmp_path, args, message):
 
 
 def test_help_does_not_import_ray():
-    code = "import sys; import nasoa.cli.main; print('ray' in sys.modules, 'nasoa.executor' in sys.modules)"
+    code = "import sys; import nasoa.cli.main; print('ray' in sys.modules, 'nasoa.app.executor' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
 
 def test_available_cores_follows_the_cpus_an_executor_gave(monkeypatch):
-    from nasoa.runtime import ENV_THREADS, available_cores
+    from nasoa.core.runtime import ENV_THREADS, available_cores
 
     monkeypatch.delenv(ENV_THREADS, raising=False)
     n = available_cores()
@@ -249,13 +249,13 @@ def ray_cluster():
 
 
 def _ray_executor(**kw):
-    from nasoa.executor import make_executor
+    from nasoa.app.executor import make_executor
 
     return make_executor("ray", **kw)
 
 
 def test_ray_collect_equals_the_local_run_count(tmp_path, ray_cluster):
-    from nasoa.collect import collect
+    from nasoa.app.collect import collect
     from nasoa.meta.store import ExperienceStore
 
     cfg = _config(4)
@@ -301,7 +301,7 @@ def _kill_first_worker(name: str, found: list[int], delay_s: float, timeout_s: f
 
 
 def test_a_worker_killed_mid_run_is_retried_and_recorded_once(tmp_path, ray_cluster):
-    from nasoa.collect import collect
+    from nasoa.app.collect import collect
     from nasoa.meta.store import ExperienceStore
 
     cfg = _config(4, seed=3, budget=2.0)
@@ -318,7 +318,7 @@ def test_a_worker_killed_mid_run_is_retried_and_recorded_once(tmp_path, ray_clus
 
 
 def test_a_run_whose_worker_dies_past_the_retries_is_recorded_failed(tmp_path, ray_cluster):
-    from nasoa.collect import collect
+    from nasoa.app.collect import collect
     from nasoa.meta.store import ExperienceStore
 
     cfg = _config(2, seed=4, budget=3.0)
@@ -443,7 +443,7 @@ def test_driver_signal_stops_the_local_ray_it_started(tiny_zoo, sig, code, group
 
 @pytest.mark.slow
 def test_search_on_ray_gives_a_front_like_the_local_search(tmp_path, ray_cluster):
-    from nasoa.search import SearchStore, run_search
+    from nasoa.app.search import SearchStore, run_search
     from test_search import TINY
 
     cfg = replace(TINY, block_candidates=3, macro_candidates=2)
@@ -473,12 +473,12 @@ import ray
 def tiny_zoo_only():  # in the driver and in every Ray worker: the test's one-member zoo, no shipped experience
     from pathlib import Path
 
-    import nasoa.adapt
+    import nasoa.app.adapt
     from nasoa.zoo import registry
 
     user = [r for r in registry.records() if r["origin"] == "user"]
     registry.records = lambda include_user=True: [dict(r) for r in user]
-    nasoa.adapt.shipped_experience = lambda: Path(os.environ["NASOA_ZOO_DIR"]) / "no-shipped-experience.parquet"
+    nasoa.app.adapt.shipped_experience = lambda: Path(os.environ["NASOA_ZOO_DIR"]) / "no-shipped-experience.parquet"
 
 
 tiny_zoo_only()

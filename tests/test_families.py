@@ -1,4 +1,4 @@
-"""Task families (nasoa.families): determinism, splits, class identity across tasks, and features
+"""Task families (nasoa.core.families): determinism, splits, class identity across tasks, and features
 that depend on the images only (the same images from an ImageFolder give the same features)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from nasoa.data import DataError, list_builtin, load_task, load_test
-from nasoa.families import GENERATORS, VARIANTS, family_of
+from nasoa.core.data import DataError, list_builtin, load_task, load_test
+from nasoa.core.families import GENERATORS, VARIANTS, family_of
 from nasoa.meta.features import task_meta_features
 
 GENERATED = sorted(GENERATORS)

@@ -133,7 +133,7 @@ def check_run_dirs(root: Path) -> dict[str, int]:
 def shipped_runs() -> int:
     import polars as pl
 
-    from nasoa.adapt import shipped_experience
+    from nasoa.app.adapt import shipped_experience
 
     p = shipped_experience()
     return pl.read_parquet(p, columns=["uid"]).height if p.is_file() else 0

@@ -1,4 +1,4 @@
-"""The one figure helper (nasoa.figures): PNG bytes written atomically, no pyplot state touched."""
+"""The one figure helper (nasoa.core.figures): PNG bytes written atomically, no pyplot state touched."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import struct
 import subprocess
 import sys
 
-from nasoa.figures import figure, save_png
+from nasoa.core.figures import figure, save_png
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -30,7 +30,7 @@ def test_plotting_imports_no_pyplot_and_sets_no_backend(tmp_path):
     """Plots made inside a user's session leave their backend and open figures alone."""
     # the rcParams entry read raw: matplotlib.get_backend() would itself import pyplot to resolve it
     code = ("import sys, matplotlib; raw = lambda: dict.__getitem__(matplotlib.rcParams, 'backend'); before = raw(); "
-            "from nasoa.figures import figure, save_png; "
+            "from nasoa.core.figures import figure, save_png; "
             "fig, ax = figure(figsize=(2, 2), dpi=30); ax.bar([0, 1], [1, 2]); save_png(fig, sys.argv[1]); "
             "print('matplotlib.pyplot' in sys.modules, raw() == before)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "g.png")], capture_output=True, text=True,
@@ -48,4 +48,4 @@ def test_plots_are_made_through_the_helper_only():
     users = {str(p.relative_to(repo)) for folder in ("nasoa", "kernels", "meta", "zoo", "bench")
              for p in (repo / folder).rglob("*.py")
              if "results" not in p.parts and re.search(r"^\s*(import|from) matplotlib", p.read_text(), re.M)}
-    assert users == {"nasoa/figures.py"}, sorted(users)
+    assert users == {"nasoa/core/figures.py"}, sorted(users)

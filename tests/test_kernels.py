@@ -340,9 +340,9 @@ def test_importing_nasoa_never_imports_triton():
     code = textwrap.dedent(
         """
         import sys, torch
-        import nasoa, nasoa.net, nasoa.kernels
+        import nasoa, nasoa.core.net, nasoa.kernels
         assert "triton" not in sys.modules, "import"
-        net = nasoa.net.ETNasNet("031-_8_1-2", num_classes=3, input_size=8)
+        net = nasoa.core.net.ETNasNet("031-_8_1-2", num_classes=3, input_size=8)
         net(torch.randn(2, 3, 8, 8)).sum().backward()
         assert "triton" not in sys.modules, "run torch"
         import os
@@ -365,7 +365,7 @@ def test_importing_nasoa_never_imports_triton():
 @needs_kernels
 def test_etnas_net_same_outputs_and_grads(monkeypatch):
     from nasoa.kernels import bn_act_triton
-    from nasoa.net import ETNasNet
+    from nasoa.core.net import ETNasNet
 
     monkeypatch.setattr(bn_act_triton, "POISON_OUTPUTS", True)
     torch.manual_seed(0)

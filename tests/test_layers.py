@@ -48,10 +48,10 @@ def test_import_contracts_hold(tmp_path):
 def test_a_core_module_importing_the_meta_model_breaks_the_contracts(tmp_path):
     """The check sees the mapped packages: an upward import planted in the core is reported."""
     root = _installed_layout(tmp_path)
-    runtime = root / "nasoa" / "runtime.py"
+    runtime = root / "nasoa" / "core" / "runtime.py"
     runtime.write_text(runtime.read_text() + "\n\ndef _planted():\n    from nasoa.meta import store  # noqa\n")
     out = _lint(root)
-    assert out.returncode != 0 and "nasoa.runtime -> nasoa.meta.store" in out.stdout, out.stdout[-4000:]
+    assert out.returncode != 0 and "nasoa.core.runtime -> nasoa.meta.store" in out.stdout, out.stdout[-4000:]
 
 
 def test_every_module_of_nasoa_has_a_layer():

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from nasoa.errors import NasoaError
+from nasoa.core.errors import NasoaError
 from nasoa.meta import checks, synthetic
 from nasoa.meta.candidates import Grid, enumerate_candidates
 from nasoa.meta.descriptors import MemberTable, descriptor
@@ -46,7 +46,7 @@ def test_logme_separable_features_score_higher_than_random():
 
 
 def test_task_meta_features_on_a_builtin_task(tmp_path):
-    from nasoa.data import load_task
+    from nasoa.core.data import load_task
     from nasoa.meta.features import cached_task_features
 
     task = load_task("builtin:digits?per_class=20")
@@ -284,8 +284,8 @@ def test_leave_families_out_never_trains_on_the_held_out_family():
 
 
 def test_task_stream_is_deterministic_and_from_train_data():
-    from nasoa.collect import CollectConfig, sample_task_spec
-    from nasoa.data import list_builtin
+    from nasoa.app.collect import CollectConfig, sample_task_spec
+    from nasoa.core.data import list_builtin
 
     sources = [s for s in list_builtin() if s["name"] in ("digits", "lfw")]
     cfg = CollectConfig(runs=10)
@@ -296,7 +296,7 @@ def test_task_stream_is_deterministic_and_from_train_data():
 
 
 def test_collect_refuses_an_empty_zoo(tmp_path, monkeypatch):
-    from nasoa.collect import CollectConfig, collect
+    from nasoa.app.collect import CollectConfig, collect
     from nasoa.zoo import registry
 
     monkeypatch.setattr(registry, "records", lambda include_user=True: [])
@@ -309,7 +309,7 @@ TINY = "031-_8_1-1-21-1"
 
 def test_collect_runs_the_trainer_and_resumes(tmp_path):
     """Two real (tiny, untrained) fine-tuning runs; then a resume that has nothing left to do."""
-    from nasoa.collect import CollectConfig, collect
+    from nasoa.app.collect import CollectConfig, collect
 
     rec = {"name": TINY, "encoding": TINY, "family": "etnas", "input_size": 16, "source": "none (smoke test)",
            "source_accuracy": 0.1, "params": 5000, "macs": 1e5, "depth": 4, "width": 8,
@@ -446,8 +446,8 @@ def test_summarize_reports_the_median_spearman_ignoring_nan():
 def test_refresh_features_brings_old_tasks_up_to_date(tmp_path):
     """Runs stored by an older version (a dataset name among the features, no k-NN scores) get the
     current features, recomputed from their spec; runs whose data cannot be cut again are kept."""
-    from nasoa.collect import refresh_features
-    from nasoa.data import load_task
+    from nasoa.app.collect import refresh_features
+    from nasoa.core.data import load_task
     from nasoa.meta.features import task_id, task_meta_features
     from nasoa.meta.store import RunRecord
 
@@ -675,7 +675,7 @@ def test_cli_bench_meta_writes_its_table(tmp_path):
 def test_a_format_1_snapshot_is_upgraded_once_on_load(tmp_path):
     """The shipped model (format 1: river replaying every run, fixed prior errors) is saved again in
     the current format at its first load, so later loads replay at most river's window."""
-    from nasoa import adapt as A
+    from nasoa.app import adapt as A
     from nasoa.meta.metamodel import MetaModel, default_model_dir
 
     doc = json.loads((A.shipped_model() / "metamodel.json").read_text())

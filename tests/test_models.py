@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import nasoa
-from nasoa.models import get_entry
+from nasoa.core.models import get_entry
 
 SIZE = 32  # small enough for every model's stride (1x1 after the last stage), fast on the CPU
 NUM_CLASSES = 3

@@ -5,10 +5,10 @@ import torch
 from torch import nn
 
 import nasoa
-from nasoa.errors import NasoaError, PretrainedUnavailableError
+from nasoa.core.errors import NasoaError, PretrainedUnavailableError
 from nasoa.kernels import BatchNormAct2d
-from nasoa.models import PUBLISHED
-from nasoa.net import ETNasNet
+from nasoa.core.models import PUBLISHED
+from nasoa.core.net import ETNasNet
 
 SMALL = "23311-a02c12_16_1-2-21-2"
 

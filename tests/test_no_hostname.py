@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_machine_record_has_no_hostname():
-    from nasoa.provenance import provenance
-    from nasoa.runtime import machine
+    from nasoa.core.provenance import provenance
+    from nasoa.core.runtime import machine
 
     host = socket.gethostname()
     for record in (machine(), provenance()):
@@ -26,8 +26,8 @@ def test_a_run_manifest_has_no_hostname(tmp_path):
     import torch
 
     import nasoa
-    from nasoa.data import load_task
-    from nasoa.train import Regime, finetune
+    from nasoa.core.data import load_task
+    from nasoa.core.train import Regime, finetune
 
     task = load_task("builtin:digits?per_class=10&size=16")
     torch.manual_seed(0)

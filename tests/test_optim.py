@@ -1,9 +1,9 @@
-"""nasoa.optim follows torch.optim step by step (it exists only to avoid torch.optim's import cost)."""
+"""nasoa.core.optim follows torch.optim step by step (it exists only to avoid torch.optim's import cost)."""
 
 import pytest
 import torch
 
-from nasoa import optim
+from nasoa.core import optim
 
 
 def _model(seed=0):

@@ -123,7 +123,7 @@ def test_measuring_and_registering_write_only_to_the_user_data_dir(readonly, tmp
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "given" / "ship" / "experience.json").is_file()
     # The user's shipped experience now seeds an empty store, not the package's.
-    seed = subprocess.run([sys.executable, "-B", "-c", "from nasoa.adapt import open_store, shipped_experience; "
+    seed = subprocess.run([sys.executable, "-B", "-c", "from nasoa.app.adapt import open_store, shipped_experience; "
                            "print(shipped_experience()); print(open_store(None).count())"],
                           env=env, cwd=work, capture_output=True, text=True, timeout=120)
     assert seed.returncode == 0, seed.stderr

@@ -11,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import ENC
-from nasoa.data import Batches, load_images, load_task
+from nasoa.core.data import Batches, load_images, load_task
 
 PIL = pytest.importorskip("PIL")
 from PIL import Image  # noqa: E402
@@ -62,7 +62,7 @@ def _val_files(root: Path, classes: list[str]) -> list[Path]:
 def _trainer_predictions(run: Path, task) -> tuple[list[str], list[float]]:
     """Labels and top probabilities of the run's model on ``task.x_val`` (the run's task at its input
     size), computed as the trainer evaluates: its batches, normalisation, eval mode, channels_last."""
-    from nasoa.predict import load_run
+    from nasoa.app.predict import load_run
 
     model, classes, spec = load_run(run)
     batches = Batches(task.x_val, task.y_val, batch_size=256, shuffle=False, mean=spec["mean"], std=spec["std"],
@@ -73,7 +73,7 @@ def _trainer_predictions(run: Path, task) -> tuple[list[str], list[float]]:
     return [classes[i] for i in logits.argmax(1).tolist()], torch.softmax(logits.float(), 1).max(1).values.tolist()
 
 
-@pytest.mark.filterwarnings("ignore:resized 1 of:nasoa.data.DataWarning")
+@pytest.mark.filterwarnings("ignore:resized 1 of:nasoa.core.data.DataWarning")
 def test_load_images_decodes_as_the_task_loader_does(modes_folder):
     assert {Image.open(p).mode for p in (modes_folder / "train" / "red").iterdir()} >= {"RGBA", "P", "L", "RGB"}
     task = load_task(modes_folder)
@@ -85,7 +85,7 @@ def test_load_images_decodes_as_the_task_loader_does(modes_folder):
     assert torch.equal(load_images(files, fmt, size=16), task.resized(16).x_val)  # the trainer's resize
 
 
-@pytest.mark.filterwarnings("ignore:resized 1 of:nasoa.data.DataWarning")
+@pytest.mark.filterwarnings("ignore:resized 1 of:nasoa.core.data.DataWarning")
 def test_predict_reproduces_the_runs_validation_predictions(modes_folder, tmp_path):
     from nasoa.cli.main import app
 

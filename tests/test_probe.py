@@ -1,11 +1,11 @@
-"""Probe planning (nasoa.probe): when adapt tries its top candidates before committing."""
+"""Probe planning (nasoa.app.probe): when adapt tries its top candidates before committing."""
 
 from __future__ import annotations
 
 import pytest
 
-from nasoa.errors import NasoaError
-from nasoa.probe import plan_probe
+from nasoa.core.errors import NasoaError
+from nasoa.app.probe import plan_probe
 
 TOP = [{"model_name": "a", "min_budget_s": 3.0}, {"model_name": "a", "min_budget_s": 2.0},
        {"model_name": "b", "min_budget_s": 4.0}, {"model_name": "c", "min_budget_s": 12.0},

@@ -1,4 +1,4 @@
-"""One provenance record (nasoa.provenance) for zoo members, benchmarks and saved predictors."""
+"""One provenance record (nasoa.core.provenance) for zoo members, benchmarks and saved predictors."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nasoa import provenance as prov
+from nasoa.core import provenance as prov
 from nasoa.bench.provenance import fields
-from nasoa.runtime import versions
+from nasoa.core.runtime import versions
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def test_the_record_holds_date_machine_versions_git_and_env(monkeypatch):
 
 
 def test_the_record_never_imports_torch():
-    code = "import sys; from nasoa.provenance import provenance; provenance(); print('torch' in sys.modules)"
+    code = "import sys; from nasoa.core.provenance import provenance; provenance(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

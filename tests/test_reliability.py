@@ -22,9 +22,9 @@ from typer.testing import CliRunner
 
 import nasoa
 from nasoa.cli.main import app
-from nasoa.cpu_safe import SubsampledConv2d, avoid_onednn_crashes, is_crash_prone
-from nasoa.errors import NasoaError
-from nasoa.runtime import check_name
+from nasoa.core.cpu_safe import SubsampledConv2d, avoid_onednn_crashes, is_crash_prone
+from nasoa.core.errors import NasoaError
+from nasoa.core.runtime import check_name
 from nasoa.zoo import records
 from nasoa.zoo.baselines import BASELINES
 
@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 cfg = json.loads(sys.argv[1])
-from nasoa.runtime import configure_torch_threads
+from nasoa.core.runtime import configure_torch_threads
 
 configure_torch_threads()
 
@@ -67,7 +67,7 @@ for kind, name, size in cfg["models"]:
         cl = fmt == "channels_last"
         model = build(kind, name, size)
         if cfg["workaround"]:
-            from nasoa.profile import measure_train_step
+            from nasoa.core.profile import measure_train_step
 
             for bs in cfg["batches"]:
                 measure_train_step(model, batch_size=bs, input_size=size, num_classes=5, warmup=0, repeats=1,
@@ -143,7 +143,7 @@ def test_subsampled_conv_is_the_strided_conv(stride, groups, bias, channels_last
 def test_rewrite_keeps_keys_files_and_function(tmp_path):
     from safetensors.torch import load_file
 
-    from nasoa.train import save_weights
+    from nasoa.core.train import save_weights
 
     torch.manual_seed(0)
     net = nasoa.create_model(STRIDED_SHORTCUT_MEMBER, num_classes=5, input_size=32)
@@ -179,9 +179,9 @@ def test_only_strided_1x1_unpadded_convs_are_rewritten():
 
 
 def test_trainer_and_profiler_apply_the_workaround():
-    from nasoa.data import load_task
-    from nasoa.profile import measure_train_step
-    from nasoa.train import Regime, finetune
+    from nasoa.core.data import load_task
+    from nasoa.core.profile import measure_train_step
+    from nasoa.core.train import Regime, finetune
 
     torch.manual_seed(0)
     net = nasoa.create_model(STRIDED_SHORTCUT_MEMBER, num_classes=5, input_size=16)
@@ -217,7 +217,7 @@ def test_no_crash_at_any_batch_size(kind, name, size):
 
 def _has_the_onednn_bug() -> bool:
     """The crash needs torch 2.14.1's oneDNN, AVX-512 and at least two threads (see cpu_safe)."""
-    from nasoa.runtime import available_cores
+    from nasoa.core.runtime import available_cores
 
     try:
         avx512 = "avx512f" in Path("/proc/cpuinfo").read_text()
@@ -303,7 +303,7 @@ def user_zoo(tmp_path, monkeypatch):
     """A deep user zoo dir and a working dir inside tmp_path, and a small weights file."""
     from safetensors.torch import save_file
 
-    import nasoa.models as M
+    import nasoa.core.models as M
 
     monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "a" / "b" / "zoo"))
     monkeypatch.setattr(M, "_ZOO_LOADED", False)

@@ -5,9 +5,9 @@ import random
 
 import pytest
 
-from nasoa import search as S
-from nasoa.errors import NasoaError
-from nasoa.search import InlineExecutor, SearchConfig, SearchStore, nondominated_ranks, pareto_front, run_search
+from nasoa.app import search as S
+from nasoa.core.errors import NasoaError
+from nasoa.app.search import InlineExecutor, SearchConfig, SearchStore, nondominated_ranks, pareto_front, run_search
 
 TINY = SearchConfig(
     source="builtin:digits?per_class=20", proxy_budget_s=1.5, proxy_epochs=2, input_size=16, batch_size=32,
@@ -53,7 +53,7 @@ def test_search_runs_both_phases_and_resumes(tmp_path):
     assert len({r["encoding"] for r in rows}) == len(rows)  # no duplicates
     assert len(store.rows("block")) >= TINY.block_candidates and len(store.rows("macro")) >= TINY.macro_candidates
     best_block = max(store.rows("block"), key=lambda r: r["accuracy"])
-    from nasoa.space import parse
+    from nasoa.core.space import parse
 
     blocks = {str(parse(r["encoding"]).block) for r in store.rows("macro")}
     front_blocks = {str(parse(r["encoding"]).block) for r in pareto_front(store.rows("block"))}
@@ -88,7 +88,7 @@ def test_proposals_respect_constraints(tmp_path):
     for _ in range(10):
         enc, parent, how = S._propose(TINY, store, "block", rng, seen)
         seen.add(enc)
-        from nasoa.space import parse
+        from nasoa.core.space import parse
 
         assert cons.check(parse(enc)) is None and enc.split("_", 1)[1] == "8_1-2-2"
     store.close()

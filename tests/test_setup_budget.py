@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from nasoa import adapt as A
+from nasoa.app import adapt as A
 
 TASK = "builtin:digits?per_class=12"
 
@@ -81,7 +81,7 @@ def _mm(tiny_zoo, store=None):
 
 
 def _extract(calls):
-    from nasoa.collect import penultimate_features
+    from nasoa.app.collect import penultimate_features
 
     def extract(task, name, n):
         calls.append((name, n))
@@ -91,12 +91,12 @@ def _extract(calls):
 
 
 def test_transferability_shrinks_to_the_budget_and_a_reduced_sample_is_not_cached(tiny_zoo, monkeypatch):
-    from nasoa.data import load_task
+    from nasoa.core.data import load_task
     from nasoa.meta.features import TRANSFER_IMAGES
 
     task = load_task("builtin:digits?per_class=40")
     mm = _mm(tiny_zoo)
-    from nasoa.collect import penultimate_features
+    from nasoa.app.collect import penultimate_features
 
     mm.feature_extractor = lambda t, name: penultimate_features(t, name, TRANSFER_IMAGES, 0)
     # A member costs 1 ms an image to score, by the cost model.
@@ -128,8 +128,8 @@ def test_transferability_shrinks_to_the_budget_and_a_reduced_sample_is_not_cache
 
 
 def test_the_cost_model_refuses_before_any_member_runs(tiny_zoo, monkeypatch):
-    from nasoa.data import load_task
-    from nasoa.errors import BudgetTooSmallError
+    from nasoa.core.data import load_task
+    from nasoa.core.errors import BudgetTooSmallError
 
     task = load_task("builtin:digits?per_class=40")
     mm = _mm(tiny_zoo)
@@ -147,7 +147,7 @@ def test_members_are_scored_cheapest_first_and_the_estimate_follows_what_they_to
     """Two members; the cost model says each takes 0.2 s but the first really takes 1 s: the second,
     re-estimated from that, no longer fits the allowance and is skipped."""
     import nasoa.meta.features as F
-    from nasoa.data import load_task
+    from nasoa.core.data import load_task
 
     task = load_task("builtin:digits?per_class=40")
     mm = _mm(tiny_zoo)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from nasoa import adapt as A
+from nasoa.app import adapt as A
 from nasoa.meta.features import training_frame
 from nasoa.meta.metamodel import MetaModel, default_model_dir
 from nasoa.meta.store import ExperienceStore, RunRecord
@@ -93,7 +93,7 @@ def test_load_fits_once_then_reuses_the_cached_model(tmp_path, monkeypatch):
 
 
 def test_ship_refuses_an_empty_store(tmp_path):
-    from nasoa.errors import NasoaError
+    from nasoa.core.errors import NasoaError
     from nasoa.meta.ship import ship
 
     ExperienceStore(tmp_path / "empty.sqlite")

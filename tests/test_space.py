@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
-from nasoa.models import PUBLISHED, create_model
-from nasoa.net import ETNasNet
-from nasoa.space import (
+from nasoa.core.models import PUBLISHED, create_model
+from nasoa.core.net import ETNasNet
+from nasoa.core.space import (
     Constraints,
     EncodingError,
     Layer,
@@ -49,7 +49,7 @@ def test_published_models_match_table(name):
     params, macs = _measured(name)
     assert abs(params / 1e6 - info["mparams"]) / info["mparams"] < 0.01, (params, info)
     assert abs(macs / 1e9 - info["gmacs"]) / info["gmacs"] < 0.01, (macs, info)
-    # The analytic counter in nasoa.space agrees with the network exactly.
+    # The analytic counter in nasoa.core.space agrees with the network exactly.
     cost = count_cost(encoding, 224, 1000)
     assert (cost.params, cost.macs) == (params, macs)
     assert cost.final_hw == 7

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from nasoa.errors import NasoaError
+from nasoa.core.errors import NasoaError
 from nasoa.meta.store import SCHEMA_VERSION, ExperienceStore, RunRecord, StoreError, default_store_path
 
 

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-import nasoa.adapt
-from nasoa.errors import NasoaError
-from nasoa.stream import run_stream
+import nasoa.app.adapt
+from nasoa.core.errors import NasoaError
+from nasoa.app.stream import run_stream
 
 # (strategy, task index) -> validation accuracy of the stand-in run
 ACC = {("nasoa", 0): 0.60, ("practice", 0): 0.80, ("default", 0): 0.70, ("logme", 0): 0.90,
@@ -32,7 +32,7 @@ def fake_adapt(monkeypatch):
                 "predicted_accuracy": 0.7 if strategy == "nasoa" else None, "recommend_ms": 12.5,
                 "elapsed_s": budget_s * 0.9, "run_id": None}
 
-    monkeypatch.setattr(nasoa.adapt, "adapt", adapt)
+    monkeypatch.setattr(nasoa.app.adapt, "adapt", adapt)
     return adapt, calls
 
 
@@ -98,7 +98,7 @@ def test_a_refit_left_out_of_a_budget_runs_between_tasks(tmp_path):
     from nasoa.meta import synthetic
     from nasoa.meta.metamodel import MetaModel
     from nasoa.meta.store import ExperienceStore
-    from nasoa.stream import refit_store_model_if_due
+    from nasoa.app.stream import refit_store_model_if_due
 
     zoo = synthetic.synthetic_zoo(2)
     st = ExperienceStore(tmp_path / "s.sqlite")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from nasoa.deadline import margin_s
+from nasoa.core.deadline import margin_s
 from nasoa.meta.candidates import Grid, enumerate_candidates
 from nasoa.meta.descriptors import MemberTable, descriptor
 from nasoa.meta.features import TimeModel, row_features

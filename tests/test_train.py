@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 import nasoa
 from nasoa.cli.main import app
-from nasoa.data import load_task
-from nasoa.errors import NasoaError
-from nasoa.train import BudgetTooSmallError, Regime, finetune
+from nasoa.core.data import load_task
+from nasoa.core.errors import NasoaError
+from nasoa.core.train import BudgetTooSmallError, Regime, finetune
 
 ENC = "031-_8_1-1-21-1"
 runner = CliRunner()
@@ -229,7 +229,7 @@ def test_cli_predict_reproduces_the_run_validation_accuracy(cli_run):
 
 
 def test_deadline_guard_stops_slow_loading():
-    from nasoa.runtime import DeadlineExceeded, deadline_guard
+    from nasoa.core.runtime import DeadlineExceeded, deadline_guard
 
     t = time.time()
     with pytest.raises(DeadlineExceeded, match="too slow"):

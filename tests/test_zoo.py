@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 import nasoa
 from nasoa.cli.main import app
-from nasoa.errors import NasoaError
+from nasoa.core.errors import NasoaError
 from nasoa.zoo import records
 from nasoa.zoo.imagenet import lite0_key
 
@@ -104,7 +104,7 @@ def test_zoo_add_user_member(tmp_path, monkeypatch):
     from safetensors.torch import save_file
 
     monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "userzoo"))
-    import nasoa.models as M
+    import nasoa.core.models as M
 
     monkeypatch.setattr(M, "_ZOO_LOADED", False)
     monkeypatch.setattr(M, "_REGISTRY", dict(M._REGISTRY))

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from nasoa.errors import NasoaError
-from nasoa.provenance import provenance
-from nasoa.runtime import atomic_write_json, check_name
+from nasoa.core.errors import NasoaError
+from nasoa.core.provenance import provenance
+from nasoa.core.runtime import atomic_write_json, check_name
 
 from .registry import SCHEMA, _read, measured_file, records, sha256_file, user_members_file, user_zoo_dir
 
@@ -35,7 +35,7 @@ def choose_members(front: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
 
 def measure_step_ms(model, input_size: int, num_classes: int, repeats: int = 15) -> dict[str, float]:
     """``train_step_ms`` per frozen-stage setting (0 .. num_stages) at the zoo's batch size."""
-    from nasoa.profile import measure_train_step
+    from nasoa.core.profile import measure_train_step
 
     out = {}
     for k in range(0, getattr(model, "num_stages", 0) + 1):
@@ -78,10 +78,10 @@ def pretrain(
     weights_dir = Path(weights_dir) if weights_dir is not None else registry.parent / "weights"
     import torch
 
-    from nasoa.data import Batches, load_task, load_test
-    from nasoa.net import ETNasNet
-    from nasoa.space import count_cost, parse
-    from nasoa.train import Regime, evaluate, finetune, save_weights
+    from nasoa.core.data import Batches, load_task, load_test
+    from nasoa.core.net import ETNasNet
+    from nasoa.core.space import count_cost, parse
+    from nasoa.core.train import Regime, evaluate, finetune, save_weights
 
     t0 = time.time()
     task = load_task(source, seed=seed)
@@ -185,7 +185,7 @@ def profile_members(names: Sequence[str] | None = None, *, imagenet: bool = Fals
     instead. Returns what was written."""
     import torch
 
-    from nasoa.models import create_model
+    from nasoa.core.models import create_model
 
     recs = records()
     known = {r["name"]: r for r in recs}
@@ -229,9 +229,9 @@ def add_user_member(name: str, encoding: str, weights: Path, input_size: int, me
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from nasoa.models import is_model
-    from nasoa.net import ETNasNet
-    from nasoa.space import count_cost, parse
+    from nasoa.core.models import is_model
+    from nasoa.core.net import ETNasNet
+    from nasoa.core.space import count_cost, parse
 
     check_name(name, "member name")
     if is_model(name):

@@ -7,7 +7,7 @@
   are renamed (:func:`lite0_key`). We use timm's maintained definition rather than writing one.
 
 Both files are legacy (non-zip) torch files of plain tensors: loaded with ``weights_only=True``,
-after their sha256 is checked against the pinned digest (:mod:`nasoa.checksums`).
+after their sha256 is checked against the pinned digest (:mod:`nasoa.core.checksums`).
 Both wrappers expose the interface the trainer needs: ``num_stages``, ``frozen_modules(k)``,
 ``reset_classifier``, ``forward_features``.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nasoa.errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -28,8 +28,8 @@ LITE_STD = (0.502, 0.502, 0.502)
 
 
 def _package_file(package: str, relative: str, install: str) -> Path:
-    """The weights file, checked against its pinned sha256 once per process (:mod:`nasoa.checksums`)."""
-    from nasoa.checksums import package_file
+    """The weights file, checked against its pinned sha256 once per process (:mod:`nasoa.core.checksums`)."""
+    from nasoa.core.checksums import package_file
 
     return package_file(package, relative, install)
 

@@ -18,8 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from nasoa.errors import NasoaError
-from nasoa.models import ModelEntry
+from nasoa.core.errors import NasoaError
+from nasoa.core.models import ModelEntry
 
 ZOO_DIR = Path(__file__).resolve().parent
 MEMBERS_FILE = ZOO_DIR / "members.json"
@@ -33,11 +33,11 @@ _NOT_OVERLAID = frozenset({"name", "weights", "origin"})
 
 def user_zoo_dir() -> Path:
     """Where the user's members and measurements live: $NASOA_ZOO_DIR or ``zoo/`` in the user data
-    dir (:func:`nasoa.runtime.user_data_dir`)."""
+    dir (:func:`nasoa.core.runtime.user_data_dir`)."""
     env = os.environ.get("NASOA_ZOO_DIR")
     if env:
         return Path(env).expanduser()
-    from nasoa.runtime import user_data_dir
+    from nasoa.core.runtime import user_data_dir
 
     return user_data_dir() / "zoo"
 

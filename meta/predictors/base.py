@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from nasoa.errors import NasoaError
-from nasoa.runtime import versions
+from nasoa.core.errors import NasoaError
+from nasoa.core.runtime import versions
 
 from .schema import _clean, _empty_frame, _frame, _targets
 
@@ -36,7 +36,7 @@ def _sha256(data: bytes) -> str:
 
 @functools.cache
 def _versions() -> dict[str, str]:
-    """:func:`nasoa.runtime.versions`, read once per process (a snapshot is saved after every
+    """:func:`nasoa.core.runtime.versions`, read once per process (a snapshot is saved after every
     learned run, and reading package metadata costs about 15 ms)."""
     return versions()
 
@@ -96,7 +96,7 @@ class Predictor(abc.ABC):
     # -- saving ----------------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
         """Write ``manifest.json`` plus data files into ``directory`` (atomically, file by file)."""
-        from nasoa.runtime import atomic_write_bytes, atomic_write_json
+        from nasoa.core.runtime import atomic_write_bytes, atomic_write_json
 
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from nasoa.errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 from .base import Predictor
 

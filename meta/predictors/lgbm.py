@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasoa.errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 from ..features import MONOTONE_FEATURES
 from .base import Predictor

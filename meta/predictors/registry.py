@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nasoa.errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 from .base import Predictor, read_saved
 from .baseline import PopularPredictor

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasoa.errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 from .base import Predictor, _versions
 from .schema import RESERVED, _clean, _targets

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasoa.errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 if TYPE_CHECKING:
     import polars as pl

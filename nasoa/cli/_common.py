@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    from nasoa.errors import NasoaError
+    from nasoa.core.errors import NasoaError
 
     types: list[type[BaseException]] = [NasoaError]
     kernels = sys.modules.get("nasoa.kernels.dispatch")

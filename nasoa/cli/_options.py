@@ -46,7 +46,7 @@ def print_result(p: dict) -> None:
     c.print(f"run dir: {p['run_dir']}", highlight=False)
 
 
-# Executors (nasoa.executor): where a command's independent runs are carried out.
+# Executors (nasoa.app.executor): where a command's independent runs are carried out.
 EXECUTOR = typer.Option("local", "--executor", help="local (one run at a time in this process) or ray (runs as Ray "
                                                     "tasks; needs pip install \"nasoa[distributed]\").")
 ADDRESS = typer.Option(None, "--address", help="With --executor ray: auto (the cluster `ray start` made here) or "
@@ -61,16 +61,16 @@ RETRIES = typer.Option(2, "--retries", min=0, max=100, help="With --executor ray
 
 def check_executor(executor: str, address: str | None, cpus_per_run: float, gpus_per_run: float | None,
                    retries: int) -> None:
-    """Refuse bad executor options before the command touches a file (nasoa.executor.check_options)."""
-    from nasoa.executor import check_options
+    """Refuse bad executor options before the command touches a file (nasoa.app.executor.check_options)."""
+    from nasoa.app.executor import check_options
 
     check_options(executor, address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, retries=retries)
 
 
 def executor_from(executor: str, address: str | None, cpus_per_run: float, gpus_per_run: float | None,
                   retries: int):
-    """The executor the options name (nasoa.executor.make_executor; ray is imported only for ray)."""
-    from nasoa.executor import make_executor
+    """The executor the options name (nasoa.app.executor.make_executor; ray is imported only for ray)."""
+    from nasoa.app.executor import make_executor
 
     return make_executor(executor, address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
                          retries=retries)

@@ -36,13 +36,13 @@ def adapt(
     as_json: bool = opt.JSON,
 ) -> None:
     """Pick a zoo model and a fine-tuning regime in one shot, fine-tune within --budget, and learn."""
-    from nasoa.runtime import parse_duration
+    from nasoa.core.runtime import parse_duration
 
     from ._common import command_start
 
     start = command_start()
     budget_s = parse_duration(budget)
-    from nasoa.adapt import adapt as run
+    from nasoa.app.adapt import adapt as run
 
     m = run(data, budget_s, strategy=strategy, explore=explore, seed=seed, store=store, out=out, device=device,
             learn=not no_learn, dry_run=dry_run, k=top_k, strict=strict, start_time=start,

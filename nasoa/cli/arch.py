@@ -10,12 +10,12 @@ app = typer.Typer(help="Decode, count and sample ET-NAS architectures.", no_args
 
 
 def _resolve(name_or_encoding: str):
-    from nasoa.models import get_entry
-    from nasoa.space import parse
+    from nasoa.core.models import get_entry
+    from nasoa.core.space import parse
 
     entry = get_entry(name_or_encoding)
     if entry.encoding is None:
-        from nasoa.errors import NasoaError
+        from nasoa.core.errors import NasoaError
 
         raise NasoaError(f"{entry.name!r} is a {entry.family} model, not an ET-NAS encoding")
     return entry, parse(entry.encoding)
@@ -30,8 +30,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ) -> None:
     """Decode an architecture stage by stage, with parameters and multiply-accumulates."""
-    from nasoa.errors import NasoaError
-    from nasoa.space import auto_stem, block_summary, count_cost, describe
+    from nasoa.core.errors import NasoaError
+    from nasoa.core.space import auto_stem, block_summary, count_cost, describe
 
     entry, arch = _resolve(name_or_encoding)
     stem = stem or auto_stem(size)
@@ -83,8 +83,8 @@ def sample_cmd(
     """Sample random architectures (or mutations of one) from the ET-NAS space, deterministically."""
     import random
 
-    from nasoa.errors import NasoaError
-    from nasoa.space import count_cost, mutate, sample
+    from nasoa.core.errors import NasoaError
+    from nasoa.core.space import count_cost, mutate, sample
 
     if level not in ("any", "block", "macro"):
         raise NasoaError(f"--level must be block, macro or any, not {level!r}")

@@ -30,7 +30,7 @@ def kernels(
     """Fused BatchNorm + residual + ReLU vs unfused eager vs torch.compile: ms, GB/s, % of copy bandwidth."""
     from pathlib import Path
 
-    from nasoa.errors import NasoaError
+    from nasoa.core.errors import NasoaError
 
     if dtype not in ("auto", "float32", "float16", "bfloat16"):
         raise NasoaError(f"--dtype {dtype!r} is not one of auto, float32, float16, bfloat16")
@@ -102,8 +102,8 @@ def zoo_bench(
     from pathlib import Path
 
     from nasoa.bench.zoo import run
-    from nasoa.errors import NasoaError
-    from nasoa.runtime import parse_duration
+    from nasoa.core.errors import NasoaError
+    from nasoa.core.runtime import parse_duration
 
     bs = [parse_duration(b) for b in budgets.split(",") if b.strip()]
     if not bs:
@@ -118,7 +118,7 @@ def zoo_bench(
     base = () if baselines == "none" else (tuple(b.strip() for b in baselines.split(",")) if baselines else None)
     encodings = None
     if search_dir:
-        from nasoa.search import SearchStore, pareto_front
+        from nasoa.app.search import SearchStore, pareto_front
         from nasoa.zoo.build import choose_members
 
         store = SearchStore(Path(search_dir) / "search.sqlite")
@@ -143,7 +143,7 @@ def speed(
     from pathlib import Path
 
     from nasoa.bench.speed import run
-    from nasoa.runtime import configure_torch_threads
+    from nasoa.core.runtime import configure_torch_threads
 
     configure_torch_threads()
     d = Path(out or f"bench/results/train-speed-{datetime.date.today():%Y%m%d}")
@@ -164,8 +164,8 @@ def transfer(
     from pathlib import Path
 
     from nasoa.bench.transfer import run
-    from nasoa.errors import NasoaError
-    from nasoa.runtime import parse_duration
+    from nasoa.core.errors import NasoaError
+    from nasoa.core.runtime import parse_duration
 
     try:
         seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
@@ -217,7 +217,7 @@ def adapt_bench(
     from pathlib import Path
 
     from nasoa.bench.adapt import parse_shard, read_tasks_file, report, run
-    from nasoa.runtime import parse_duration
+    from nasoa.core.runtime import parse_duration
 
     d = Path(out or f"bench/results/adapt-{datetime.date.today():%Y%m%d}")
     if report_only:
@@ -255,7 +255,7 @@ def meta_bench(
     from pathlib import Path
 
     from nasoa.bench.meta import bench_meta, to_markdown
-    from nasoa.runtime import atomic_write_bytes
+    from nasoa.core.runtime import atomic_write_bytes
 
     d = Path(out or f"bench/results/meta-online-{datetime.date.today():%Y%m%d}")
     command = "nasoa bench meta " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("meta") + 1:]) \

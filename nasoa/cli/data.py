@@ -15,7 +15,7 @@ app = typer.Typer(help="Datasets: the built-in sources, and a check of your own 
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="A JSON list of sources on stdout.")) -> None:
     """The built-in sources: real datasets that ship in packages, generated task families (textures, noise,
     shapes, fractals) and recoloured/corrupted variants of the real ones; classes, images, size, install."""
-    from nasoa.data import list_builtin
+    from nasoa.core.data import list_builtin
 
     sources = list_builtin()
     if as_json:
@@ -47,7 +47,7 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
 ) -> None:
     """Load a dataset as nasoa would (split, checks, warnings) and print its size and meta-features."""
-    from nasoa.data import class_counts, load_task
+    from nasoa.core.data import class_counts, load_task
     from nasoa.meta.features import task_id, task_meta_features
 
     task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)  # warnings: printed as they occur

@@ -38,7 +38,7 @@ def main() -> None:
     import os
     import sys
 
-    from nasoa.runtime import process_start_time
+    from nasoa.core.runtime import process_start_time
 
     from . import _common
 

@@ -25,8 +25,8 @@ def _store(path: Path | None):
 
 
 def _budgets(text: str) -> tuple[float, ...]:
-    from nasoa.errors import NasoaError
-    from nasoa.runtime import parse_duration
+    from nasoa.core.errors import NasoaError
+    from nasoa.core.runtime import parse_duration
 
     parts = [p for p in text.replace(" ", "").split(",") if p]
     if not parts:
@@ -66,9 +66,9 @@ def collect_cmd(
     With --executor ray the runs go to Ray workers; this process alone writes the store."""
     from dataclasses import replace
 
-    from nasoa.collect import CollectConfig, collect
-    from nasoa.errors import NasoaError
-    from nasoa.workflow import resolve_device
+    from nasoa.app.collect import CollectConfig, collect
+    from nasoa.core.errors import NasoaError
+    from nasoa.app.workflow import resolve_device
 
     def numbers(text: str | None, what: str, cast=float) -> tuple | None:
         if text is None:
@@ -144,7 +144,7 @@ def collect_cmd(
 def _worker_device(device: str, gpus_per_run: float) -> str:
     """What a Ray run trains on: cuda when Ray gives it a GPU (``CUDA_VISIBLE_DEVICES`` names the
     one it got), else cpu."""
-    from nasoa.errors import NasoaError
+    from nasoa.core.errors import NasoaError
 
     d = (device or "auto").strip().lower()
     if d == "auto":
@@ -162,7 +162,7 @@ def refresh_cmd(
     force: bool = typer.Option(False, "--force", help="Recompute every task's features, not only stale ones."),
 ) -> None:
     """Recompute the features of stored tasks made by an older version (k-NN scores, no dataset names)."""
-    from nasoa.collect import refresh_features
+    from nasoa.app.collect import refresh_features
 
     def on_event(e: dict) -> None:
         what = "refreshed" if e["event"] == "task" else f"skipped ({e['reason']})"
@@ -185,7 +185,7 @@ def fit_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Fit the meta-model on every run in the store and save it (pickle-free) beside the store."""
-    from nasoa.errors import NasoaError
+    from nasoa.core.errors import NasoaError
     from nasoa.meta.metamodel import MetaModel
     from nasoa.meta.predictors import BACKENDS
 
@@ -261,7 +261,7 @@ def show_cmd(
 ) -> None:
     """The fitted meta-model: blend weights and each part's measured prequential error, what each part
     has learned (warm updates, refits, river's window), and feature importances (share of LightGBM's gain)."""
-    from nasoa.errors import NasoaError
+    from nasoa.core.errors import NasoaError
     from nasoa.meta.metamodel import MetaModel
 
     mm = MetaModel.load(_store(store), model_dir=model_dir)

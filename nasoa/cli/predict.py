@@ -15,7 +15,7 @@ def predict(
     as_json: bool = typer.Option(False, "--json", help="One JSON list on stdout."),
 ) -> None:
     """Classify new images with a fine-tuned model: label and probability per image."""
-    from nasoa.predict import predict as run
+    from nasoa.app.predict import predict as run
 
     preds = run(run_dir, list(images), top_k)
     if as_json:

@@ -31,10 +31,10 @@ def search(
     With --executor ray the candidates are Ray tasks; this process alone writes search.sqlite."""
     from dataclasses import replace
 
-    from nasoa.runtime import parse_duration
+    from nasoa.core.runtime import parse_duration
 
     from ._common import command_start
-    from nasoa.search import LocalExecutor, SearchConfig, SearchStore, run_search
+    from nasoa.app.search import LocalExecutor, SearchConfig, SearchStore, run_search
 
     start = command_start()
     budget_s = parse_duration(budget)

@@ -29,7 +29,7 @@ def stream(
 ) -> None:
     """Adapt to each task in turn with online learning; report accuracy, regret against a reference the
     stream does not choose, and recommend time per task, with running means (stream.md, stream.png)."""
-    from nasoa.stream import run_stream
+    from nasoa.app.stream import run_stream
 
     res = run_stream(tasks_file, out, strategy=strategy, seed=seed, store=store, device=device,
                      log=None if as_json else typer.echo, reference="grid" if oracle_grid else reference, learn=learn,

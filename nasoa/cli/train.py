@@ -35,17 +35,17 @@ def train(
     as_json: bool = opt.JSON,
 ) -> None:
     """Fine-tune one model with one explicit regime on one dataset, finishing within --budget."""
-    from nasoa.runtime import parse_duration
+    from nasoa.core.runtime import parse_duration
 
     from ._common import command_start
 
     start = command_start()
     budget_s = parse_duration(budget)
-    from nasoa.runtime import check_min_budget
+    from nasoa.core.runtime import check_min_budget
 
     check_min_budget(budget_s)
-    from nasoa.errors import NasoaError
-    from nasoa.train import Regime
+    from nasoa.core.errors import NasoaError
+    from nasoa.core.train import Regime
 
     if weight_decay is None:
         weight_decay = 5e-4 if optimizer == "sgd" else 0.05
@@ -55,8 +55,8 @@ def train(
     )
     if resume and out is None:
         raise NasoaError("--resume needs --out RUN_DIR: the run to continue")
-    from nasoa.runtime import deadline_guard
-    from nasoa.workflow import prepare_model_and_task, run_dir_for
+    from nasoa.core.runtime import deadline_guard
+    from nasoa.app.workflow import prepare_model_and_task, run_dir_for
 
     # Loading must leave time for at least a few steps, an evaluation and saving.
     guard_at = start + budget_s * 0.9 - 0.3
@@ -65,7 +65,7 @@ def train(
         prepared = prepare_model_and_task(data, model, seed=seed, pretrained=not scratch, size=size, strict=strict,
                                           device=device, allow_outside=allow_outside)
     out = out or run_dir_for("train", prepared.entry.name)
-    from nasoa.train import finetune
+    from nasoa.core.train import finetune
 
     result = finetune(
         prepared.model, prepared.task, regime, budget_s, seed=seed, start_time=start, device=prepared.device,

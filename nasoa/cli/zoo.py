@@ -20,7 +20,7 @@ def list_cmd(
     pretrained_only: bool = typer.Option(True, "--pretrained/--all", help="Only members with weights (default)."),
 ) -> None:
     """The zoo's members: name, encoding or family, params, source accuracy, train_step_ms."""
-    from nasoa.models import PUBLISHED
+    from nasoa.core.models import PUBLISHED
     from nasoa.zoo import records
 
     recs = records()
@@ -72,8 +72,8 @@ def pretrain_cmd(
                                        "it (default: the user zoo, $NASOA_ZOO_DIR or zoo/ in the user data dir)."),
 ) -> None:
     """Pretrain members on the source data and register them (in the user zoo, or --registry)."""
-    from nasoa.errors import NasoaError
-    from nasoa.runtime import check_name, parse_duration
+    from nasoa.core.errors import NasoaError
+    from nasoa.core.runtime import check_name, parse_duration
     from nasoa.zoo import build
     from nasoa.zoo.registry import records
 
@@ -81,7 +81,7 @@ def pretrain_cmd(
     budget_s = parse_duration(budget)
     chosen: list[str] = list(encodings or [])
     if search_dir is not None:
-        from nasoa.search import SearchStore, pareto_front
+        from nasoa.app.search import SearchStore, pareto_front
 
         if not (search_dir / "search.sqlite").exists():
             raise NasoaError(f"{search_dir} holds no search (search.sqlite); run `nasoa search --out {search_dir}` first")
@@ -134,8 +134,8 @@ def add(
     source_accuracy: float = typer.Option(None, "--source-accuracy", min=0.0, max=1.0),
 ) -> None:
     """Register your own ET-NAS model + weights (kept in the user zoo: $NASOA_ZOO_DIR or the data dir)."""
-    from nasoa.errors import NasoaError
-    from nasoa.runtime import check_name
+    from nasoa.core.errors import NasoaError
+    from nasoa.core.runtime import check_name
     from nasoa.zoo import build
 
     check_name(name, "member name")

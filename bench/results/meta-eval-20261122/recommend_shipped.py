@@ -2,7 +2,7 @@
 import json, statistics, tempfile, time
 from pathlib import Path
 import polars as pl
-from nasoa.adapt import open_store, shipped_experience
+from nasoa.app.adapt import open_store, shipped_experience
 from nasoa.meta.candidates import Grid
 from nasoa.meta.metamodel import MetaModel
 

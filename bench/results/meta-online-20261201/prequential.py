@@ -22,7 +22,7 @@ per_seed = [prequential(checks.synthetic_frame(60, rows_per_task=10, seed=s), fa
 synthetic = {n: {k: round(float(np.mean([r[n][k] for r in per_seed])), 4) for k in ("regret", "spearman", "ndcg3")}
              for n in NAMES}
 
-from nasoa import adapt as A  # noqa: E402
+from nasoa.app import adapt as A  # noqa: E402
 from nasoa.meta.metamodel import MetaModel  # noqa: E402
 
 with tempfile.TemporaryDirectory() as d:

@@ -35,7 +35,7 @@ import json, sqlite3, sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from nasoa.runtime import machine, versions
+from nasoa.core.runtime import machine, versions
 
 work, here, runs, budget = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(), "versions": versions(),

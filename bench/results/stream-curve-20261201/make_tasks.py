@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from nasoa.data import list_builtin
+from nasoa.core.data import list_builtin
 
 family, n, budget = (sys.argv[1] if len(sys.argv) > 1 else "fractals"), 24, "15s"
 info = {r["name"]: r for r in list_builtin()}[family]

@@ -26,7 +26,7 @@ taskset -c "$core" "$py" - "$work" "$fam" "$name" <<'PY'
 import sys
 from pathlib import Path
 from nasoa.bench.adapt import seed_store, copy_store
-from nasoa.families import lineage_of
+from nasoa.core.families import lineage_of
 work, fam, name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 seed = seed_store(work, None, 0, exclude=lineage_of(f"builtin:{fam}"))
 if not (work / f"{name}.sqlite").exists():

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Iterator, Sequence
 
-from .errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 __all__ = [
     "OPS",

@@ -1,8 +1,8 @@
 """Where and when a result was made: one record for zoo members, benchmarks and saved models.
 
-:func:`provenance` is the date (UTC), the machine (:func:`nasoa.runtime.machine`, plus torch's
+:func:`provenance` is the date (UTC), the machine (:func:`nasoa.core.runtime.machine`, plus torch's
 thread count and the accelerator's details when torch is loaded), the package versions
-(:func:`nasoa.runtime.versions`), the git commit of a source checkout and the environment
+(:func:`nasoa.core.runtime.versions`), the git commit of a source checkout and the environment
 variables that change what runs. Cheap and safe everywhere: no GPU, no git or no torch only leave
 the matching fields ``None``; it never imports torch itself.
 """
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .runtime import machine, utc_now, versions
+from nasoa.core.runtime import machine, utc_now, versions
 
 __all__ = ["provenance", "git_commit", "accelerator", "ENV_KEYS"]
 

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from .errors import NasoaError, PretrainedUnavailableError
-from .space import EncodingError, parse
+from nasoa.core.errors import NasoaError, PretrainedUnavailableError
+from nasoa.core.space import EncodingError, parse
 
 if TYPE_CHECKING:
     from torch import nn
@@ -168,7 +168,7 @@ def create_model(
     if entry.builder is not None:
         model = entry.builder(num_classes=num_classes, in_chans=in_chans, input_size=size)
     else:
-        from .net import ETNasNet
+        from nasoa.core.net import ETNasNet
 
         if entry.encoding is None:
             raise NasoaError(f"registry entry {entry.name!r} has neither an encoding nor a builder")

@@ -51,8 +51,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import NasoaError
-from .families import GENERATORS, TEST_PER_CLASS, VARIANTS, apply_variant, generate
+from nasoa.core.errors import NasoaError
+from nasoa.core.families import GENERATORS, TEST_PER_CLASS, VARIANTS, apply_variant, generate
 
 __all__ = [
     "BUILTIN_NAMES",
@@ -75,7 +75,7 @@ VAL_DIR_NAMES = ("val", "valid", "validation")
 TEST_SPLIT_SEED = 20210917
 TEST_FRACTION = 0.2
 _EXAMPLE_SPEC = "builtin:fashion?classes=0,3,5&per_class=200&size=32"
-# Generated families (nasoa.families): images per class a task gets without per_class, and the
+# Generated families (nasoa.core.families): images per class a task gets without per_class, and the
 # nominal pool per class that samplers may draw from (any number can be rendered).
 _GENERATED_DEFAULT_PER_CLASS = 100
 _GENERATED_TRAIN_PER_CLASS = 1000
@@ -467,7 +467,7 @@ BUILTIN_NAMES = tuple(_SOURCES)
 
 def _package_dir(package: str) -> Path | None:
     """A package's folder without importing it (some declare heavy imports we must not trigger)."""
-    from .checksums import package_root
+    from nasoa.core.checksums import package_root
 
     return package_root(package)
 
@@ -543,7 +543,7 @@ def _load_numpy_pickle_gz(path: Path) -> np.ndarray:
 
 
 def _read_idx_gz(path: Path, magic: int, header: int) -> np.ndarray:
-    from .checksums import PINNED_CONTENT, verify_bytes
+    from nasoa.core.checksums import PINNED_CONTENT, verify_bytes
 
     fix = f"reinstall it: {_SOURCES['fashion'].install}"
     try:
@@ -574,7 +574,7 @@ def _source_from_arrays(x: np.ndarray, y: np.ndarray, test: tuple | None = None,
 
 def _pinned(package: str, relative: str, source: str) -> Path:
     """A built-in's file from its package, checked against its pinned sha256 (once per process)."""
-    from .checksums import package_file
+    from nasoa.core.checksums import package_file
 
     return package_file(package, relative, _SOURCES[source].install)
 
@@ -729,7 +729,7 @@ def _source_meta(name: str) -> _Source:
 
 
 def _generated_task(spec: _Spec, seed: int, val_fraction: float, test: bool) -> TaskData:
-    """A task of a generated family (:mod:`nasoa.families`), rendered at the task's size."""
+    """A task of a generated family (:mod:`nasoa.core.families`), rendered at the task's size."""
     g = GENERATORS[spec.target]
     where = f"builtin:{g.name}"
     chosen = _resolve_classes(spec.classes, g.classes, where)

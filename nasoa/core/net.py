@@ -1,4 +1,4 @@
-"""Build an ``nn.Module`` from an ET-NAS :class:`~nasoa.space.Architecture`.
+"""Build an ``nn.Module`` from an ET-NAS :class:`~nasoa.core.space.Architecture`.
 
 The network follows ``etnas.py`` of NAS-OA/NASOA exactly (ops, channel ratios, stride placement,
 add/concat skips on pre-ReLU tensors, ReLU after the merge, 3-conv stem, average pool + linear),
@@ -14,7 +14,7 @@ from torch import nn
 
 from nasoa.kernels import BatchNormAct2d
 
-from .space import Architecture, BlockPlan, SkipPlan, auto_stem, parse, plan, stem_strides
+from nasoa.core.space import Architecture, BlockPlan, SkipPlan, auto_stem, parse, plan, stem_strides
 
 __all__ = ["ETNasNet", "build"]
 

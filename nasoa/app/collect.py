@@ -3,7 +3,7 @@ fine-tuned for real with the trainer and the zoo's pretrained weights, appended 
 
 ``nasoa meta collect --store PATH --runs N --seed S --budgets 10,30,60`` calls :func:`collect`.
 
-* Tasks are cut from the built-in sources and task families (:mod:`nasoa.families`: generated
+* Tasks are cut from the built-in sources and task families (:mod:`nasoa.core.families`: generated
   textures, noise fields, shapes, fractals; recoloured and corrupted variants of the real sets):
   a class subset (2 to ``max_classes``, log-uniform), images per class (few-shot to a few hundred),
   and an image size (``sizes``), always from their training data: ``load_task`` never touches a
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 __all__ = ["CollectConfig", "collect", "sample_task_spec", "penultimate_features", "pretrained_members",
            "refresh_features", "run_uid", "task_features_job", "collect_run_job"]
@@ -101,7 +101,7 @@ def pretrained_members(records: Sequence[dict[str, Any]] | None = None, pretrain
     recs = [r for r in recs if r.get("train_step_ms")]
     if not pretrained:
         return recs
-    from .models import get_entry, is_model
+    from nasoa.core.models import get_entry, is_model
 
     out = []
     for r in recs:
@@ -145,8 +145,8 @@ def penultimate_features(task, member: str | dict[str, Any], n: int = 300, seed:
     training images of ``task`` under a zoo member, with their labels: LogME's input."""
     import torch
 
-    from .data import Batches
-    from .models import create_model
+    from nasoa.core.data import Batches
+    from nasoa.core.models import create_model
 
     rec = member if isinstance(member, dict) else _record(member)
     name = rec["name"]
@@ -176,7 +176,7 @@ def penultimate_features(task, member: str | dict[str, Any], n: int = 300, seed:
 
 
 def _registered(name: str) -> bool:
-    from .models import is_model
+    from nasoa.core.models import is_model
 
     return is_model(name)
 
@@ -201,7 +201,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
             on_event: Callable[[dict[str, Any]], None] | None = None, executor=None) -> dict[str, Any]:
     """Run the sampled runs ``counter .. config.runs - 1`` of the seed, appending each to the store.
 
-    ``executor`` (:mod:`nasoa.executor`; default: the local one) carries out the runs and the
+    ``executor`` (:mod:`nasoa.app.executor`; default: the local one) carries out the runs and the
     per-task features; this process (the driver) samples the regimes and alone writes the store:
     each run's record in one transaction, with a uid fixed by the store, seed and index, so a run
     recorded once stays recorded once however often it was retried. The counter advances over the
@@ -216,11 +216,11 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     from nasoa.meta.features import TimeModel
     from nasoa.meta.store import ExperienceStore, RunRecord
 
-    from .data import list_builtin
-    from .executor import LocalExecutor
-    from .families import family_of
-    from .runtime import available_cores, cpu_model
-    from .train import Regime
+    from nasoa.core.data import list_builtin
+    from nasoa.app.executor import LocalExecutor
+    from nasoa.core.families import family_of
+    from nasoa.core.runtime import available_cores, cpu_model
+    from nasoa.core.train import Regime
 
     members = pretrained_members(records, config.pretrained)
     if not members:
@@ -309,7 +309,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     pos = 0
     with ex:
         # Workers start and import torch before the first run: start-up, not collection time.
-        warm_up_s = ex.warm_up(("nasoa.collect", "nasoa.train", "nasoa.workflow", "nasoa.meta.features", "timm",
+        warm_up_s = ex.warm_up(("nasoa.app.collect", "nasoa.core.train", "nasoa.app.workflow", "nasoa.meta.features", "timm",
                                 "torchvision")) if todo else 0.0
         t0 = time.time()
         while pos < len(todo) or ex.pending():
@@ -412,7 +412,7 @@ _LOADED: dict[str, Any] = {}
 
 
 def _load(spec: str):
-    from .data import load_task
+    from nasoa.core.data import load_task
 
     if spec not in _LOADED:
         _LOADED.clear()
@@ -445,9 +445,9 @@ def collect_run_job(spec: str, rec: dict[str, Any], model_name: str, regime: dic
     """One sampled run, fine-tuned for real (run by an executor): its outcome as plain data, or
     ``{"skip": reason}`` when the budget cannot hold a step. The budget starts here, when the
     worker starts the run, not when the run was submitted. Never opens the store."""
-    from .runtime import available_cores, machine, versions
-    from .train import BudgetTooSmallError, Regime, finetune
-    from .workflow import prepare_model_and_task
+    from nasoa.core.runtime import available_cores, machine, versions
+    from nasoa.core.train import BudgetTooSmallError, Regime, finetune
+    from nasoa.app.workflow import prepare_model_and_task
 
     start = time.time()
     cpu0 = time.process_time()
@@ -488,7 +488,7 @@ def refresh_features(store, *, force: bool = False, on_event: Callable[[dict[str
     from nasoa.meta.features import TRANSFER_IMAGES, TRANSFER_SCORES, task_id, task_meta_features, transfer_scores
     from nasoa.meta.store import ExperienceStore
 
-    from .data import DataError, load_task
+    from nasoa.core.data import DataError, load_task
 
     st = store if isinstance(store, ExperienceStore) else ExperienceStore(store)
     members = pretrained_members()

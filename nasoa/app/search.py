@@ -1,7 +1,7 @@
 """Offline multi-objective NAS over the ET-NAS space (``nasoa search``).
 
 Objective 1 is the validation accuracy after a short proxy training (the same number of epochs for
-every candidate, capped in wall-clock time, through :func:`nasoa.train.finetune`); objective 2 is the measured training
+every candidate, capped in wall-clock time, through :func:`nasoa.core.train.finetune`); objective 2 is the measured training
 step time (forward + backward + SGD step, median after warm-up, at the zoo's batch and input size).
 
 Two phases as in NASOA: **block level** (candidate blocks inside a fixed macro skeleton), then
@@ -14,7 +14,7 @@ evaluated, and candidates over the parameter or step-time limits are rejected be
 Every evaluated candidate is a row in ``search.sqlite`` in the search dir, committed by the driver as
 soon as it finishes: re-running continues where it stopped and Ctrl-C loses at most the candidates
 in flight. Candidates run through an executor (local worker processes by default, or
-:mod:`nasoa.executor`'s, Ray included), which keeps as many in flight as it has slots; workers
+:mod:`nasoa.app.executor`'s, Ray included), which keeps as many in flight as it has slots; workers
 never open the table.
 """
 
@@ -30,10 +30,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from .errors import NasoaError
-from .figures import figure, save_png
-from .runtime import atomic_write_bytes, atomic_write_json, machine, utc_now, versions
-from .space import Architecture, Constraints, count_cost, mutate, parse, sample_block, sample_macro
+from nasoa.core.errors import NasoaError
+from nasoa.core.figures import figure, save_png
+from nasoa.core.runtime import atomic_write_bytes, atomic_write_json, machine, utc_now, versions
+from nasoa.core.space import Architecture, Constraints, count_cost, mutate, parse, sample_block, sample_macro
 
 __all__ = ["SearchConfig", "Executor", "LocalExecutor", "InlineExecutor", "run_search", "pareto_front", "SearchStore"]
 
@@ -281,7 +281,7 @@ class InlineExecutor:
 
 
 class _FutureRuns:
-    """A search :class:`Executor` (``submit`` -> Future) seen through :mod:`nasoa.executor`'s
+    """A search :class:`Executor` (``submit`` -> Future) seen through :mod:`nasoa.app.executor`'s
     interface, so one driver loop keeps ``workers`` candidates in flight on either."""
 
     name = "local"
@@ -298,7 +298,7 @@ class _FutureRuns:
         return len(self._futures)
 
     def next_done(self):
-        from .executor import Outcome
+        from nasoa.app.executor import Outcome
 
         done, _ = cf.wait(list(self._futures), return_when=cf.FIRST_COMPLETED)
         fut = next(iter(done))
@@ -332,10 +332,10 @@ def evaluate_candidate(encoding: str, cfg: dict[str, Any]) -> dict[str, Any]:
     """Measure step time, then proxy-train; returns the row's measured fields."""
     import torch
 
-    from .data import load_task
-    from .net import ETNasNet
-    from .profile import measure_train_step
-    from .train import Regime, finetune
+    from nasoa.core.data import load_task
+    from nasoa.core.net import ETNasNet
+    from nasoa.core.profile import measure_train_step
+    from nasoa.core.train import Regime, finetune
 
     c = SearchConfig.from_dict(cfg)
     key = (c.source, c.seed)
@@ -390,7 +390,7 @@ class SearchReport:
 
 
 def _skeleton(cfg: SearchConfig, block) -> Architecture:
-    from .space import parse_macro
+    from nasoa.core.space import parse_macro
 
     return Architecture(block, cfg.skeleton_c0, parse_macro(cfg.skeleton_macro))
 
@@ -476,7 +476,7 @@ def run_search(
     log = log or (lambda s: None)
     owned = executor is None
     given = executor or LocalExecutor()
-    # nasoa.executor's executors (local, Ray) as they are; a search Executor through an adapter.
+    # nasoa.app.executor's executors (local, Ray) as they are; a search Executor through an adapter.
     ex = given if hasattr(given, "next_done") else _FutureRuns(given)
     seen = store.encodings()
     new = rejected = failed = 0
@@ -564,7 +564,7 @@ def write_outputs(sdir: Path, store: SearchStore, cfg: SearchConfig, report: Sea
         csv.append(f"{r['encoding']},{r['phase']},{r['accuracy']},{r['step_ms']},{r['params']},{r['macs']},{int(r['encoding'] in fset)}")
     atomic_write_bytes(sdir / "candidates.csv", ("\n".join(csv) + "\n").encode())
     atomic_write_json(sdir / "search.json", {
-        "kind": "nasoa.search", "updated": utc_now(), "config": cfg.to_dict(), "seed": cfg.seed,
+        "kind": "nasoa.app.search", "updated": utc_now(), "config": cfg.to_dict(), "seed": cfg.seed,
         "evaluated": len(rows), "this_run": asdict(report) | {"front": None}, "front": front,
         "versions": versions(), "machine": machine(),
     })

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 
 
@@ -115,7 +115,7 @@ def prepare_model_and_task(
     """Load ``data`` (unless ``task`` is given), resize it to the model's input, build the model.
     ``allow_outside``: read CSV rows whose files lie outside the CSV's folder."""
     t = time.time()
-    from .models import create_model, get_entry, is_model
+    from nasoa.core.models import create_model, get_entry, is_model
 
     entry = get_entry(model_name)
     if pretrained and not entry.pretrained:
@@ -124,7 +124,7 @@ def prepare_model_and_task(
             f"initialisation, or pick a pretrained member from `nasoa zoo list`"
         )
     if task is None:
-        from .data import load_task
+        from nasoa.core.data import load_task
 
         task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
         if warn is not None:

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 _IMPORTED_AT = time.time()
 

@@ -10,7 +10,7 @@ loading, calibration, training, the final evaluation and saving. The engine
    steps, so a cosine reaches zero when the budget ends,
 3. re-plans at every step from the recent step times (the reserve too: evaluation slows down with
    training when other work shares the cores) and trains until the planned stop, however the
-   machine's speed changes (:class:`nasoa.deadline.StepPlanner`),
+   machine's speed changes (:class:`nasoa.core.deadline.StepPlanner`),
 4. evaluates, saves weights (safetensors) and a JSON manifest atomically, and reports predicted vs
    actual time.
 
@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .deadline import StepPlanner
-from .deadline import margin_s as default_margin_s
-from .errors import BudgetTooSmallError, NasoaError
-from .runtime import atomic_write_bytes, atomic_write_json, configure_torch_threads, machine, utc_now, versions
+from nasoa.core.deadline import StepPlanner
+from nasoa.core.deadline import margin_s as default_margin_s
+from nasoa.core.errors import BudgetTooSmallError, NasoaError
+from nasoa.core.runtime import atomic_write_bytes, atomic_write_json, configure_torch_threads, machine, utc_now, versions
 
 __all__ = ["Regime", "TrainResult", "BudgetTooSmallError", "finetune", "evaluate", "SCHEDULES", "OPTIMIZERS"]
 
@@ -158,7 +158,7 @@ def _set_train_mode(model, frozen: list) -> None:
 
 def _make_optimizer(model, regime: Regime):
     """SGD (Nesterov momentum) or AdamW; no weight decay on BatchNorm/bias parameters."""
-    from . import optim
+    from nasoa.core import optim
 
     decay, no_decay = [], []
     for p in model.parameters():
@@ -264,7 +264,7 @@ def finetune(
     memory_format: str = "auto",
     expected_step_s: float | None = None,
 ) -> TrainResult:
-    """Fine-tune ``model`` on ``task`` (a :class:`nasoa.data.TaskData` already at the model's input
+    """Fine-tune ``model`` on ``task`` (a :class:`nasoa.core.data.TaskData` already at the model's input
     size) with ``regime``, finishing evaluation and saving before ``start_time + budget_s``.
 
     Args:
@@ -280,7 +280,7 @@ def finetune(
             ``classes.json`` and ``manifest.json``; None writes nothing.
         resume: continue from the checkpoint in ``run_dir`` (steps, optimizer, schedule).
         progress: show a rich progress bar (default: when stderr is a terminal).
-        margin_s: safety margin kept free before the deadline (default :func:`nasoa.deadline.margin_s`).
+        margin_s: safety margin kept free before the deadline (default :func:`nasoa.core.deadline.margin_s`).
         expected_step_s: the time model's step time for this regime here (seconds), if known: it
             bounds the first, cold step's time as the estimate of the next until a warm step is seen.
         memory_format: ``auto`` (channels_last), ``channels_last`` or ``contiguous``.
@@ -288,8 +288,8 @@ def finetune(
     import torch
     import torch.nn.functional as F
 
-    from .cpu_safe import avoid_onednn_crashes
-    from .data import Batches
+    from nasoa.core.cpu_safe import avoid_onednn_crashes
+    from nasoa.core.data import Batches
 
     clock = _Clock(start_time if start_time is not None else time.time(), float(budget_s))
     timings: dict[str, float] = {"before_setup": clock.elapsed()}
@@ -394,7 +394,7 @@ def finetune(
         if run_path is not None and not resume:
             # Marked until the run finishes: a run killed from here on leaves a dir that says so.
             run_path.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(run_path / "manifest.json", {"kind": "nasoa.train", "status": "running",
+            atomic_write_json(run_path / "manifest.json", {"kind": "nasoa.core.train", "status": "running",
                                                            "created": utc_now(), "seed": seed,
                                                            "task": {"name": getattr(task, "name", None)},
                                                            "regime": regime.to_dict(), "budget_s": budget_s})
@@ -502,7 +502,7 @@ def finetune(
 def write_manifest(run_path: Path, task, regime: Regime, result: TrainResult, seed: int, extra: dict | None) -> dict:
     """The run's JSON manifest: inputs, choices, versions, seed, timings, results."""
     manifest = {
-        "kind": "nasoa.train",
+        "kind": "nasoa.core.train",
         "status": "interrupted" if result.stop_reason == "interrupted" else ("diverged" if result.diverged else "done"),
         "created": utc_now(),
         "seed": seed,

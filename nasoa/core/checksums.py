@@ -18,7 +18,7 @@ import os
 import threading
 from pathlib import Path
 
-from .errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 __all__ = ["PINNED", "PINNED_CONTENT", "ChecksumError", "package_file", "sha256_file", "verify_bytes",
            "verify_file"]

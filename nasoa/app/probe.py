@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 __all__ = ["ProbePlan", "plan_probe", "PROBE_MODES", "NOVELTY_THRESHOLD"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 
 @dataclass
@@ -52,8 +52,8 @@ def bohb_search(
     """Search members x regimes for ``task`` with ``budget_s`` seconds of wall clock in total."""
     import optuna
 
-    from .train import BudgetTooSmallError, Regime, finetune
-    from .workflow import prepare_model_and_task
+    from nasoa.core.train import BudgetTooSmallError, Regime, finetune
+    from nasoa.app.workflow import prepare_model_and_task
 
     start = start_time if start_time is not None else time.time()
     deadline = start + budget_s

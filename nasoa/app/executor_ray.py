@@ -1,7 +1,7 @@
 """The Ray executor (``--executor ray``): each run a Ray task with declared resources.
 
 The only module of nasoa that imports ``ray`` (an optional extra: ``pip install
-"nasoa[distributed]"``); :func:`nasoa.executor.make_executor` imports it when ``ray`` is asked for.
+"nasoa[distributed]"``); :func:`nasoa.app.executor.make_executor` imports it when ``ray`` is asked for.
 
 * Where: ``address=None`` starts a local Ray for the command (stopped when the command ends, Ctrl-C
   and SIGTERM included); ``"auto"`` joins the cluster this machine belongs to (``ray start``);
@@ -28,9 +28,9 @@ from typing import Any
 import ray
 import ray.exceptions
 
-from .errors import NasoaError
-from .executor import Executor, Outcome, parse_address
-from .runtime import ENV_THREADS
+from nasoa.core.errors import NasoaError
+from nasoa.app.executor import Executor, Outcome, parse_address
+from nasoa.core.runtime import ENV_THREADS
 
 CONNECT_TIMEOUT_S = 5.0
 
@@ -45,7 +45,7 @@ _WORKER_LOST = tuple(getattr(ray.exceptions, n) for n in (
 def _run_in_worker(fn: Callable[..., Any], threads: int, args: tuple, kwargs: dict) -> dict[str, Any]:
     """What a Ray task runs: the run's function, with torch limited to the CPUs the task was given;
     the worker's clock around it (the run's budget starts at ``started``)."""
-    os.environ[ENV_THREADS] = str(threads)  # nasoa.runtime.available_cores() reads it (the trainer does)
+    os.environ[ENV_THREADS] = str(threads)  # nasoa.core.runtime.available_cores() reads it (the trainer does)
     import torch  # every run function fine-tunes or scores with torch; the worker keeps it loaded
 
     if torch.get_num_threads() != threads:

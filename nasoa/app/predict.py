@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ def load_run(run_dir: str | Path):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from .models import create_model
+    from nasoa.core.models import create_model
 
     run = Path(run_dir)
     for f in ("manifest.json", "model.safetensors", "classes.json"):
@@ -54,15 +54,15 @@ def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3) -> li
     """Label and top-k classes of each image, as the run's model sees it.
 
     The images go through the trainer's input path: the decoder that made the run's task
-    (:func:`nasoa.data.load_images`, with the task's image format from the manifest), the resize
-    to the model's input (:func:`nasoa.data.resize_uint8`; an image already at the input size is
-    used as it is) and the normalisation of :class:`nasoa.data.Batches`, in channels_last as the
+    (:func:`nasoa.core.data.load_images`, with the task's image format from the manifest), the resize
+    to the model's input (:func:`nasoa.core.data.resize_uint8`; an image already at the input size is
+    used as it is) and the normalisation of :class:`nasoa.core.data.Batches`, in channels_last as the
     trainer evaluates; so an image of the run's validation split, as a file of the task or as the
     model saw it, gets the prediction the run's validation accuracy counted.
     """
     import torch
 
-    from .data import Batches, load_images
+    from nasoa.core.data import Batches, load_images
 
     model, classes, spec = load_run(run_dir)
     fmt = spec.get("image_format") or {"channels": spec.get("channels", 3)}  # runs made before it was recorded

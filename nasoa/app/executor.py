@@ -5,7 +5,7 @@ One interface, two implementations:
 
 * :class:`LocalExecutor` (``--executor local``, the default): each run in this process, one at a
   time, in submission order: the behaviour nasoa always had.
-* ``RayExecutor`` (``--executor ray``, :mod:`nasoa.executor_ray`, the only module that imports
+* ``RayExecutor`` (``--executor ray``, :mod:`nasoa.app.executor_ray`, the only module that imports
   ``ray``): each run is a Ray task with declared resources (``--cpus-per-run``,
   ``--gpus-per-run``), on a local Ray started for the command or on a cluster (``--address``).
 
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import NasoaError
+from nasoa.core.errors import NasoaError
 
 __all__ = ["EXECUTORS", "INSTALL_RAY", "Executor", "LocalExecutor", "Outcome", "check_options", "make_executor",
            "parse_address"]
@@ -191,7 +191,7 @@ def make_executor(kind: str = "local", *, address: str | None = None, cpus_per_r
     if kind == "local":
         return LocalExecutor()
     try:  # ray is imported only here, when it is asked for (it costs about 0.5 s)
-        from .executor_ray import RayExecutor
+        from nasoa.app.executor_ray import RayExecutor
     except ImportError as e:
         if (e.name or "").split(".")[0] != "ray":
             raise

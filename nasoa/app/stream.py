@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import NasoaError
-from .figures import figure, save_png
-from .runtime import atomic_write_json, parse_duration
+from nasoa.core.errors import NasoaError
+from nasoa.core.figures import figure, save_png
+from nasoa.core.runtime import atomic_write_json, parse_duration
 
 __all__ = ["read_tasks", "run_stream", "report", "REFERENCES", "GRID"]
 
@@ -66,7 +66,7 @@ def _adapt_reference(strategies: tuple[str, ...], store: str | Path | None, devi
                      allow_outside: bool = False) -> Reference:
     """Run each strategy once on the task (never learned from); the reference is the best of them."""
     def run(data: str, budget_s: float, seed: int, out: Path) -> dict[str, Any]:
-        from .adapt import adapt
+        from nasoa.app.adapt import adapt
 
         runs = []
         for s in strategies:
@@ -87,7 +87,7 @@ def run_stream(tasks_file: str | Path, out: str | Path, *, strategy: str = "naso
     """Adapt to each task in turn (learning from each run unless ``learn`` is False), run the
     reference on it, and report accuracy and regret per task (``stream.md``, ``stream.png``).
     ``allow_outside``: read CSV rows whose files lie outside their CSV's folder."""
-    from .adapt import adapt
+    from nasoa.app.adapt import adapt
 
     if isinstance(reference, str):
         if reference not in REFERENCES:

@@ -44,9 +44,9 @@ def measure_train_step(
     import torch
     import torch.nn.functional as F
 
-    from .cpu_safe import avoid_onednn_crashes
-    from .runtime import configure_torch_threads
-    from .train import _freeze, _set_train_mode
+    from nasoa.core.cpu_safe import avoid_onednn_crashes
+    from nasoa.core.runtime import configure_torch_threads
+    from nasoa.core.train import _freeze, _set_train_mode
 
     configure_torch_threads()
     dev = torch.device(device)
@@ -59,7 +59,7 @@ def measure_train_step(
         avoid_onednn_crashes(model)  # strided 1x1 conv backward can crash oneDNN (uxlfoundation/oneDNN#6035)
     _set_train_mode(model, frozen)
     params = [p for p in model.parameters() if p.requires_grad]
-    from .optim import SGD
+    from nasoa.core.optim import SGD
 
     opt = SGD([{"params": params}], lr=1e-3, momentum=0.9, nesterov=True)
     in_ch = getattr(model, "in_chans", 3)
