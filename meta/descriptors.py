@@ -1,4 +1,5 @@
-"""Model descriptors: a zoo member as a flat feature dict, read from the zoo registry's records.
+"""Model descriptors: a zoo member as a flat feature dict, from the member records its caller hands
+over (the application passes ``nasoa.zoo.profiled_records()``; the meta-model never reads the zoo).
 
 Every numeric field of a record becomes a ``model_*`` feature (params and MACs on a log10 scale),
 the family and name are categorical, so a new member is new values and a new measured stat is a
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["descriptor", "descriptors", "zoo_records", "machine_factor", "MemberTable", "ENV_MACHINE_FACTOR"]
+__all__ = ["descriptor", "descriptors", "machine_factor", "MemberTable", "ENV_MACHINE_FACTOR"]
 
 ENV_MACHINE_FACTOR = "NASOA_MACHINE_FACTOR"
 # Calibrated time-model terms of a record (:data:`nasoa.meta.timing.TIME_TERMS`) -> the private
@@ -28,15 +29,6 @@ _LOG_KEYS = ("params", "macs")
 _SKIP = {"name", "family", "encoding", "mean", "std", "source", "train_step_ms", "train_step_batch", "provenance",
          "profiled_step_ms", "train_step_batch_exponent", "train_setup_s", "train_eval_factor", "train_step_excess",
          "weights", "origin", "source_accuracy_split", "pretrain", "notes"}
-
-
-def zoo_records() -> list[dict[str, Any]]:
-    """The zoo registry's member records (``nasoa.zoo.records()``); empty when no zoo is built."""
-    try:
-        from nasoa.zoo import registry
-    except ImportError:  # pragma: no cover - the zoo package is part of every install
-        return []
-    return [r for r in registry.records() if r.get("train_step_ms")]
 
 
 def _source_kind(source: Any) -> str:

@@ -1,7 +1,8 @@
 """``MetaModel``: what users query. Which member and regime will do best on this task in this budget?
 
     from nasoa.meta import MetaModel
-    mm = MetaModel.load()                          # the default store (and its fitted model, if saved)
+    from nasoa.zoo import profiled_records
+    mm = MetaModel.load(zoo=profiled_records())   # the default store (and its fitted model, if saved)
     top = mm.recommend(task, budget_s=60, k=5)     # polars frame, best first
     mm.learn(record)                               # after the run: one more experience
 
@@ -78,9 +79,13 @@ def _open_store(store: ExperienceStore | str | Path | None) -> ExperienceStore:
 
 
 class MetaModel:
-    """A predictor of fine-tuning accuracy plus the zoo, the regime grid and the time model."""
+    """A predictor of fine-tuning accuracy plus the zoo, the regime grid and the time model.
 
-    def __init__(self, predictor: Predictor | None = None, *, zoo: Sequence[Mapping[str, Any]] | None = None,
+    ``zoo``: the member records to rank (the application passes ``nasoa.zoo.profiled_records()``;
+    tests and benchmarks pass synthetic ones): the meta-model is told its members, it does not
+    fetch the zoo."""
+
+    def __init__(self, predictor: Predictor | None = None, *, zoo: Sequence[Mapping[str, Any]],
                  store: ExperienceStore | None = None, grid: Grid | None = None, time_model: TimeModel | None = None,
                  backend: str = "lgbm-regressor", seed: int = 0, rescore_top: int = 64,
                  feature_extractor: FeatureExtractor | None = None):
@@ -109,8 +114,8 @@ class MetaModel:
     # ---- building ------------------------------------------------------------------------------
 
     @classmethod
-    def fit(cls, store: ExperienceStore | str | Path | None = None, *, backend: str = "auto",
-            online: str | None = DEFAULT_ONLINE, zoo: Sequence[Mapping[str, Any]] | None = None, seed: int = 0,
+    def fit(cls, store: ExperienceStore | str | Path | None = None, *, zoo: Sequence[Mapping[str, Any]],
+            backend: str = "auto", online: str | None = DEFAULT_ONLINE, seed: int = 0,
             folds: int = 3, **kw: Any) -> MetaModel:
         """Fit from every run in the store.
 
@@ -152,8 +157,8 @@ class MetaModel:
         return mm
 
     @classmethod
-    def load(cls, store: ExperienceStore | str | Path | None = None, *, model_dir: str | Path | None = None,
-             zoo: Sequence[Mapping[str, Any]] | None = None, seed: int = 0, **kw: Any) -> MetaModel:
+    def load(cls, store: ExperienceStore | str | Path | None = None, *, zoo: Sequence[Mapping[str, Any]],
+             model_dir: str | Path | None = None, seed: int = 0, **kw: Any) -> MetaModel:
         """The store's saved model (``nasoa meta fit``; kept current by :meth:`learn`), caught up on
         runs appended since; else a model fitted now from the store; else (an empty store) an
         untrained one. Its cost does not grow with the store: a snapshot, not a replay of the runs."""

@@ -22,7 +22,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from nasoa.core.errors import NasoaError
 
@@ -40,9 +40,10 @@ def user_shipped_dir() -> Path:
     return user_data_dir() / "shipped"
 
 
-def ship(store: str | Path, dest: str | Path | None = None, seed: int = 0) -> dict[str, Any]:
-    """Write the experience table, its manifest and the meta-model fitted on it into ``dest``
-    (default :func:`user_shipped_dir`); returns the manifest."""
+def ship(store: str | Path, dest: str | Path | None = None, seed: int = 0, *,
+         zoo: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Write the experience table, its manifest and the meta-model fitted on it (over the member
+    records ``zoo``) into ``dest`` (default :func:`user_shipped_dir`); returns the manifest."""
     from nasoa.core.runtime import atomic_write_json, machine, utc_now, versions
 
     from .metamodel import MetaModel
@@ -60,7 +61,7 @@ def ship(store: str | Path, dest: str | Path | None = None, seed: int = 0) -> di
         n = src.export_parquet(parquet)
         fresh = ExperienceStore(Path(tmp) / "fresh.sqlite")
         fresh.import_parquet(parquet)
-        mm = MetaModel.fit(fresh, seed=seed)
+        mm = MetaModel.fit(fresh, zoo=zoo, seed=seed)
         model_dir = dest / "experience.model"
         shutil.rmtree(model_dir, ignore_errors=True)
         mm.save(model_dir)

@@ -244,17 +244,16 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
     return out, summary
 
 
-def calibrated_zoo(store: Any = None, zoo: Sequence[Mapping[str, Any]] | None = None,
-                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """``(records, calibration)``: the zoo's member records (default: the registry's) with their step
+def calibrated_zoo(store: Any, zoo: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``(records, calibration)``: the member records ``zoo`` (its caller's) with their step
     times and overheads calibrated by what the store's recent runs measured on this machine (a
     bounded query), unless $NASOA_MACHINE_FACTOR overrides the speed. What the time model reads; it
     needs no predictor, so a caller can check a budget before loading one."""
     import os
 
-    from .descriptors import ENV_MACHINE_FACTOR, zoo_records
+    from .descriptors import ENV_MACHINE_FACTOR
 
-    records = [dict(r) for r in (zoo if zoo is not None else zoo_records())]
+    records = [dict(r) for r in zoo]
     if store is None or os.environ.get(ENV_MACHINE_FACTOR):
         return records, {}
     from nasoa.core.runtime import available_cores, cpu_model

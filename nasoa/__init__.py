@@ -25,8 +25,8 @@ _EXPORTS = {
     "EncodingError": "nasoa.core.space",
     "parse": "nasoa.core.space",
     "NasoaError": "nasoa.core.errors",
-    "create_model": "nasoa.core.models",
-    "list_models": "nasoa.core.models",
+    "create_model": "nasoa.zoo",  # the registry with the zoo's members registered
+    "list_models": "nasoa.zoo",
 }
 
 __all__ = ["__version__", *_EXPORTS]

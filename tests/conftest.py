@@ -27,6 +27,16 @@ def _private_user_data_dir(tmp_path_factory):
         os.environ.pop("NASOA_DATA_DIR", None)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_model_registry():
+    """A test that moved the user zoo ($NASOA_ZOO_DIR) or added a member leaves no member behind:
+    the registry reads its sources again on the next lookup."""
+    yield
+    from nasoa.core.models import reset_registry
+
+    reset_registry()
+
+
 def make_tiny_zoo(root, mp: pytest.MonkeyPatch, name: str = "tiny_member") -> None:
     """Make the zoo one small pretrained-looking ET-NAS member (added with `nasoa zoo add` into a
     user zoo under ``root``), with stores that start empty: the shipped experience is about the
@@ -42,8 +52,7 @@ def make_tiny_zoo(root, mp: pytest.MonkeyPatch, name: str = "tiny_member") -> No
     from nasoa.zoo import registry
 
     mp.setenv("NASOA_ZOO_DIR", str(root / "zoo"))
-    mp.setattr(M, "_ZOO_LOADED", False)
-    mp.setattr(M, "_REGISTRY", dict(M._REGISTRY))
+    M.reset_registry()
     torch.manual_seed(0)
     src = nasoa.create_model(ENC, num_classes=20, input_size=16)
     save_file({k: v.contiguous() for k, v in src.state_dict().items()}, root / "w.safetensors")
@@ -52,7 +61,7 @@ def make_tiny_zoo(root, mp: pytest.MonkeyPatch, name: str = "tiny_member") -> No
     assert r.exit_code == 0, r.output
     user_only = [x for x in registry.records() if x["origin"] == "user"]
     mp.setattr(registry, "records", lambda include_user=True: [dict(x) for x in user_only])
-    mp.setattr(M, "_ZOO_LOADED", False)
+    M.reset_registry()
     mp.setattr(nasoa.app.adapt, "shipped_experience", lambda: root / "no-shipped-experience.parquet")
 
 

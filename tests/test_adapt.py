@@ -267,8 +267,7 @@ def shipped_zoo(tmp_path, monkeypatch):
     import nasoa.core.models as M
 
     monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "zoo"))
-    monkeypatch.setattr(M, "_ZOO_LOADED", False)
-    monkeypatch.setattr(M, "_REGISTRY", dict(M._REGISTRY))
+    M.reset_registry()
     monkeypatch.setattr(nasoa.app.adapt, "shipped_experience", lambda: tmp_path / "no-shipped-experience.parquet")
     return tmp_path
 

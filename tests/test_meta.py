@@ -19,6 +19,7 @@ from nasoa.meta.features import TimeModel, feature_columns, row_features, task_m
 from nasoa.meta.logme import logme
 from nasoa.meta.predictors import BACKENDS, load_predictor, make_predictor
 from nasoa.meta.store import ExperienceStore
+from nasoa.zoo import profiled_records
 
 # ---------------------------------------------------------------------------------------------
 # LogME
@@ -682,13 +683,13 @@ def test_a_format_1_snapshot_is_upgraded_once_on_load(tmp_path):
     if not A.shipped_experience().is_file() or "predictor" in doc:
         pytest.skip("no format-1 shipped model in this checkout")
     st = A.open_store(tmp_path / "fresh.sqlite")
-    first = MetaModel.load(st)
+    first = MetaModel.load(st, zoo=profiled_records())
     w = first.predictor.online.window
     assert first.predictor.upgraded and len(first.predictor.online._log) < 2 * w
     assert first.predictor.base.warm_every == 10  # the online policy applies from here on
     doc = json.loads((default_model_dir(st.path) / "metamodel.json").read_text())
     assert doc["predictor"].startswith("predictor-")
-    again = MetaModel.load(st)
+    again = MetaModel.load(st, zoo=profiled_records())
     assert not again.predictor.upgraded and again.predictor.online._log == first.predictor.online._log
     task = json.loads(st.runs()["task_features"][0])
     assert again.recommend(task, 60, k=5).equals(first.recommend(task, 60, k=5))

@@ -306,8 +306,7 @@ def user_zoo(tmp_path, monkeypatch):
     import nasoa.core.models as M
 
     monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "a" / "b" / "zoo"))
-    monkeypatch.setattr(M, "_ZOO_LOADED", False)
-    monkeypatch.setattr(M, "_REGISTRY", dict(M._REGISTRY))
+    M.reset_registry()
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
     enc = "031-_8_1-1-21-1"

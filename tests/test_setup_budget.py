@@ -15,6 +15,7 @@ import time
 import pytest
 
 from nasoa.app import adapt as A
+from nasoa.zoo import profiled_records
 
 TASK = "builtin:digits?per_class=12"
 
@@ -75,7 +76,7 @@ def test_a_dry_run_on_a_new_task_keeps_its_budget_and_says_what_it_scored(tmp_pa
 def _mm(tiny_zoo, store=None):
     from nasoa.meta.metamodel import MetaModel
 
-    mm = MetaModel.load(A.open_store(store or tiny_zoo / "exp.sqlite"))
+    mm = MetaModel.load(A.open_store(store or tiny_zoo / "exp.sqlite"), zoo=profiled_records())
     mm.defer_task_features()
     return mm
 

@@ -12,6 +12,7 @@ from nasoa.app import adapt as A
 from nasoa.meta.features import training_frame
 from nasoa.meta.metamodel import MetaModel, default_model_dir
 from nasoa.meta.store import ExperienceStore, RunRecord
+from nasoa.zoo import profiled_records
 
 
 def _fill(path, n_tasks=8, per_task=6, seed=0) -> ExperienceStore:
@@ -44,7 +45,7 @@ def test_ship_then_a_fresh_store_starts_warm_with_the_fitted_model(tmp_path, mon
 
     _fill(tmp_path / "collected.sqlite")
     dest = tmp_path / "data"
-    m = ship(tmp_path / "collected.sqlite", dest)
+    m = ship(tmp_path / "collected.sqlite", dest, zoo=profiled_records())
     assert m["runs"] == 48 and m["tasks"] == 8 and m["collect"]["counters"] == {"collect:seed=0": 48}
     assert m["collect"]["sampling"]["collect:seed=0:sampling"] == {"budgets": [10.0, 30.0]}
     assert (dest / "experience.parquet").is_file() and (dest / "experience.model" / "metamodel.json").is_file()
@@ -55,9 +56,9 @@ def test_ship_then_a_fresh_store_starts_warm_with_the_fitted_model(tmp_path, mon
     assert st.count() == 48
     mdir = default_model_dir(st.path)
     assert (mdir / "metamodel.json").is_file()  # installed: no fit on first use
-    mm = MetaModel.load(st)
+    mm = MetaModel.load(st, zoo=profiled_records())
     assert mm.predictor.n_seen == 48 and mm.last_run_id == 48
-    fitted = MetaModel.fit(st)
+    fitted = MetaModel.fit(st, zoo=profiled_records())
     frame = fitted._learn_frame(training_frame(st.runs(), fitted.time_model))
     assert np.allclose(mm.predictor.predict_many(frame), fitted.predictor.predict_many(frame), atol=1e-9)
     # A store that already has runs is never re-seeded, and its model is left alone.
@@ -70,7 +71,7 @@ def test_shipped_model_is_not_installed_for_other_rows(tmp_path, monkeypatch):
 
     _fill(tmp_path / "collected.sqlite")
     dest = tmp_path / "data"
-    ship(tmp_path / "collected.sqlite", dest)
+    ship(tmp_path / "collected.sqlite", dest, zoo=profiled_records())
     doc = json.loads((dest / "experience.model" / "metamodel.json").read_text())
     doc["last_run_id"] = 47  # as if fitted on other rows
     (dest / "experience.model" / "metamodel.json").write_text(json.dumps(doc))
@@ -83,11 +84,11 @@ def test_load_fits_once_then_reuses_the_cached_model(tmp_path, monkeypatch):
     st = _fill(tmp_path / "s.sqlite")
     mdir = default_model_dir(st.path)
     assert not mdir.exists()
-    mm = MetaModel.load(st)
+    mm = MetaModel.load(st, zoo=profiled_records())
     assert (mdir / "metamodel.json").is_file() and mm.predictor.n_seen == 48
     calls = []
     monkeypatch.setattr(MetaModel, "fit", classmethod(lambda cls, *a, **k: calls.append(1)))
-    again = MetaModel.load(st)
+    again = MetaModel.load(st, zoo=profiled_records())
     assert calls == [] and again.predictor.n_seen == 48
     assert not [p for p in mdir.parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
 
@@ -98,7 +99,7 @@ def test_ship_refuses_an_empty_store(tmp_path):
 
     ExperienceStore(tmp_path / "empty.sqlite")
     with pytest.raises(NasoaError, match="no runs"):
-        ship(tmp_path / "empty.sqlite", tmp_path / "out")
+        ship(tmp_path / "empty.sqlite", tmp_path / "out", zoo=profiled_records())
 
 
 def test_the_shipped_experience_is_what_its_manifest_says(tmp_path):
@@ -119,7 +120,7 @@ def test_the_shipped_experience_is_what_its_manifest_says(tmp_path):
     assert not any(s.startswith(("builtin:mnist?", "builtin:mnist5k")) for s in frame["task_spec"].to_list())
     st = A.open_store(tmp_path / "fresh.sqlite")
     assert st.count() == manifest["runs"] and (default_model_dir(st.path) / "metamodel.json").is_file()
-    mm = MetaModel.load(st)
+    mm = MetaModel.load(st, zoo=profiled_records())
     assert mm.predictor.n_seen == manifest["runs"]
     feats = json.loads(frame["task_features"][0])
     top = mm.recommend(feats, budget_s=60, k=5)

@@ -106,8 +106,7 @@ def test_zoo_add_user_member(tmp_path, monkeypatch):
     monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "userzoo"))
     import nasoa.core.models as M
 
-    monkeypatch.setattr(M, "_ZOO_LOADED", False)
-    monkeypatch.setattr(M, "_REGISTRY", dict(M._REGISTRY))
+    M.reset_registry()
     enc = "031-_8_1-1-21-1"
     torch.manual_seed(1)
     src = nasoa.create_model(enc, num_classes=3, input_size=16)
@@ -115,7 +114,7 @@ def test_zoo_add_user_member(tmp_path, monkeypatch):
     r = runner.invoke(app, ["zoo", "add", "my_net", "--encoding", enc, "--weights", str(tmp_path / "w.safetensors"),
                             "--input-size", "16"])
     assert r.exit_code == 0, r.output
-    monkeypatch.setattr(M, "_ZOO_LOADED", False)
+    M.reset_registry()
     m = nasoa.create_model("my_net", pretrained=True, num_classes=4)
     assert torch.equal(m.state_dict()["stem.0.conv.weight"], src.state_dict()["stem.0.conv.weight"])
     bad = tmp_path / "bad.safetensors"

@@ -1,5 +1,14 @@
-"""The pretrained zoo: searched ET-NAS members and ImageNet members, found by name."""
+"""The pretrained zoo: searched ET-NAS members and ImageNet members, found by name.
 
-from .registry import entries, record, records
+Importing it registers its members in the model registry (:mod:`nasoa.core.models`), read lazily
+on the first lookup, as a family registers into timm's registry; so ``create_model`` and
+``list_models`` re-exported here know the zoo.
+"""
 
-__all__ = ["entries", "record", "records"]
+from nasoa.core.models import create_model, list_models, register_source, reset_registry
+
+from .registry import entries, profiled_records, record, records
+
+register_source("zoo", entries)
+
+__all__ = ["create_model", "entries", "list_models", "profiled_records", "record", "records", "reset_registry"]

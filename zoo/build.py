@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from nasoa.core.errors import NasoaError
+from nasoa.core.models import reset_registry
 from nasoa.core.provenance import provenance
 from nasoa.core.runtime import atomic_write_json, check_name
 
@@ -52,6 +53,7 @@ def upsert(path: Path, record: dict[str, Any]) -> None:
     members = [m for m in _read(path) if m["name"] != record["name"]]
     members.append(record)
     write_members(path, members)
+    reset_registry()  # this process looks the member up anew (its stats or weights changed)
 
 
 def pretrain(

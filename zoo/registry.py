@@ -83,6 +83,12 @@ def records(include_user: bool = True) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+def profiled_records() -> list[dict[str, Any]]:
+    """The members with measured step times: what the meta-model describes and the time model plans
+    with (``MetaModel(zoo=...)``); a member added without a profile is not a candidate."""
+    return [r for r in records() if r.get("train_step_ms")]
+
+
 def record(name: str) -> dict[str, Any]:
     for r in records():
         if r["name"] == name:

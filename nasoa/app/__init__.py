@@ -5,3 +5,7 @@ after another), ``collect`` (experience for the meta-model), ``search`` and ``bo
 and hyperparameter search), ``predict``, ``probe``, ``workflow`` (what adapt/train share) and the
 executors that run jobs on local processes or a Ray cluster. The CLI and the benchmarks sit above.
 """
+
+# The jobs look members up by name: registering the zoo in the model registry is the application's
+# part (the core registry knows nothing above it).
+import nasoa.zoo  # noqa: E402,F401

@@ -33,6 +33,7 @@ from typing import Any, Callable
 from nasoa.core.deadline import margin_s
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
 from nasoa.core.figures import figure, save_png
+from nasoa.zoo import profiled_records
 
 # The strategy recorded for a run that continued a probe winner's weights (see nasoa.app.probe); the
 # meta-model does not learn from such runs (nasoa.meta.features.CONTINUED_STRATEGIES).
@@ -254,7 +255,7 @@ def precheck_budget(task, st, budget_s: float, start: float, unsaved: dict) -> f
     from nasoa.meta.timing import calibrated_zoo
 
     feats = cached_task_features(task, store=st, unsaved=unsaved)[1]
-    records, _ = calibrated_zoo(st)
+    records, _ = calibrated_zoo(st, profiled_records())
     need = member_min_budgets(MemberTable(records), TimeModel(machine_factor=machine_factor()), feats)
     return check_budget(need, budget_s, time.time() - start)
 
@@ -432,7 +433,7 @@ def adapt(
             from nasoa.meta.metamodel import MetaModel
 
             guard.check()
-            mm = MetaModel.load(st, seed=seed)
+            mm = MetaModel.load(st, zoo=profiled_records(), seed=seed)
             mm.unsaved_task_features = unsaved
             if not mm.records:
                 raise NasoaError("the zoo has no pretrained members; run `nasoa zoo pretrain` first")

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from nasoa.core.errors import NasoaError
+from nasoa.zoo import profiled_records
 
 __all__ = ["CollectConfig", "collect", "sample_task_spec", "penultimate_features", "pretrained_members",
            "refresh_features", "run_uid", "task_features_job", "collect_run_job"]
@@ -95,9 +96,7 @@ class CollectConfig:
 
 def pretrained_members(records: Sequence[dict[str, Any]] | None = None, pretrained: bool = True) -> list[dict]:
     """Zoo records that can be fine-tuned from pretrained weights here (with measured step times)."""
-    from nasoa.meta.descriptors import zoo_records
-
-    recs = list(records) if records is not None else zoo_records()
+    recs = list(records) if records is not None else profiled_records()
     recs = [r for r in recs if r.get("train_step_ms")]
     if not pretrained:
         return recs
@@ -182,9 +181,7 @@ def _registered(name: str) -> bool:
 
 
 def _record(name: str) -> dict[str, Any]:
-    from nasoa.meta.descriptors import zoo_records
-
-    for r in zoo_records():
+    for r in profiled_records():
         if r["name"] == name:
             return r
     raise NasoaError(f"no zoo member named {name!r}; see `nasoa zoo list`")

@@ -29,6 +29,7 @@ from typing import Any, Callable
 from nasoa.core.errors import NasoaError
 from nasoa.core.figures import figure, save_png
 from nasoa.core.runtime import atomic_write_json, parse_duration
+from nasoa.zoo import profiled_records
 
 __all__ = ["read_tasks", "run_stream", "report", "REFERENCES", "GRID"]
 
@@ -166,7 +167,7 @@ def refit_store_model_if_due(store: str | Path | None) -> bool:
             return False
         if not (manifest.get("state") or {}).get("refit_due"):
             return False
-        return MetaModel.load(st).refit_if_due()
+        return MetaModel.load(st, zoo=profiled_records()).refit_if_due()
     finally:
         st.close()
 

@@ -10,6 +10,7 @@ app = typer.Typer(help="Decode, count and sample ET-NAS architectures.", no_args
 
 
 def _resolve(name_or_encoding: str):
+    import nasoa.zoo  # noqa: F401  (registers the zoo's members: `arch show etnas_z1`)
     from nasoa.core.models import get_entry
     from nasoa.core.space import parse
 
@@ -84,7 +85,8 @@ def sample_cmd(
     import random
 
     from nasoa.core.errors import NasoaError
-    from nasoa.core.space import count_cost, mutate, sample
+    from nasoa.app.search import mutate
+    from nasoa.core.space import count_cost, sample
 
     if level not in ("any", "block", "macro"):
         raise NasoaError(f"--level must be block, macro or any, not {level!r}")

@@ -187,6 +187,7 @@ def fit_cmd(
     """Fit the meta-model on every run in the store and save it (pickle-free) beside the store."""
     from nasoa.core.errors import NasoaError
     from nasoa.meta.metamodel import MetaModel
+    from nasoa.zoo import profiled_records
     from nasoa.meta.predictors import BACKENDS
 
     if backend != "auto" and backend not in BACKENDS:
@@ -196,7 +197,7 @@ def fit_cmd(
     st = _store(store)
     if st.count() == 0:
         raise NasoaError(f"the store {st.path} has no runs to fit on; run `nasoa meta collect` first")
-    mm = MetaModel.fit(st, backend=backend, online=None if online == "none" else online, seed=seed)
+    mm = MetaModel.fit(st, zoo=profiled_records(), backend=backend, online=None if online == "none" else online, seed=seed)
     path = mm.save(model_dir)
     summary = {"model_dir": str(path), "backend": mm.backend, "runs": mm.predictor.n_seen,
                "selection": mm.selection}
@@ -224,13 +225,14 @@ def eval_cmd(
 ) -> None:
     """Leave-one-family-out and leave-tasks-out evaluation: per-task Spearman, top-1 regret, NDCG@3."""
     from nasoa.meta.metamodel import MetaModel
+    from nasoa.zoo import profiled_records
     from nasoa.meta.predictors import make_predictor
 
     st = _store(store)
     if backends:
         for b in backends:
             make_predictor(b)  # validates the name
-    mm = MetaModel(store=st, seed=seed)
+    mm = MetaModel(zoo=profiled_records(), store=st, seed=seed)
     res = mm.evaluate(folds=folds, backends=backends or None, online=online, plot=plot,
                       by=tuple(by) if by else ("family", "task"))
     if as_json:
@@ -263,8 +265,9 @@ def show_cmd(
     has learned (warm updates, refits, river's window), and feature importances (share of LightGBM's gain)."""
     from nasoa.core.errors import NasoaError
     from nasoa.meta.metamodel import MetaModel
+    from nasoa.zoo import profiled_records
 
-    mm = MetaModel.load(_store(store), model_dir=model_dir)
+    mm = MetaModel.load(_store(store), zoo=profiled_records(), model_dir=model_dir)
     if not mm.predictor.n_seen:
         raise NasoaError(f"the meta-model of {mm.store.path} has learned no runs; collect some with `nasoa meta "
                          f"collect` (or `nasoa adapt`) and fit it with `nasoa meta fit`")
@@ -366,6 +369,7 @@ def ship_cmd(
     """Package a store as the shipped experience: its runs (parquet), a manifest, and the meta-model
     fitted on them, which seed every empty store."""
     from nasoa.meta.ship import ship
+    from nasoa.zoo import profiled_records
 
-    m = ship(store, dest, seed)
+    m = ship(store, dest, seed, zoo=profiled_records())
     typer.echo(f"shipped {m['runs']} runs on {m['tasks']} tasks to {m['dest']} ({m['model']['backend']})")

@@ -2,7 +2,8 @@
 
 Three kinds of names resolve here: the 12 published ET-NAS models (architectures only: their
 weights are not obtainable), the members of the pretrained zoo (:mod:`nasoa.zoo`, with weights
-shipped in the package), and any raw ET-NAS encoding string.
+shipped in the package; the zoo registers them as a source when it is imported), and any raw
+ET-NAS encoding string. One registry, families register into it, :func:`reset_registry` for tests.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from nasoa.core.errors import NasoaError, PretrainedUnavailableError
 from nasoa.core.space import EncodingError, parse
@@ -18,7 +19,8 @@ from nasoa.core.space import EncodingError, parse
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["ModelEntry", "PUBLISHED", "create_model", "list_models", "register_model", "get_entry", "is_model"]
+__all__ = ["ModelEntry", "PUBLISHED", "create_model", "list_models", "register_model", "register_source",
+           "reset_registry", "get_entry", "is_model"]
 
 
 @dataclass(frozen=True)
@@ -79,27 +81,46 @@ for _name, (_enc, _info) in PUBLISHED.items():
         )
     )
 
-_ZOO_LOADED = False
+# Families of models outside this module register a *source*: a function that lists their entries,
+# called on the first lookup (the zoo reads its JSON registry then, not at import). The zoo
+# registers itself when :mod:`nasoa.zoo` is imported (the application imports it), so this core
+# module never imports a layer above it.
+_SOURCES: dict[str, Callable[[], Iterable[ModelEntry]]] = {}
+_LOADED_SOURCES: set[str] = set()
+_FROM_SOURCES: set[str] = set()
 
 
-def _load_zoo() -> None:
-    """Register the pretrained zoo's members (lazily: it reads the zoo's JSON registry)."""
-    global _ZOO_LOADED
-    if _ZOO_LOADED:
-        return
-    _ZOO_LOADED = True
-    try:
-        from nasoa.zoo import registry as zoo_registry
-    except ImportError:  # the zoo package has not been built into this install
-        return
-    for entry in zoo_registry.entries():
-        if entry.name not in _REGISTRY:
-            register_model(entry)
+def register_source(name: str, entries: Callable[[], Iterable[ModelEntry]]) -> None:
+    """Register a family of models read lazily: ``entries()`` is called on the next lookup, and
+    again after :func:`reset_registry`. Registering the same ``name`` again replaces it."""
+    _SOURCES[name] = entries
+    _LOADED_SOURCES.discard(name)
+
+
+def reset_registry() -> None:
+    """Forget the entries the sources supplied, so the next lookup reads them again (after a member
+    was added or the user zoo moved, e.g. ``$NASOA_ZOO_DIR`` changed; tests use it between cases).
+    Models registered with :func:`register_model` stay."""
+    for name in _FROM_SOURCES:
+        _REGISTRY.pop(name, None)
+    _FROM_SOURCES.clear()
+    _LOADED_SOURCES.clear()
+
+
+def _load_sources() -> None:
+    for source, entries in list(_SOURCES.items()):
+        if source in _LOADED_SOURCES:
+            continue
+        _LOADED_SOURCES.add(source)
+        for entry in entries():
+            if entry.name not in _REGISTRY:
+                _REGISTRY[entry.name] = entry
+                _FROM_SOURCES.add(entry.name)
 
 
 def list_models(pattern: str = "*", pretrained: bool | None = None, family: str | None = None) -> list[str]:
     """Registered names matching a glob ``pattern``; ``pretrained=True`` keeps those with weights."""
-    _load_zoo()
+    _load_sources()
     names = []
     for name, e in sorted(_REGISTRY.items()):
         if not fnmatch.fnmatch(name, pattern):
@@ -113,7 +134,7 @@ def list_models(pattern: str = "*", pretrained: bool | None = None, family: str 
 
 
 def is_model(name: str) -> bool:
-    _load_zoo()
+    _load_sources()
     return name in _REGISTRY
 
 
@@ -124,7 +145,7 @@ def _looks_like_encoding(s: str) -> bool:
 
 def get_entry(name_or_encoding: str) -> ModelEntry:
     """The registry entry of a name, or an ad-hoc entry for a raw ET-NAS encoding."""
-    _load_zoo()
+    _load_sources()
     if name_or_encoding in _REGISTRY:
         return _REGISTRY[name_or_encoding]
     if _looks_like_encoding(name_or_encoding):
@@ -168,7 +189,7 @@ def create_model(
     if entry.builder is not None:
         model = entry.builder(num_classes=num_classes, in_chans=in_chans, input_size=size)
     else:
-        from nasoa.core.net import ETNasNet
+        from nasoa.core.net import ETNasNet  # lazy: torch; reading the registry stays cheap (`nasoa --help`)
 
         if entry.encoding is None:
             raise NasoaError(f"registry entry {entry.name!r} has neither an encoding nor a builder")

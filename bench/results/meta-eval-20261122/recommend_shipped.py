@@ -5,15 +5,16 @@ import polars as pl
 from nasoa.app.adapt import open_store, shipped_experience
 from nasoa.meta.candidates import Grid
 from nasoa.meta.metamodel import MetaModel
+from nasoa.zoo import profiled_records  # noqa: E402
 
 with tempfile.TemporaryDirectory() as d:
     st = open_store(Path(d) / "s.sqlite")
     frame = pl.read_parquet(shipped_experience())
     feats = json.loads(frame["task_features"][0])
-    base = MetaModel.load(st)
+    base = MetaModel.load(st, zoo=profiled_records())
     grid = Grid(lrs=(0.001, 0.002, 0.003, 0.005, 0.007, 0.01, 0.015, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15),
                 batch_sizes=(32, 64))
-    mm = MetaModel(base.predictor, store=st, grid=grid, time_model=base.time_model, backend=base.backend)
+    mm = MetaModel(base.predictor, zoo=profiled_records(), store=st, grid=grid, time_model=base.time_model, backend=base.backend)
     n = mm.candidates(feats, 600).height
     for _ in range(3):
         mm.recommend(feats, 600, 5)

@@ -24,10 +24,11 @@ synthetic = {n: {k: round(float(np.mean([r[n][k] for r in per_seed])), 4) for k 
 
 from nasoa.app import adapt as A  # noqa: E402
 from nasoa.meta.metamodel import MetaModel  # noqa: E402
+from nasoa.zoo import profiled_records  # noqa: E402
 
 with tempfile.TemporaryDirectory() as d:
     st = A.open_store(Path(d) / "shipped.sqlite")  # the shipped experience, as a fresh install has it
-    res = MetaModel(store=st).evaluate(backends=["lgbm-regressor"], by=("task",), folds=3, online=True)
+    res = MetaModel(zoo=profiled_records(), store=st).evaluate(backends=["lgbm-regressor"], by=("task",), folds=3, online=True)
 shipped = {n: {k: res["online"][n][k] for k in ("regret", "spearman", "ndcg3")} for n in NAMES}
 print(json.dumps({"synthetic_60x10_warm10_5seeds": synthetic,
                   "shipped_experience": {"runs": res["runs"], "tasks": res["tasks"],
