@@ -46,7 +46,7 @@ def measure_train_step(
 
     from nasoa.core.cpu_safe import avoid_onednn_crashes
     from nasoa.core.runtime import configure_torch_threads
-    from nasoa.core.train import _freeze, _set_train_mode
+    from nasoa.core.train.loop import _freeze, _set_train_mode
 
     configure_torch_threads()
     dev = torch.device(device)

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from nasoa.core.deadline import MARGIN_FRAC, MARGIN_S
 from nasoa.meta.descriptors import descriptor
 from nasoa.meta.features import TimeModel, _base_row, derive
 from nasoa.meta.timing import MIN_CPU_SHARE, calibrate_records
@@ -89,7 +90,7 @@ def diagnose(runs: list[dict], zoo: dict[str, dict]) -> None:
     df = pl.DataFrame([{k: v for k, v in r.items() if k not in ("regime", "task_features")} for r in runs])
     df = df.filter(pl.col("recorded_plan").is_not_null())
     b, bs, n = pl.col("budget_s"), pl.col("batch_size").cast(pl.Float64), pl.col("num_train")
-    margin = 0.4 + 0.015 * b
+    margin = MARGIN_S + MARGIN_FRAC * b  # nasoa.core.deadline.margin_s, as a polars expression
     spe = pl.when(n >= 2 * bs).then((n / bs).floor()).otherwise((n / bs).ceil())
     # The planner's own inversion: planned = (B - 1.5 - margin - 0.35*nval*s/bs) / (spe*s)  -> its s.
     s_pred = (b - 1.5 - margin) / (pl.col("recorded_plan") * spe + pl.col("num_val") / bs * 0.35)
