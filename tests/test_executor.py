@@ -84,6 +84,30 @@ def test_local_executor_runs_in_order_and_raises_like_a_call():
     assert ex2.pending() == 0  # an exception in the block cancels what is outstanding
 
 
+
+def test_process_executor_runs_in_workers_and_reports_a_dead_one():
+    """nasoa search's local executor: spawned worker processes, a run's exception raised in the
+    driver, a worker that dies mid-run reported as that run's failure."""
+    import math
+
+    from nasoa.app.executor import ProcessExecutor
+
+    with ProcessExecutor(workers=2) as ex:
+        assert ex.slots == 2 and ex.describe() == {"executor": "local", "workers": 2}
+        for k in (5, 3):
+            ex.submit(k, math.factorial, k)
+        outs = sorted((ex.next_done() for _ in range(2)), key=lambda o: o.key)
+        assert [(o.key, o.value) for o in outs] == [(3, 6), (5, 120)] and all(o.ok for o in outs)
+        assert all(o.worker["pid"] != os.getpid() and o.queue_s is not None for o in outs)
+        ex.submit("bad", math.sqrt, -1)
+        with pytest.raises(ValueError):
+            ex.next_done()
+        ex.submit("dies", os._exit, 3)
+        out = ex.next_done()
+        assert out.key == "dies" and not out.ok and "BrokenProcessPool" in out.error
+        assert ex.pending() == 0
+
+
 class _LastFirst:
     """An executor with 3 slots that finishes the last submitted run first (runs complete out of
     order, as on a cluster), in this process; Ctrl-C after ``stop_after`` outcomes."""

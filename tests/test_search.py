@@ -6,8 +6,10 @@ import random
 import pytest
 
 from nasoa.app import search as S
+from nasoa.app.executor import LocalExecutor
+from nasoa.app.search.loop import _propose
 from nasoa.core.errors import NasoaError
-from nasoa.app.search import InlineExecutor, SearchConfig, SearchStore, nondominated_ranks, pareto_front, run_search
+from nasoa.app.search import SearchConfig, SearchStore, nondominated_ranks, pareto_front, run_search
 
 TINY = SearchConfig(
     source="builtin:digits?per_class=20", proxy_budget_s=1.5, proxy_epochs=2, input_size=16, batch_size=32,
@@ -25,16 +27,19 @@ def test_pareto_utilities():
     assert d[0] == d[3] == float("inf") and 0 < d[1] < float("inf")
 
 
-class CountingExecutor(InlineExecutor):
+class CountingExecutor(LocalExecutor):
+    """Runs candidates in this process, noting each encoding; Ctrl-C at the submit after ``interrupt_after``."""
+
     def __init__(self, interrupt_after=None):
+        super().__init__()
         self.calls = []
         self.interrupt_after = interrupt_after
 
-    def submit(self, fn, *args):
+    def submit(self, key, fn, *args):
         if self.interrupt_after is not None and len(self.calls) == self.interrupt_after:
             raise KeyboardInterrupt
         self.calls.append(args[0])
-        return super().submit(fn, *args)
+        super().submit(key, fn, *args)
 
 
 def test_search_runs_both_phases_and_resumes(tmp_path):
@@ -86,7 +91,7 @@ def test_proposals_respect_constraints(tmp_path):
     cons = TINY.block_constraints()
     seen = set()
     for _ in range(10):
-        enc, parent, how = S._propose(TINY, store, "block", rng, seen)
+        enc, parent, how = _propose(TINY, store, "block", rng, seen)
         seen.add(enc)
         from nasoa.core.space import parse
 

@@ -10,13 +10,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from nasoa.core.models import PUBLISHED, create_model
 from nasoa.core.net import ETNasNet
+from nasoa.app.search import mutate
 from nasoa.core.space import (
     Constraints,
     EncodingError,
     Layer,
     count_cost,
     describe,
-    mutate,
     parse,
     sample,
 )

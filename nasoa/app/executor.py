@@ -1,10 +1,13 @@
 """Executors: where the independent runs of a long command (``nasoa meta collect``, ``nasoa bench
 adapt``, ``nasoa search``) are carried out.
 
-One interface, two implementations:
+One interface, three implementations:
 
 * :class:`LocalExecutor` (``--executor local``, the default): each run in this process, one at a
   time, in submission order: the behaviour nasoa always had.
+* :class:`ProcessExecutor` (``nasoa search``'s ``--executor local``, ``--workers N``): each run in
+  one of ``N`` local worker processes, spawned (the driver never imports torch), that die with the
+  driver.
 * ``RayExecutor`` (``--executor ray``, :mod:`nasoa.app.executor_ray`, the only module that imports
   ``ray``): each run is a Ray task with declared resources (``--cpus-per-run``,
   ``--gpus-per-run``), on a local Ray started for the command or on a cluster (``--address``).
@@ -17,6 +20,11 @@ it returns what it measured and the driver records it. A run function is a modul
 from __future__ import annotations
 
 import abc
+import concurrent.futures as cf
+import ctypes
+import multiprocessing as mp
+import os
+import signal
 import time
 from collections import deque
 from collections.abc import Callable
@@ -25,8 +33,8 @@ from typing import Any
 
 from nasoa.core.errors import NasoaError
 
-__all__ = ["EXECUTORS", "INSTALL_RAY", "Executor", "LocalExecutor", "Outcome", "check_options", "make_executor",
-           "parse_address"]
+__all__ = ["EXECUTORS", "INSTALL_RAY", "Executor", "LocalExecutor", "Outcome", "ProcessExecutor", "check_options",
+           "make_executor", "parse_address"]
 
 EXECUTORS = ("local", "ray")
 INSTALL_RAY = 'pip install "nasoa[distributed]"'
@@ -137,6 +145,74 @@ class LocalExecutor(Executor):
 
     def cancel_all(self) -> None:
         self._queue.clear()
+
+
+def _die_with_driver(driver_pid: int) -> None:
+    """Worker initializer: on Linux, the worker is killed when the driver dies. A SIGKILLed search
+    (the OOM killer, ``kill -9``) left its idle worker behind, and the re-run of the search waited
+    on it until killed."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != driver_pid:  # the driver died before the line above
+        os._exit(1)
+
+
+def _run_in_worker(fn: Callable[..., Any], args: tuple, kwargs: dict) -> dict[str, Any]:
+    """What a worker process runs: the run's function, with the worker's clock around it."""
+    started = time.time()
+    value = fn(*args, **kwargs)
+    return {"value": value, "started": started, "finished": time.time(), "worker": {"pid": os.getpid()}}
+
+
+class ProcessExecutor(Executor):
+    """Runs in ``workers`` local worker processes (1 by default, since one training run already
+    uses every core), ``workers`` in flight. The workers are spawned, so the driver never imports
+    torch, and die with the driver. A worker that dies mid-run breaks the pool: that run's outcome,
+    and those of the runs in flight with it, carry the reason."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = workers
+        self.slots = max(1, workers)
+        self._pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                            initializer=_die_with_driver, initargs=(os.getpid(),))
+        self._futures: dict[cf.Future, tuple[Any, float]] = {}
+
+    def submit(self, key: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self._futures[self._pool.submit(_run_in_worker, fn, args, kwargs)] = (key, time.time())
+
+    def pending(self) -> int:
+        return len(self._futures)
+
+    def next_done(self) -> Outcome:
+        if not self._futures:
+            raise RuntimeError("next_done() with nothing submitted")
+        done, _ = cf.wait(list(self._futures), return_when=cf.FIRST_COMPLETED)
+        fut = next(iter(done))
+        key, submitted = self._futures.pop(fut)
+        try:
+            r = fut.result()
+        except cf.process.BrokenProcessPool as e:  # the worker process died: the run failed
+            return Outcome(key=key, submitted=submitted, error=f"{type(e).__name__}: {_first_line(e)}")
+        return Outcome(key=key, value=r["value"], submitted=submitted, started=r["started"], finished=r["finished"],
+                       worker=r["worker"])
+
+    def cancel_all(self) -> None:
+        self._futures.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+    def describe(self) -> dict[str, Any]:
+        return {"executor": self.name, "workers": self.workers}
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).splitlines()[0] if str(e) else ""
 
 
 def parse_address(address: str) -> tuple[str, int] | None:

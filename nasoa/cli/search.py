@@ -34,7 +34,8 @@ def search(
     from nasoa.core.runtime import parse_duration
 
     from ._common import command_start
-    from nasoa.app.search import LocalExecutor, SearchConfig, SearchStore, run_search
+    from nasoa.app.executor import ProcessExecutor
+    from nasoa.app.search import SearchConfig, SearchStore, run_search
 
     start = command_start()
     budget_s = parse_duration(budget)
@@ -53,7 +54,7 @@ def search(
         cfg = replace(SearchConfig(seed=seed), **overrides)
     opt.check_executor(executor, address, cpus_per_run, gpus_per_run, retries)
     if executor.strip().lower() == "local":
-        report = run_search(out, cfg, budget_s, LocalExecutor(workers), log=typer.echo, start_time=start)
+        report = run_search(out, cfg, budget_s, ProcessExecutor(workers), log=typer.echo, start_time=start)
     else:
         with opt.executor_from(executor, address, cpus_per_run, gpus_per_run, retries) as ex:
             report = run_search(out, cfg, budget_s, ex, log=typer.echo, start_time=start)
