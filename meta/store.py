@@ -12,25 +12,29 @@ killed at any instant (SIGKILL, Ctrl-C, power loss) leaves either the whole row 
 
 Location: the ``path`` argument, else ``$NASOA_STORE``, else ``experience.sqlite`` in the user's
 data dir (platformdirs). The schema carries a version in the ``meta`` table; opening an older
-store migrates it in place, one version at a time, inside a transaction.
+store migrates it in place, one version at a time, inside a transaction. The file is opened through
+:mod:`nasoa.core.sqlite`; the schema and its migrations are :mod:`nasoa.meta.migrations`, a row
+:mod:`nasoa.meta.records`.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import math
 import os
 import sqlite3
-import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nasoa.core.errors import NasoaError
-from nasoa.core.runtime import json_default
+from nasoa.core.runtime import atomic_write_bytes, user_data_dir
+from nasoa.core.sqlite import BUSY_TIMEOUT_S, Hints, SqliteFile, SqliteFileError, utc_now_ms
+from nasoa.meta.migrations import SCHEMA, SCHEMA_VERSION
+from nasoa.meta.records import (
+    INSERT_RUN, JSON_COLUMNS, RUN_COLUMNS, RunRecord, decode_row, record_from_frame_row, row_values, to_json,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -44,21 +48,11 @@ __all__ = [
     "StoreError",
 ]
 
-SCHEMA_VERSION = 2
 ENV_STORE = "NASOA_STORE"
 STORE_FILENAME = "experience.sqlite"
-BUSY_TIMEOUT_S = 60.0
-
-# Columns holding JSON text; decoded to dicts on the way out.
-JSON_COLUMNS = ("task_features", "model_features", "regime", "versions", "extra")
-RUN_COLUMNS = (
-    "id", "uid", "created", "task_id", "task_spec", "task_features", "model_name", "model_features",
-    "regime", "budget_s", "val_accuracy", "elapsed_s", "diverged", "stop_reason", "seed", "versions",
-    "strategy", "run_dir", "extra",
-)
 
 
-class StoreError(NasoaError):
+class StoreError(SqliteFileError):
     """The store file cannot be used: corrupt, newer than this nasoa, or not writable."""
 
 
@@ -68,147 +62,18 @@ def default_store_path() -> Path:
     env = os.environ.get(ENV_STORE)
     if env:
         return Path(env).expanduser()
-    from nasoa.core.runtime import user_data_dir
-
     return user_data_dir() / STORE_FILENAME
 
 
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-@dataclass
-class RunRecord:
-    """One fine-tuning run as the store keeps it.
-
-    ``task_features`` are the task's meta-features (``task_*`` keys, plus ``logme``: a dict of
-    zoo member -> LogME score); ``model_features`` the member's descriptor (``model_*`` keys, plus
-    ``_train_step_ms``/``_train_step_batch`` for the time model); ``regime`` a
-    :class:`nasoa.core.train.Regime` as a dict. ``extra`` holds outcome details (steps, epochs achieved,
-    measured step time, machine).
-    """
-
-    task_id: str
-    model_name: str
-    regime: dict[str, Any]
-    budget_s: float
-    val_accuracy: float
-    task_spec: str = ""
-    task_features: dict[str, Any] = field(default_factory=dict)
-    model_features: dict[str, Any] = field(default_factory=dict)
-    elapsed_s: float = float("nan")
-    diverged: bool = False
-    stop_reason: str = "planned"
-    seed: int = 0
-    versions: dict[str, str] = field(default_factory=dict)
-    strategy: str = "unknown"  # how the regime was chosen: random (collect), metamodel, user, ...
-    run_dir: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    created: str = field(default_factory=_utc_now)
-    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RunRecord:
-        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d and d[k] is not None}
-        return cls(**known)
-
-
-def _json(obj: Any) -> str:
-    return json.dumps(obj if obj is not None else {}, sort_keys=True, default=json_default, allow_nan=True)
-
-
-def _num(x: Any) -> float | None:
-    """Floats as SQLite REAL; NaN becomes NULL (SQLite has no NaN)."""
-    if x is None:
-        return None
-    v = float(x)
-    return None if math.isnan(v) else v
-
-
-def _row_values(r: RunRecord) -> tuple:
-    return (
-        r.uid, r.created, r.task_id, r.task_spec, _json(r.task_features), r.model_name, _json(r.model_features),
-        _json(r.regime), _num(r.budget_s), _num(r.val_accuracy), _num(r.elapsed_s), int(bool(r.diverged)),
-        r.stop_reason, int(r.seed), _json(r.versions), r.strategy, r.run_dir, _json(r.extra),
+def _hints() -> Hints:
+    return Hints(
+        what="the experience store",
+        corrupt="it is not an intact nasoa store: move it aside (or restore a parquet export with `nasoa meta import`) "
+                "and run again",
+        writable=f"pass --store or set {ENV_STORE} to a writable path",
+        newer="upgrade nasoa, or export it with a newer nasoa",
+        restart="collect again",
     )
-
-
-_INSERT = (
-    "INSERT OR IGNORE INTO runs (uid, created, task_id, task_spec, task_features, model_name, model_features, "
-    "regime, budget_s, val_accuracy, elapsed_s, diverged, stop_reason, seed, versions, strategy, run_dir, extra) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-# --------------------------------------------------------------------------------------------------
-# Schema and migrations
-
-_V2_RUNS = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    uid TEXT NOT NULL,
-    created TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    task_spec TEXT,
-    task_features TEXT NOT NULL DEFAULT '{}',
-    model_name TEXT NOT NULL,
-    model_features TEXT NOT NULL DEFAULT '{}',
-    regime TEXT NOT NULL DEFAULT '{}',
-    budget_s REAL,
-    val_accuracy REAL,
-    elapsed_s REAL,
-    diverged INTEGER NOT NULL DEFAULT 0,
-    stop_reason TEXT,
-    seed INTEGER,
-    versions TEXT NOT NULL DEFAULT '{}',
-    strategy TEXT,
-    run_dir TEXT,
-    extra TEXT NOT NULL DEFAULT '{}'
-)
-"""
-_V2_EXTRAS = (
-    "CREATE UNIQUE INDEX IF NOT EXISTS runs_uid ON runs(uid)",
-    "CREATE INDEX IF NOT EXISTS runs_task ON runs(task_id)",
-    """CREATE TABLE IF NOT EXISTS tasks (
-        task_id TEXT PRIMARY KEY,
-        task_spec TEXT,
-        features TEXT NOT NULL,
-        updated TEXT NOT NULL
-    )""",
-)
-
-
-def _create_current(con: sqlite3.Connection) -> None:
-    con.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    con.execute(_V2_RUNS)
-    for sql in _V2_EXTRAS:
-        con.execute(sql)
-    con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-    con.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('created', ?)", (_utc_now(),))
-
-
-def _migrate_1_to_2(con: sqlite3.Connection) -> None:
-    """v1 (the first prototype) had no uid, stop_reason, strategy, run_dir, extra, and no task cache."""
-    have = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
-    for col, decl in (("uid", "TEXT"), ("stop_reason", "TEXT"), ("strategy", "TEXT"), ("run_dir", "TEXT"),
-                      ("extra", "TEXT NOT NULL DEFAULT '{}'")):
-        if col not in have:
-            con.execute(f"ALTER TABLE runs ADD COLUMN {col} {decl}")
-    con.execute("UPDATE runs SET uid = lower(hex(randomblob(16))) WHERE uid IS NULL")
-    con.execute("UPDATE runs SET strategy = 'unknown' WHERE strategy IS NULL")
-    con.execute("UPDATE runs SET stop_reason = CASE WHEN diverged THEN 'diverged' ELSE 'unknown' END "
-                "WHERE stop_reason IS NULL")
-    for sql in _V2_EXTRAS:
-        con.execute(sql)
-
-
-# version N -> function migrating N to N+1, run in one transaction each
-MIGRATIONS = {1: _migrate_1_to_2}
-
-
-# --------------------------------------------------------------------------------------------------
 
 
 class ExperienceStore:
@@ -235,57 +100,19 @@ class ExperienceStore:
         elif self.path.is_dir():
             raise StoreError(f"the experience store path {self.path} is a folder; pass a file path such as "
                              f"{self.path / STORE_FILENAME}")
-        self._con: sqlite3.Connection | None = None
-        self._pid = os.getpid()
-        with self._guard():
-            self._open()
+        self.db = SqliteFile(self.path, SCHEMA, _hints(), error=StoreError, timeout_s=timeout_s)
 
     # ---- connection ----------------------------------------------------------------------------
 
-    def _corrupt(self, e: BaseException) -> StoreError:
-        return StoreError(
-            f"the experience store {self.path} is unreadable ({' '.join(str(e).split())}); it is not an intact nasoa "
-            f"store: move it aside (or restore a parquet export with `nasoa meta import`) and run again"
-        )
-
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.OperationalError as e:
-            msg = str(e)
-            if "locked" in msg or "busy" in msg:
-                raise StoreError(f"the experience store {self.path} stayed locked for {self.timeout_s:.0f}s by another "
-                                 f"process; retry when it is done") from None
-            if "readonly" in msg or "unable to open" in msg or "disk I/O" in msg:
-                raise StoreError(f"cannot write the experience store {self.path} ({msg}); pass --store or set "
-                                 f"{ENV_STORE} to a writable path") from None
-            raise self._corrupt(e) from None
-        except sqlite3.DatabaseError as e:
-            raise self._corrupt(e) from None
+    def _guard(self) -> AbstractContextManager[None]:
+        return self.db.guard()
 
     @property
     def con(self) -> sqlite3.Connection:
-        if self._con is None or self._pid != os.getpid():  # a forked child opens its own connection
-            self._open()
-        assert self._con is not None
-        return self._con
-
-    def _open(self) -> None:
-        con = sqlite3.connect(str(self.path), timeout=self.timeout_s, isolation_level=None)
-        con.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
-        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":  # e.g. a file system without shared memory: rollback journal still works
-            con.execute("PRAGMA journal_mode = DELETE")
-        con.execute("PRAGMA synchronous = FULL")
-        con.execute("PRAGMA foreign_keys = ON")
-        self._con, self._pid = con, os.getpid()
-        self._ensure_schema()
+        return self.db.con
 
     def close(self) -> None:
-        if self._con is not None and self._pid == os.getpid():
-            self._con.close()
-        self._con = None
+        self.db.close()
 
     def __enter__(self) -> ExperienceStore:
         return self
@@ -296,61 +123,20 @@ class ExperienceStore:
     def __repr__(self) -> str:
         return f"ExperienceStore({str(self.path)!r})"
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception (Ctrl-C included) rolls back."""
-        con = self.con
-        with self._guard():
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
-            else:
-                con.execute("COMMIT")
-
-    def _ensure_schema(self) -> None:
-        con = self._con
-        assert con is not None
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "meta" not in tables and "runs" not in tables:
-            with self.transaction() as c:
-                tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-                if "meta" not in tables:  # another process may have created it meanwhile
-                    _create_current(c)
-            return
-        version = self.schema_version()
-        if version > SCHEMA_VERSION:
-            raise StoreError(f"the experience store {self.path} has schema version {version}, newer than this nasoa "
-                             f"understands ({SCHEMA_VERSION}); upgrade nasoa, or export it with a newer nasoa")
-        while version < SCHEMA_VERSION:
-            step = MIGRATIONS.get(version)
-            if step is None:
-                raise StoreError(f"the experience store {self.path} has schema version {version}, which cannot be "
-                                 f"migrated; move it aside and collect again")
-            with self.transaction() as c:
-                now = self._version_in(c)
-                if now == version:  # another process may have migrated it meanwhile
-                    step(c)
-                    c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-                              (str(version + 1),))
-                    c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                              (f"migrated_{version}_to_{version + 1}", _utc_now()))
-            version = self.schema_version()
-
-    @staticmethod
-    def _version_in(con: sqlite3.Connection) -> int:
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "meta" not in tables:
-            return 0
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
+        return self.db.transaction()
 
     def schema_version(self) -> int:
-        with self._guard():
-            return self._version_in(self.con)
+        return self.db.schema_version()
+
+    def check(self) -> None:
+        """Run SQLite's integrity check; raise :class:`StoreError` naming the file when it fails."""
+        self.db.check()
+
+    def snapshot(self, dst: str | os.PathLike) -> Path:
+        """A consistent copy of the store at ``dst`` (SQLite's backup API), taken while others may append."""
+        return self.db.snapshot(dst)
 
     # ---- writing ---------------------------------------------------------------------------------
 
@@ -368,7 +154,7 @@ class ExperienceStore:
         ids: list[int] = []
         with self.transaction() as con:
             for r in recs:
-                cur = con.execute(_INSERT, _row_values(r))
+                cur = con.execute(INSERT_RUN, row_values(r))
                 ids.append(int(cur.lastrowid) if cur.rowcount else -1)
             if counter is not None:
                 self._bump(con, counter, len(recs))
@@ -416,30 +202,16 @@ class ExperienceStore:
 
     def get_meta(self, key: str) -> str | None:
         """A value from the ``meta`` table (schema version, counters, settings of a collection)."""
-        with self._guard():
-            row = self.con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        return self.db.get_meta(key)
 
     def set_meta(self, key: str, value: str, *, only_if_absent: bool = False) -> str:
         """Set a ``meta`` value; with ``only_if_absent`` keep an existing one. Returns the stored value."""
-        with self.transaction() as con:
-            verb = "INSERT OR IGNORE" if only_if_absent else "INSERT OR REPLACE"
-            con.execute(f"{verb} INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
-            return con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+        return self.db.set_meta(key, value, only_if_absent=only_if_absent)
 
     def append_frame(self, frame: pl.DataFrame) -> int:
         """Append the rows of a frame shaped like :meth:`runs` (JSON columns as dicts or JSON
         text); rows whose ``uid`` is already stored are skipped. Returns how many were added."""
-        recs = []
-        for row in frame.to_dicts():
-            for c in JSON_COLUMNS:
-                v = row.get(c)
-                if isinstance(v, str):
-                    row[c] = json.loads(v) if v else {}
-            row.pop("id", None)
-            if row.get("diverged") is not None:
-                row["diverged"] = bool(row["diverged"])
-            recs.append(RunRecord.from_dict(row))
+        recs = [record_from_frame_row(row) for row in frame.to_dicts()]
         return sum(1 for i in self.append_many(recs) if i >= 0)
 
     # ---- the per-task feature cache -----------------------------------------------------------
@@ -453,7 +225,7 @@ class ExperienceStore:
     def put_task_features(self, task_id: str, features: Mapping[str, Any], task_spec: str = "") -> None:
         with self.transaction() as con:
             con.execute("INSERT OR REPLACE INTO tasks (task_id, task_spec, features, updated) VALUES (?, ?, ?, ?)",
-                        (task_id, task_spec, _json(dict(features)), _utc_now()))
+                        (task_id, task_spec, to_json(dict(features)), utc_now_ms()))
 
     def task_list(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Every task that has runs: ``(task_id, task_spec, features of its latest run)``."""
@@ -477,10 +249,10 @@ class ExperienceStore:
     def replace_task_features(self, task_id: str, features: Mapping[str, Any], task_spec: str = "") -> int:
         """Replace a task's features in the cache and in every run on it, in one transaction (after
         the feature definitions changed); returns the number of runs updated."""
-        doc = _json(dict(features))
+        doc = to_json(dict(features))
         with self.transaction() as con:
             con.execute("INSERT OR REPLACE INTO tasks (task_id, task_spec, features, updated) VALUES (?, ?, ?, ?)",
-                        (task_id, task_spec, doc, _utc_now()))
+                        (task_id, task_spec, doc, utc_now_ms()))
             return con.execute("UPDATE runs SET task_features = ? WHERE task_id = ?", (doc, task_id)).rowcount
 
     # ---- reading ---------------------------------------------------------------------------------
@@ -496,17 +268,7 @@ class ExperienceStore:
         with self._guard():
             cur = self.con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id > ? ORDER BY id", (after_id,))
             rows = cur.fetchall()
-        out = []
-        for row in rows:
-            d = dict(zip(RUN_COLUMNS, row))
-            for c in JSON_COLUMNS:
-                d[c] = json.loads(d[c]) if d[c] else {}
-            d["diverged"] = bool(d["diverged"])
-            for c in ("budget_s", "val_accuracy", "elapsed_s"):
-                if d[c] is None:
-                    d[c] = float("nan")
-            out.append(d)
-        return out
+        return [decode_row(row) for row in rows]
 
     def timings(self, limit: int = 2000) -> list[dict[str, Any]]:
         """The measured step times of the ``limit`` most recent runs (most recent first), for the
@@ -537,7 +299,7 @@ class ExperienceStore:
 
         JSON columns stay JSON text unless ``decode`` (then they are dict-valued Python objects,
         which suits :func:`nasoa.meta.features.training_frame`)."""
-        import polars as pl
+        import polars as pl  # slow to import: kept off the start-up path (`nasoa --help`)
 
         with self._guard():
             rows = self.con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id > ? ORDER BY id",
@@ -595,21 +357,10 @@ class ExperienceStore:
             "path": str(self.path),
         }
 
-    def check(self) -> None:
-        """Run SQLite's integrity check; raise :class:`StoreError` naming the file when it fails."""
-        with self._guard():
-            res = self.con.execute("PRAGMA integrity_check").fetchone()[0]
-        if res != "ok":
-            raise self._corrupt(RuntimeError(res))
-
     # ---- parquet -------------------------------------------------------------------------------
 
     def export_parquet(self, path: str | os.PathLike) -> int:
         """Write every run to a parquet file (JSON columns as text, lossless); returns the count."""
-        from nasoa.core.runtime import atomic_write_bytes
-
-        import io
-
         frame = self.runs()
         buf = io.BytesIO()
         frame.write_parquet(buf)
@@ -622,7 +373,7 @@ class ExperienceStore:
 
     def import_parquet(self, path: str | os.PathLike) -> int:
         """Append the runs of a parquet export; those already here (same ``uid``) are skipped."""
-        import polars as pl
+        import polars as pl  # slow to import: kept off the start-up path (`nasoa --help`)
 
         p = Path(path)
         try:
