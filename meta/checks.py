@@ -4,9 +4,11 @@
 raises ``AssertionError`` on failure. The tests run every check on every back-end in
 :data:`nasoa.meta.predictors.BACKENDS`; a new back-end passes them before it ships.
 
-The data is a known synthetic function shaped like real experience: accuracy rises with the
-budget and the member's quality, peaks at a task- and optimizer-dependent learning rate, and
-frozen stages help small tasks but hurt large ones.
+The data is the one known synthetic function, :func:`nasoa.meta.synthetic.true_accuracy`: runs from
+:func:`nasoa.meta.synthetic.synthetic_runs` turned into feature rows by the real pipeline
+(:func:`nasoa.meta.features.training_frame`), so a predictor is checked on the columns it meets in
+use. Accuracy rises with the member's source accuracy and the epochs the budget buys, peaks at a
+task- and optimizer-dependent learning rate, and frozen stages help small tasks but hurt large ones.
 """
 
 from __future__ import annotations
@@ -18,71 +20,30 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .features import feature_columns, training_frame
 from .metrics import within_task_spearman
 from .predictors import Predictor, load_predictor
+from .synthetic import synthetic_runs, synthetic_zoo
 
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["synthetic_frame", "true_accuracy", "yield_checks", "SYNTHETIC_MEMBERS"]
+__all__ = ["synthetic_frame", "yield_checks", "CHECK_MEMBERS"]
 
 Factory = Callable[[int], Predictor]
 
-# name -> (quality, family)
-SYNTHETIC_MEMBERS = {"alpha": (0.00, "etnas"), "beta": (0.05, "etnas"), "gamma": (0.09, "mobilenetv2"),
-                     "delta": (0.02, "efficientnet_lite0")}
-
-
-def true_accuracy(task_difficulty: float, task_size_log: float, quality: float, lr_log10: float, optimizer: str,
-                  frozen_frac: float, budget_s: float) -> float:
-    best_lr = (-1.5 if optimizer == "sgd" else -2.5) + 0.3 * (task_size_log - 2.5)
-    lr_term = -0.12 * (lr_log10 - best_lr) ** 2
-    freeze_term = 0.06 * frozen_frac * (2.6 - task_size_log)
-    budget_term = 0.06 * math.log(budget_s / 10.0)
-    return float(np.clip(0.55 - 0.3 * task_difficulty + quality + lr_term + freeze_term + budget_term, 0.02, 0.99))
+CHECK_MEMBERS = 4  # members of the synthetic zoo the checks' runs are drawn on
 
 
 def synthetic_frame(n_tasks: int, rows_per_task: int = 12, seed: int = 0, noise: float = 0.01,
                     task_offset: int = 0) -> pl.DataFrame:
-    """Feature rows (as the real pipeline names them) plus ``y`` and ``group``."""
-    import polars as pl
-
-    rows = []
-    names = list(SYNTHETIC_MEMBERS)
-    for t in range(task_offset, task_offset + n_tasks):
-        trng = np.random.default_rng([seed, t])
-        difficulty = float(trng.uniform(0, 1))
-        size_log = float(trng.uniform(1.8, 3.4))
-        classes = float(trng.integers(2, 11))
-        for _ in range(rows_per_task):
-            name = names[int(trng.integers(len(names)))]
-            quality, family = SYNTHETIC_MEMBERS[name]
-            lr_log10 = float(trng.choice([-2.5, -2.0, -1.5, -1.0]))
-            optimizer = str(trng.choice(["sgd", "adamw"]))
-            frozen = int(trng.integers(0, 5))
-            budget = float(trng.choice([10.0, 30.0, 60.0]))
-            y = true_accuracy(difficulty, size_log, quality, lr_log10, optimizer, frozen / 4, budget)
-            rows.append({
-                "task_num_classes": classes,
-                "task_num_train_log10": size_log,
-                "task_pixel_std": 0.2 + 0.2 * difficulty + float(trng.normal(0, 0.005)),
-                "task_source": "synthetic",
-                "model_name": name,
-                "model_family": family,
-                "model_source_accuracy": 0.6 + quality,
-                "model_params_log10": 6.0 + 10 * quality,
-                "lr_log10": lr_log10,
-                "optimizer": optimizer,
-                "schedule": str(trng.choice(["cosine", "step"])),
-                "frozen_stages": float(frozen),
-                "frozen_frac": frozen / 4,
-                "budget_s": budget,
-                "budget_log": math.log(budget),
-                "planned_epochs": budget / (2 + frozen) * (1 + quality),
-                "y": y + float(trng.normal(0, noise)),
-                "group": f"task{t}",
-            })
-    return pl.DataFrame(rows)
+    """Feature rows of ``n_tasks`` synthetic tasks (``rows_per_task`` runs each, accuracy with
+    Gaussian ``noise``) as :func:`~nasoa.meta.features.training_frame` builds them from stored
+    runs, plus ``y`` and ``group``."""
+    runs = synthetic_runs(synthetic_zoo(CHECK_MEMBERS), n_tasks, rows_per_task, seed=seed, noise=noise,
+                          task_offset=task_offset)
+    frame = training_frame([r.to_dict() for r in runs])
+    return frame.select(feature_columns(frame) + ["y", "group"])
 
 
 def _train(factory: Factory, seed: int, frame: pl.DataFrame) -> Predictor:
@@ -155,7 +116,7 @@ def check_save_load(factory: Factory) -> None:
 
 
 def check_empty(factory: Factory) -> None:
-    import polars as pl
+    import polars as pl  # slow to import: kept off the start-up path (`nasoa --help`)
 
     p = factory(0)
     test = synthetic_frame(1, rows_per_task=3, seed=6)

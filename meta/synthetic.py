@@ -3,7 +3,8 @@
 For tests, benchmarks and demos before the real zoo exists: zoo records carry every key the real
 registry has (params, MACs, source accuracy, ``train_step_ms`` per frozen stage, provenance), and
 runs look like those ``nasoa meta collect`` stores, with the accuracy drawn from
-:func:`true_accuracy` plus noise.
+:func:`true_accuracy` plus noise. This is nasoa's one known ground truth: the predictor check suite
+(:mod:`nasoa.meta.checks`) learns from these runs too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .store import RunRecord
+from .descriptors import descriptor
+from .records import RunRecord
 
 __all__ = ["synthetic_zoo", "synthetic_task_features", "synthetic_runs", "true_accuracy"]
 
@@ -100,8 +102,8 @@ def true_accuracy(task: Mapping[str, Any], member: Mapping[str, Any], regime: Ma
 def synthetic_runs(zoo: Sequence[Mapping[str, Any]], n_tasks: int, runs_per_task: int = 12, seed: int = 0,
                    budgets: Sequence[float] = (10.0, 30.0, 60.0), noise: float = 0.01, task_offset: int = 0,
                    ) -> list[RunRecord]:
-    from .descriptors import descriptor
-
+    """``n_tasks`` synthetic tasks with ``runs_per_task`` runs each, as ``nasoa meta collect`` stores
+    them: random member, regime and budget; accuracy :func:`true_accuracy` plus Gaussian ``noise``."""
     rng = np.random.default_rng(seed)
     lrs = (0.003, 0.01, 0.03, 0.1)
     out = []
