@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 from nasoa.core.errors import NasoaError
 from nasoa.core.figures import figure, save_png
+from nasoa.core.sqlite import copy_database
 
 from .provenance import fields, provenance
 
@@ -124,17 +125,9 @@ def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
 def copy_store(src: Path, dst: Path) -> None:
     """A consistent copy of a SQLite experience store (through SQLite's backup, so committed WAL
     content comes along) and of its fitted meta-model, when it has one."""
-    import sqlite3
-
     from nasoa.meta.metamodel import default_model_dir
 
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    source, target = sqlite3.connect(str(src)), sqlite3.connect(str(dst))
-    try:
-        source.backup(target)
-    finally:
-        target.close()
-        source.close()
+    copy_database(src, dst)
     model = default_model_dir(src)
     if model.is_dir():
         shutil.copytree(model, default_model_dir(dst), dirs_exist_ok=True)

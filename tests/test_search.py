@@ -2,6 +2,7 @@
 
 import json
 import random
+import sqlite3
 
 import pytest
 
@@ -97,3 +98,32 @@ def test_proposals_respect_constraints(tmp_path):
 
         assert cons.check(parse(enc)) is None and enc.split("_", 1)[1] == "8_1-2-2"
     store.close()
+
+
+def test_search_table_is_versioned_and_a_table_from_before_opens_unchanged(tmp_path):
+    path = tmp_path / "search.sqlite"  # as nasoa wrote it before the schema version was kept
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE candidates (id INTEGER PRIMARY KEY, phase TEXT NOT NULL, encoding TEXT NOT NULL "
+                "UNIQUE, parent TEXT, how TEXT, status TEXT NOT NULL, accuracy REAL, step_ms REAL, params INTEGER, "
+                "macs INTEGER, proxy_steps INTEGER, eval_s REAL, error TEXT, created TEXT NOT NULL)")
+    con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    con.execute("INSERT INTO meta VALUES ('config', '{\"seed\": 3}')")
+    con.execute("INSERT INTO candidates (phase, encoding, status, accuracy, created) "
+                "VALUES ('block', 'e1', 'done', 0.5, 'x')")
+    con.commit()
+    con.close()
+    store = SearchStore(path)
+    assert store.schema_version() == 1 and store.config() == {"seed": 3}
+    assert [(r["encoding"], r["accuracy"]) for r in store.rows()] == [("e1", 0.5)]
+    store.add({"phase": "macro", "encoding": "e2", "status": "done", "accuracy": 0.6})
+    assert store.encodings() == {"e1", "e2"}
+    store.close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(NasoaError, match="newer than this nasoa"):
+        SearchStore(path)
+    (tmp_path / "bad.sqlite").write_bytes(b"junk" * 500)
+    with pytest.raises(NasoaError, match="move it away to start a new search"):
+        SearchStore(tmp_path / "bad.sqlite")
