@@ -37,6 +37,7 @@ from typing import Any, Callable
 from nasoa.core.errors import NasoaError
 from nasoa.core.figures import figure, save_png
 from nasoa.core.sqlite import copy_database
+from nasoa.zoo import profiled_records
 
 from .provenance import fields, provenance
 
@@ -161,7 +162,7 @@ def seed_store(out: Path, source: str | Path | None = None, seed: int = 0, exclu
             if dropped:  # the model beside the copy learned the family: fit anew without it
                 shutil.rmtree(default_model_dir(tmp / "seed.sqlite"), ignore_errors=True)
         if st.count():
-            MetaModel.load(st, seed=seed).store.close()  # fits and caches a model when there is none
+            MetaModel.load(st, zoo=profiled_records(), seed=seed).store.close()  # fits and caches a model when there is none
         st.close()
         model = default_model_dir(tmp / "seed.sqlite")
         if model.is_dir() and not default_model_dir(path).exists():
@@ -198,7 +199,7 @@ def _warm_up(seed_path: Path) -> None:
             importlib.import_module(name)
         except ImportError:
             pass
-    MetaModel.load(seed_path).store.close()
+    MetaModel.load(seed_path, zoo=profiled_records()).store.close()
 
 
 def test_accuracy(run_dir: Path, spec: str, seed: int) -> float:
@@ -313,7 +314,7 @@ def ratio_job(spec: str, ti: int, b: float, seed: int, bohb_multiple: int, nasoa
     work = _scratch(work)
     try:
         _start_from(snapshot, work / "experience.sqlite")
-        mm = MetaModel.load(work / "experience.sqlite", seed=seed)
+        mm = MetaModel.load(work / "experience.sqlite", zoo=profiled_records(), seed=seed)
         task = load_task(spec, seed=seed + ti)
         res = bohb_search(mm, task, b * bohb_multiple, seed=seed + ti)
         mm.store.close()
