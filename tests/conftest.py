@@ -46,7 +46,7 @@ def make_tiny_zoo(root, mp: pytest.MonkeyPatch, name: str = "tiny_member") -> No
     from typer.testing import CliRunner
 
     import nasoa
-    import nasoa.app.adapt
+    import nasoa.app.experience
     import nasoa.core.models as M
     from nasoa.cli.main import app
     from nasoa.zoo import registry
@@ -62,7 +62,7 @@ def make_tiny_zoo(root, mp: pytest.MonkeyPatch, name: str = "tiny_member") -> No
     user_only = [x for x in registry.records() if x["origin"] == "user"]
     mp.setattr(registry, "records", lambda include_user=True: [dict(x) for x in user_only])
     M.reset_registry()
-    mp.setattr(nasoa.app.adapt, "shipped_experience", lambda: root / "no-shipped-experience.parquet")
+    mp.setattr(nasoa.app.experience, "shipped_experience", lambda: root / "no-shipped-experience.parquet")
 
 
 @pytest.fixture()

@@ -176,8 +176,8 @@ from nasoa.zoo import registry
 _user = [x for x in registry.records() if x["origin"] == "user"]
 registry.records = lambda include_user=True: [dict(x) for x in _user]
 import pathlib
-import nasoa.app.adapt
-nasoa.app.adapt.shipped_experience = lambda: pathlib.Path("/nonexistent/experience.parquet")
+import nasoa.app.experience
+nasoa.app.experience.shipped_experience = lambda: pathlib.Path("/nonexistent/experience.parquet")
 sys.argv = ["nasoa", *sys.argv[1:]]
 from nasoa.cli.main import main
 main()
@@ -263,12 +263,12 @@ PRACTICE_REGIME = {"lr": 1e-3, "frozen_stages": 0, "schedule": "cosine", "optimi
 @pytest.fixture()
 def shipped_zoo(tmp_path, monkeypatch):
     """The shipped zoo (practice needs its ImageNet MobileNetV2) without user members; stores start empty."""
-    import nasoa.app.adapt
+    import nasoa.app.experience
     import nasoa.core.models as M
 
     monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "zoo"))
     M.reset_registry()
-    monkeypatch.setattr(nasoa.app.adapt, "shipped_experience", lambda: tmp_path / "no-shipped-experience.parquet")
+    monkeypatch.setattr(nasoa.app.experience, "shipped_experience", lambda: tmp_path / "no-shipped-experience.parquet")
     return tmp_path
 
 

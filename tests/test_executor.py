@@ -497,12 +497,12 @@ import ray
 def tiny_zoo_only():  # in the driver and in every Ray worker: the test's one-member zoo, no shipped experience
     from pathlib import Path
 
-    import nasoa.app.adapt
+    import nasoa.app.experience
     from nasoa.zoo import registry
 
     user = [r for r in registry.records() if r["origin"] == "user"]
     registry.records = lambda include_user=True: [dict(r) for r in user]
-    nasoa.app.adapt.shipped_experience = lambda: Path(os.environ["NASOA_ZOO_DIR"]) / "no-shipped-experience.parquet"
+    nasoa.app.experience.shipped_experience = lambda: Path(os.environ["NASOA_ZOO_DIR"]) / "no-shipped-experience.parquet"
 
 
 tiny_zoo_only()

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from nasoa.app import adapt as A
+from nasoa.app import setup_budget as S
 from nasoa.zoo import profiled_records
 
 TASK = "builtin:digits?per_class=12"
@@ -67,10 +68,10 @@ def test_a_dry_run_on_a_new_task_keeps_its_budget_and_says_what_it_scored(tmp_pa
         return
     assert p.returncode == 0, p.stderr
     t = json.loads(p.stdout)["transfer"]
-    assert t["allowance_s"] <= A.TRANSFER_SHARE * budget
+    assert t["allowance_s"] <= S.TRANSFER_SHARE * budget
     names = {r["name"] for r in json.loads(_cli(["zoo", "list", "--json"], tmp_path)[0].stdout)}
     assert set(t["scored"]) | set(t["skipped"]) | set(t["cached"]) <= names
-    assert not t["scored"] or t["images"] >= A.TRANSFER_MIN_IMAGES
+    assert not t["scored"] or t["images"] >= S.TRANSFER_MIN_IMAGES
 
 
 def _mm(tiny_zoo, store=None):
@@ -82,7 +83,7 @@ def _mm(tiny_zoo, store=None):
 
 
 def _extract(calls):
-    from nasoa.app.collect import penultimate_features
+    from nasoa.app.transfer import penultimate_features
 
     def extract(task, name, n):
         calls.append((name, n))
@@ -97,14 +98,14 @@ def test_transferability_shrinks_to_the_budget_and_a_reduced_sample_is_not_cache
 
     task = load_task("builtin:digits?per_class=40")
     mm = _mm(tiny_zoo)
-    from nasoa.app.collect import penultimate_features
+    from nasoa.app.transfer import penultimate_features
 
     mm.feature_extractor = lambda t, name: penultimate_features(t, name, TRANSFER_IMAGES, 0)
     # A member costs 1 ms an image to score, by the cost model.
-    monkeypatch.setattr(A, "transfer_cost_s", lambda mm, m, n: 0.001 * n)
+    monkeypatch.setattr(S, "transfer_cost_s", lambda mm, m, n: 0.001 * n)
     calls = []
     # 8 s left: 25% is 2 s, so 300 images (0.3 s) fit: the full sample, through the cache.
-    feats, info = A.setup_features(mm, task, 8.0, time.time(), _extract(calls))
+    feats, info = S.setup_features(mm, task, 8.0, time.time(), _extract(calls))
     assert info["images"] == TRANSFER_IMAGES and info["scored"] == ["tiny_member"] and not info["skipped"]
     assert "tiny_member" in feats["logme"] and "tiny_member" in feats["knn"]
     (cached, _), = mm.unsaved_task_features.values()
@@ -113,9 +114,9 @@ def test_transferability_shrinks_to_the_budget_and_a_reduced_sample_is_not_cache
     mm = _mm(tiny_zoo)
     calls.clear()
     # 300 images (0.3 s) no longer fit 25% of a 1 s budget (0.25 s); fewer images do.
-    monkeypatch.setattr(A, "member_min_budgets", lambda *a: {"tiny_member": 0.1})
-    feats, info = A.setup_features(mm, task, 1.0, time.time(), _extract(calls))
-    assert A.TRANSFER_MIN_IMAGES <= info["images"] < TRANSFER_IMAGES and calls == [("tiny_member", info["images"])]
+    monkeypatch.setattr(S, "member_min_budgets", lambda *a: {"tiny_member": 0.1})
+    feats, info = S.setup_features(mm, task, 1.0, time.time(), _extract(calls))
+    assert S.TRANSFER_MIN_IMAGES <= info["images"] < TRANSFER_IMAGES and calls == [("tiny_member", info["images"])]
     assert "tiny_member" in feats["logme"]
     (cached, _), = mm.unsaved_task_features.values()
     assert not cached["logme"]  # scores of a reduced sample serve this choice only
@@ -123,8 +124,8 @@ def test_transferability_shrinks_to_the_budget_and_a_reduced_sample_is_not_cache
     mm = _mm(tiny_zoo)
     calls.clear()
     # Nothing fits the allowance: no member is run at all, the choice goes on without the scores.
-    monkeypatch.setattr(A, "transfer_cost_s", lambda mm, m, n: 100.0)
-    feats, info = A.setup_features(mm, task, 1.0, time.time(), _extract(calls))
+    monkeypatch.setattr(S, "transfer_cost_s", lambda mm, m, n: 100.0)
+    feats, info = S.setup_features(mm, task, 1.0, time.time(), _extract(calls))
     assert calls == [] and info["skipped"] == ["tiny_member"] and not feats["logme"]
 
 
@@ -135,10 +136,10 @@ def test_the_cost_model_refuses_before_any_member_runs(tiny_zoo, monkeypatch):
     task = load_task("builtin:digits?per_class=40")
     mm = _mm(tiny_zoo)
     calls = []
-    monkeypatch.setattr(A, "member_min_budgets", lambda *a: {"tiny_member": 30.0})
+    monkeypatch.setattr(S, "member_min_budgets", lambda *a: {"tiny_member": 30.0})
     t = time.time()
     with pytest.raises(BudgetTooSmallError, match=r"pass --budget 3\ds or more") as e:
-        A.setup_features(mm, task, 10.0, t - 2.0, _extract(calls))  # 2 s already spent
+        S.setup_features(mm, task, 10.0, t - 2.0, _extract(calls))  # 2 s already spent
     assert calls == [] and 32 <= e.value.minimum_s < 33
     assert not (mm.unsaved_task_features or {}) or all(not f.get("logme") for f, _ in
                                                         mm.unsaved_task_features.values())
@@ -152,8 +153,8 @@ def test_members_are_scored_cheapest_first_and_the_estimate_follows_what_they_to
 
     task = load_task("builtin:digits?per_class=40")
     mm = _mm(tiny_zoo)
-    monkeypatch.setattr(A, "member_min_budgets", lambda *a: {"cheap": 0.1, "dear": 0.1})
-    monkeypatch.setattr(A, "transfer_cost_s", lambda mm, m, n: 0.2 if m == "cheap" else 0.25)
+    monkeypatch.setattr(S, "member_min_budgets", lambda *a: {"cheap": 0.1, "dear": 0.1})
+    monkeypatch.setattr(S, "transfer_cost_s", lambda mm, m, n: 0.2 if m == "cheap" else 0.25)
     ran = []
 
     def slow_scores(extract, members):
@@ -161,7 +162,7 @@ def test_members_are_scored_cheapest_first_and_the_estimate_follows_what_they_to
         time.sleep(1.0)
         return {k: {m: 0.5 for m in members} for k in F.TRANSFER_SCORES}
 
-    monkeypatch.setattr(F, "transfer_scores", slow_scores)
+    monkeypatch.setattr(S, "transfer_scores", slow_scores)  # where setup_features looks it up
     # 8 s: the allowance is 2 s; the estimate (0.45 s) fits both, at a reduced sample (images=50 < 300)
-    feats, info = A.setup_features(mm, task, 8.0, time.time(), lambda t, n, k: None, images=50)
+    feats, info = S.setup_features(mm, task, 8.0, time.time(), lambda t, n, k: None, images=50)
     assert ran == ["cheap"] and info["scored"] == ["cheap"] and info["skipped"] == ["dear"]

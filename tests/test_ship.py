@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from nasoa.app import adapt as A
+from nasoa.app import experience as E
 from nasoa.meta.features import training_frame
 from nasoa.meta.metamodel import MetaModel, default_model_dir
 from nasoa.meta.store import ExperienceStore, RunRecord
@@ -51,7 +52,7 @@ def test_ship_then_a_fresh_store_starts_warm_with_the_fitted_model(tmp_path, mon
     assert (dest / "experience.parquet").is_file() and (dest / "experience.model" / "metamodel.json").is_file()
     assert m["model"]["runs_learned"] == 48
 
-    monkeypatch.setattr(A, "shipped_experience", lambda: dest / "experience.parquet")
+    monkeypatch.setattr(E, "shipped_experience", lambda: dest / "experience.parquet")
     st = A.open_store(tmp_path / "user.sqlite")
     assert st.count() == 48
     mdir = default_model_dir(st.path)
@@ -75,7 +76,7 @@ def test_shipped_model_is_not_installed_for_other_rows(tmp_path, monkeypatch):
     doc = json.loads((dest / "experience.model" / "metamodel.json").read_text())
     doc["last_run_id"] = 47  # as if fitted on other rows
     (dest / "experience.model" / "metamodel.json").write_text(json.dumps(doc))
-    monkeypatch.setattr(A, "shipped_experience", lambda: dest / "experience.parquet")
+    monkeypatch.setattr(E, "shipped_experience", lambda: dest / "experience.parquet")
     st = A.open_store(tmp_path / "user.sqlite")
     assert st.count() == 48 and not default_model_dir(st.path).exists()
 

@@ -1,0 +1,84 @@
+"""The work an executor runs for an experience collection, one job at a time in a worker: a
+task's features (:func:`task_features_job`) and one sampled run fine-tuned for real
+(:func:`collect_run_job`). Jobs return plain data and never open the store: the driver
+(:func:`nasoa.app.collect.collect`) alone writes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from nasoa.app.transfer import penultimate_features
+from nasoa.app.workflow import prepare_model_and_task
+from nasoa.core.data import load_task
+from nasoa.core.runtime import available_cores, machine, versions
+from nasoa.core.train import BudgetTooSmallError, Regime, finetune
+from nasoa.meta.features import cached_task_features
+
+# A worker keeps the task it last loaded: a task's runs (and its features) follow one another.
+_LOADED: dict[str, Any] = {}
+
+
+def _load(spec: str):
+    if spec not in _LOADED:
+        _LOADED.clear()
+        _LOADED[spec] = load_task(spec)
+    return _LOADED[spec]
+
+
+def task_features_job(spec: str, members: Sequence[dict[str, Any]], logme_images: int, seed: int, pretrained: bool,
+                      cached: tuple[str, dict[str, Any]] | None) -> tuple[str, dict[str, Any], bool, str]:
+    """A task's meta-features with every member's transferability scores (run by an executor):
+    ``(task id, features, changed, task name)``. ``cached`` is what the driver's store holds for the spec; only
+    what it lacks is computed. Never opens the store."""
+    task = _load(spec)
+    unsaved = {cached[0]: (dict(cached[1]), spec)} if cached is not None else {}
+    before = {k: json.dumps(v[0], sort_keys=True, default=str) for k, v in unsaved.items()}
+
+    def extract(name: str) -> tuple[np.ndarray, np.ndarray]:
+        rec = next(m for m in members if m["name"] == name)
+        return penultimate_features(task, rec, logme_images, seed, pretrained=pretrained)
+
+    tid, feats = cached_task_features(task, members=[m["name"] for m in members], extract=extract, unsaved=unsaved)
+    changed = before.get(tid) != json.dumps(unsaved[tid][0], sort_keys=True, default=str) if tid in unsaved else True
+    return tid, feats, changed, str(task.name)
+
+
+def collect_run_job(spec: str, rec: dict[str, Any], model_name: str, regime: dict[str, Any], budget: float,
+                    run_seed: int, device: str, pretrained: bool) -> dict[str, Any]:
+    """One sampled run, fine-tuned for real (run by an executor): its outcome as plain data, or
+    ``{"skip": reason}`` when the budget cannot hold a step. The budget starts here, when the
+    worker starts the run, not when the run was submitted. Never opens the store."""
+    start = time.time()
+    cpu0 = time.process_time()
+    task = _load(spec)
+    reg = Regime.from_dict(regime)
+    threads = available_cores()
+    try:
+        prep = prepare_model_and_task(task.name, model_name, seed=run_seed, pretrained=pretrained,
+                                      size=int(rec.get("input_size") or 32), device=device, task=task)
+        result = finetune(prep.model, prep.task, reg, budget, seed=run_seed, start_time=start,
+                          device=prep.device, mean=tuple(rec.get("mean", prep.mean)),
+                          std=tuple(rec.get("std", prep.std)), hflip=prep.hflip, progress=False)
+    except BudgetTooSmallError as e:
+        return {"skip": str(e)}
+    # The CPU this process got per wall second over the run, per thread it may use: well below 1
+    # means the run shared its cores with other work, so its accuracy understates the budget.
+    wall = max(time.time() - start, 1e-6)
+    cpu_share = round((time.process_time() - cpu0) / wall / max(threads, 1), 3)
+    return {
+        "model_name": rec["name"], "task_spec": task.name, "regime": reg.to_dict(), "val_accuracy": result.val_accuracy,
+        "elapsed_s": result.elapsed_s, "diverged": result.diverged, "stop_reason": result.stop_reason,
+        "seed": run_seed, "versions": versions(), "machine": machine(), "threads": threads, "input_size": prep.size,
+        "cpu_share": cpu_share, "loadavg": round(os.getloadavg()[0], 2), "wall_s": wall,
+        "extra": {"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
+                  "step_ms": result.step_ms, "batch_size": min(reg.batch_size, task.num_train),
+                  "predicted_s": result.predicted_s, "train_accuracy": result.train_accuracy,
+                  "val_loss": result.val_loss},
+    }
