@@ -27,27 +27,17 @@ processes can share a machine and a folder; the report (``adapt.json``, ``adapt.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import statistics
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from nasoa.core.errors import NasoaError
-from nasoa.core.figures import figure, save_png
-from nasoa.core.sqlite import copy_database
 from nasoa.zoo import profiled_records
 
-from .provenance import fields, provenance
-
-ONE_SHOT = ("nasoa", "practice", "default", "random", "logme")
-STRATEGIES = (*ONE_SHOT, "bohb")
-# Rows of this protocol start from a private copy of one store snapshot; earlier rows (protocol 1)
-# shared one store along the stream and are only reported when nothing newer is there.
-PROTOCOL = 2
-# The comparison columns of the main table: nasoa minus each of these.
-COMPARE = ("practice", "default")
+from .adapt_report import report
+from .adapt_store import (PROTOCOL, STRATEGIES, _append_jsonl, _drop_torn_tail, _read_jsonl, _row_key, _scratch,
+                          _start_from, seed_store, snapshot_files, store_state)
 
 
 def task_stream(n: int, seed: int = 0) -> list[str]:
@@ -91,102 +81,6 @@ def parse_shard(text: str) -> tuple[int, int]:
     return k, n
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:  # a line cut short by a kill: that row is simply run again
-            continue
-    return out
-
-
-def _drop_torn_tail(path: Path) -> None:
-    """Cut a last line that a kill left without its newline, so the next append starts a line of
-    its own (appended to the fragment, a good row would be unreadable too)."""
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with open(path, "r+b") as f:
-            f.truncate(data.rfind(b"\n") + 1)
-            f.flush()
-            os.fsync(f.fileno())
-
-
-def _append_jsonl(path: Path, row: dict[str, Any]) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(row, default=str) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def copy_store(src: Path, dst: Path) -> None:
-    """A consistent copy of a SQLite experience store (through SQLite's backup, so committed WAL
-    content comes along) and of its fitted meta-model, when it has one."""
-    from nasoa.meta.metamodel import default_model_dir
-
-    copy_database(src, dst)
-    model = default_model_dir(src)
-    if model.is_dir():
-        shutil.copytree(model, default_model_dir(dst), dirs_exist_ok=True)
-
-
-def seed_store(out: Path, source: str | Path | None = None, seed: int = 0, exclude: str | None = None) -> Path:
-    """``out/seed.sqlite``, the snapshot every row starts from, made on first use: a copy of
-    ``source``, or a new store seeded with the shipped experience and its meta-model; fitted once
-    here when it has runs but no model, so no row pays for that. Later calls (a resume, another
-    shard) reuse it unchanged. ``exclude``: a task family (lineage, :func:`nasoa.core.families.lineage_of`)
-    whose runs are removed and the meta-model fitted without them (``out/seed-without-FAMILY.sqlite``),
-    so a task of that family meets a meta-model that has never seen its family."""
-    from nasoa.app.adapt import open_store
-    from nasoa.meta.metamodel import MetaModel, default_model_dir
-
-    path = out / ("seed.sqlite" if exclude is None else f"seed-without-{exclude}.sqlite")
-    if path.exists():
-        return path
-    tmp = out / f".seed-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        if source is not None:
-            if not Path(source).is_file():
-                raise NasoaError(f"--seed-store {source} does not exist; pass an experience store file (.sqlite)")
-            copy_store(Path(source), tmp / "seed.sqlite")
-        st = open_store(tmp / "seed.sqlite")  # an empty store is seeded as `nasoa adapt` would seed it
-        if exclude is not None:
-            from nasoa.core.families import lineage_of
-
-            dropped = st.drop_tasks([tid for tid, spec, _ in st.task_list() if lineage_of(spec) == exclude])
-            if dropped:  # the model beside the copy learned the family: fit anew without it
-                shutil.rmtree(default_model_dir(tmp / "seed.sqlite"), ignore_errors=True)
-        if st.count():
-            MetaModel.load(st, zoo=profiled_records(), seed=seed).store.close()  # fits and caches a model when there is none
-        st.close()
-        model = default_model_dir(tmp / "seed.sqlite")
-        if model.is_dir() and not default_model_dir(path).exists():
-            os.replace(model, default_model_dir(path))
-        final = tmp / "final.sqlite"
-        copy_store(tmp / "seed.sqlite", final)  # one self-contained file, no WAL beside it
-        os.replace(final, path)  # the file's existence marks the snapshot complete
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
-
-
-def store_state(path: Path) -> dict[str, int]:
-    """What a store holds: runs and tasks with cached meta-features (LogME included)."""
-    from nasoa.meta.store import ExperienceStore
-
-    st = ExperienceStore(path)
-    try:
-        s = st.stats()
-    finally:
-        st.close()
-    return {"runs": s["runs"], "cached_tasks": s["cached_tasks"]}
-
-
 def _warm_up(seed_path: Path) -> None:
     """Pay the process's one-off costs before any row: module imports (torchvision and timm build
     the ImageNet members) and the meta-model's back-ends (imported on load)."""
@@ -215,49 +109,6 @@ def test_accuracy(run_dir: Path, spec: str, seed: int) -> float:
     batches = Batches(test.x_val, test.y_val, batch_size=256, shuffle=False, augment=False,
                       mean=tuple(mspec.get("mean", (0.5,) * 3)), std=tuple(mspec.get("std", (0.5,) * 3)), channels=3)
     return evaluate(model, batches.epoch(0), "cpu")[0]
-
-
-def _row_key(r: dict[str, Any]) -> tuple[str, float, str]:
-    return r["task"], float(r["budget_s"]), r["strategy"]
-
-
-def snapshot_files(seed_path: Path) -> dict[str, bytes]:
-    """A store snapshot and its fitted model as ``{relative path: bytes}``: what a worker on another
-    machine unpacks to start a row from it (the snapshot is self-contained, no WAL beside it)."""
-    from nasoa.meta.metamodel import default_model_dir
-
-    files = {seed_path.name: seed_path.read_bytes()}
-    model = default_model_dir(seed_path)
-    if model.is_dir():
-        for f in sorted(model.rglob("*")):
-            if f.is_file():
-                files[str(f.relative_to(seed_path.parent))] = f.read_bytes()
-    return files
-
-
-def _start_from(snapshot: Path | dict[str, bytes], store: Path) -> None:
-    """Put a copy of the snapshot (a path, or :func:`snapshot_files`) at ``store``."""
-    if isinstance(snapshot, Path):
-        copy_store(snapshot, store)
-        return
-    from nasoa.meta.metamodel import default_model_dir
-
-    name = next(iter(snapshot))  # the store file comes first
-    store.parent.mkdir(parents=True, exist_ok=True)
-    for rel, data in snapshot.items():
-        dest = store if rel == name else default_model_dir(store) / Path(rel).relative_to(Path(name).stem + ".model")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(data)
-
-
-def _scratch(work: Path | None) -> Path:
-    """The row's private work dir: ``work`` (local), else a fresh temp dir on the worker's machine."""
-    import tempfile
-
-    if work is None:
-        return Path(tempfile.mkdtemp(prefix="nasoa-bench-adapt-"))
-    shutil.rmtree(work, ignore_errors=True)
-    return work
 
 
 def row_job(spec: str, ti: int, b: float, strategy: str, seed: int, snapshot: Path | dict[str, bytes],
@@ -453,137 +304,3 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
     log(f"report: {out / 'adapt.md'}, {out / 'adapt.png'}, {out / 'adapt.json'}")
     return result
 
-
-def _latest(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """The rows of the newest protocol present, one per (task, budget, strategy) (the last written
-    wins), and how many older-protocol rows were left out."""
-    newest = max((r.get("protocol", 1) for r in rows), default=PROTOCOL)
-    keep = {}
-    for r in rows:
-        if r.get("protocol", 1) == newest:
-            keep[_row_key(r)] = r
-    return list(keep.values()), sum(r.get("protocol", 1) != newest for r in rows)
-
-
-def _paired(rows: list[dict[str, Any]], budget: float, baseline: str) -> list[float]:
-    """nasoa's test accuracy minus ``baseline``'s, on each task of ``budget`` that both ran."""
-    ours = {r["task"]: r["test_accuracy"] for r in rows if r["budget_s"] == budget and r["strategy"] == "nasoa"}
-    return [ours[r["task"]] - r["test_accuracy"] for r in rows
-            if r["budget_s"] == budget and r["strategy"] == baseline and r["task"] in ours]
-
-
-def _epochs(r: dict[str, Any]) -> str:
-    """``planned / run`` epochs of a row; ``-`` where a strategy plans none (practice, bohb)."""
-    planned, ran = r.get("planned_epochs"), r.get("epochs")
-    return f"{'-' if planned is None else f'{planned:.1f}'} / {'-' if ran is None else f'{ran:.1f}'}"
-
-
-def report(out: Path) -> dict[str, Any]:
-    """Merge every row file in ``out`` into adapt.json, adapt.md and adapt.png."""
-    from nasoa.core.runtime import atomic_write_bytes, atomic_write_json
-
-    every = [r for f in sorted(out.glob("rows*.jsonl")) for r in _read_jsonl(f)]
-    every, older = _latest(every)
-    protocol = max((r.get("protocol", 1) for r in every), default=PROTOCOL)
-    failed = [r for r in every if "error" in r]
-    rows = [r for r in every if "error" not in r]
-    ratios = [r for f in sorted(out.glob("ratios*.jsonl")) for r in _read_jsonl(f) if r.get("protocol", 1) == protocol]
-    if not rows:
-        raise NasoaError(f"no results in {out} yet (no rows*.jsonl); run `nasoa bench adapt --out {out}` first")
-    cfg = _read_jsonl(out / "invocations.jsonl")
-    budgets = sorted({r["budget_s"] for r in rows})
-    present = [s for s in STRATEGIES if any(r["strategy"] == s for r in rows)]
-    summary = []
-    for b in budgets:
-        for s in present:
-            sel = [r for r in rows if r["budget_s"] == b and r["strategy"] == s]
-            if sel:
-                summary.append({"budget_s": b, "strategy": s, "tasks": len(sel),
-                                "mean_test_accuracy": statistics.mean(r["test_accuracy"] for r in sel),
-                                "mean_val_accuracy": statistics.mean(r["val_accuracy"] for r in sel),
-                                "max_wall_over_budget": max(r["wall_s"] / b for r in sel)})
-    deltas = []  # nasoa minus each baseline, on the tasks both ran
-    for b in budgets:
-        for s in present:
-            d = _paired(rows, b, s) if s != "nasoa" else []
-            if d:
-                deltas.append({"budget_s": b, "baseline": s, "tasks": len(d), "mean_delta": statistics.mean(d),
-                               "wins": sum(x > 0 for x in d), "ties": sum(x == 0 for x in d)})
-    prov = provenance()
-    pv = fields(prov)  # its values by the names the report prints
-    result = {"suite": "adapt", "protocol": protocol, "provenance": prov, "invocations": cfg, "rows": rows,
-              "failed": failed, "summary": summary, "nasoa_minus_baseline": deltas, "bohb_ratio": ratios}
-    atomic_write_json(out / "adapt.json", result)
-    _plot(summary, present, budgets, out / "adapt.png")
-    n_tasks = len({r["task"] for r in rows})
-    seen = sorted({json.dumps(r.get("store_seen"), sort_keys=True) for r in rows if r.get("store_seen")})
-    if protocol >= PROTOCOL:
-        how = ("Every row started from its own copy of one store snapshot (" + "; ".join(
-            f"{json.loads(x)['runs']} runs, {json.loads(x)['cached_tasks']} tasks with cached features" for x in seen)
-            + "): no row saw another row's run or its cached meta-features/LogME; each paid its own set-up inside "
-              "its budget.")
-    else:
-        how = ("**Old protocol**: the rows of a task shared one store, so later rows saw earlier runs and cached "
-               "LogME; re-run with this version to measure without that flaw.")
-    compare = list(COMPARE) if "nasoa" in present else []  # "-" where a baseline has no rows
-    lines = [f"# nasoa adapt vs baselines: {n_tasks} tasks x {len(budgets)} budgets", "",
-             f"Measured {pv['date']} on {pv['cpu']} ({pv['cpu_cores']} cores), torch {pv['torch']}, "
-             f"nasoa {pv['nasoa']}. Each cell: mean **test** accuracy over the tasks (the task's held-out test "
-             f"split, evaluated after the budgeted command returned), validation accuracy in brackets. "
-             f"{how}" + (f" ({older} rows of an older protocol left out.)" if older else ""), "",
-             "| budget | " + " | ".join(present + [f"nasoa - {c}" for c in compare]) + " |",
-             "|---|" + "---|" * (len(present) + len(compare))]
-    for b in budgets:
-        cells = [next((f"{x['mean_test_accuracy']:.4f} ({x['mean_val_accuracy']:.4f}), n={x['tasks']}"
-                       for x in summary if x["budget_s"] == b and x["strategy"] == s), "-") for s in present]
-        for c in compare:
-            d = _paired(rows, b, c)
-            cells.append(f"{statistics.mean(d):+.4f}, n={len(d)}" if d else "-")
-        lines.append(f"| {b:g}s | " + " | ".join(cells) + " |")
-    if deltas:
-        lines += ["", "## nasoa minus each baseline (test accuracy, same tasks)", "",
-                  "| budget | baseline | tasks | mean difference | nasoa better / tied |", "|---|---|---|---|---|"]
-        lines += [f"| {d['budget_s']:g}s | {d['baseline']} | {d['tasks']} | {d['mean_delta']:+.4f} | "
-                  f"{d['wins']} / {d['ties']} |" for d in deltas]
-    if ratios:
-        lines += ["", "## Compute BOHB needs to reach nasoa's one-shot (validation) accuracy", "",
-                  "| task | budget | nasoa acc | BOHB best | BOHB trials | BOHB compute to reach | ratio |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in ratios:
-            reach = f"{r['bohb_compute_to_reach_s']:.0f}s" if r["ratio"] is not None else f"not in {r['bohb_compute_s']:.0f}s"
-            ratio = f"{r['ratio']}x" if r["ratio"] is not None else f"> {r['ratio_lower_bound']}x"
-            lines.append(f"| `{r['task']}` | {r['budget_s']:g}s | {r['nasoa_accuracy']:.4f} | {r['bohb_best']:.4f} | "
-                         f"{r.get('bohb_trials', '-')} | {reach} | {ratio} |")
-    lines += ["", "| task | budget | strategy | model | input px | epochs planned / run | val | test | wall |",
-              "|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['task_index']} | {r['budget_s']:g}s | {r['strategy']} | {r['model']} | "
-              f"{r.get('input_size', '-')} | {_epochs(r)} | {r['val_accuracy']:.4f} | {r['test_accuracy']:.4f} | "
-              f"{r['wall_s']:.1f}s |"
-              for r in sorted(rows, key=lambda r: (r["task_index"], r["budget_s"], STRATEGIES.index(r["strategy"])))]
-    if failed:
-        lines += ["", "Runs that could not start (not counted above):", ""]
-        lines += [f"- task {r['task_index']}, {r['budget_s']:g}s, {r['strategy']}: {r['error']}" for r in failed]
-    lines += ["", "Tasks: " + "; ".join(f"{i}: `{t}`" for i, t in
-                                         sorted({(r['task_index'], r['task']) for r in rows}))]
-    atomic_write_bytes(out / "adapt.md", ("\n".join(lines) + "\n").encode())
-    return result
-
-
-def _plot(summary: list[dict[str, Any]], strategies: list[str], budgets: list[float], path: Path) -> None:
-    import numpy as np
-
-    fig, ax = figure(figsize=(6.4, 3.6), dpi=110)
-    width = 0.8 / max(1, len(strategies))
-    x = np.arange(len(budgets))
-    for i, s in enumerate(strategies):
-        ys = [next((r["mean_test_accuracy"] for r in summary if r["budget_s"] == b and r["strategy"] == s), np.nan)
-              for b in budgets]
-        ax.bar(x + (i - (len(strategies) - 1) / 2) * width, ys, width, label=s)
-    ax.set_xticks(x, [f"{b:g}s" for b in budgets])
-    ax.set_xlabel("budget per task")
-    ax.set_ylabel("mean test accuracy")
-    lo = min((r["mean_test_accuracy"] for r in summary), default=0.0)
-    ax.set_ylim(max(0.0, lo - 0.05), 1.0)
-    ax.legend(fontsize=8, ncol=len(strategies), loc="lower center")
-    ax.grid(axis="y", alpha=0.3)
-    save_png(fig, path)
