@@ -532,6 +532,19 @@ def _weight_bias(weight, bias, C, device):
 # ---------------------------------------------------------------------------------------------
 
 
+def _forward(ctx, x, geo, weight, bias, residual, mean, invstd, relu, need_grad):
+    """The forward both autograd functions share once the statistics are known: normalise, add,
+    ReLU, and keep what the backward needs (the packed ReLU mask, not the output)."""
+    w, b = _weight_bias(weight, bias, geo.C, x.device)
+    y, mask = _apply(x, residual, geo, mean, invstd, w, b, relu, write_mask=need_grad)
+    if need_grad:
+        ctx.save_for_backward(x, mask, mean, invstd, w)
+    ctx.geo, ctx.relu = geo, relu
+    ctx.res_dtype = residual.dtype if residual is not None else None
+    ctx.has_weight, ctx.has_bias = weight is not None, bias is not None
+    return y
+
+
 class BnActTrainFunction(torch.autograd.Function):
     """relu(batch_norm(x) + residual) with batch statistics; updates the running stats if given.
 
@@ -542,15 +555,8 @@ class BnActTrainFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, residual, running_mean, running_var, momentum, eps, relu, need_grad):
         geo = _Geometry.of(x)
-        w, b = _weight_bias(weight, bias, geo.C, x.device)
         mean, invstd = _batch_stats(x, geo, running_mean, running_var, momentum, eps)
-        y, mask = _apply(x, residual, geo, mean, invstd, w, b, relu, write_mask=need_grad)
-        if need_grad:
-            ctx.save_for_backward(x, mask, mean, invstd, w)
-        ctx.geo, ctx.relu = geo, relu
-        ctx.res_dtype = residual.dtype if residual is not None else None
-        ctx.has_weight, ctx.has_bias = weight is not None, bias is not None
-        return y
+        return _forward(ctx, x, geo, weight, bias, residual, mean, invstd, relu, need_grad)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -582,15 +588,7 @@ class BnActFrozenFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, residual, mean, invstd, relu, need_grad):
-        geo = _Geometry.of(x)
-        w, b = _weight_bias(weight, bias, geo.C, x.device)
-        y, mask = _apply(x, residual, geo, mean, invstd, w, b, relu, write_mask=need_grad)
-        if need_grad:
-            ctx.save_for_backward(x, mask, mean, invstd, w)
-        ctx.geo, ctx.relu = geo, relu
-        ctx.res_dtype = residual.dtype if residual is not None else None
-        ctx.has_weight, ctx.has_bias = weight is not None, bias is not None
-        return y
+        return _forward(ctx, x, _Geometry.of(x), weight, bias, residual, mean, invstd, relu, need_grad)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -617,18 +615,10 @@ class BnActFrozenFunction(torch.autograd.Function):
 # ---------------------------------------------------------------------------------------------
 
 
-def bn_act_triton(
-    x: torch.Tensor,
-    weight: torch.Tensor | None,
-    bias: torch.Tensor | None,
-    running_mean: torch.Tensor | None,
-    running_var: torch.Tensor | None,
-    residual: torch.Tensor | None = None,
-    training: bool = True,
-    momentum: float | None = 0.1,
-    eps: float = 1e-5,
-    relu: bool = True,
-) -> torch.Tensor:
+def bn_act_triton(x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
+                  running_mean: torch.Tensor | None, running_var: torch.Tensor | None,
+                  residual: torch.Tensor | None = None, training: bool = True, momentum: float | None = 0.1,
+                  eps: float = 1e-5, relu: bool = True) -> torch.Tensor:
     """``relu(batch_norm(x) + residual)``, each part optional, with the Triton kernels.
 
     Same signature and semantics as :func:`nasoa.kernels.reference.bn_act_reference` (which is
