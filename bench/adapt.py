@@ -26,13 +26,24 @@ processes can share a machine and a folder; the report (``adapt.json``, ``adapt.
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from nasoa.core.errors import NasoaError
+from nasoa.app.adapt import adapt
+from nasoa.app.bohb import bohb_search
+from nasoa.app.executor import LocalExecutor
+from nasoa.app.predict import load_run
+from nasoa.core.data import Batches, load_task, load_test
+from nasoa.core.families import lineage_of
+from nasoa.core.train import evaluate
+from nasoa.meta.metamodel import MetaModel
 from nasoa.zoo import profiled_records
 
 from .adapt_report import report
@@ -43,8 +54,6 @@ from .adapt_store import (PROTOCOL, STRATEGIES, _append_jsonl, _drop_torn_tail, 
 def task_stream(n: int, seed: int = 0) -> list[str]:
     """``n`` task specs cut from the built-ins outside the zoo's source (MNIST and Fashion-MNIST, and
     MNIST-5k, a subset of MNIST train, are the zoo's pretraining data, so never downstream tasks)."""
-    import numpy as np
-
     rng = np.random.default_rng([seed, 7])
     pools = [("animal", 10, (60, 400)), ("digits", 10, (30, 110)), ("animal", 10, (20, 80))]
     out = []
@@ -84,10 +93,6 @@ def parse_shard(text: str) -> tuple[int, int]:
 def _warm_up(seed_path: Path) -> None:
     """Pay the process's one-off costs before any row: module imports (torchvision and timm build
     the ImageNet members) and the meta-model's back-ends (imported on load)."""
-    import importlib
-
-    from nasoa.meta.metamodel import MetaModel
-
     for name in ("nasoa.app.collect", "nasoa.app.bohb", "nasoa.core.train", "nasoa.app.workflow", "torchvision", "timm"):
         try:
             importlib.import_module(name)
@@ -98,10 +103,6 @@ def _warm_up(seed_path: Path) -> None:
 
 def test_accuracy(run_dir: Path, spec: str, seed: int) -> float:
     """Accuracy of a run dir's fine-tuned model on the task's held-out test split."""
-    from nasoa.core.data import Batches, load_test
-    from nasoa.app.predict import load_run
-    from nasoa.core.train import evaluate
-
     model, classes, mspec = load_run(run_dir)
     test = load_test(spec, seed=seed).resized(int(mspec["input_size"]))
     if list(test.classes) != list(classes):
@@ -115,9 +116,6 @@ def row_job(spec: str, ti: int, b: float, strategy: str, seed: int, snapshot: Pa
             work: Path | None) -> dict[str, Any]:
     """One (task, budget, strategy) row, from a private copy of the snapshot in ``work`` (removed
     after): what an executor runs. A strategy's NasoaError is the row's result, not a crash."""
-    from nasoa.app.adapt import adapt
-    from nasoa.core.data import load_task
-
     try:
         load_task(spec, seed=seed + ti)  # the task's source decoded before the row's clock starts
     except NasoaError:
@@ -158,10 +156,6 @@ def ratio_job(spec: str, ti: int, b: float, seed: int, bohb_multiple: int, nasoa
               snapshot: Path | dict[str, bytes], work: Path | None) -> dict[str, Any]:
     """BOHB with ``bohb_multiple`` x the budget on the task, from a private copy of the snapshot: how
     much compute it needs to reach nasoa's one-shot validation accuracy. What an executor runs."""
-    from nasoa.app.bohb import bohb_search
-    from nasoa.core.data import load_task
-    from nasoa.meta.metamodel import MetaModel
-
     work = _scratch(work)
     try:
         _start_from(snapshot, work / "experience.sqlite")
@@ -197,8 +191,6 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
     process) runs the rows; this process alone appends them to the row files. Under Ray each row
     works in a temp dir of its worker, from the snapshot's bytes, and returns its row.
     """
-    from nasoa.app.executor import LocalExecutor
-
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown or not strategies:
         raise NasoaError(f"unknown strategies {', '.join(unknown) or '(none given)'}; choose from {', '.join(STRATEGIES)}")
@@ -232,8 +224,6 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
         todo = [(b, s) for b in budgets for s in strategies if (spec, float(b), s) not in done]
         task_seed_path = seed_path
         if hold_out_family and todo:
-            from nasoa.core.families import lineage_of
-
             task_seed_path = seed_store(out, seed_store_from, seed, exclude=lineage_of(spec))
         if task_seed_path not in snapshots:
             snapshots[task_seed_path] = task_seed_path if local else snapshot_files(task_seed_path)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -60,9 +62,6 @@ def run_one(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
 
 def run(n: int, out: Path, seed: int = 0, min_budget: float = 5.0, max_budget: float = 60.0, log=print) -> dict[str, Any]:
-    import shutil
-    import tempfile
-
     rng = random.Random(seed)
     rows = []
     out.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nasoa.kernels import BatchNormAct2d
+
 from .provenance import fields, provenance
 
 __all__ = ["Shape", "SHAPES", "QUICK_SHAPES", "bytes_moved", "copy_bandwidth", "run", "write_results"]
@@ -108,8 +114,6 @@ def bytes_moved(shape: Shape, element_size: int, residual: bool = True, relu: bo
 
 def _timer(device):
     """A function (fn, inner) -> seconds for ``inner`` calls, with the right clock for the device."""
-    import torch
-
     if device.type == "cuda":
 
         def timed(fn: Callable[[], object], inner: int) -> float:
@@ -152,8 +156,6 @@ def copy_bandwidth(device, mib: int | None = None, repeats: int = 10) -> dict:
     faults of new memory (about half the copy rate on the machine this was written on), which is
     not memory bandwidth.
     """
-    import torch
-
     mib = mib or (1024 if device.type == "cuda" else 256)
     src = torch.ones(mib * 2**20, dtype=torch.uint8, device=device)
     dst = torch.zeros_like(src)
@@ -198,12 +200,6 @@ class Row:
 
 def _make_variant(variant: str, C: int, relu: bool, device, training: bool):
     """``(callable(x, residual) -> y, module)`` for one variant; parameters stay fp32 (as under AMP)."""
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    from nasoa.kernels import BatchNormAct2d
-
     if variant in ("eager", "compile"):
         bn = nn.BatchNorm2d(C, device=device).train(training)
 
@@ -230,8 +226,6 @@ def run(
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Time every (shape, variant, pass); returns the result dict that :func:`write_results` writes."""
-    import torch
-
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)

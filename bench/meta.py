@@ -31,6 +31,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nasoa.meta import synthetic
+from nasoa.meta.metamodel import MetaModel, default_model_dir
+from nasoa.meta.store import ExperienceStore
+
 from .provenance import fields, provenance
 
 __all__ = ["bench_meta", "bench_recommend", "to_markdown", "IMPORTS"]
@@ -102,10 +106,6 @@ def bench_meta(runs: int = 10_000, candidates: int = 2000, repeats: int = 20, k:
 
 def _bench_meta(runs: int, candidates: int, repeats: int, k: int, seed: int, import_repeats: int, core: int | None,
                 say: Callable[[str], None]) -> dict[str, Any]:
-    from nasoa.meta import synthetic
-    from nasoa.meta.metamodel import MetaModel, default_model_dir
-    from nasoa.meta.store import ExperienceStore
-
     members = max(2, math.ceil(candidates / PER_MEMBER))
     zoo = synthetic.synthetic_zoo(members, seed=seed)
     n_tasks = math.ceil(runs / 12)
@@ -208,10 +208,6 @@ def bench_recommend(n_candidates: int = 2000, repeats: int = 30, warmup: int = 3
                     online: str | None = "blend", k: int = 5, seed: int = 0, verbose: bool = True) -> dict[str, Any]:
     """Median wall-clock ms of ``MetaModel.recommend(task, budget_s, k)`` over >= n_candidates on a
     model fitted on 40 synthetic tasks x 12 runs (``online=None``: LightGBM alone)."""
-    from nasoa.meta import synthetic
-    from nasoa.meta.metamodel import MetaModel
-    from nasoa.meta.store import ExperienceStore
-
     members = max(2, math.ceil(n_candidates / PER_MEMBER))
     zoo = synthetic.synthetic_zoo(members, seed=seed)
     with tempfile.TemporaryDirectory() as d:

@@ -11,18 +11,18 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
+from nasoa.core.net import ETNasNet
+from nasoa.core.profile import measure_train_step
+from nasoa.zoo.baselines import create_baseline
+
 from .provenance import fields, provenance
 
 ETNAS = ("031-_16_1-1-221-11121", "6-_8_1-1-21211")
 
 
 def run(out: Path, batch: int = 64, size: int = 32, repeats: int = 15, log: Callable[[str], None] = print) -> dict[str, Any]:
-    import torch
-
-    from nasoa.core.net import ETNasNet
-    from nasoa.core.profile import measure_train_step
-    from nasoa.zoo.baselines import create_baseline
-
     models: list[tuple[str, Callable[[], Any]]] = [(e, lambda e=e: ETNasNet(e, num_classes=10, input_size=size)) for e in ETNAS]
     models.append(("resnet18 (timm, stem stride 1)", lambda: create_baseline("resnet18", 10, size)))
     rows = []

@@ -5,8 +5,14 @@ weights and, with the same regime and budget, from random initialisation."""
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any, Callable
+
+from nasoa.app.workflow import prepare_model_and_task
+from nasoa.core.data import load_task
+from nasoa.core.train import Regime, finetune
+from nasoa.zoo import records
 
 from .provenance import fields, provenance
 
@@ -15,13 +21,6 @@ TASK = "builtin:animal?per_class=300"
 
 def run(out: Path, budget_s: float = 30.0, seeds: tuple[int, ...] = (0, 1, 2), task_spec: str = TASK,
         members: list[str] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
-    import statistics
-
-    from nasoa.core.data import load_task
-    from nasoa.core.train import Regime, finetune
-    from nasoa.app.workflow import prepare_model_and_task
-    from nasoa.zoo import records
-
     names = members or [r["name"] for r in records() if r.get("family") == "etnas"]
     regime = Regime(lr=0.03, schedule="cosine", batch_size=64)
     rows = []

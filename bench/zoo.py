@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nasoa.core.figures import figure, save_png
+from nasoa.core.profile import measure_train_step
+from nasoa.core.train import BudgetTooSmallError, Regime, evaluate, finetune
+from nasoa.zoo import records
 
 from .provenance import fields, provenance
 
@@ -29,9 +32,8 @@ TEST_IMAGES = 5000
 
 def _models(zoo_names: list[str] | None, baselines: tuple[str, ...],
             encodings: dict[str, str] | None = None) -> list[tuple[str, str, Callable]]:
-    from nasoa.core.net import ETNasNet
-    from nasoa.zoo import records
-    from nasoa.zoo.baselines import create_baseline
+    from nasoa.core.net import ETNasNet  # lazy: torch; `bench zoo --merge` only reads JSON
+    from nasoa.zoo.baselines import create_baseline  # lazy: torch; `bench zoo --merge` only reads JSON
 
     members = encodings or {r["name"]: r["encoding"] for r in records() if r.get("family") == "etnas"}
     out = []
@@ -48,12 +50,10 @@ def run(budgets_s: list[float], out: Path, seed: int = 0, zoo_names: list[str] |
         baselines: tuple[str, ...] | None = None, log: Callable[[str], None] = print,
         encodings: dict[str, str] | None = None) -> dict[str, Any]:
     """``encodings`` (name -> encoding) benchmarks architectures not yet in the registry."""
-    import torch
+    import torch  # lazy: torch; `bench zoo --merge` only reads JSON
 
-    from nasoa.core.data import Batches, load_task, load_test
-    from nasoa.core.profile import measure_train_step
-    from nasoa.core.train import BudgetTooSmallError, Regime, evaluate, finetune
-    from nasoa.zoo.baselines import BASELINES
+    from nasoa.core.data import Batches, load_task, load_test  # lazy: torch; `bench zoo --merge` only reads JSON
+    from nasoa.zoo.baselines import BASELINES  # lazy: torch; `bench zoo --merge` only reads JSON
 
     baselines = BASELINES if baselines is None else baselines
     task = load_task(SOURCE, seed=seed)

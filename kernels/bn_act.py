@@ -60,7 +60,7 @@ class BatchNormAct2d(nn.BatchNorm2d):
         running_var = self.running_var if not self.training or self.track_running_stats else None
         backend = select_backend(x)
         if backend == "triton":
-            from .bn_act_triton import bn_act_triton
+            from .bn_act_triton import bn_act_triton  # lazy: triton; only the Triton path needs it
 
             return bn_act_triton(
                 x, self.weight, self.bias, running_mean, running_var, residual,

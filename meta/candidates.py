@@ -60,7 +60,7 @@ class Grid:
 def _grid_frame(members: MemberTable, grid: Grid) -> tuple[pl.DataFrame, np.ndarray]:
     """Members x frozen x lr x schedule x optimizer x batch: the task-independent part of the
     candidates (model and regime columns), built once per (zoo, grid) and cached on the table."""
-    import polars as pl
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     cache = members.__dict__.setdefault("_grid_cache", {})
     if grid in cache:
@@ -121,7 +121,7 @@ def enumerate_candidates(members: MemberTable, task_features: Mapping[str, Any],
     fit ``time_model.min_epochs`` in the budget are dropped; when none fits, raises
     :class:`NasoaError` naming the smallest budget that would.
     """
-    import polars as pl
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     if len(members) == 0:
         raise NasoaError("the zoo has no members with measured step times; run `nasoa zoo pretrain` first")

@@ -116,7 +116,7 @@ def check_save_load(factory: Factory) -> None:
 
 
 def check_empty(factory: Factory) -> None:
-    import polars as pl  # slow to import: kept off the start-up path (`nasoa --help`)
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     p = factory(0)
     test = synthetic_frame(1, rows_per_task=3, seed=6)

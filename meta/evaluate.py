@@ -32,7 +32,7 @@ Factory = Callable[[int], "Predictor"]
 
 def task_metrics(pred: np.ndarray, frame: pl.DataFrame) -> pl.DataFrame:
     """One row per task: runs, Spearman, top-1 regret, NDCG@3, mean absolute error."""
-    import polars as pl
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     y = frame["y"].to_numpy().astype(float)
     g = frame["group"].to_numpy()
@@ -81,7 +81,7 @@ def leave_tasks_out(frame: pl.DataFrame, factory: Factory, folds: int = 5, seed:
                     ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
     """K-fold cross-validation over tasks: each fold's tasks are predicted by a predictor that never
     saw them. Returns (predictions: group, y, pred; per-task metrics; summary)."""
-    import polars as pl
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     groups = frame["group"].to_list()
     if len(set(groups)) < 2:
@@ -105,7 +105,7 @@ def leave_families_out(frame: pl.DataFrame, factory: Factory, seed: int = 0,
     """Hold out one task family at a time (column ``family``): its tasks are ranked by a predictor
     fitted on the other families only, as a user's task from an unseen kind of data would be.
     Returns (predictions, per-task metrics with their family, summary with a per-family table)."""
-    import polars as pl
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     fams = list(dict.fromkeys(frame["family"].to_list()))
     if len(fams) < 2:
@@ -149,7 +149,7 @@ def prequential(frame: pl.DataFrame, factories: Mapping[str, Factory], warm_task
             for row in part.to_dicts():
                 y, g = row.pop("y"), row.pop("group")
                 p.learn_one(row, y, g)
-        import polars as pl
+        import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
         pf = pl.DataFrame({"group": gs, "y": np.concatenate(ys)})
         out[name] = summarize(task_metrics(np.concatenate(preds), pf))

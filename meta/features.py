@@ -23,6 +23,7 @@ or a new hyperparameter is new keys and values, not new code:
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -33,6 +34,9 @@ import numpy as np
 from nasoa.core.deadline import MARGIN_FRAC, MARGIN_S
 from nasoa.core.errors import NasoaError
 from nasoa.core.families import lineage_of
+
+from .knn import knn_accuracy
+from .logme import logme
 
 if TYPE_CHECKING:
     import polars as pl
@@ -196,9 +200,6 @@ def transfer_scores(extract: Callable[[str], tuple[np.ndarray, np.ndarray]], mem
     """LogME and k-NN accuracy of each member, ``{"logme": {member: score}, "knn": {...}}``:
     ``extract(name) -> (features N x D, labels N)`` runs the member's forward pass once for both
     (it lives outside ``meta``, which does not import the nets)."""
-    from .knn import knn_accuracy
-    from .logme import logme
-
     out: dict[str, dict[str, float]] = {k: {} for k in TRANSFER_SCORES}
     for name in members:
         f, y = extract(name)
@@ -282,7 +283,7 @@ def derive(frame: pl.DataFrame, time_model: TimeModel) -> pl.DataFrame:
     instead of the estimate) and the member's calibrated time-model terms
     (:data:`TIME_TERM_COLUMNS`; null: the time model's defaults).
     """
-    import polars as pl
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     tm = time_model
     cols = frame.columns
@@ -383,7 +384,7 @@ def row_features(task_features: Mapping[str, Any], model_features: Mapping[str, 
                  budget_s: float, time_model: TimeModel | None = None, epochs_actual: float | None = None,
                  ) -> dict[str, Any]:
     """The feature dict of one (task, model, regime, budget): what ``learn_one`` receives."""
-    import polars as pl
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     base = _base_row(task_features, model_features, regime, budget_s, epochs_actual)
     frame = derive(pl.DataFrame([base], infer_schema_length=None), time_model or TimeModel())
@@ -411,9 +412,7 @@ def training_frame(runs: pl.DataFrame | Iterable[Mapping[str, Any]], time_model:
     current ones, so that runs collected before a member was re-profiled describe it the same way
     as a candidate does. A run's ``step_ms`` and ``planned_epochs`` are what it measured and ran.
     """
-    import json
-
-    import polars as pl
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     rows = runs.to_dicts() if hasattr(runs, "to_dicts") else [dict(r) for r in runs]
     base_rows = []

@@ -38,6 +38,8 @@ meta fit --online``) to switch.
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,11 +47,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nasoa.core.errors import NasoaError
+from nasoa.core.runtime import atomic_write_json, utc_now
 
 from .candidates import REGIME_COLUMNS, Grid, candidate_regime, enumerate_candidates
 from .descriptors import MemberTable, machine_factor
+from .evaluate import leave_families_out, leave_tasks_out, plot_predicted_vs_actual, prequential, select_backend
 from .features import (TimeModel, _base_row, cached_task_features, derive, feature_columns, save_task_features,
                        training_frame)
+from .novelty import novelty
 from .predictors import BACKENDS, CombinedPredictor, Predictor, load_predictor, make_predictor
 from .store import ExperienceStore, RunRecord
 from .timing import calibrated_zoo
@@ -125,8 +130,6 @@ class MetaModel:
         tasks), else the regressor; or any name in :data:`nasoa.meta.predictors.BACKENDS`. ``online`` (``residual``, ``blend`` or
         None) wraps the LightGBM choice with river for learning between refits.
         """
-        from .evaluate import select_backend
-
         st = _open_store(store)
         mm = cls(zoo=zoo, store=st, seed=seed, **kw)
         frame = training_frame(st.runs(), mm.time_model, mm.member_features)
@@ -213,11 +216,6 @@ class MetaModel:
         it, is replaced atomically: a process loading at the same time reads the old snapshot or the
         new one, never a mix, and never finds none. The previous folder is kept (a reader may be in
         it); older ones are removed."""
-        import shutil
-        import uuid
-
-        from nasoa.core.runtime import atomic_write_json, utc_now
-
         if model_dir is None:
             if self.store is None:
                 raise NasoaError("no model dir to save to: pass one, or build the MetaModel on a store")
@@ -335,7 +333,7 @@ class MetaModel:
 
     def _featurise(self, task_features: Mapping[str, Any], candidates: pl.DataFrame | Iterable[Mapping[str, Any]],
                    ) -> pl.DataFrame:
-        import polars as pl
+        import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
         rows = candidates.to_dicts() if hasattr(candidates, "to_dicts") else [dict(c) for c in candidates]
         base = []
@@ -350,7 +348,7 @@ class MetaModel:
     # ---- queries -------------------------------------------------------------------------------
 
     def _output(self, frame: pl.DataFrame, pred: np.ndarray, std: np.ndarray | None) -> pl.DataFrame:
-        import polars as pl
+        import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
         cols = [c for c in (*REGIME_COLUMNS, "budget_s", "planned_epochs", "step_ms", "_min_budget_s")
                 if c in frame.columns]
@@ -380,7 +378,7 @@ class MetaModel:
         ``predicted_accuracy``, ``uncertainty`` (for the ``k`` shown, where the back-end has one),
         ``rank``. :meth:`regime` turns a row into a :class:`nasoa.core.train.Regime` dict.
         """
-        import polars as pl
+        import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
         frame = self.candidates(task, budget_s)
         p = self.predictor
@@ -404,8 +402,6 @@ class MetaModel:
     def novelty(self, task: Any) -> dict[str, Any]:
         """How far the task lies from the tasks in the experience (:func:`nasoa.meta.novelty.novelty`):
         ``score`` above 1 means farther than nine experience tasks in ten from their nearest one."""
-        from .novelty import novelty
-
         experience = [f for _, _, f in self.store.task_list()] if self.store is not None else []
         return novelty(self.task_features(task), experience)
 
@@ -450,8 +446,6 @@ class MetaModel:
         a user's task comes from no family the experience holds) and leaving tasks out in ``folds``
         folds (``"task"``); optionally the online (prequential) comparison and a
         predicted-vs-actual PNG of the first back-end under the first protocol."""
-        from .evaluate import leave_families_out, leave_tasks_out, plot_predicted_vs_actual, prequential
-
         if self.store is None:
             raise NasoaError("evaluation needs a store; build the MetaModel with MetaModel.load(store)")
         unknown = set(by) - {"family", "task"}

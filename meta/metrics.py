@@ -17,7 +17,7 @@ __all__ = ["spearman", "within_task_spearman", "ndcg"]
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rank correlation (ties averaged); NaN below two values, 0 when either side is
     constant (no order to agree with)."""
-    from scipy.stats import spearmanr  # scipy.stats and scikit-learn load on first use: start-up stays fast
+    from scipy.stats import spearmanr  # lazy: scipy.stats (~1 s); loads on first use
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(a) < 2:
@@ -40,7 +40,7 @@ def ndcg(pred: np.ndarray, y: np.ndarray, k: int = 3) -> float:
     """NDCG@k of the order ``pred`` gives, with gains ``y - min(y)`` (raw accuracies would make
     every NDCG look close to 1); tied predictions share their positions' discounts (scikit-learn's
     default). 1 for a task with nothing to order (one run, or equal accuracies)."""
-    from sklearn.metrics import ndcg_score
+    from sklearn.metrics import ndcg_score  # lazy: sklearn (~1 s); loads on first use
 
     gains = np.asarray(y, dtype=float) - float(np.min(y))
     if len(gains) < 2 or not (gains > 0).any():

@@ -25,6 +25,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from nasoa.core.errors import NasoaError
+from nasoa.core.runtime import atomic_write_json, machine, user_data_dir, utc_now, versions
+
+from .metamodel import MetaModel
+from .store import ExperienceStore
 
 __all__ = ["ship", "user_shipped_dir", "PACKAGE_DATA_DIR"]
 
@@ -35,8 +39,6 @@ PACKAGE_DATA_DIR = Path(__file__).resolve().parent / "data"
 def user_shipped_dir() -> Path:
     """Where ``nasoa meta ship`` writes by default (``shipped/`` in the user data dir); what lies
     there is read instead of the package's own experience (:func:`nasoa.app.adapt.shipped_experience`)."""
-    from nasoa.core.runtime import user_data_dir
-
     return user_data_dir() / "shipped"
 
 
@@ -44,11 +46,6 @@ def ship(store: str | Path, dest: str | Path | None = None, seed: int = 0, *,
          zoo: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Write the experience table, its manifest and the meta-model fitted on it (over the member
     records ``zoo``) into ``dest`` (default :func:`user_shipped_dir`); returns the manifest."""
-    from nasoa.core.runtime import atomic_write_json, machine, utc_now, versions
-
-    from .metamodel import MetaModel
-    from .store import ExperienceStore
-
     if not Path(store).is_file():
         raise NasoaError(f"no experience store at {store}; pass the SQLite file `nasoa meta collect` wrote")
     src = ExperienceStore(store)

@@ -299,7 +299,7 @@ class ExperienceStore:
 
         JSON columns stay JSON text unless ``decode`` (then they are dict-valued Python objects,
         which suits :func:`nasoa.meta.features.training_frame`)."""
-        import polars as pl  # slow to import: kept off the start-up path (`nasoa --help`)
+        import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
         with self._guard():
             rows = self.con.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id > ? ORDER BY id",
@@ -373,7 +373,7 @@ class ExperienceStore:
 
     def import_parquet(self, path: str | os.PathLike) -> int:
         """Append the runs of a parquet export; those already here (same ``uid``) are skipped."""
-        import polars as pl  # slow to import: kept off the start-up path (`nasoa --help`)
+        import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
         p = Path(path)
         try:

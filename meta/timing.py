@@ -43,11 +43,17 @@ shipped experience, collected elsewhere, does not bias a user's machine. Without
 from __future__ import annotations
 
 import math
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from nasoa.core.deadline import margin_s
+from nasoa.core.runtime import available_cores, cpu_model
+
+from .descriptors import ENV_MACHINE_FACTOR
 
 __all__ = ["calibrate_records", "calibrated_zoo", "PRIOR_RUNS", "TIME_TERMS"]
 
@@ -81,8 +87,6 @@ def _ref(record: Mapping[str, Any], frozen: int) -> float | None:
 
 
 def _margin_s(budget_s: float) -> float:
-    from nasoa.core.deadline import margin_s
-
     return margin_s(budget_s)
 
 
@@ -249,13 +253,8 @@ def calibrated_zoo(store: Any, zoo: Sequence[Mapping[str, Any]]) -> tuple[list[d
     times and overheads calibrated by what the store's recent runs measured on this machine (a
     bounded query), unless $NASOA_MACHINE_FACTOR overrides the speed. What the time model reads; it
     needs no predictor, so a caller can check a budget before loading one."""
-    import os
-
-    from .descriptors import ENV_MACHINE_FACTOR
-
     records = [dict(r) for r in zoo]
     if store is None or os.environ.get(ENV_MACHINE_FACTOR):
         return records, {}
-    from nasoa.core.runtime import available_cores, cpu_model
 
     return calibrate_records(records, store.timings(), cpu=cpu_model(), threads=available_cores())

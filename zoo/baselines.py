@@ -10,7 +10,7 @@ BASELINES = ("resnet18", "mobilenetv3_large_100", "efficientnet_b0", "regnety_00
 
 
 def create_baseline(name: str, num_classes: int, input_size: int = 32) -> nn.Module:
-    import timm
+    import timm  # lazy: timm (~1 s); the zoo bench reads BASELINES without building one
 
     model = timm.create_model(name, pretrained=False, num_classes=num_classes)
     if input_size <= 64:

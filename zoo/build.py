@@ -12,10 +12,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from safetensors import SafetensorError
+
 from nasoa.core.errors import NasoaError
-from nasoa.core.models import reset_registry
+from nasoa.core.models import create_model, is_model, reset_registry
+from nasoa.core.profile import measure_train_step
 from nasoa.core.provenance import provenance
 from nasoa.core.runtime import atomic_write_json, check_name
+from nasoa.core.space import count_cost, parse
+from nasoa.core.train import Regime, evaluate, finetune, save_weights
 
 from .registry import SCHEMA, _read, measured_file, records, sha256_file, user_members_file, user_zoo_dir
 
@@ -36,8 +41,6 @@ def choose_members(front: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
 
 def measure_step_ms(model, input_size: int, num_classes: int, repeats: int = 15) -> dict[str, float]:
     """``train_step_ms`` per frozen-stage setting (0 .. num_stages) at the zoo's batch size."""
-    from nasoa.core.profile import measure_train_step
-
     out = {}
     for k in range(0, getattr(model, "num_stages", 0) + 1):
         st = measure_train_step(model, ZOO_BATCH, input_size, num_classes, frozen_stages=k, warmup=3, repeats=repeats)
@@ -78,12 +81,10 @@ def pretrain(
     check_name(name, "member name")
     registry = Path(registry) if registry is not None else user_members_file()
     weights_dir = Path(weights_dir) if weights_dir is not None else registry.parent / "weights"
-    import torch
+    import torch  # lazy: torch; `nasoa zoo` checks arguments first
 
-    from nasoa.core.data import Batches, load_task, load_test
-    from nasoa.core.net import ETNasNet
-    from nasoa.core.space import count_cost, parse
-    from nasoa.core.train import Regime, evaluate, finetune, save_weights
+    from nasoa.core.data import Batches, load_task, load_test  # lazy: torch; `nasoa zoo` checks arguments first
+    from nasoa.core.net import ETNasNet  # lazy: torch; `nasoa zoo` checks arguments first
 
     t0 = time.time()
     task = load_task(source, seed=seed)
@@ -136,7 +137,8 @@ def pretrain(
 
 def imagenet_record(family: str) -> dict[str, Any]:
     """Registry record of an ImageNet member, with step times measured on this machine."""
-    from .imagenet import IMAGENET_MEAN, IMAGENET_STD, LITE_MEAN, LITE_STD, EfficientNetLite0, MobileNetV2
+    from .imagenet import (  # lazy: torch; `nasoa zoo` checks arguments first
+        IMAGENET_MEAN, IMAGENET_STD, LITE_MEAN, LITE_STD, EfficientNetLite0, MobileNetV2)
 
     if family == "mobilenetv2":
         cls, name, mean, std, acc, src = MobileNetV2, "mobilenetv2_imagenet", IMAGENET_MEAN, IMAGENET_STD, 0.71878, (
@@ -149,8 +151,8 @@ def imagenet_record(family: str) -> dict[str, Any]:
     input_size = 64
     model = cls(num_classes=20, input_size=input_size)
     params = sum(p.numel() for p in model.parameters())
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
+    import torch  # lazy: torch; `nasoa zoo` checks arguments first
+    from torch.utils.flop_counter import FlopCounterMode  # lazy: torch; `nasoa zoo` checks arguments first
 
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
@@ -185,9 +187,7 @@ def profile_members(names: Sequence[str] | None = None, *, imagenet: bool = Fals
     keep it with its provenance in the user zoo's ``measured.json``, which overlays the shipped
     records; with ``registry`` (a maintainer's ``zoo/members.json``), update that file's records
     instead. Returns what was written."""
-    import torch
-
-    from nasoa.core.models import create_model
+    import torch  # lazy: torch; `nasoa zoo` checks arguments first
 
     recs = records()
     known = {r["name"]: r for r in recs}
@@ -228,12 +228,9 @@ def profile_members(names: Sequence[str] | None = None, *, imagenet: bool = Fals
 def add_user_member(name: str, encoding: str, weights: Path, input_size: int, mean, std, source: str,
                     source_accuracy: float | None) -> dict[str, Any]:
     """Register a user's own ET-NAS model + safetensors weights in the user zoo."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # lazy: torch; `nasoa zoo` checks arguments first
 
-    from nasoa.core.models import is_model
-    from nasoa.core.net import ETNasNet
-    from nasoa.core.space import count_cost, parse
+    from nasoa.core.net import ETNasNet  # lazy: torch; `nasoa zoo` checks arguments first
 
     check_name(name, "member name")
     if is_model(name):

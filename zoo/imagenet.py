@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from nasoa.core.checksums import package_file
 from nasoa.core.errors import NasoaError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -29,8 +30,6 @@ LITE_STD = (0.502, 0.502, 0.502)
 
 def _package_file(package: str, relative: str, install: str) -> Path:
     """The weights file, checked against its pinned sha256 once per process (:mod:`nasoa.core.checksums`)."""
-    from nasoa.core.checksums import package_file
-
     return package_file(package, relative, install)
 
 
@@ -78,7 +77,7 @@ class MobileNetV2(_Staged):
 
     def __init__(self, num_classes: int = 1000, in_chans: int = 3, input_size: int = 224):
         super().__init__()
-        import torchvision
+        import torchvision  # lazy: torchvision; loads only when this member is built
 
         if in_chans != 3:
             raise NasoaError("mobilenetv2_imagenet takes 3-channel input (grey images are expanded to 3 channels)")
@@ -137,7 +136,7 @@ class EfficientNetLite0(_Staged):
 
     def __init__(self, num_classes: int = 1000, in_chans: int = 3, input_size: int = 224):
         super().__init__()
-        import timm
+        import timm  # lazy: timm (~1 s); loads only when this member is built
 
         if in_chans != 3:
             raise NasoaError("efficientnet_lite0_imagenet takes 3-channel input (grey images are expanded)")

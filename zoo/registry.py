@@ -18,8 +18,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
+
 from nasoa.core.errors import NasoaError
 from nasoa.core.models import ModelEntry
+from nasoa.core.runtime import user_data_dir
 
 ZOO_DIR = Path(__file__).resolve().parent
 MEMBERS_FILE = ZOO_DIR / "members.json"
@@ -37,7 +40,6 @@ def user_zoo_dir() -> Path:
     env = os.environ.get("NASOA_ZOO_DIR")
     if env:
         return Path(env).expanduser()
-    from nasoa.core.runtime import user_data_dir
 
     return user_data_dir() / "zoo"
 
@@ -105,8 +107,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _load_safetensors(model, rec: dict[str, Any]) -> None:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # lazy: torch; reading the registry stays cheap
 
     path = Path(rec["_dir"]) / rec["weights"]["file"]
     if not path.is_file():
@@ -132,9 +133,9 @@ def _entry(rec: dict[str, Any]) -> ModelEntry:
     family = rec.get("family", "etnas")
     info = {k: v for k, v in rec.items() if not k.startswith("_")}
     if family == "mobilenetv2":
-        from .imagenet import MobileNetV2 as cls
+        from .imagenet import MobileNetV2 as cls  # lazy: torch; reading the registry stays cheap
     elif family == "efficientnet_lite0":
-        from .imagenet import EfficientNetLite0 as cls
+        from .imagenet import EfficientNetLite0 as cls  # lazy: torch; reading the registry stays cheap
     else:
         cls = None
     if cls is not None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from nasoa.core.errors import NasoaError
-from nasoa.core.runtime import versions
+from nasoa.core.runtime import atomic_write_bytes, atomic_write_json, versions
 
 from .schema import _clean, _empty_frame, _frame, _targets
 
@@ -96,8 +96,6 @@ class Predictor(abc.ABC):
     # -- saving ----------------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
         """Write ``manifest.json`` plus data files into ``directory`` (atomically, file by file)."""
-        from nasoa.core.runtime import atomic_write_bytes, atomic_write_json
-
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         files, state = self._save_files(d)

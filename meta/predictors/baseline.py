@@ -88,7 +88,7 @@ class PopularPredictor(Predictor):
             self.learn_one(x, y, gi)
 
     def _build(self) -> None:
-        from scipy.stats import rankdata  # here, not at the top: scipy.stats costs ~1 s of every start-up
+        from scipy.stats import rankdata  # lazy: scipy.stats (~1 s); loads on first use
 
         by_task: dict[str, list[tuple[dict[str, Any], float]]] = {}
         for x, y, g in self._rows:

@@ -182,7 +182,7 @@ class CombinedPredictor(Predictor):
             n_held += counts[g]
         mask = np.array([g in held for g in groups])
         if held and (~mask).sum() >= self.base.min_rows:
-            import polars as pl
+            import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
             head, block = frame.filter(pl.Series(~mask)), frame.filter(pl.Series(mask))
             probe = LGBMPredictor(**{**self.base.params(), "warm_every": None})

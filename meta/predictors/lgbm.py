@@ -3,8 +3,10 @@ recent rows and refit as the data grows; saved as LightGBM's text model plus its
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -160,7 +162,7 @@ class LGBMPredictor(Predictor):
     def _percentiles(y: np.ndarray, g: np.ndarray, min_runs: int = 3) -> np.ndarray:
         """Each run's percentile rank within its task (average ranks for ties; 0 worst, 1 best);
         NaN for tasks with fewer than ``min_runs`` runs."""
-        from scipy.stats import rankdata
+        from scipy.stats import rankdata  # lazy: scipy.stats (~1 s); loads on first use
 
         out = np.full(len(y), np.nan)
         for key in np.unique(g):
@@ -170,7 +172,7 @@ class LGBMPredictor(Predictor):
         return out
 
     def _fit_relative(self, x: np.ndarray, ya: np.ndarray, frame: pl.DataFrame, schema: FeatureSchema) -> None:
-        import lightgbm as lgb
+        import lightgbm as lgb  # lazy: lightgbm; loads when a model is fitted or read
 
         self._rel_booster, self._rel_scale = None, 0.0
         if self.relative_weight <= 0:
@@ -202,7 +204,7 @@ class LGBMPredictor(Predictor):
 
     def _dataset(self, frame: pl.DataFrame, schema: FeatureSchema):
         """A LightGBM dataset of a frame holding features, ``y`` and ``group``."""
-        import lightgbm as lgb
+        import lightgbm as lgb  # lazy: lightgbm; loads when a model is fitted or read
 
         x = schema.matrix(frame)
         ya = frame["y"].cast(float).to_numpy().astype(np.float64)
@@ -224,16 +226,14 @@ class LGBMPredictor(Predictor):
     def _stored(self) -> pl.DataFrame | None:
         """The rows of the last full fit (read from their parquet bytes on first use)."""
         if self._table is None and self._table_blob is not None:
-            import io
-
-            import polars as pl
+            import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
             self._table = pl.read_parquet(io.BytesIO(self._table_blob))
         return self._table
 
     def _recent_frame(self, k: int | None = None) -> pl.DataFrame | None:
         """The last ``k`` rows (every row when None) as one frame with ``y`` and ``group``."""
-        import polars as pl
+        import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
         k = self.n_rows if k is None else min(k, self.n_rows)
         new = self._rows[len(self._rows) - min(k, len(self._rows)):]
@@ -251,9 +251,7 @@ class LGBMPredictor(Predictor):
 
     # -- fitting -----------------------------------------------------------------------------------
     def _fit_full(self) -> None:
-        import time
-
-        import lightgbm as lgb
+        import lightgbm as lgb  # lazy: lightgbm; loads when a model is fitted or read
 
         t = time.perf_counter()
         frame = self._recent_frame()
@@ -284,7 +282,7 @@ class LGBMPredictor(Predictor):
         self.fit_s = time.perf_counter() - t
 
     def _warm(self) -> None:
-        import lightgbm as lgb
+        import lightgbm as lgb  # lazy: lightgbm; loads when a model is fitted or read
 
         assert self._schema is not None
         frame = self._recent_frame(max(self.warm_window, self._pending))
@@ -365,8 +363,6 @@ class LGBMPredictor(Predictor):
         files = {"recent.json": json.dumps({"x": self._rows, "y": self._y, "group": self._g}).encode()}
         if self._n_fit:
             if self._table_blob is None:  # written once per full fit, then the same bytes
-                import io
-
                 buf = io.BytesIO()
                 self._stored().write_parquet(buf, statistics=False)
                 self._table_blob = buf.getvalue()
@@ -384,7 +380,7 @@ class LGBMPredictor(Predictor):
 
     @classmethod
     def _load(cls, d: Path, manifest: dict[str, Any], files: dict[str, bytes]) -> LGBMPredictor:
-        import lightgbm as lgb
+        import lightgbm as lgb  # lazy: lightgbm; loads when a model is fitted or read
 
         p = cls(**manifest["params"])
         st = manifest["state"]

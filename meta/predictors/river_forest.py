@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,9 +53,7 @@ class RiverPredictor(Predictor):
         self._build()
 
     def _build(self) -> None:
-        import numbers
-
-        from river import compose, forest, preprocessing, tree
+        from river import compose, forest, preprocessing, tree  # lazy: river; loads when the online model is built
 
         self._prep = compose.TransformerUnion(
             compose.SelectType(numbers.Number) | preprocessing.StandardScaler(),

@@ -35,7 +35,7 @@ def _clean(x: Mapping[str, Any]) -> dict[str, float | str]:
 
 
 def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    import polars as pl
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
 
@@ -51,7 +51,7 @@ def _targets(frame: pl.DataFrame) -> tuple[list[dict[str, Any]], list[float], li
 
 
 def _empty_frame(n: int) -> pl.DataFrame:
-    import polars as pl
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     return pl.DataFrame({"_row": np.zeros(n)})
 
@@ -70,7 +70,7 @@ class FeatureSchema:
 
     @classmethod
     def fit(cls, frame: pl.DataFrame) -> FeatureSchema:
-        import polars as pl
+        import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
         numeric, categorical = [], {}
         for c in sorted(frame.columns):
@@ -85,7 +85,7 @@ class FeatureSchema:
 
     def matrix(self, frame: pl.DataFrame) -> np.ndarray:
         """The frame as a float64 matrix in schema order: one polars query for every column."""
-        import polars as pl
+        import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
         n = frame.height
         out = np.full((n, len(self.numeric) + len(self.categorical)), np.nan, dtype=np.float64)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import abc
 import concurrent.futures as cf
 import ctypes
+import importlib.util
 import multiprocessing as mp
 import os
 import signal
@@ -247,7 +248,6 @@ def check_options(kind: str = "local", *, address: str | None = None, cpus_per_r
         raise NasoaError(f"--gpus-per-run {gpus_per_run:g} must be >= 0")
     if retries < 0:
         raise NasoaError(f"--retries {retries} must be >= 0")
-    import importlib.util
 
     try:
         found = importlib.util.find_spec("ray") is not None
@@ -267,7 +267,7 @@ def make_executor(kind: str = "local", *, address: str | None = None, cpus_per_r
     if kind == "local":
         return LocalExecutor()
     try:  # ray is imported only here, when it is asked for (it costs about 0.5 s)
-        from nasoa.app.executor_ray import RayExecutor
+        from nasoa.app.executor_ray import RayExecutor  # lazy: ray (~0.5 s), imported only when asked for
     except ImportError as e:
         if (e.name or "").split(".")[0] != "ray":
             raise

@@ -16,6 +16,7 @@ The only module of nasoa that imports ``ray`` (an optional extra: ``pip install
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -46,7 +47,7 @@ def _run_in_worker(fn: Callable[..., Any], threads: int, args: tuple, kwargs: di
     """What a Ray task runs: the run's function, with torch limited to the CPUs the task was given;
     the worker's clock around it (the run's budget starts at ``started``)."""
     os.environ[ENV_THREADS] = str(threads)  # nasoa.core.runtime.available_cores() reads it (the trainer does)
-    import torch  # every run function fine-tunes or scores with torch; the worker keeps it loaded
+    import torch  # lazy: torch; loads in the Ray worker, the driver's import stays light
 
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
@@ -59,8 +60,6 @@ def _run_in_worker(fn: Callable[..., Any], threads: int, args: tuple, kwargs: di
 
 def _import(modules: tuple[str, ...]) -> int:
     """A warm-up task: the worker imports what the runs will need."""
-    import importlib
-
     for name in modules:
         try:
             importlib.import_module(name)

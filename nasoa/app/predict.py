@@ -6,7 +6,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
 from nasoa.core.errors import NasoaError
+from nasoa.core.data import Batches, load_images
+from nasoa.core.models import create_model
 
 
 @dataclass(frozen=True)
@@ -19,12 +25,6 @@ class Prediction:
 
 def load_run(run_dir: str | Path):
     """The fine-tuned model of a run dir, its class names and its input spec."""
-    import torch
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from nasoa.core.models import create_model
-
     run = Path(run_dir)
     for f in ("manifest.json", "model.safetensors", "classes.json"):
         if not (run / f).is_file():
@@ -60,10 +60,6 @@ def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3) -> li
     trainer evaluates; so an image of the run's validation split, as a file of the task or as the
     model saw it, gets the prediction the run's validation accuracy counted.
     """
-    import torch
-
-    from nasoa.core.data import Batches, load_images
-
     model, classes, spec = load_run(run_dir)
     fmt = spec.get("image_format") or {"channels": spec.get("channels", 3)}  # runs made before it was recorded
     x = load_images([Path(p) for p in images], fmt, size=int(spec["input_size"]))

@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nasoa.core.errors import NasoaError
+import nasoa.app.adapt as adapt_module  # adapt_module.adapt, looked up at each call
 from nasoa.core.figures import figure, save_png
 from nasoa.core.runtime import atomic_write_json, parse_duration
+from nasoa.meta.metamodel import MetaModel, default_model_dir
+from nasoa.meta.store import ExperienceStore
 from nasoa.zoo import profiled_records
 
 __all__ = ["read_tasks", "run_stream", "report", "REFERENCES", "GRID"]
@@ -67,12 +70,10 @@ def _adapt_reference(strategies: tuple[str, ...], store: str | Path | None, devi
                      allow_outside: bool = False) -> Reference:
     """Run each strategy once on the task (never learned from); the reference is the best of them."""
     def run(data: str, budget_s: float, seed: int, out: Path) -> dict[str, Any]:
-        from nasoa.app.adapt import adapt
-
         runs = []
         for s in strategies:
-            m = adapt(data, budget_s, strategy=s, seed=seed, store=store, out=out / s, device=device, learn=False,
-                      progress=False, allow_outside=allow_outside)
+            m = adapt_module.adapt(data, budget_s, strategy=s, seed=seed, store=store, out=out / s, device=device,
+                                   learn=False, progress=False, allow_outside=allow_outside)
             runs.append({"strategy": s, "model": m["model"], "val_accuracy": m["val_accuracy"],
                          "elapsed_s": m["elapsed_s"]})
         best = max(runs, key=lambda r: r["val_accuracy"])
@@ -88,8 +89,6 @@ def run_stream(tasks_file: str | Path, out: str | Path, *, strategy: str = "naso
     """Adapt to each task in turn (learning from each run unless ``learn`` is False), run the
     reference on it, and report accuracy and regret per task (``stream.md``, ``stream.png``).
     ``allow_outside``: read CSV rows whose files lie outside their CSV's folder."""
-    from nasoa.app.adapt import adapt
-
     if isinstance(reference, str):
         if reference not in REFERENCES:
             raise NasoaError(f"unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}")
@@ -129,8 +128,9 @@ def run_stream(tasks_file: str | Path, out: str | Path, *, strategy: str = "naso
         row = done.get(i)
         if row is None:
             t = time.time()
-            m = adapt(data, budget, strategy=strategy, seed=seed + i, store=store, out=out / f"task{i:03d}",
-                      device=device, start_time=t, progress=False, learn=learn, allow_outside=allow_outside)
+            m = adapt_module.adapt(data, budget, strategy=strategy, seed=seed + i, store=store,
+                                   out=out / f"task{i:03d}", device=device, start_time=t, progress=False, learn=learn,
+                                   allow_outside=allow_outside)
             row = {"index": i, "data": data, "budget_s": budget, "model": m["model"], "regime": m["regime"],
                    "val_accuracy": m["val_accuracy"], "predicted_accuracy": m.get("predicted_accuracy"),
                    "recommend_ms": m.get("recommend_ms"), "elapsed_s": m["elapsed_s"], "run_id": m.get("run_id")}
@@ -151,9 +151,6 @@ def run_stream(tasks_file: str | Path, out: str | Path, *, strategy: str = "naso
 def refit_store_model_if_due(store: str | Path | None) -> bool:
     """Run the store's due full LightGBM refit (one too large for a task's budget), reading only the
     small snapshot manifests when none is due; True when it ran."""
-    from nasoa.meta.metamodel import MetaModel, default_model_dir
-    from nasoa.meta.store import ExperienceStore
-
     st = ExperienceStore(store)
     try:
         mdir = default_model_dir(st.path)

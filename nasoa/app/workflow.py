@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nasoa.core.errors import NasoaError
+from nasoa.core.models import create_model, get_entry, is_model
 
 
 
 def resolve_device(device: str) -> str:
-    import torch
+    import torch  # lazy: torch; `nasoa train` loads it inside its deadline guard
 
     d = (device or "auto").strip().lower()
     if d == "auto":
@@ -115,7 +116,6 @@ def prepare_model_and_task(
     """Load ``data`` (unless ``task`` is given), resize it to the model's input, build the model.
     ``allow_outside``: read CSV rows whose files lie outside the CSV's folder."""
     t = time.time()
-    from nasoa.core.models import create_model, get_entry, is_model
 
     entry = get_entry(model_name)
     if pretrained and not entry.pretrained:
@@ -124,7 +124,7 @@ def prepare_model_and_task(
             f"initialisation, or pick a pretrained member from `nasoa zoo list`"
         )
     if task is None:
-        from nasoa.core.data import load_task
+        from nasoa.core.data import load_task  # lazy: torch; `nasoa train` loads it inside its deadline guard
 
         task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
         if warn is not None:
@@ -136,7 +136,7 @@ def prepare_model_and_task(
         size = entry.default_input_size if entry.pretrained else min(max(task.image_size, 16), 64)
     task = task.resized(size)
     dev = resolve_device(device)
-    import torch
+    import torch  # lazy: torch; `nasoa train` loads it inside its deadline guard
 
     torch.manual_seed(seed)
     model = create_model(entry.name if is_model(entry.name) else entry.encoding, pretrained=pretrained,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
+import warnings
 
 import typer
 from typer.core import TyperGroup
 
+from nasoa.core.errors import NasoaError
+
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    from nasoa.core.errors import NasoaError
-
     types: list[type[BaseException]] = [NasoaError]
     kernels = sys.modules.get("nasoa.kernels.dispatch")
     if kernels is not None:
@@ -80,8 +82,6 @@ class NasoaGroup(TyperGroup):
     """
 
     def invoke(self, ctx):
-        import warnings
-
         global _COMMAND_START
         _COMMAND_START = ENTRY_START if ENTRY_START is not None else time.time()
         usage_errors, bare_group = _usage_error_types()
@@ -121,7 +121,5 @@ def handle_sigterm() -> None:
     """Make SIGTERM (a scheduler or ``kill`` stopping a job) take Ctrl-C's path: the command stops
     where it is, keeps every store consistent and marks its run interrupted; exit 143. Also what
     stops a background job, whose SIGINT the shell ignores."""
-    import signal
-
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_sigterm)

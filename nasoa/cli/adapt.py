@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import typer
 
+from nasoa.core.runtime import parse_duration
+
 from . import _options as opt
+from ._common import command_start
 
 
 def adapt(
@@ -36,10 +38,6 @@ def adapt(
     as_json: bool = opt.JSON,
 ) -> None:
     """Pick a zoo model and a fine-tuning regime in one shot, fine-tune within --budget, and learn."""
-    from nasoa.core.runtime import parse_duration
-
-    from ._common import command_start
-
     start = command_start()
     budget_s = parse_duration(budget)
     from nasoa.app.adapt import adapt as run

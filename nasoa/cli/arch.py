@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 
 import typer
+
+from nasoa.core.errors import NasoaError
 
 app = typer.Typer(help="Decode, count and sample ET-NAS architectures.", no_args_is_help=True)
 
@@ -16,8 +19,6 @@ def _resolve(name_or_encoding: str):
 
     entry = get_entry(name_or_encoding)
     if entry.encoding is None:
-        from nasoa.core.errors import NasoaError
-
         raise NasoaError(f"{entry.name!r} is a {entry.family} model, not an ET-NAS encoding")
     return entry, parse(entry.encoding)
 
@@ -31,7 +32,6 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ) -> None:
     """Decode an architecture stage by stage, with parameters and multiply-accumulates."""
-    from nasoa.core.errors import NasoaError
     from nasoa.core.space import auto_stem, block_summary, count_cost, describe
 
     entry, arch = _resolve(name_or_encoding)
@@ -82,9 +82,6 @@ def sample_cmd(
     classes: int = typer.Option(10, "--classes", min=1, help="Classes for the params/MACs columns."),
 ) -> None:
     """Sample random architectures (or mutations of one) from the ET-NAS space, deterministically."""
-    import random
-
-    from nasoa.core.errors import NasoaError
     from nasoa.app.search import mutate
     from nasoa.core.space import count_cost, sample
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+import shlex
+import sys
+from pathlib import Path
+
 import typer
+
+from nasoa.core.errors import NasoaError
+from nasoa.core.runtime import atomic_write_bytes, configure_torch_threads, parse_duration
 
 from . import _options as opt
 
@@ -28,10 +37,6 @@ def kernels(
     ),
 ) -> None:
     """Fused BatchNorm + residual + ReLU vs unfused eager vs torch.compile: ms, GB/s, % of copy bandwidth."""
-    from pathlib import Path
-
-    from nasoa.core.errors import NasoaError
-
     if dtype not in ("auto", "float32", "float16", "bfloat16"):
         raise NasoaError(f"--dtype {dtype!r} is not one of auto, float32, float16, bfloat16")
     if layout not in ("channels_last", "nchw"):
@@ -74,9 +79,6 @@ def budgets(
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/train-budgets-<date>/)."),
 ) -> None:
     """Deadline adherence: wall/budget of many whole `nasoa train` processes (random tasks and regimes)."""
-    import datetime
-    from pathlib import Path
-
     from nasoa.bench.budgets import run
 
     d = Path(out or f"bench/results/train-budgets-{datetime.date.today():%Y%m%d}")
@@ -98,12 +100,7 @@ def zoo_bench(
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/zoo-<date>/)."),
 ) -> None:
     """Zoo members vs timm baselines trained from scratch on the source under equal budgets."""
-    import datetime
-    from pathlib import Path
-
     from nasoa.bench.zoo import run
-    from nasoa.core.errors import NasoaError
-    from nasoa.core.runtime import parse_duration
 
     bs = [parse_duration(b) for b in budgets.split(",") if b.strip()]
     if not bs:
@@ -139,11 +136,7 @@ def speed(
     repeats: int = typer.Option(15, "--repeats", min=3, max=1000),
 ) -> None:
     """Training images/s (ET-NAS vs resnet18 at 32 px, NCHW vs channels_last) and frozen-stage savings."""
-    import datetime
-    from pathlib import Path
-
     from nasoa.bench.speed import run
-    from nasoa.core.runtime import configure_torch_threads
 
     configure_torch_threads()
     d = Path(out or f"bench/results/train-speed-{datetime.date.today():%Y%m%d}")
@@ -160,12 +153,7 @@ def transfer(
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/transfer-<date>/)."),
 ) -> None:
     """Pretrained zoo members vs the same architectures from scratch, equal budget and regime."""
-    import datetime
-    from pathlib import Path
-
     from nasoa.bench.transfer import run
-    from nasoa.core.errors import NasoaError
-    from nasoa.core.runtime import parse_duration
 
     try:
         seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
@@ -213,11 +201,7 @@ def adapt_bench(
     """All adapt strategies on the same tasks: test accuracy at equal budget (every row from the same
     store snapshot), nasoa minus practice and default, BOHB's compute to match nasoa. With --executor
     ray the rows are Ray tasks; this process alone writes the row files."""
-    import datetime
-    from pathlib import Path
-
     from nasoa.bench.adapt import parse_shard, read_tasks_file, report, run
-    from nasoa.core.runtime import parse_duration
 
     d = Path(out or f"bench/results/adapt-{datetime.date.today():%Y%m%d}")
     if report_only:
@@ -248,14 +232,7 @@ def meta_bench(
 ) -> None:
     """The meta-model's cost in a user's budget on a store of --runs runs: load (snapshot current, and with
     25 runs to catch up), ranking >= --candidates regimes, learning one run; one core, median of --repeats."""
-    import datetime
-    import json
-    import shlex
-    import sys
-    from pathlib import Path
-
     from nasoa.bench.meta import bench_meta, to_markdown
-    from nasoa.core.runtime import atomic_write_bytes
 
     d = Path(out or f"bench/results/meta-online-{datetime.date.today():%Y%m%d}")
     command = "nasoa bench meta " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("meta") + 1:]) \

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
-from . import adapt, arch, bench, data, meta, predict, search, stream, train, zoo
+from nasoa.core.runtime import process_start_time
+
+from . import _common, adapt, arch, bench, data, meta, predict, search, stream, train, zoo
 from ._common import NasoaGroup
 
 app = typer.Typer(
@@ -35,13 +40,6 @@ def main() -> None:
     time a budgeted command would otherwise spend after its deadline accounting. Every store and
     file is closed or committed before a command returns, so nothing depends on exit handlers.
     """
-    import os
-    import sys
-
-    from nasoa.core.runtime import process_start_time
-
-    from . import _common
-
     _common.ENTRY_START = process_start_time()
     _common.handle_sigterm()
     try:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import typer
+
+from nasoa.core.errors import NasoaError
+from nasoa.core.runtime import parse_duration
 
 from . import _options as opt
 
@@ -25,9 +29,6 @@ def _store(path: Path | None):
 
 
 def _budgets(text: str) -> tuple[float, ...]:
-    from nasoa.core.errors import NasoaError
-    from nasoa.core.runtime import parse_duration
-
     parts = [p for p in text.replace(" ", "").split(",") if p]
     if not parts:
         raise NasoaError(f"--budgets {text!r} lists no budget; write e.g. 10,30,60 or 30s,2m")
@@ -64,10 +65,7 @@ def collect_cmd(
 ) -> None:
     """Fine-tune sampled regimes on sampled tasks with the real trainer and zoo; append each run.
     With --executor ray the runs go to Ray workers; this process alone writes the store."""
-    from dataclasses import replace
-
     from nasoa.app.collect import CollectConfig, collect
-    from nasoa.core.errors import NasoaError
     from nasoa.app.workflow import resolve_device
 
     def numbers(text: str | None, what: str, cast=float) -> tuple | None:
@@ -144,8 +142,6 @@ def collect_cmd(
 def _worker_device(device: str, gpus_per_run: float) -> str:
     """What a Ray run trains on: cuda when Ray gives it a GPU (``CUDA_VISIBLE_DEVICES`` names the
     one it got), else cpu."""
-    from nasoa.core.errors import NasoaError
-
     d = (device or "auto").strip().lower()
     if d == "auto":
         return "cuda" if gpus_per_run > 0 else "cpu"
@@ -185,7 +181,6 @@ def fit_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Fit the meta-model on every run in the store and save it (pickle-free) beside the store."""
-    from nasoa.core.errors import NasoaError
     from nasoa.meta.metamodel import MetaModel
     from nasoa.zoo import profiled_records
     from nasoa.meta.predictors import BACKENDS
@@ -263,7 +258,6 @@ def show_cmd(
 ) -> None:
     """The fitted meta-model: blend weights and each part's measured prequential error, what each part
     has learned (warm updates, refits, river's window), and feature importances (share of LightGBM's gain)."""
-    from nasoa.core.errors import NasoaError
     from nasoa.meta.metamodel import MetaModel
     from nasoa.zoo import profiled_records
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 
+from nasoa.core.runtime import parse_duration
+
 from . import _options as opt
+from ._common import command_start
 
 
 def search(
@@ -29,11 +33,6 @@ def search(
 ) -> None:
     """Search the ET-NAS space for the Pareto front of proxy accuracy vs measured step time.
     With --executor ray the candidates are Ray tasks; this process alone writes search.sqlite."""
-    from dataclasses import replace
-
-    from nasoa.core.runtime import parse_duration
-
-    from ._common import command_start
     from nasoa.app.executor import ProcessExecutor
     from nasoa.app.search import SearchConfig, SearchStore, run_search
 

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import typer
 
+from nasoa.core.errors import NasoaError
+from nasoa.core.runtime import check_min_budget, deadline_guard, parse_duration
+
 from . import _options as opt
+from ._common import command_start
 
 
 def train(
@@ -35,16 +39,9 @@ def train(
     as_json: bool = opt.JSON,
 ) -> None:
     """Fine-tune one model with one explicit regime on one dataset, finishing within --budget."""
-    from nasoa.core.runtime import parse_duration
-
-    from ._common import command_start
-
     start = command_start()
     budget_s = parse_duration(budget)
-    from nasoa.core.runtime import check_min_budget
-
     check_min_budget(budget_s)
-    from nasoa.core.errors import NasoaError
     from nasoa.core.train import Regime
 
     if weight_decay is None:
@@ -55,7 +52,6 @@ def train(
     )
     if resume and out is None:
         raise NasoaError("--resume needs --out RUN_DIR: the run to continue")
-    from nasoa.core.runtime import deadline_guard
     from nasoa.app.workflow import prepare_model_and_task, run_dir_for
 
     # Loading must leave time for at least a few steps, an evaluation and saving.

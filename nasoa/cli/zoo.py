@@ -7,6 +7,9 @@ from pathlib import Path
 
 import typer
 
+from nasoa.core.errors import NasoaError
+from nasoa.core.runtime import check_name, parse_duration
+
 from . import _options as opt
 
 app = typer.Typer(help="The pretrained zoo: list, show, pretrain, profile and add members.", no_args_is_help=True)
@@ -72,8 +75,6 @@ def pretrain_cmd(
                                        "it (default: the user zoo, $NASOA_ZOO_DIR or zoo/ in the user data dir)."),
 ) -> None:
     """Pretrain members on the source data and register them (in the user zoo, or --registry)."""
-    from nasoa.core.errors import NasoaError
-    from nasoa.core.runtime import check_name, parse_duration
     from nasoa.zoo import build
     from nasoa.zoo.registry import records
 
@@ -134,8 +135,6 @@ def add(
     source_accuracy: float = typer.Option(None, "--source-accuracy", min=0.0, max=1.0),
 ) -> None:
     """Register your own ET-NAS model + weights (kept in the user zoo: $NASOA_ZOO_DIR or the data dir)."""
-    from nasoa.core.errors import NasoaError
-    from nasoa.core.runtime import check_name
     from nasoa.zoo import build
 
     check_name(name, "member name")

@@ -398,7 +398,7 @@ def _recolour(x: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
 
 
 def _corrupt(x: np.ndarray, rngs: list[np.random.Generator]) -> np.ndarray:
-    from scipy.ndimage import gaussian_filter
+    from scipy.ndimage import gaussian_filter  # lazy: scipy; only corrupted families need it
 
     out = x[:, 0].astype(np.float32) / 255.0
     h, w = out.shape[1:]

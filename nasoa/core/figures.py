@@ -24,7 +24,7 @@ def figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], dpi:
            **subplots: Any) -> tuple[Figure, Any]:
     """A new figure and its axes (as ``plt.subplots`` returns them; ``subplots`` passes on, e.g.
     ``sharex=True``)."""
-    from matplotlib.figure import Figure  # inside: matplotlib loads only when a plot is made
+    from matplotlib.figure import Figure  # lazy: matplotlib; loads only when a plot is made
 
     fig = Figure(figsize=figsize, dpi=dpi)
     return fig, fig.subplots(nrows, ncols, **subplots)

@@ -11,6 +11,9 @@ import statistics
 import time
 from dataclasses import dataclass
 
+from nasoa.core.runtime import configure_torch_threads
+from nasoa.core.train.loop import _freeze, _set_train_mode
+
 
 @dataclass(frozen=True)
 class StepTime:
@@ -41,12 +44,10 @@ def measure_train_step(
     ``max_seconds`` stops the repeats early (at least 3 are kept) so a huge candidate cannot eat a
     search budget.
     """
-    import torch
-    import torch.nn.functional as F
+    import torch  # lazy: torch; the search driver imports this module
+    import torch.nn.functional as F  # lazy: torch; the search driver imports this module
 
-    from nasoa.core.cpu_safe import avoid_onednn_crashes
-    from nasoa.core.runtime import configure_torch_threads
-    from nasoa.core.train.loop import _freeze, _set_train_mode
+    from nasoa.core.cpu_safe import avoid_onednn_crashes  # lazy: torch; the search driver imports this module
 
     configure_torch_threads()
     dev = torch.device(device)
@@ -59,7 +60,7 @@ def measure_train_step(
         avoid_onednn_crashes(model)  # strided 1x1 conv backward can crash oneDNN (uxlfoundation/oneDNN#6035)
     _set_train_mode(model, frozen)
     params = [p for p in model.parameters() if p.requires_grad]
-    from nasoa.core.optim import SGD
+    from nasoa.core.optim import SGD  # lazy: torch; the search driver imports this module
 
     opt = SGD([{"params": params}], lr=1e-3, momentum=0.9, nesterov=True)
     in_ch = getattr(model, "in_chans", 3)

@@ -7,8 +7,10 @@ import json
 import os
 import platform
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,7 +99,7 @@ def user_data_dir() -> Path:
     env = os.environ.get(ENV_DATA_DIR)
     if env:
         return Path(env).expanduser()
-    from platformdirs import user_data_dir as _platform_dir
+    from platformdirs import user_data_dir as _platform_dir  # lazy: platformdirs; the CLI imports this at start-up
 
     return Path(_platform_dir("nasoa"))
 
@@ -118,7 +120,7 @@ def available_cores() -> int:
 
 def configure_torch_threads() -> int:
     """Use every core this process may run on (torch's default can be lower in containers)."""
-    import torch
+    import torch  # lazy: torch; the CLI imports this module at start-up
 
     n = available_cores()
     if torch.get_num_threads() != n:
@@ -128,7 +130,7 @@ def configure_torch_threads() -> int:
 
 def versions() -> dict[str, str]:
     """Versions of the packages whose behaviour shapes a result."""
-    from importlib import metadata
+    from importlib import metadata  # lazy: importlib.metadata (~0.1 s); the CLI imports this module at start-up
 
     out = {"python": platform.python_version()}
     for pkg in ("nasoa", "torch", "torchvision", "triton", "numpy", "timm", "lightgbm", "river", "polars", "optuna"):
@@ -257,9 +259,6 @@ class deadline_guard:
             raise DeadlineExceeded(self.message)
 
     def __enter__(self) -> "deadline_guard":
-        import signal
-        import threading
-
         if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
             return self
         left = self.deadline - time.time()
@@ -270,8 +269,6 @@ class deadline_guard:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        import signal
-
         if self._old is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self._old)

@@ -9,6 +9,8 @@ import time
 from typing import Any
 
 from nasoa.app.search.config import SearchConfig
+from nasoa.core.profile import measure_train_step
+from nasoa.core.train import Regime, finetune
 
 __all__ = ["evaluate_candidate", "evaluate_or_fail"]
 
@@ -17,13 +19,10 @@ _TASK_CACHE: dict[tuple[str, int], Any] = {}
 
 def evaluate_candidate(encoding: str, cfg: dict[str, Any]) -> dict[str, Any]:
     """Measure step time, then proxy-train; returns the row's measured fields."""
-    # inside: only workers import torch and the trainer; the driver stays light
-    import torch
+    import torch  # lazy: torch; only workers train, the search driver stays light
 
-    from nasoa.core.data import load_task
-    from nasoa.core.net import ETNasNet
-    from nasoa.core.profile import measure_train_step
-    from nasoa.core.train import Regime, finetune
+    from nasoa.core.data import load_task  # lazy: torch; only workers train, the search driver stays light
+    from nasoa.core.net import ETNasNet  # lazy: torch; only workers train, the search driver stays light
 
     c = SearchConfig.from_dict(cfg)
     key = (c.source, c.seed)

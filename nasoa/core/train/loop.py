@@ -84,7 +84,7 @@ def _set_train_mode(model, frozen: list) -> None:
 
 def _make_optimizer(model, regime: Regime):
     """SGD (Nesterov momentum) or AdamW; no weight decay on BatchNorm/bias parameters."""
-    from nasoa.core import optim  # imports torch (start-up speed)
+    from nasoa.core import optim  # lazy: torch; importing nasoa.core.train stays light
 
     decay, no_decay = [], []
     for p in model.parameters():
@@ -98,8 +98,8 @@ def _make_optimizer(model, regime: Regime):
 
 def evaluate(model, batches, device, memory_format=None) -> tuple[float, float, int]:
     """Top-1 accuracy, mean loss and count over an iterable of (x, y) batches."""
-    import torch
-    import torch.nn.functional as F
+    import torch  # lazy: torch; importing nasoa.core.train stays light
+    import torch.nn.functional as F  # lazy: torch; importing nasoa.core.train stays light
 
     was_training = model.training
     model.eval()
@@ -166,10 +166,10 @@ class _LoopState:
 def _set_up(model, task, regime: Regime, *, seed: int, device: str, mean, std, hflip: bool,
             memory_format: str) -> _Setup:
     """Seed, freeze, move the model to its device and memory format, and build its optimizer and batches."""
-    import torch
+    import torch  # lazy: torch; importing nasoa.core.train stays light
 
-    from nasoa.core.cpu_safe import avoid_onednn_crashes  # imports torch (start-up speed)
-    from nasoa.core.data import Batches  # imports torch (start-up speed)
+    from nasoa.core.cpu_safe import avoid_onednn_crashes  # lazy: torch; importing nasoa.core.train stays light
+    from nasoa.core.data import Batches  # lazy: torch; importing nasoa.core.train stays light
 
     dev = torch.device(device)
     mf = None if memory_format == "contiguous" else torch.channels_last
@@ -196,7 +196,7 @@ def _set_up(model, task, regime: Regime, *, seed: int, device: str, mean, std, h
 
 def _time_eval_batch(model, setup: _Setup) -> float:
     """Seconds of one evaluation batch's forward pass (the model goes back to training mode)."""
-    import torch
+    import torch  # lazy: torch; importing nasoa.core.train stays light
 
     mf = setup.memory_format
     tv = time.time()
@@ -236,7 +236,7 @@ def _batch_stream(train_batches, step: int) -> Iterator:
 
 def _train_step(model, regime: Regime, setup: _Setup, planner: StepPlanner, state: _LoopState, x, y):
     """One optimizer step at the schedule's learning rate; returns the loss (a device tensor)."""
-    import torch.nn.functional as F
+    import torch.nn.functional as F  # lazy: torch; importing nasoa.core.train stays light
 
     x = setup.to_device(x)
     y = y.to(setup.device, non_blocking=True)
@@ -391,7 +391,7 @@ def finetune(
             bounds the first, cold step's time as the estimate of the next until a warm step is seen.
         memory_format: ``auto`` (channels_last), ``channels_last`` or ``contiguous``.
     """
-    import torch
+    import torch  # lazy: torch; importing nasoa.core.train stays light
 
     clock = _Clock(start_time if start_time is not None else time.time(), float(budget_s))
     timings: dict[str, float] = {"before_setup": clock.elapsed()}
