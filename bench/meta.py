@@ -15,7 +15,7 @@ takes to reach the candidate count with the default grid: 4 learning rates x 5 f
 schedules x 2 optimizers = 80 per member) and synthetic runs (12 per task) stand in for the real
 ones: the costs depend on the counts, not on the values.
 
-    python -m nasoa.bench.meta --runs 10000      # or: nasoa bench meta --runs 10000
+    nasoa bench meta --runs 10000
 """
 
 from __future__ import annotations
@@ -229,15 +229,3 @@ def bench_recommend(n_candidates: int = 2000, repeats: int = 30, warmup: int = 3
               f"(p10 {out['p10_ms']:.1f}, p90 {out['p90_ms']:.1f}, n={repeats})")
     return out
 
-
-if __name__ == "__main__":
-    import argparse
-    import json
-
-    ap = argparse.ArgumentParser(prog="python -m nasoa.bench.meta", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, nargs="+", default=[10_000])
-    ap.add_argument("--candidates", type=int, default=2000)
-    ap.add_argument("--repeats", type=int, default=20)
-    a = ap.parse_args()
-    res = [bench_meta(n, a.candidates, a.repeats, log=print) for n in a.runs]
-    print(json.dumps(res, indent=2, default=str))

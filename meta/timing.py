@@ -205,8 +205,12 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
             "x": {"batch": math.log(batch / ref_batch), "size": math.log(size / ref_size) if ref_size else 0.0,
                   "threads": math.log(run_threads / max(int(threads), 1)), "ref": math.log(ref / _REF_MS)},
         })
+        # The budget the time model planned over: an adapt run had already spent ``choice_s`` of
+        # it loading and scoring (counting that as the member's set-up made every later plan think
+        # a member needs seconds to start: three concurrent 15 s adapts were refused).
         budget, steps, n_val = t.get("budget_s"), t.get("steps"), t.get("num_val")
-        if (budget and steps and n_val is not None and t.get("stop_reason") in _FILLED
+        budget = float(budget) - float(t.get("choice_s") or 0.0) if budget else None
+        if (budget and budget > 0 and steps and n_val is not None and t.get("stop_reason") in _FILLED
                 and run_threads == int(threads)):
             window = float(steps) * float(measured) / 1000.0
             over_obs.append({"unused": float(budget) - _margin_s(float(budget)) - window, "w": w, "member": name,

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 import nasoa
 from nasoa.cli.main import app
+from nasoa.meta.store import ExperienceStore
 
 runner = CliRunner()
 TASK = "builtin:digits?per_class=40"
@@ -81,6 +82,14 @@ def test_adapt_runs_within_budget_and_learns(tiny_zoo):
         assert (out / f).exists(), f
     assert json.loads((out / "manifest.json").read_text())["adapt"]["strategy"] == "nasoa"
     assert _count(store) == 1
+    # The run says what it spent before its member and what its post-training phase took; both
+    # reach the store (the time model's overheads, the next run's post-training reserve).
+    assert m["post_s"]["reserved"] == 1.5 and 0 < m["post_s"]["took"] < m["budget_s"]
+    st = ExperienceStore(store)
+    extra = st.records()[0].extra
+    assert 0 < extra["choice_s"] < m["elapsed_s"] and 0 < extra["cpu_share"] <= 1.5
+    assert [v["s"] for v in json.loads(st.get_meta("adapt.post_s"))] == [pytest.approx(m["post_s"]["took"], abs=0.05)]
+    st.close()
     r = runner.invoke(app, ["adapt", TASK, "--budget", "10s", "--store", str(store), "--no-learn", "--json",
                             "--out", str(tiny_zoo / "run2")])
     assert r.exit_code == 0, r.output

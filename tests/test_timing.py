@@ -156,6 +156,26 @@ def test_runs_that_stopped_early_or_ran_on_other_threads_teach_no_overheads():
     assert info["overhead_runs"] == 0 and info["overhead"] is None
 
 
+def test_what_adapt_spent_before_its_member_is_not_learned_as_the_members_set_up():
+    """An adapt run spends seconds loading and scoring before the chosen member is prepared
+    (``choice_s``): the overheads are learned from the budget left then, so the members' set-up
+    stays what it is (counting it in made three concurrent 15 s adapts refuse as 'too small')."""
+    rng = np.random.default_rng(2)
+    setup = {"fast": 0.4, "slow": 0.6}
+    adapt_runs = []
+    for r in _trainer_runs(rng, setup, eval_factor=0.5, excess=0.0, n=40):
+        spent = float(rng.uniform(3.0, 8.0))  # loading and scoring, before the time model's plan
+        budget = r["budget_s"] + spent
+        adapt_runs.append(dict(r, budget_s=budget, choice_s=spent))
+    _, info = calibrate_records(ZOO, adapt_runs, cpu="X", threads=2)
+    assert info["overhead"]["setup_by_member"]["fast"] == pytest.approx(0.4, abs=0.3)
+    assert info["overhead"]["setup_by_member"]["slow"] == pytest.approx(0.6, abs=0.3)
+    # Without choice_s (what runs recorded before), the same runs teach a set-up of seconds.
+    _, blind = calibrate_records(ZOO, [{k: v for k, v in r.items() if k != "choice_s"} for r in adapt_runs],
+                                 cpu="X", threads=2)
+    assert blind["overhead"]["setup_by_member"]["fast"] > 2.0
+
+
 def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
     """Python writes NaN into JSON (a diverged run's loss); the timings query must still read."""
     from nasoa.meta.store import ExperienceStore, RunRecord
@@ -171,6 +191,6 @@ def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
     rows = st.timings()
     assert [r["step_ms"] for r in rows] == [8.0, 7.0] and rows[0] == {
         "model_name": "fast", "frozen_stages": 1, "batch_size": 64, "step_ms": 8.0, "threads": 2, "cpu": "X",
-        "cpu_share": None, "input_size": 32, "budget_s": 10.0, "steps": 100, "stop_reason": "planned",
+        "cpu_share": None, "input_size": 32, "budget_s": 10.0, "choice_s": 0.0, "steps": 100, "stop_reason": "planned",
         "num_val": 40.0}
     assert len(st.timings(limit=1)) == 0  # the most recent run has no measurement

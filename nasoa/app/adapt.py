@@ -42,7 +42,8 @@ from nasoa.app.choose import (DEFAULT_REGIME, PRACTICE_MIN_SIZE, PRACTICE_MODEL,
                               check_strategy, choose, practice_choice)
 from nasoa.app.experience import open_store, shipped_experience, shipped_model
 from nasoa.app.probe import PROBE_MODES, plan_probe
-from nasoa.app.record import add_to_run_manifest, plot_curve, record_run, run_record
+from nasoa.app.record import (POST_RESERVE_S, add_to_run_manifest, plot_curve, post_reserve_s, record_run,
+                               remember_post_s, run_record)
 from nasoa.app.setup_budget import (TRANSFER_MEMBER_S, TRANSFER_MIN_IMAGES, TRANSFER_SHARE, check_budget,
                                     member_min_budgets, precheck_budget, setup_features, transfer_cost_s)
 from nasoa.app.transfer import penultimate_features
@@ -50,7 +51,7 @@ from nasoa.app.workflow import prepare_model_and_task, resolve_device, run_dir_f
 from nasoa.core.data import load_task
 from nasoa.core.deadline import margin_s
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
-from nasoa.core.runtime import atomic_write_json, check_min_budget, deadline_guard
+from nasoa.core.runtime import atomic_write_json, available_cores, check_min_budget, deadline_guard
 from nasoa.core.train import Regime, finetune
 from nasoa.meta.features import TRANSFER_IMAGES, cached_task_features, save_task_features
 from nasoa.meta.metamodel import MetaModel
@@ -67,8 +68,6 @@ __all__ = ["adapt", "Choice", "choose", "practice_choice", "STRATEGIES", "DEFAUL
 # The strategy recorded for a run that continued a probe winner's weights (see nasoa.app.probe); the
 # meta-model does not learn from such runs (nasoa.meta.features.CONTINUED_STRATEGIES).
 PROBED_STRATEGY = "nasoa-probed"
-# Time kept free after training for the curve PNG, the store append and the predictor update.
-POST_RESERVE_S = 1.5
 
 
 def _expected_step_s(choice: Choice) -> float | None:
@@ -199,8 +198,12 @@ def adapt(
     else:  # practice: the member's record straight from the zoo (the meta-model is not loaded)
         rec = zoo_record(choice.model_name)
     size = choice.input_size or int(rec.get("input_size") or 32)
+    post_reserve = post_reserve_s(st)
+    choice_s = time.time() - start  # what the time model's overheads are learned without (run_record)
+    cpu0 = time.process_time()
     if plan is not None:  # try the candidates in a slice each; the winner goes on with its weights
         choice, rec, prep = _run_probes(mm, task, data, plan, seed, device, learn, manifest, features)
+        choice_s, cpu0 = time.time() - start, time.process_time()
     else:
         prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True, size=size, device=device,
                                       task=task)
@@ -209,9 +212,11 @@ def adapt(
     result = finetune(
         prep.model, prep.task, regime, budget_s, seed=seed, start_time=start, device=prep.device, mean=prep.mean,
         std=prep.std, hflip=prep.hflip, run_dir=run_dir, progress=progress,
-        margin_s=margin_s(budget_s) + POST_RESERVE_S, expected_step_s=_expected_step_s(choice),
+        margin_s=margin_s(budget_s) + post_reserve, expected_step_s=_expected_step_s(choice),
         manifest_extra={"model": prep.describe(), "data": data, "command": "adapt", "choice": asdict(choice)},
     )
+    trained = time.time()
+    cpu_share = (time.process_time() - cpu0) / max(trained - start - choice_s, 1e-6) / available_cores()
     plot_curve(result.loss_curve, run_dir / "curve.png",
                f"{choice.model_name} on {task.name[:40]}: val acc {result.val_accuracy:.3f}")
     manifest.update(prep.summary(result, regime, start, strategy=strategy,
@@ -221,12 +226,16 @@ def adapt(
     if learn and mm is not None:
         # A run that continued a probe's weights is not a one-shot run of its regime: recorded apart.
         manifest["run_id"] = record_run(mm, task, prep, regime, result, choice.model_name,
-                                        PROBED_STRATEGY if plan is not None else strategy, seed, run_dir, features)
+                                        PROBED_STRATEGY if plan is not None else strategy, seed, run_dir, features,
+                                        choice_s, cpu_share)
     elif learn:  # practice: recorded like every run, but no predictor learns here (it never loaded one)
         manifest["run_id"] = st.append(run_record(task, task_features, rec, prep, regime, result, strategy, seed,
-                                                  run_dir))
+                                                  run_dir, choice_s, cpu_share))
+    manifest["post_s"] = {"reserved": round(post_reserve, 3), "took": round(time.time() - trained, 3)}
     manifest["elapsed_s"] = round(time.time() - start, 3)
     add_to_run_manifest(run_dir, manifest)
+    if st is not None:
+        remember_post_s(st, time.time() - trained)
     return manifest
 
 
@@ -266,7 +275,7 @@ def _adapt_bohb(mm, task, data: str, budget_s: float, start: float, seed: int, d
                 manifest: dict[str, Any]) -> dict[str, Any]:
     """The ``bohb`` strategy: search within the budget, keep the best trial's model as the run's."""
     run_dir = Path(out) if out is not None else run_dir_for("adapt", "bohb")
-    post = margin_s(budget_s) + POST_RESERVE_S
+    post = margin_s(budget_s) + post_reserve_s(mm.store)
     res = bohb_search(mm, task, budget_s - (time.time() - start) - post, seed=seed, device=resolve_device(device),
                       start_time=time.time(), keep_dir=run_dir / "trials")
     best = Path(res.best_run_dir)

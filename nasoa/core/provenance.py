@@ -20,7 +20,7 @@ from nasoa.core.runtime import machine, utc_now, versions
 
 __all__ = ["provenance", "git_commit", "accelerator", "ENV_KEYS"]
 
-_REPO = Path(__file__).resolve().parents[1]
+_REPO = Path(__file__).resolve().parents[2]  # nasoa/core/provenance.py -> the checkout
 # Environment variables that change which code runs or how many threads it gets.
 ENV_KEYS = ("NASOA_KERNELS", "NASOA_THREADS", "TRITON_INTERPRET", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")
 
