@@ -127,8 +127,10 @@ class MetaModel:
         ``backend``: ``auto`` tries the LightGBM regressor and the LambdaRank ranker and keeps the
         one with lower top-1 regret leaving one task family out at a time (with at least 3
         families: a user's task comes from none of them), else leaving tasks out (with at least 6
-        tasks), else the regressor; or any name in :data:`nasoa.meta.predictors.BACKENDS`. ``online`` (``residual``, ``blend`` or
-        None) wraps the LightGBM choice with river for learning between refits.
+        tasks), else the regressor; with an ``online`` combination, the regressor (the combination
+        needs accuracies, not a ranker's scores); or any name in
+        :data:`nasoa.meta.predictors.BACKENDS`. ``online`` (``residual``, ``blend`` or None) wraps the
+        LightGBM choice with river for learning between refits.
         """
         st = _open_store(store)
         mm = cls(zoo=zoo, store=st, seed=seed, **kw)
@@ -147,6 +149,13 @@ class MetaModel:
             else:
                 backend = "lgbm-regressor"
                 selection = {"by": "default (fewer than 6 tasks to compare on)"}
+            if online and BACKENDS[backend][1]["objective"] != "regression":
+                # An online combination weighs (blend) or corrects (residual) its LightGBM part by
+                # errors in accuracy, which a ranker's scores are not: on the experience shipped
+                # 2026-12-02 LambdaRank won the comparison by 0.2 points of regret and the blend
+                # then gave river, the worst ranker (regret 10 points), all of the weight.
+                selection["kept"] = f"lgbm-regressor, not {backend}: an online combination needs accuracies"
+                backend = "lgbm-regressor"
         if backend.startswith("lgbm") and online:
             objective = BACKENDS[backend][1]["objective"]
             predictor: Predictor = CombinedPredictor(seed=seed, mode=online, base={"objective": objective})

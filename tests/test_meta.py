@@ -740,3 +740,15 @@ def test_the_within_task_part_ranks_runs_within_a_task_and_survives_a_reload(tmp
     # ranking; its size follows the data's within-task spread (0.5 * sqrt(12) * about 0.02 here).
     assert scores[0.5] >= max(0.8, scores[0.0] - 0.02), scores
     assert 0.01 < again._rel_scale < 0.1, again._rel_scale
+
+
+@pytest.mark.parametrize("online,expected", [("blend", "combo-blend:lgbm-regressor"), (None, "lgbm-ranker")])
+def test_an_online_combination_keeps_the_regressor_when_the_ranker_wins(filled_store, zoo, monkeypatch, online,
+                                                                          expected):
+    """The blend weighs its parts by their accuracy errors: a ranker's scores would hand it to river."""
+    import nasoa.meta.metamodel as mmod
+
+    monkeypatch.setattr(mmod, "select_backend", lambda *a, **k: ("lgbm-ranker", {"lgbm-ranker": {}, "lgbm-regressor": {}}))
+    fitted = mmod.MetaModel.fit(filled_store, zoo=zoo, backend="auto", online=online)
+    assert fitted.backend == expected
+    assert ("kept" in fitted.selection) == (online is not None)
