@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nasoa.core.runtime import json_default
-from nasoa.core.sqlite import utc_now_ms
+from nasoa.core.runtime import utc_now
 
 __all__ = ["RunRecord", "JSON_COLUMNS", "RUN_COLUMNS", "INSERT_RUN", "row_values", "decode_row", "to_json"]
 
@@ -55,7 +55,7 @@ class RunRecord:
     strategy: str = "unknown"  # how the regime was chosen: random (collect), metamodel, user, ...
     run_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    created: str = field(default_factory=utc_now_ms)
+    created: str = field(default_factory=lambda: utc_now("milliseconds"))
     uid: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def to_dict(self) -> dict[str, Any]:

@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from nasoa.core.errors import NasoaError
 from nasoa.core.runtime import atomic_write_bytes, user_data_dir
-from nasoa.core.sqlite import BUSY_TIMEOUT_S, Hints, SqliteFile, SqliteFileError, utc_now_ms
+from nasoa.core.runtime import utc_now
+from nasoa.core.sqlite import BUSY_TIMEOUT_S, Hints, SqliteFile, SqliteFileError
 from nasoa.meta.migrations import SCHEMA, SCHEMA_VERSION
 from nasoa.meta.records import (
     INSERT_RUN, JSON_COLUMNS, RUN_COLUMNS, RunRecord, decode_row, record_from_frame_row, row_values, to_json,
@@ -225,7 +226,7 @@ class ExperienceStore:
     def put_task_features(self, task_id: str, features: Mapping[str, Any], task_spec: str = "") -> None:
         with self.transaction() as con:
             con.execute("INSERT OR REPLACE INTO tasks (task_id, task_spec, features, updated) VALUES (?, ?, ?, ?)",
-                        (task_id, task_spec, to_json(dict(features)), utc_now_ms()))
+                        (task_id, task_spec, to_json(dict(features)), utc_now("milliseconds")))
 
     def task_list(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Every task that has runs: ``(task_id, task_spec, features of its latest run)``."""
@@ -252,7 +253,7 @@ class ExperienceStore:
         doc = to_json(dict(features))
         with self.transaction() as con:
             con.execute("INSERT OR REPLACE INTO tasks (task_id, task_spec, features, updated) VALUES (?, ?, ?, ?)",
-                        (task_id, task_spec, doc, utc_now_ms()))
+                        (task_id, task_spec, doc, utc_now("milliseconds")))
             return con.execute("UPDATE runs SET task_features = ? WHERE task_id = ?", (doc, task_id)).rowcount
 
     # ---- reading ---------------------------------------------------------------------------------

@@ -213,8 +213,8 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         if (budget and budget > 0 and steps and n_val is not None and t.get("stop_reason") in _FILLED
                 and run_threads == int(threads)):
             window = float(steps) * float(measured) / 1000.0
-            over_obs.append({"unused": float(budget) - _margin_s(float(budget)) - window, "w": w, "member": name,
-                             "budget_s": float(budget),
+            over_obs.append({"unused": budget - _margin_s(budget) - window, "w": w, "member": name,
+                             "budget_s": budget,
                              "eval_work": float(n_val) * float(measured) / batch / 1000.0, "window": window})
     summary: dict[str, Any] = {"runs": len(step_obs), "overhead_runs": len(over_obs), "threads": int(threads),
                                "cpu": cpu, "prior_runs": prior_runs}

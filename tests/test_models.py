@@ -63,3 +63,19 @@ def test_pretrained_model_loads_its_weights_and_trains_a_new_head(name):
     assert any(not torch.equal(dict(model.named_parameters())[k], dict(fresh.named_parameters())[k]) for k in body), \
         "pretrained=True gave the random initialisation"
     _forward_backward(model)
+
+
+def test_a_source_registered_again_replaces_the_entries_it_supplied():
+    from nasoa.core import models as M
+
+    try:
+        M.register_source("test-family", lambda: [M.ModelEntry("test_a", encoding=M.PUBLISHED["etnas_a"][0])])
+        assert M.is_model("test_a")
+        M.register_source("test-family", lambda: [M.ModelEntry("test_b", encoding=M.PUBLISHED["etnas_a"][0])])
+        assert M.is_model("test_b") and not M.is_model("test_a")
+        M.reset_registry()
+        assert M.is_model("test_b")  # read again on the next lookup
+    finally:
+        M._forget("test-family")
+        M._SOURCES.pop("test-family", None)
+    assert not M.is_model("test_b") and M.is_model("etnas_a")

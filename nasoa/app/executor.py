@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nasoa.core.errors import NasoaError
+from nasoa.core.errors import NasoaError, first_line
 
 __all__ = ["EXECUTORS", "INSTALL_RAY", "Executor", "LocalExecutor", "Outcome", "ProcessExecutor", "check_options",
            "make_executor", "parse_address"]
@@ -197,7 +197,7 @@ class ProcessExecutor(Executor):
         try:
             r = fut.result()
         except cf.process.BrokenProcessPool as e:  # the worker process died: the run failed
-            return Outcome(key=key, submitted=submitted, error=f"{type(e).__name__}: {_first_line(e)}")
+            return Outcome(key=key, submitted=submitted, error=f"{type(e).__name__}: {first_line(e)}")
         return Outcome(key=key, value=r["value"], submitted=submitted, started=r["started"], finished=r["finished"],
                        worker=r["worker"])
 
@@ -211,9 +211,6 @@ class ProcessExecutor(Executor):
     def describe(self) -> dict[str, Any]:
         return {"executor": self.name, "workers": self.workers}
 
-
-def _first_line(e: BaseException) -> str:
-    return str(e).splitlines()[0] if str(e) else ""
 
 
 def parse_address(address: str) -> tuple[str, int] | None:

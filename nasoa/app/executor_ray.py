@@ -29,7 +29,7 @@ from typing import Any
 import ray
 import ray.exceptions
 
-from nasoa.core.errors import NasoaError
+from nasoa.core.errors import NasoaError, first_line
 from nasoa.app.executor import Executor, Outcome, parse_address
 from nasoa.core.runtime import ENV_THREADS
 
@@ -94,7 +94,7 @@ class RayExecutor(Executor):
             resources = ray.cluster_resources()
         except Exception as e:  # noqa: BLE001 - a cluster that went away between init and here
             self.close()
-            raise NasoaError(f"the Ray cluster does not answer: {_first_line(e)}") from None
+            raise NasoaError(f"the Ray cluster does not answer: {first_line(e) or type(e).__name__}") from None
         cpus = float(resources.get("CPU", 0.0))
         gpus = float(resources.get("GPU", 0.0))
         self.gpus_per_run = float(gpus_per_run) if gpus_per_run is not None else (1.0 if gpus > 0 else 0.0)
@@ -131,7 +131,7 @@ class RayExecutor(Executor):
             ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError) as e:
             where = f"at {address}" if address != "auto" else "on this machine (--address auto)"
-            raise NasoaError(f"cannot join a Ray cluster {where}: {_first_line(e)}; start one with `ray start "
+            raise NasoaError(f"cannot join a Ray cluster {where}: {first_line(e) or type(e).__name__}; start one with `ray start "
                              f"--head` or leave out --address for a local Ray") from None
         finally:
             if main and handler is not None:  # ray.init replaces it with an exit(1); keep the command's
@@ -178,7 +178,7 @@ class RayExecutor(Executor):
             attempts = self.retries + 1
             return Outcome(key=key, submitted=submitted, finished=time.time(),
                            error=f"its worker was lost on each of {attempts} attempt{'s' * (attempts > 1)} "
-                                 f"({type(e).__name__}: {_first_line(e)})")
+                                 f"({type(e).__name__}: {first_line(e) or type(e).__name__})")
         return Outcome(key=key, value=out["value"], submitted=submitted, started=out["started"],
                        finished=out["finished"], worker=out["worker"])
 
@@ -195,7 +195,3 @@ class RayExecutor(Executor):
             self._owned = False
             ray.shutdown()
 
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message ("" when it has none): what a one-line report of a
+    failure in a worker, a cluster or a search trial shows."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else ""
+
+
 class NasoaError(Exception):
     """A problem with the user's input or environment; the CLI prints it as one line, exit 2."""
 

@@ -86,36 +86,40 @@ for _name, (_enc, _info) in PUBLISHED.items():
 # registers itself when :mod:`nasoa.zoo` is imported (the application imports it), so this core
 # module never imports a layer above it.
 _SOURCES: dict[str, Callable[[], Iterable[ModelEntry]]] = {}
-_LOADED_SOURCES: set[str] = set()
-_FROM_SOURCES: set[str] = set()
+# The names each source supplied; a source is read when it has no entry here.
+_FROM_SOURCE: dict[str, list[str]] = {}
+
+
+def _forget(source: str) -> None:
+    for name in _FROM_SOURCE.pop(source, []):
+        _REGISTRY.pop(name, None)
 
 
 def register_source(name: str, entries: Callable[[], Iterable[ModelEntry]]) -> None:
     """Register a family of models read lazily: ``entries()`` is called on the next lookup, and
-    again after :func:`reset_registry`. Registering the same ``name`` again replaces it."""
+    again after :func:`reset_registry`. Registering the same ``name`` again replaces it (and the
+    entries it supplied)."""
+    _forget(name)
     _SOURCES[name] = entries
-    _LOADED_SOURCES.discard(name)
 
 
 def reset_registry() -> None:
     """Forget the entries the sources supplied, so the next lookup reads them again (after a member
     was added or the user zoo moved, e.g. ``$NASOA_ZOO_DIR`` changed; tests use it between cases).
     Models registered with :func:`register_model` stay."""
-    for name in _FROM_SOURCES:
-        _REGISTRY.pop(name, None)
-    _FROM_SOURCES.clear()
-    _LOADED_SOURCES.clear()
+    for source in list(_FROM_SOURCE):
+        _forget(source)
 
 
 def _load_sources() -> None:
     for source, entries in list(_SOURCES.items()):
-        if source in _LOADED_SOURCES:
+        if source in _FROM_SOURCE:
             continue
-        _LOADED_SOURCES.add(source)
+        supplied = _FROM_SOURCE[source] = []
         for entry in entries():
             if entry.name not in _REGISTRY:
                 _REGISTRY[entry.name] = entry
-                _FROM_SOURCES.add(entry.name)
+                supplied.append(entry.name)
 
 
 def list_models(pattern: str = "*", pretrained: bool | None = None, family: str | None = None) -> list[str]:

@@ -167,8 +167,10 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def utc_now(timespec: str = "seconds") -> str:
+    """The time now in UTC, ISO 8601 (``timespec="milliseconds"`` where rows written in the same
+    second must keep their order)."""
+    return datetime.now(timezone.utc).isoformat(timespec=timespec)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -19,11 +19,11 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from nasoa.core.errors import NasoaError
+from nasoa.core.runtime import utc_now
 
 __all__ = ["SqliteFileError", "Schema", "Hints", "SqliteFile", "connect", "copy_database", "BUSY_TIMEOUT_S"]
 
@@ -60,10 +60,6 @@ class Hints:
     writable: str = "pass a path in a folder you may write to"
     newer: str = "upgrade nasoa"
     restart: str = "start again"
-
-
-def utc_now_ms() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def connect(path: str | os.PathLike, timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
@@ -202,7 +198,7 @@ class SqliteFile:
                     self.schema.create(c)
                     c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                               (str(self.schema.version),))
-                    c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('created', ?)", (utc_now_ms(),))
+                    c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('created', ?)", (utc_now("milliseconds"),))
             return
         version, current = self.schema_version(), self.schema.version
         if version > current:
@@ -220,7 +216,7 @@ class SqliteFile:
                     c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                               (str(version + 1),))
                     c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                              (f"migrated_{version}_to_{version + 1}", utc_now_ms()))
+                              (f"migrated_{version}_to_{version + 1}", utc_now("milliseconds")))
             version = self.schema_version()
 
     def schema_version(self) -> int:

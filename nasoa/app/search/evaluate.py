@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from nasoa.app.search.config import SearchConfig
+from nasoa.core.errors import first_line
 from nasoa.core.profile import measure_train_step
 from nasoa.core.train import Regime, finetune
 
@@ -56,8 +57,5 @@ def evaluate_or_fail(encoding: str, cfg: dict[str, Any]) -> dict[str, Any]:
     try:
         return evaluate_candidate(encoding, cfg)
     except Exception as e:  # noqa: BLE001 - any crash of one candidate is that candidate's result
-        return {"status": "failed", "error": f"{type(e).__name__}: {_first_line(e)}"}
+        return {"status": "failed", "error": f"{type(e).__name__}: {first_line(e)}"}
 
-
-def _first_line(e: BaseException) -> str:
-    return str(e).splitlines()[0] if str(e) else ""
