@@ -222,8 +222,9 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
         if ti % n != k - 1:
             continue
         todo = [(b, s) for b in budgets for s in strategies if (spec, float(b), s) not in done]
+        todo += [(b, "ratio") for b in budgets if b in ratio_budgets and (spec, float(b)) not in done_ratio]
         task_seed_path = seed_path
-        if hold_out_family and todo:
+        if hold_out_family and todo:  # a ratio alone needs the held-out snapshot too
             task_seed_path = seed_store(out, seed_store_from, seed, exclude=lineage_of(spec))
         if task_seed_path not in snapshots:
             snapshots[task_seed_path] = task_seed_path if local else snapshot_files(task_seed_path)

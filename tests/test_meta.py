@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import polars as pl
 import pytest
 
 from nasoa.core.errors import NasoaError
@@ -147,6 +148,26 @@ def test_lgbm_is_monotone_in_budget_and_saves_text():
         preds.append(p.predict_one(row | {"budget_s": b, "budget_log": math.log(b), "planned_epochs": b / 5}))
     assert all(b >= a - 1e-12 for a, b in zip(preds, preds[1:])), preds
     assert p.feature_importances() and abs(sum(p.feature_importances().values()) - 1) < 1e-9
+
+
+def test_lgbm_ranks_by_transferability_all_else_equal():
+    """A member whose frozen features transfer better (higher k-NN accuracy and LogME, a smaller gap
+    to the task's best member) is never predicted worse: the constraint that carries the
+    transferability evidence to task families the experience never held (#11)."""
+    frame = checks.synthetic_frame(20, seed=9)  # its k-NN scores are missing: give them a noisy signal
+    noise = np.random.default_rng(0).normal(0.0, 0.1, frame.height)
+    frame = frame.with_columns((pl.col("y") * 0.8 + pl.Series(noise)).clip(0.0, 1.0).alias("knn")).with_columns(
+        (pl.col("knn").max().over("group") - pl.col("knn")).alias("knn_gap"))
+    p = make_predictor("lgbm-regressor", 0)
+    p.learn_many(frame)
+    assert {"knn", "logme", "knn_gap", "logme_gap"} <= set(p.feature_importances())
+    row = frame.drop("y", "group").to_dicts()[0]
+    for key, values, rising in (("knn", (0.1, 0.3, 0.5, 0.7, 0.9), True), ("logme", (-1.0, -0.5, 0.0, 0.5, 1.0), True),
+                                ("knn_gap", (0.0, 0.05, 0.1, 0.2, 0.4), False),
+                                ("logme_gap", (0.0, 0.1, 0.3, 0.6, 1.0), False)):
+        preds = [p.predict_one(row | {key: v}) for v in values]
+        pairs = list(zip(preds, preds[1:]))
+        assert all((b >= a - 1e-12) if rising else (b <= a + 1e-12) for a, b in pairs), (key, preds)
 
 
 def test_saved_predictor_is_checked(tmp_path):

@@ -16,7 +16,7 @@ import numpy as np
 
 from nasoa.core.errors import NasoaError
 
-from ..features import MONOTONE_FEATURES
+from ..features import MONOTONE_DECREASING, MONOTONE_FEATURES
 from .base import Predictor
 from .schema import FeatureSchema, _clean, _frame, _targets
 
@@ -30,8 +30,9 @@ class LGBMPredictor(Predictor):
     """LightGBM regressor (``objective="regression"``) or LambdaRank ranker grouped by task.
 
     The ranker's scores are mapped to an accuracy-like scale by a least-squares line fitted on the
-    training rows; only their order within a task is meaningful. Both are monotone
-    non-decreasing in :data:`nasoa.meta.features.MONOTONE_FEATURES`.
+    training rows; only their order within a task is meaningful. Both are monotone:
+    non-decreasing in :data:`nasoa.meta.features.MONOTONE_FEATURES`, non-increasing in
+    :data:`nasoa.meta.features.MONOTONE_DECREASING`.
 
     Online, so that every row reaches the booster at a bounded cost:
 
@@ -144,7 +145,8 @@ class LGBMPredictor(Predictor):
             "max_cat_to_onehot": 8,
             "max_bin": 63,
             "min_data_in_bin": 1,
-            "monotone_constraints": [1 if c in MONOTONE_FEATURES else 0 for c in schema.names],
+            "monotone_constraints": [1 if c in MONOTONE_FEATURES else -1 if c in MONOTONE_DECREASING else 0
+                                     for c in schema.names],
             "monotone_constraints_method": "intermediate",
             "deterministic": True,
             "force_row_wise": True,
