@@ -172,3 +172,70 @@ def test_hold_out_family_snapshot_has_never_seen_the_family(tmp_path):
     assert seed_store(tmp_path / "out", tmp_path / "src.sqlite", exclude="digits") == path  # made once
     full = ExperienceStore(seed_store(tmp_path / "out", tmp_path / "src.sqlite"))
     assert full.count() == 12
+
+
+def _stability(args):
+    from typer.testing import CliRunner
+
+    from nasoa.cli.main import app
+
+    return CliRunner().invoke(app, ["bench", "stability", *args])
+
+
+def test_bench_stability_dry_runs_each_seed_from_the_snapshot_and_resumes(tiny_zoo):
+    import json
+
+    from nasoa.meta.store import ExperienceStore
+
+    out = tiny_zoo / "stab"
+    args = ["--budgets", "10s", "--task", TINY_TASKS[0], "--seeds", "2", "--out", str(out)]
+    r = _stability(args)
+    assert r.exit_code == 0, r.output
+    rows = _rows(out / "stability.jsonl")
+    assert [(x["seed_index"], x["seed"]) for x in rows] == [(0, 0), (1, 100)]  # seed 0 = bench adapt's row seed
+    assert all(x["model"] == "tiny_member" and x["runner_up"] is None and not x["tied"] for x in rows)
+    assert all(x["predicted_accuracy"] is not None and x["transfer"] is not None for x in rows)
+    st = ExperienceStore(out / "seed.sqlite")  # dry runs with --no-learn: the snapshot holds no run of them
+    assert st.count() == 0
+    st.close()
+    assert not (out / "work").exists() or not any((out / "work").iterdir())
+    r = _stability(args)  # resumes: nothing runs again
+    assert r.exit_code == 0 and "seed 0:" not in r.output and len(_rows(out / "stability.jsonl")) == 2
+    res = json.loads((out / "stability.json").read_text())
+    assert res["summary"] == {"10s": {"cells": 1, "stable": 1, "unstable_but_tied": 0}}
+    assert res["cells"][0]["picks"] == ["tiny_member", "tiny_member"] and res["cells"][0]["agree"] == 2
+    assert "| 10 s | 1 | 1 | 0 |" in (out / "stability.md").read_text()
+    r = _stability(["--seeds", "1", "--task", TINY_TASKS[0], "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    r = _stability(["--out", str(out)])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "--task" in r.output, r.output
+
+
+def test_stability_report_counts_agreement_and_ties(tmp_path):
+    import json
+
+    from nasoa.bench.stability import PROTOCOL, stability_report
+
+    def row(j, model, margin, unc, task=0, budget=30.0):
+        return {"protocol": PROTOCOL, "task": f"spec{task}", "task_index": task, "budget_s": budget, "seed_index": j,
+                "seed": j, "model": model, "regime": {}, "predicted_accuracy": 0.8, "uncertainty": unc,
+                "runner_up": "other", "runner_up_predicted": 0.8 - margin, "margin": margin,
+                "tied": margin < unc, "novelty": 0.5, "would_probe": False}
+
+    rows = [row(0, "a", 0.05, 0.01), row(1, "a", 0.05, 0.01), row(2, "a", 0.04, 0.01), row(3, "a", 0.05, 0.01),
+            row(4, "b", 0.02, 0.01),  # 4 of 5: stable
+            *[row(j, "a" if j < 3 else "b", 0.01, 0.05, task=1) for j in range(5)],  # 3 of 5, every deviation tied
+            *[row(j, "a" if j < 3 else "b", 0.10, 0.05, task=2) for j in range(4)],
+            {"protocol": PROTOCOL, "task": "spec2", "task_index": 2, "budget_s": 30.0, "seed_index": 4, "seed": 4,
+             "error": "a budget of 30s is too small"}]
+    (tmp_path / "stability-shard1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:5]))
+    (tmp_path / "stability-shard2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[5:]))
+    res = stability_report(tmp_path)
+    cells = {c["task_index"]: c for c in res["cells"]}
+    assert (cells[0]["agree"], cells[0]["stable"], cells[0]["deviations_tied"]) == (4, True, False)
+    assert (cells[1]["agree"], cells[1]["stable"], cells[1]["deviations_tied"], cells[1]["tied"]) == (3, False, True, 5)
+    assert (cells[2]["agree"], cells[2]["stable"], cells[2]["errors"], cells[2]["deviations_tied"]) == (3, False, 1, False)
+    assert cells[2]["picks"] == ["a", "a", "a", "b", None]
+    assert res["summary"] == {"30s": {"cells": 3, "stable": 1, "unstable_but_tied": 1}}
+    md = (tmp_path / "stability.md").read_text()
+    assert "| 30 s | 3 | 1 | 1 |" in md and "a, a, a, b, error" in md

@@ -220,6 +220,42 @@ def adapt_bench(
     typer.echo(f"table: {d / 'adapt.md'}")
 
 
+@app.command("stability")
+def stability_bench(
+    budgets: str = typer.Option("30s,90s", "--budgets", help="Comma-separated task budgets."),
+    task: list[str] = typer.Option(None, "--task", help="A task's data spec (repeatable)."),
+    tasks_from: str = typer.Option(
+        None, "--tasks-from", help="A file of data specs, one per line (# comments); with --task, these come first."),
+    seeds: int = typer.Option(5, "--seeds", min=2, max=100, help="Seeds per task and budget."),
+    seed_store: str = typer.Option(
+        None, "--seed-store", help="Every dry run starts from a copy of this experience store (default: the shipped "
+                                   "experience)."),
+    hold_out_family: bool = typer.Option(
+        False, "--hold-out-family", help="Each task meets the snapshot without its family (as in bench adapt)."),
+    shard: str = typer.Option("1/1", "--shard", help="K/N: run the tasks with index % N == K-1 (N pinned processes "
+                                                     "sharing one --out)."),
+    report_only: bool = typer.Option(False, "--report-only", help="Rebuild stability.md/json from the rows so far."),
+    seed: int = typer.Option(0, "--seed"),
+    out: str = typer.Option(None, "--out", help="Output dir (default bench/results/stability-<date>/; a bench adapt "
+                                                "folder shares its snapshots); a re-run resumes."),
+) -> None:
+    """Does the one-shot pick hold when only --seed changes? `nasoa adapt --dry-run --no-learn` at
+    several seeds per task and budget: the member each seed picks, and whether a different pick was
+    tied with the usual one within the predictor's uncertainty."""
+    from nasoa.bench.adapt import parse_shard, read_tasks_file
+    from nasoa.bench.stability import run_stability, stability_report
+
+    d = Path(out or f"bench/results/stability-{datetime.date.today():%Y%m%d}")
+    if report_only:
+        stability_report(d)
+        typer.echo(f"table: {d / 'stability.md'}")
+        return
+    bs = tuple(parse_duration(b) for b in budgets.split(",") if b.strip())
+    specs = [*(read_tasks_file(tasks_from) if tasks_from else []), *(task or [])]
+    run_stability(d, specs, bs, seeds, seed, parse_shard(shard), hold_out_family, seed_store, log=typer.echo)
+    typer.echo(f"table: {d / 'stability.md'}")
+
+
 @app.command("meta")
 def meta_bench(
     runs: list[int] = typer.Option([10_000], "--runs", min=1, help="Runs in the synthetic store (repeatable: one row "
