@@ -18,6 +18,16 @@ from . import _options as opt
 app = typer.Typer(help="Benchmarks (kernels, zoo, adapt) with provenance: machine, versions, date.", no_args_is_help=True)
 
 
+def _out_dir(out: str | None, suite: str) -> Path:
+    """``--out``, else ``bench/results/SUITE-<today>/``."""
+    return Path(out or f"bench/results/{suite}-{datetime.date.today():%Y%m%d}")
+
+
+def _durations(text: str) -> tuple[float, ...]:
+    """Comma-separated durations (``30s,2m``) -> seconds."""
+    return tuple(parse_duration(b) for b in text.split(",") if b.strip())
+
+
 @app.command("kernels")
 def kernels(
     out: str = typer.Option(None, "--out", help="Output directory (default bench/results/kernels-<device>-<date>/)."),
@@ -81,7 +91,7 @@ def budgets(
     """Deadline adherence: wall/budget of many whole `nasoa train` processes (random tasks and regimes)."""
     from nasoa.bench.budgets import run
 
-    d = Path(out or f"bench/results/train-budgets-{datetime.date.today():%Y%m%d}")
+    d = _out_dir(out, "train-budgets")
     res = run(runs, d, seed=seed, min_budget=min_budget, max_budget=max_budget, log=typer.echo)
     s = res["summary"]
     typer.echo(f"max wall/budget {s['max_ratio']:.3f}, all within 1.05: {s['all_within_1.05']}; table: {d / 'budgets.md'}")
@@ -102,10 +112,10 @@ def zoo_bench(
     """Zoo members vs timm baselines trained from scratch on the source under equal budgets."""
     from nasoa.bench.zoo import run
 
-    bs = [parse_duration(b) for b in budgets.split(",") if b.strip()]
+    bs = list(_durations(budgets))
     if not bs:
         raise NasoaError("--budgets needs at least one duration, e.g. 60s,120s")
-    d = Path(out or f"bench/results/zoo-{datetime.date.today():%Y%m%d}")
+    d = _out_dir(out, "zoo")
     if merge:
         from nasoa.bench.zoo import merge as merge_dirs
 
@@ -139,7 +149,7 @@ def speed(
     from nasoa.bench.speed import run
 
     configure_torch_threads()
-    d = Path(out or f"bench/results/train-speed-{datetime.date.today():%Y%m%d}")
+    d = _out_dir(out, "train-speed")
     run(d, repeats=repeats, log=typer.echo)
     typer.echo(f"table: {d / 'speed.md'}")
 
@@ -161,7 +171,7 @@ def transfer(
         seed_list = ()
     if not seed_list or min(seed_list) < 0:
         raise NasoaError(f"--seeds takes integers >= 0 separated by commas, e.g. 0,1,2; got {seeds!r}")
-    d = Path(out or f"bench/results/transfer-{datetime.date.today():%Y%m%d}")
+    d = _out_dir(out, "transfer")
     res = run(d, parse_duration(budget), seed_list, task, members or None, log=typer.echo)
     for s in res["summary"]:
         typer.echo(f"{s['member']}: pretrained {s['pretrained_mean']:.4f} vs scratch {s['scratch_mean']:.4f} ({s['gain']:+.4f})")
@@ -203,13 +213,13 @@ def adapt_bench(
     ray the rows are Ray tasks; this process alone writes the row files."""
     from nasoa.bench.adapt import parse_shard, read_tasks_file, report, run
 
-    d = Path(out or f"bench/results/adapt-{datetime.date.today():%Y%m%d}")
+    d = _out_dir(out, "adapt")
     if report_only:
         report(d)
         typer.echo(f"table: {d / 'adapt.md'}")
         return
-    bs = tuple(parse_duration(b) for b in budgets.split(",") if b.strip())
-    rb = tuple(parse_duration(b) for b in ratio_budgets.split(",") if b.strip())
+    bs = _durations(budgets)
+    rb = _durations(ratio_budgets)
     strat = tuple(s.strip() for s in strategies.split(",") if s.strip())
     specs = [*(read_tasks_file(tasks_from) if tasks_from else []), *(task or [])]
     k_n = parse_shard(shard)
@@ -245,12 +255,12 @@ def stability_bench(
     from nasoa.bench.adapt import parse_shard, read_tasks_file
     from nasoa.bench.stability import run_stability, stability_report
 
-    d = Path(out or f"bench/results/stability-{datetime.date.today():%Y%m%d}")
+    d = _out_dir(out, "stability")
     if report_only:
         stability_report(d)
         typer.echo(f"table: {d / 'stability.md'}")
         return
-    bs = tuple(parse_duration(b) for b in budgets.split(",") if b.strip())
+    bs = _durations(budgets)
     specs = [*(read_tasks_file(tasks_from) if tasks_from else []), *(task or [])]
     run_stability(d, specs, bs, seeds, seed, parse_shard(shard), hold_out_family, seed_store, log=typer.echo)
     typer.echo(f"table: {d / 'stability.md'}")
@@ -270,7 +280,7 @@ def meta_bench(
     25 runs to catch up), ranking >= --candidates regimes, learning one run; one core, median of --repeats."""
     from nasoa.bench.meta import bench_meta, to_markdown
 
-    d = Path(out or f"bench/results/meta-online-{datetime.date.today():%Y%m%d}")
+    d = _out_dir(out, "meta-online")
     command = "nasoa bench meta " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("meta") + 1:]) \
         if "meta" in sys.argv else "nasoa bench meta"
     results = [bench_meta(n, candidates, repeats, import_repeats=import_repeats, log=lambda s: typer.echo(s, err=True))
