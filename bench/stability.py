@@ -64,8 +64,10 @@ def stability_job(spec: str, ti: int, b: float, j: int, seed: int, snapshot: Pat
         shutil.rmtree(work, ignore_errors=True)
     pick = {"model": m["model"], "regime": m["regime"], "predicted_accuracy": m["predicted_accuracy"],
             "uncertainty": m["uncertainty"]}
-    other = next((r for r in m.get("top") or [] if r.get("model_name") != m["model"]), None)
-    margin = None if other is None else float(m["predicted_accuracy"]) - float(other["predicted_accuracy"])
+    top = m.get("top") or []
+    other = next((r for r in top if r.get("model_name") != m["model"]), None)
+    # The margin in the ranking score (unclipped): on an easy task both may show accuracy 1.0.
+    margin = None if other is None or not top else float(top[0]["score"]) - float(other["score"])
     unc = m.get("uncertainty")
     return {**base, **pick, "runner_up": None if other is None else other["model_name"],
             "runner_up_predicted": None if other is None else other["predicted_accuracy"],

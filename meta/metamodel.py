@@ -24,15 +24,13 @@ top ``rescore_top``.
 
 Why the blend: in the prequential comparison (:func:`nasoa.meta.evaluate.prequential`;
 ``bench/results/meta-online-20261201/prequential.py``) it ranks as well as LightGBM alone with warm
-starts: top-1 regret / within-task Spearman / NDCG@3 of 0.0106 / 0.869 / 0.966 for the blend and
-0.0101 / 0.866 / 0.964 for LightGBM (60 synthetic tasks x 10 runs, 10 in bulk, 50 online; mean of 5
-seeds), 0.0249 / 0.497 / 0.922 and 0.0232 / 0.523 / 0.913 on the shipped experience (17 tasks in
-bulk, 35 online); river alone is far behind (0.060 / 0.43 / 0.80 and 0.047 / 0.26 / 0.84). What the
-blend adds is a fast reaction when the world changes: river learns every run at once and the
-measured errors hand it the weight while LightGBM catches up (``tests/test_meta.py``: a member that
-starts to lose on every task stops being picked within about 100 runs). ``nasoa meta eval
---online`` repeats the comparison on a store; pass ``online=`` to :meth:`MetaModel.fit` (or ``nasoa
-meta fit --online``) to switch.
+starts (top-1 regret / within-task Spearman / NDCG@3: 0.0106 / 0.869 / 0.966 vs 0.0101 / 0.866 /
+0.964 on 60 synthetic tasks, mean of 5 seeds; 0.0249 / 0.497 / 0.922 vs 0.0232 / 0.523 / 0.913 on
+the shipped experience; river alone 0.060 / 0.43 / 0.80 and 0.047 / 0.26 / 0.84), and it reacts
+fast when the world changes: river learns every run at once and the measured errors hand it the
+weight while LightGBM catches up (``tests/test_meta.py``: a member that starts to lose on every
+task stops being picked within about 100 runs). ``nasoa meta eval --online`` repeats the
+comparison on a store; ``online=`` in :meth:`MetaModel.fit` (``nasoa meta fit --online``) switches.
 """
 
 from __future__ import annotations
@@ -362,8 +360,10 @@ class MetaModel:
         cols = [c for c in (*REGIME_COLUMNS, "budget_s", "planned_epochs", "step_ms", "_min_budget_s")
                 if c in frame.columns]
         out = frame.select(cols).rename({"_min_budget_s": "min_budget_s"} if "_min_budget_s" in cols else {})
+        # score: unclipped (on an easy task several candidates show accuracy 1.0 but keep their order)
         return out.with_columns(
             pl.Series("predicted_accuracy", np.clip(pred, 0.0, 1.0), dtype=pl.Float64),
+            pl.Series("score", np.asarray(pred, dtype=np.float64), dtype=pl.Float64),
             pl.Series("uncertainty", std if std is not None else [None] * frame.height, dtype=pl.Float64),
         )
 
@@ -384,8 +384,8 @@ class MetaModel:
 
         Scores every feasible candidate with one booster call; with an online combination, the
         online part re-scores the ``rescore_top`` best. Columns: the regime, ``planned_epochs``,
-        ``predicted_accuracy``, ``uncertainty`` (for the ``k`` shown, where the back-end has one),
-        ``rank``. :meth:`regime` turns a row into a :class:`nasoa.core.train.Regime` dict.
+        ``predicted_accuracy``, ``score`` (the unclipped ranking score), ``uncertainty`` (for the
+        ``k`` shown, where the back-end has one), ``rank``. :meth:`regime` turns a row into a :class:`nasoa.core.train.Regime` dict.
         """
         import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 

@@ -215,6 +215,9 @@ def test_recommend_picks_near_the_best(fitted, zoo):
             top = fitted.recommend(task, budget, k=5)
             assert top.height == 5 and top["rank"].to_list() == [1, 2, 3, 4, 5]
             assert (top["predicted_accuracy"].diff().drop_nulls() <= 1e-12).all()
+            # the unclipped score ranks; the accuracy shown is that score clipped to [0, 1]
+            assert (top["score"].diff().drop_nulls() <= 1e-12).all()
+            assert np.allclose(top["predicted_accuracy"].to_numpy(), np.clip(top["score"].to_numpy(), 0.0, 1.0))
             cands = fitted.candidates(task, budget).to_dicts()
             truth = [synthetic.true_accuracy(task, _member(zoo, c["model_name"]), c, budget) for c in cands]
             best = top.row(0, named=True)
@@ -225,6 +228,23 @@ def test_recommend_picks_near_the_best(fitted, zoo):
     assert float(np.mean(regrets)) < 0.25 * float(np.mean(random_pick)), (regrets, random_pick)
     regime = fitted.regime(top.row(0, named=True))
     assert regime["epochs"] is None and regime["lr"] in Grid().lrs
+
+
+def test_explore_picks_the_optimistic_candidate(fitted, zoo):
+    """--explore: the candidate whose score plus uncertainty is highest among the top 20 (the
+    unclipped score, so candidates shown at accuracy 1.0 keep their order)."""
+    from nasoa.app.choose import choose
+
+    task = synthetic.synthetic_task_features(905, 0, zoo)
+    top = fitted.recommend(task, 60.0, k=20)
+    assert top["uncertainty"].null_count() < top.height
+    bound = top["score"].to_numpy() + top["uncertainty"].fill_null(0.0).to_numpy()
+    want = top.row(int(np.argmax(bound)), named=True)
+    got = choose("nasoa", fitted, task, 60.0, explore=True)
+    assert (got.model_name, got.regime["lr"], got.regime["frozen_stages"], got.regime["optimizer"]) == \
+        (want["model_name"], want["lr"], want["frozen_stages"], want["optimizer"])
+    plain = choose("nasoa", fitted, task, 60.0)
+    assert (plain.model_name, plain.regime["lr"]) == (top["model_name"][0], top["lr"][0])
 
 
 def _member(zoo, name):

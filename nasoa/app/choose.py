@@ -81,7 +81,7 @@ def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: 
     if strategy == "nasoa":
         top = mm.recommend(task, budget_s, k=max(k, 20) if explore else k)
         if explore and top["uncertainty"].null_count() < top.height:
-            score = top["predicted_accuracy"].to_numpy() + np.nan_to_num(top["uncertainty"].to_numpy(dtype=float))
+            score = top["score"].to_numpy() + top["uncertainty"].fill_null(0.0).to_numpy()
             row = top.row(int(np.argmax(score)), named=True)
         else:
             row = top.row(0, named=True)
