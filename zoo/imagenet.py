@@ -75,6 +75,8 @@ class _Staged(nn.Module):
 class MobileNetV2(_Staged):
     """torchvision MobileNetV2 (width 1.0) with nasoa's stage interface."""
 
+    MODULES = ("torchvision",)  # what building it imports: a one-off cost the set-up pays up front
+
     def __init__(self, num_classes: int = 1000, in_chans: int = 3, input_size: int = 224):
         super().__init__()
         import torchvision  # lazy: torchvision; loads only when this member is built
@@ -133,6 +135,8 @@ def lite0_key(key: str) -> str:
 
 class EfficientNetLite0(_Staged):
     """EfficientNet-Lite0 (timm ``tf_efficientnet_lite0``) with nasoa's stage interface."""
+
+    MODULES = ("timm",)  # what building it imports: a one-off cost the set-up pays up front
 
     def __init__(self, num_classes: int = 1000, in_chans: int = 3, input_size: int = 224):
         super().__init__()

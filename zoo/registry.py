@@ -139,6 +139,8 @@ def _entry(rec: dict[str, Any]) -> ModelEntry:
     else:
         cls = None
     if cls is not None:
+        info["modules"] = list(cls.MODULES)
+
         def builder(num_classes=1000, in_chans=3, input_size=224, _cls=cls):
             return _cls(num_classes=num_classes, in_chans=in_chans, input_size=input_size)
 

@@ -45,7 +45,8 @@ from nasoa.app.probe import PROBE_MODES, plan_probe
 from nasoa.app.record import (POST_RESERVE_S, add_to_run_manifest, plot_curve, post_reserve_s, record_run,
                                remember_post_s, run_record)
 from nasoa.app.setup_budget import (TRANSFER_MEMBER_S, TRANSFER_MIN_IMAGES, TRANSFER_SHARE, check_budget,
-                                    member_min_budgets, precheck_budget, setup_features, transfer_cost_s)
+                                    impute_unscored, member_min_budgets, precheck_budget, setup_features,
+                                    transfer_cost_s)
 from nasoa.app.transfer import penultimate_features
 from nasoa.app.workflow import prepare_model_and_task, resolve_device, run_dir_for
 from nasoa.core.data import load_task
@@ -144,7 +145,7 @@ def adapt(
                         f"the budget of {budget_s:g}s is too small: loading and scoring this task took all of it "
                         f"on this machine now; give a larger --budget") as guard:
         guard.check()
-        features = None
+        features = measured = None
         if mm is not None:
             # Transferability (a forward pass of members over a sample of images) only where it drives the
             # choice; the sample is fixed, so --seed does not move the features.
@@ -153,6 +154,9 @@ def adapt(
                 extract = lambda t, name, n: penultimate_features(t, name, n, 0)  # noqa: E731
                 mm.feature_extractor = lambda t, name: penultimate_features(t, name, TRANSFER_IMAGES, 0)
             features, setup = setup_features(mm, task, budget_s, start, extract)
+            measured = features  # what the run records; the choice may also see imputed scores
+            if strategy == "nasoa" and setup["skipped"]:
+                features, setup["imputed"] = impute_unscored(st, features, setup["skipped"])
             guard.check()
         elif st is not None:  # practice, learning: the meta-features its store record needs (no LogME)
             task_features = cached_task_features(task, store=st, unsaved=unsaved)[1]
@@ -202,7 +206,7 @@ def adapt(
     choice_s = time.time() - start  # what the time model's overheads are learned without (run_record)
     cpu0 = time.process_time()
     if plan is not None:  # try the candidates in a slice each; the winner goes on with its weights
-        choice, rec, prep = _run_probes(mm, task, data, plan, seed, device, learn, manifest, features)
+        choice, rec, prep = _run_probes(mm, task, data, plan, seed, device, learn, manifest, measured)
         choice_s, cpu0 = time.time() - start, time.process_time()
     else:
         prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True, size=size, device=device,
@@ -226,7 +230,7 @@ def adapt(
     if learn and mm is not None:
         # A run that continued a probe's weights is not a one-shot run of its regime: recorded apart.
         manifest["run_id"] = record_run(mm, task, prep, regime, result, choice.model_name,
-                                        PROBED_STRATEGY if plan is not None else strategy, seed, run_dir, features,
+                                        PROBED_STRATEGY if plan is not None else strategy, seed, run_dir, measured,
                                         choice_s, cpu_share)
     elif learn:  # practice: recorded like every run, but no predictor learns here (it never loaded one)
         manifest["run_id"] = st.append(run_record(task, task_features, rec, prep, regime, result, strategy, seed,

@@ -64,7 +64,7 @@ def record_run(mm, task, prep, regime, result, model_name: str, strategy: str, s
                run_dir: Path | None, features: dict[str, Any] | None = None, choice_s: float = 0.0,
                cpu_share: float | None = None) -> int | None:
     """Append the finished run to the experience store and update the predictor online; the task's
-    ``features`` are those its choice was made on (default: measured, or read from the store's cache)."""
+    ``features``: those measured for its choice (never imputed ones; default: read from the store's cache)."""
     feats = features if features is not None else mm.task_features(task)
     rec = next(r for r in mm.records if r["name"] == model_name)
     return mm.learn(run_record(task, feats, rec, prep, regime, result, strategy, seed, run_dir, choice_s, cpu_share))
