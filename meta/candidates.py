@@ -22,32 +22,38 @@ if TYPE_CHECKING:
 
 __all__ = ["Grid", "enumerate_candidates", "candidate_regime", "REGIME_COLUMNS"]
 
-REGIME_COLUMNS = ("model_name", "lr", "frozen_stages", "schedule", "optimizer", "batch_size")
+REGIME_COLUMNS = ("model_name", "lr", "frozen_stages", "schedule", "optimizer", "batch_size", "input_size")
 
 
 @dataclass(frozen=True)
 class Grid:
     """The regime grid a recommendation searches. ``frozen_stages=None`` means every setting the
-    member was profiled at (0 .. its number of stages). The fixed fields are passed through to the
-    regime unchanged."""
+    member was profiled at (0 .. its number of stages). ``input_sizes``: the input sides (px) a
+    member may run at, those up to the side it was profiled at (an ImageNet member profiled at 64 px
+    may run at 32 or 48 for about 4x or 1.8x the steps); None: the profiled side only. The fixed
+    fields are passed through to the regime unchanged."""
 
     lrs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
     frozen_stages: tuple[int, ...] | None = None
     schedules: tuple[str, ...] = ("cosine", "step")
     optimizers: tuple[str, ...] = ("sgd", "adamw")
     batch_sizes: tuple[int, ...] = (64,)
+    input_sizes: tuple[int, ...] | None = None
     weight_decay: float = 5e-4
     momentum: float = 0.9
     warmup: float = 0.03
     augment: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["input_sizes"] is None:  # added later: absent unless set, so older grids compare equal
+            del d["input_sizes"]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Grid:
         kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        for k in ("lrs", "frozen_stages", "schedules", "optimizers", "batch_sizes"):
+        for k in ("lrs", "frozen_stages", "schedules", "optimizers", "batch_sizes", "input_sizes"):
             if kw.get(k) is not None:
                 kw[k] = tuple(kw[k])
         return cls(**kw)
@@ -65,19 +71,25 @@ def _grid_frame(members: MemberTable, grid: Grid) -> tuple[pl.DataFrame, np.ndar
     cache = members.__dict__.setdefault("_grid_cache", {})
     if grid in cache:
         return cache[grid]
-    # Members x frozen settings (members differ in their number of stages).
-    m_idx, frozen, step_ref = [], [], []
+    # Members x frozen settings (members differ in their number of stages) x input sides.
+    m_idx, frozen, step_ref, side = [], [], [], []
+    profiled = members.columns.get("model_input_size", [None] * len(members))
     for i in range(len(members)):
         fz, ms = members.frozen[i], members.step_ms[i]
         if grid.frozen_stages is not None:
             keep = np.isin(fz, np.asarray(grid.frozen_stages))
             fz, ms = fz[keep], ms[keep]
-        m_idx.append(np.full(len(fz), i))
-        frozen.append(fz)
-        step_ref.append(ms)
+        ref = float(profiled[i]) if profiled[i] is not None else float("nan")
+        sides = sorted({float(s) for s in (grid.input_sizes or ()) if s <= ref}) or [ref]
+        for s in sides:
+            m_idx.append(np.full(len(fz), i))
+            frozen.append(fz)
+            step_ref.append(ms)
+            side.append(np.full(len(fz), s))
     m_idx_a = np.concatenate(m_idx)
     frozen_a = np.concatenate(frozen)
     step_a = np.concatenate(step_ref)
+    side_a = np.concatenate(side)
     lrs = np.asarray(grid.lrs, dtype=np.float64)
     bss = np.asarray(grid.batch_sizes, dtype=np.int64)
     inner = len(lrs) * len(grid.schedules) * len(grid.optimizers) * len(bss)
@@ -103,6 +115,9 @@ def _grid_frame(members: MemberTable, grid: Grid) -> tuple[pl.DataFrame, np.ndar
         "batch_size": bss[bi[til]],
         "_step_ms_ref": step_a[rep],
         "_step_batch": members.step_batch[mi],
+        "_size_ref": np.array([np.nan if v is None else float(v) for v in profiled], dtype=np.float64)[mi],
+        "model_input_size": side_a[rep],
+        "input_size": side_a[rep],  # the regime's side: what the run is prepared at
         **{c: v[mi] for c, v in members.time_terms.items()},
     })
     out = (pl.DataFrame(cols).with_columns(pl.col(k).fill_nan(None) for k, v in cols.items()

@@ -22,13 +22,14 @@ __all__ = ["descriptor", "descriptors", "machine_factor", "MemberTable", "ENV_MA
 ENV_MACHINE_FACTOR = "NASOA_MACHINE_FACTOR"
 # Calibrated time-model terms of a record (:data:`nasoa.meta.timing.TIME_TERMS`) -> the private
 # descriptor keys and candidate columns :func:`nasoa.meta.features.derive` reads (null: its default).
-_TIME_TERMS = {"train_step_batch_exponent": "_step_batch_exp", "train_setup_s": "_setup_s",
+_TIME_TERMS = {"train_step_batch_exponent": "_step_batch_exp", "train_step_size_exponent": "_step_size_exp",
+               "train_setup_s": "_setup_s",
                "train_eval_factor": "_eval_factor", "train_step_excess": "_step_excess"}
 _LOG_KEYS = ("params", "macs")
 # Record fields that are not features of the member (bookkeeping, or handled specially).
 _SKIP = {"name", "family", "encoding", "mean", "std", "source", "train_step_ms", "train_step_batch", "provenance",
-         "profiled_step_ms", "train_step_batch_exponent", "train_setup_s", "train_eval_factor", "train_step_excess",
-         "weights", "origin", "source_accuracy_split", "pretrain", "notes"}
+         "profiled_step_ms", "train_step_batch_exponent", "train_step_size_exponent", "train_setup_s",
+         "train_eval_factor", "train_step_excess", "weights", "origin", "source_accuracy_split", "pretrain", "notes"}
 
 
 def _source_kind(source: Any) -> str:

@@ -77,7 +77,7 @@ TRANSFER_SCORES = ("logme", "knn")
 # Images per task whose frozen features the transferability scores use (one forward per member).
 TRANSFER_IMAGES = 300
 # A member's time-model terms calibrated on this machine (descriptor keys and candidate columns).
-TIME_TERM_COLUMNS = ("_step_batch_exp", "_setup_s", "_eval_factor", "_step_excess")
+TIME_TERM_COLUMNS = ("_step_batch_exp", "_step_size_exp", "_setup_s", "_eval_factor", "_step_excess")
 # Accuracy may only rise with these (the budget's terms; the member's transferability) and only fall
 # with the member's gap to the task's best-transferring member: the LightGBM back-ends constrain them.
 # Without the transferability constraints the trees learned, from MNIST-like experience, to prefer
@@ -96,7 +96,8 @@ class TimeModel:
     ``T = setup_s + epochs * steps_per_epoch * step_ms * (1 + step_excess) + eval + margin``, where
     ``step_ms`` is the member's ``train_step_ms`` at the regime's frozen stages (the median step,
     data pipeline included), scaled from the zoo's profiling batch to the regime's batch as
-    ``(batch / 64) ** batch_exponent`` and by ``machine_factor`` (this machine's speed relative to
+    ``(batch / 64) ** batch_exponent``, from the member's profiled input side to the run's as
+    ``(side / profiled side) ** size_exponent``, and by ``machine_factor`` (this machine's speed relative to
     the one in the zoo's provenance: >1 is slower). Evaluation costs ``eval_factor`` of a training
     step per image; ``step_excess`` is how much the mean step exceeds the median one.
     ``margin_s + margin_frac * budget`` mirrors the trainer's safety margin. A candidate is
@@ -110,6 +111,7 @@ class TimeModel:
     setup_s: float = 1.5
     eval_factor: float = 0.35
     batch_exponent: float = 1.0
+    size_exponent: float = 2.0
     step_excess: float = 0.0
     margin_s: float = MARGIN_S
     margin_frac: float = MARGIN_FRAC
@@ -306,7 +308,11 @@ def derive(frame: pl.DataFrame, time_model: TimeModel) -> pl.DataFrame:
     # Steps per epoch as the trainer counts them: full batches only once the data holds two.
     spe = pl.when(n >= 2 * bs).then((n / bs).floor()).otherwise((n / bs).ceil()).clip(lower_bound=1.0)
     batch_scale = (bs / pl.col("_step_batch")).pow(term("_step_batch_exp", tm.batch_exponent))
-    step_ms = pl.col("_step_ms_ref") * batch_scale * tm.machine_factor
+    size_scale = pl.lit(1.0, dtype=pl.Float64)
+    if "_size_ref" in cols and "model_input_size" in cols:  # a run at another side than profiled
+        ratio = pl.col("model_input_size").cast(pl.Float64) / pl.col("_size_ref").cast(pl.Float64)
+        size_scale = ratio.pow(term("_step_size_exp", tm.size_exponent)).fill_nan(None).fill_null(1.0)
+    step_ms = pl.col("_step_ms_ref") * batch_scale * size_scale * tm.machine_factor
     if "_step_ms_actual" in cols:  # a stored run: what it measured, not the estimate
         step_ms = pl.coalesce(pl.col("_step_ms_actual").cast(pl.Float64), step_ms)
     eval_s = pl.col("task_num_val").cast(pl.Float64) * step_ms / bs * term("_eval_factor", tm.eval_factor) / 1000.0
@@ -358,10 +364,17 @@ def _step_ms_ref(model_features: Mapping[str, Any], frozen: int) -> float:
 
 def _base_row(task_features: Mapping[str, Any], model_features: Mapping[str, Any], regime: Mapping[str, Any],
               budget_s: float, epochs_actual: float | None = None, step_ms_actual: float | None = None,
-              ) -> dict[str, Any]:
+              input_size: float | None = None) -> dict[str, Any]:
+    """``input_size``: the side the member runs at (None: the one it was profiled at,
+    ``model_input_size``); the feature ``model_input_size`` is the run's side, ``_size_ref`` the
+    profiled one (the time model scales the step time between them)."""
     name = model_features.get("model_name")
     row: dict[str, Any] = task_columns(task_features)
     row.update({k: v for k, v in model_features.items() if k.startswith(MODEL_PREFIX)})
+    ref = _finite(model_features.get("model_input_size"))
+    row["_size_ref"] = ref
+    if _finite(input_size) is not None:
+        row["model_input_size"] = float(input_size)
     frozen = int(regime.get("frozen_stages", 0))
     row.update({
         "lr": float(regime.get("lr", 0.01)),
@@ -389,11 +402,11 @@ def _base_row(task_features: Mapping[str, Any], model_features: Mapping[str, Any
 
 def row_features(task_features: Mapping[str, Any], model_features: Mapping[str, Any], regime: Mapping[str, Any],
                  budget_s: float, time_model: TimeModel | None = None, epochs_actual: float | None = None,
-                 ) -> dict[str, Any]:
-    """The feature dict of one (task, model, regime, budget): what ``learn_one`` receives."""
+                 input_size: float | None = None) -> dict[str, Any]:
+    """The feature dict of one (task, model, regime, budget[, input side]): what ``learn_one`` receives."""
     import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
-    base = _base_row(task_features, model_features, regime, budget_s, epochs_actual)
+    base = _base_row(task_features, model_features, regime, budget_s, epochs_actual, input_size=input_size)
     frame = derive(pl.DataFrame([base], infer_schema_length=None), time_model or TimeModel())
     row = frame.row(0, named=True)
     return {k: row[k] for k in feature_columns(frame.columns) if row[k] is not None}
@@ -431,11 +444,14 @@ def training_frame(runs: pl.DataFrame | Iterable[Mapping[str, Any]], time_model:
             v = r.get(c)
             dec[c] = json.loads(v) if isinstance(v, str) else dict(v or {})
         tf, mf = dec["task_features"], dict(dec["model_features"])
+        # The side it ran at (recorded since runs could differ from the member's profiled side).
+        size = _finite(dec["extra"].get("input_size")) or _finite(mf.get("model_input_size"))
         if members is not None and r["model_name"] in members:
             mf = dict(members[r["model_name"]])
         mf.setdefault("model_name", r["model_name"])
         epochs = _finite(dec["extra"].get("epochs"))
-        b = _base_row(tf, mf, dec["regime"], float(r["budget_s"]), epochs, _finite(dec["extra"].get("step_ms")))
+        step_ms = _finite(dec["extra"].get("step_ms", dec["extra"].get("step_ms_at_input_size")))
+        b = _base_row(tf, mf, dec["regime"], float(r["budget_s"]), epochs, step_ms, size)
         y = _finite(r.get("val_accuracy"))
         if y is None:
             k = _finite(tf.get("task_num_classes")) or 2.0

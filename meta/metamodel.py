@@ -349,7 +349,7 @@ class MetaModel:
                 raise NasoaError("each candidate needs a budget_s (seconds) besides its regime")
             d = self.members.by_name(str(c.get("model_name"))) or {"model_name": str(c.get("model_name"))}
             regime = {k: c[k] for k in ("lr", "frozen_stages", "schedule", "optimizer", "batch_size") if k in c}
-            base.append(_base_row(task_features, d, regime, float(c["budget_s"])))
+            base.append(_base_row(task_features, d, regime, float(c["budget_s"]), input_size=c.get("input_size")))
         return derive(pl.DataFrame(base, infer_schema_length=None), self.time_model)
 
     # ---- queries -------------------------------------------------------------------------------

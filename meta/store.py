@@ -286,12 +286,13 @@ class ExperienceStore:
         out = []
         for name, regime, extra, budget_s, stop_reason, task_features in rows:
             r, e = json.loads(regime or "{}"), json.loads(extra or "{}")
-            if e.get("step_ms") is None:
+            step_ms = e.get("step_ms", e.get("step_ms_at_input_size"))  # the latter: runs before 2026-12-02
+            if step_ms is None:
                 continue
             m = e.get("machine") or {}
             n_val = json.loads(task_features or "{}").get("task_num_val")
             out.append({"model_name": name, "frozen_stages": r.get("frozen_stages"), "batch_size": e.get("batch_size"),
-                        "step_ms": e.get("step_ms"), "threads": e.get("threads", m.get("cores")),
+                        "step_ms": step_ms, "threads": e.get("threads", m.get("cores")),
                         "cpu": m.get("cpu"), "cpu_share": e.get("cpu_share"), "input_size": e.get("input_size"),
                         "budget_s": budget_s, "choice_s": float(e.get("choice_s") or 0.0), "steps": e.get("steps"),
                         "stop_reason": stop_reason, "num_val": n_val})

@@ -237,6 +237,7 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
             rec["train_step_ms"] = {k: round(table[k] * f[k], 3) for k in table}
             rec["profiled_step_ms"] = table
             rec["train_step_batch_exponent"] = round(fit["slopes"]["batch"], 4)
+            rec["train_step_size_exponent"] = round(fit["slopes"]["size"], 4)
             factors[name] = {k: round(v, 4) for k, v in f.items()}
             if over is not None:
                 rec["train_setup_s"] = round(over["setup_by_member"].get(name, over["setup_s"]), 4)

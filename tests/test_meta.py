@@ -381,6 +381,29 @@ def test_collect_runs_the_trainer_and_resumes(tmp_path):
         collect(replace(cfg, runs=3, budgets=(5.0,)), st, records=[rec])
 
 
+def test_collect_samples_the_input_side_and_records_it(tmp_path):
+    """With Grid(input_sizes) a member also runs below its profiled side: the run is trained at the
+    sampled side and records it (extra.input_size), its descriptor keeps the profiled one, and the
+    training frame sees the side it ran at."""
+    from nasoa.app.collect import CollectConfig, collect
+    from nasoa.meta.candidates import Grid
+    from nasoa.meta.features import training_frame
+
+    rec = {"name": TINY, "encoding": TINY, "family": "etnas", "input_size": 32, "source": "none (smoke test)",
+           "source_accuracy": 0.1, "params": 5000, "macs": 1e5, "depth": 4, "width": 8,
+           "train_step_ms": {"0": 3.0, "1": 2.5, "2": 2.0}, "train_step_batch": 64}
+    cfg = CollectConfig(runs=2, seed=1, budgets=(2.5,), runs_per_task=2, sources=("digits",), per_class=(10,),
+                        max_classes=3, logme_images=40, pretrained=False, grid=Grid(input_sizes=(16,)))
+    st = ExperienceStore(tmp_path / "s.sqlite")
+    out = collect(cfg, st, records=[rec])
+    assert out["appended"] >= 1
+    runs = st.records()
+    assert {r.extra["input_size"] for r in runs} == {16} and {r.model_features["model_input_size"] for r in runs} == {32}
+    frame = training_frame(st.runs(), None, {TINY: {k: v for k, v in descriptor(rec).items()}})
+    assert set(frame["model_input_size"].to_list()) == {16.0}
+    assert json.loads(st.get_meta(f"{cfg.counter_key}:sampling"))["grid"]["input_sizes"] == [16]
+
+
 # ---------------------------------------------------------------------------------------------
 # CLI
 

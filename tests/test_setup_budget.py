@@ -191,10 +191,8 @@ def test_warm_up_imports_what_the_members_builders_need(monkeypatch):
     loaded before scoring is timed."""
     import types
 
-    import nasoa.core.models as M
-
     monkeypatch.delitem(sys.modules, "colorsys", raising=False)  # not loaded: the warm-up must load it
-    monkeypatch.setattr(M, "get_entry", lambda name: types.SimpleNamespace(info={"modules": ["colorsys"]}))
+    monkeypatch.setattr(S, "get_entry", lambda name: types.SimpleNamespace(info={"modules": ["colorsys"]}))
     took = S.warm_up(["a", "b"])
     assert "colorsys" in sys.modules and took >= 0
     monkeypatch.undo()

@@ -194,3 +194,67 @@ def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
         "cpu_share": None, "input_size": 32, "budget_s": 10.0, "choice_s": 0.0, "steps": 100, "stop_reason": "planned",
         "num_val": 40.0}
     assert len(st.timings(limit=1)) == 0  # the most recent run has no measurement
+
+
+def _sized_zoo():
+    return [
+        {"name": "small", "train_step_ms": {"0": 20.0, "1": 10.0}, "train_step_batch": 64, "input_size": 32,
+         "num_stages": 1, "source_accuracy": 0.9},
+        {"name": "wide", "train_step_ms": {"0": 200.0, "1": 80.0}, "train_step_batch": 64, "input_size": 64,
+         "num_stages": 1, "source_accuracy": 0.7},
+    ]
+
+
+def test_the_input_side_is_a_regime_dimension_up_to_the_profiled_side():
+    """Grid(input_sizes): a member may run at the listed sides up to the one it was profiled at; the
+    time model scales its step time by (side / profiled) ** size_exponent, so a 64 px member at 32 px
+    plans about 4x the epochs. Without input_sizes the grid is what it was: one side per member."""
+    task = {"task_num_train": 640.0, "task_num_val": 160.0, "task_image_size": 32.0}
+    members = MemberTable(_sized_zoo())
+    plain = enumerate_candidates(members, task, 60.0, Grid(), TimeModel())
+    sized = enumerate_candidates(members, task, 60.0, Grid(input_sizes=(16, 32, 48)), TimeModel())
+    assert plain.height == 2 * 2 * 16 and set(zip(plain["model_name"], plain["input_size"])) == {("small", 32.0),
+                                                                                                  ("wide", 64.0)}
+    sides = {m: sorted(set(sized.filter(sized["model_name"] == m)["input_size"])) for m in ("small", "wide")}
+    assert sides == {"small": [16.0, 32.0], "wide": [16.0, 32.0, 48.0]}  # never above the profiled side
+    assert (sized["model_input_size"] == sized["input_size"]).all()
+
+    def row(frame, m, side):
+        f = frame.filter((frame["model_name"] == m) & (frame["input_size"] == side) & (frame["frozen_stages"] == 0))
+        return f.row(0, named=True)
+
+    at64, at32 = row(plain, "wide", 64.0), row(sized, "wide", 32.0)
+    assert at32["step_ms"] == pytest.approx(at64["step_ms"] / 4)
+    assert at32["planned_epochs"] == pytest.approx(4 * at64["planned_epochs"], rel=0.15)
+    # A calibrated member carries its own exponent (learned from runs at several sides).
+    recs = [dict(r, train_step_size_exponent=1.5) for r in _sized_zoo()]
+    cal = enumerate_candidates(MemberTable(recs), task, 60.0, Grid(input_sizes=(32,)), TimeModel())
+    assert row(cal, "wide", 32.0)["step_ms"] == pytest.approx(at64["step_ms"] * 0.5 ** 1.5)
+    # The grid's dict is unchanged without input_sizes (a resumed collection compares it).
+    assert "input_sizes" not in Grid().to_dict() and Grid.from_dict(Grid(input_sizes=(32,)).to_dict()).input_sizes == (32,)
+
+
+def test_the_size_slope_is_learned_from_runs_at_several_sides():
+    zoo = _sized_zoo()
+    runs = []
+    for side in (32, 48, 64):
+        runs += [dict(r, input_size=side) for r in _runs("wide", 0, 200.0 * (side / 64) ** 1.6, 20)]
+    recs, info = calibrate_records(zoo, runs, cpu="X", threads=2)
+    assert info["slopes"]["size"] == pytest.approx(1.6, abs=0.15)
+    assert _by_name(recs)["wide"]["train_step_size_exponent"] == pytest.approx(1.6, abs=0.15)
+
+
+def test_a_stored_run_keeps_the_side_it_ran_at():
+    """The training frame takes a run's side from its record (extra.input_size), not from the zoo's
+    descriptor that replaces its model features; its step time is what it measured."""
+    from nasoa.meta.features import training_frame
+
+    wide = descriptor(_sized_zoo()[1])
+    run = {"task_id": "t", "task_spec": "builtin:digits", "model_name": "wide", "budget_s": 30.0, "val_accuracy": 0.5,
+           "task_features": {"task_num_train": 640.0, "task_num_val": 160.0}, "model_features": wide,
+           "regime": {"lr": 0.01, "frozen_stages": 0, "batch_size": 64},
+           "extra": {"input_size": 32, "step_ms_at_input_size": 55.0, "epochs": 20.0}}
+    frame = training_frame([run], TimeModel(), {"wide": wide})
+    assert frame["model_input_size"][0] == 32.0 and frame["step_ms"][0] == 55.0
+    frame = training_frame([dict(run, extra={"epochs": 5.0})], TimeModel(), {"wide": wide})
+    assert frame["model_input_size"][0] == 64.0 and frame["step_ms"][0] == pytest.approx(200.0)

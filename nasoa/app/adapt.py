@@ -251,8 +251,10 @@ def _run_probes(mm, task, data: str, plan, seed: int, device: str, learn: bool, 
     trials = []
     for row in plan.candidates:
         rec = next(r for r in mm.records if r["name"] == row["model_name"])
-        prep = prepare_model_and_task(data, row["model_name"], seed=seed, pretrained=True,
-                                      size=int(rec.get("input_size") or 32), device=device, task=task)
+        side = row.get("input_size")
+        size = int(side) if side is not None and math.isfinite(side) else int(rec.get("input_size") or 32)
+        prep = prepare_model_and_task(data, row["model_name"], seed=seed, pretrained=True, size=size, device=device,
+                                      task=task)
         regime = Regime.from_dict({**mm.regime(row), "epochs": None})
         t0 = time.time()
         result = finetune(prep.model, prep.task, regime, plan.probe_s, seed=seed, start_time=t0, device=prep.device,
@@ -270,7 +272,8 @@ def _run_probes(mm, task, data: str, plan, seed: int, device: str, learn: bool, 
     manifest["probe"]["winner"] = row["model_name"]
     manifest["planned_epochs"] = None  # planned for a one-shot run of the whole budget: not this one
     choice = Choice("nasoa", row["model_name"], mm.regime(row), row["predicted_accuracy"], row.get("uncertainty"),
-                    row.get("planned_epochs"), manifest["n_candidates"], manifest["recommend_ms"], manifest["top"])
+                    row.get("planned_epochs"), manifest["n_candidates"], manifest["recommend_ms"], manifest["top"],
+                    input_size=prep.size)
     choice.novelty = manifest["novelty"]
     return choice, rec, prep
 

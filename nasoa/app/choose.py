@@ -87,7 +87,7 @@ def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: 
             row = top.row(0, named=True)
         ms = 1000 * (time.perf_counter() - t)
         return Choice(strategy, row["model_name"], mm.regime(row), row["predicted_accuracy"], row.get("uncertainty"),
-                      row.get("planned_epochs"), n, ms, top.head(k).to_dicts())
+                      row.get("planned_epochs"), n, ms, top.head(k).to_dicts(), input_size=_side(row))
     if strategy == "bohb":  # the search itself chooses; report the space it searches
         ms = 1000 * (time.perf_counter() - t)
         return Choice(strategy, "(searched by BOHB)", {}, None, None, None, n, ms, [])
@@ -96,7 +96,8 @@ def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: 
         row = frame.row(int(rng.integers(n)), named=True)
     else:
         default_regime = (
-            (frame["lr"] == DEFAULT_REGIME["lr"]) & (frame["frozen_stages"] == DEFAULT_REGIME["frozen_stages"])
+            (frame["model_input_size"] == frame["_size_ref"]).fill_null(True)  # at the side it was profiled at
+            & (frame["lr"] == DEFAULT_REGIME["lr"]) & (frame["frozen_stages"] == DEFAULT_REGIME["frozen_stages"])
             & (frame["schedule"] == DEFAULT_REGIME["schedule"]) & (frame["optimizer"] == DEFAULT_REGIME["optimizer"])
         )
         if strategy == "default":
@@ -115,4 +116,11 @@ def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: 
         row = want.row(0, named=True)
     pred = mm.predict(task, [{**row, "budget_s": budget_s}])["predicted_accuracy"][0] if mm.predictor.n_seen else None
     ms = 1000 * (time.perf_counter() - t)
-    return Choice(strategy, row["model_name"], mm.regime(row), pred, None, row.get("planned_epochs"), n, ms, [row])
+    return Choice(strategy, row["model_name"], mm.regime(row), pred, None, row.get("planned_epochs"), n, ms, [row],
+                  input_size=_side(row))
+
+
+def _side(row: dict[str, Any]) -> int | None:
+    """A candidate's input side (None where the member has no profiled one: its own default)."""
+    v = row.get("input_size")
+    return int(v) if v is not None and np.isfinite(v) else None

@@ -191,8 +191,10 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                                            "schedule": cand["schedule"], "optimizer": cand["optimizer"],
                                            "batch_size": cand["batch_size"], "epochs": None})
                 run_seed = int(rng.integers(0, 2**31 - 1))
+                side = cand.get("input_size")
+                side = int(side) if side is not None and np.isfinite(side) and grid.input_sizes else None
                 ex.submit(("run", i, budget, cand["planned_epochs"]), collect_run_job, spec, rec, model_name_for(rec),
-                          regime.to_dict(), budget, run_seed, config.device, config.pretrained)
+                          regime.to_dict(), budget, run_seed, config.device, config.pretrained, side)
             if not ex.pending():  # the last runs were skipped at sampling: nothing left to wait for
                 continue
             out = ex.next_done()

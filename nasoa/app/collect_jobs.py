@@ -51,10 +51,11 @@ def task_features_job(spec: str, members: Sequence[dict[str, Any]], logme_images
 
 
 def collect_run_job(spec: str, rec: dict[str, Any], model_name: str, regime: dict[str, Any], budget: float,
-                    run_seed: int, device: str, pretrained: bool) -> dict[str, Any]:
+                    run_seed: int, device: str, pretrained: bool, size: int | None = None) -> dict[str, Any]:
     """One sampled run, fine-tuned for real (run by an executor): its outcome as plain data, or
     ``{"skip": reason}`` when the budget cannot hold a step. The budget starts here, when the
-    worker starts the run, not when the run was submitted. Never opens the store."""
+    worker starts the run, not when the run was submitted. ``size``: the input side it runs at
+    (None: the member's profiled one). Never opens the store."""
     start = time.time()
     cpu0 = time.process_time()
     task = _load(spec)
@@ -62,7 +63,7 @@ def collect_run_job(spec: str, rec: dict[str, Any], model_name: str, regime: dic
     threads = available_cores()
     try:
         prep = prepare_model_and_task(task.name, model_name, seed=run_seed, pretrained=pretrained,
-                                      size=int(rec.get("input_size") or 32), device=device, task=task)
+                                      size=size or int(rec.get("input_size") or 32), device=device, task=task)
         result = finetune(prep.model, prep.task, reg, budget, seed=run_seed, start_time=start,
                           device=prep.device, mean=tuple(rec.get("mean", prep.mean)),
                           std=tuple(rec.get("std", prep.std)), hflip=prep.hflip, progress=False)

@@ -37,7 +37,8 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
     adapt``'s loading and scoring); the time model learns its overheads from the rest only.
     ``cpu_share``: the CPU the process got per wall second and thread while it prepared and trained
     the member (below :data:`nasoa.meta.timing.MIN_CPU_SHARE` the step time measures contention, and
-    the time model leaves the run out)."""
+    the time model leaves the run out). ``extra.input_size``: the side it ran at (the member's
+    descriptor keeps the side it was profiled at; the time model scales between them)."""
     model_features = {k: v for k, v in descriptor(member).items() if k != "_machine"}
     extra = {"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
              "step_ms": result.step_ms, "batch_size": min(regime.batch_size, prep.task.num_train),
@@ -45,11 +46,6 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
              "input_size": prep.size, "choice_s": round(float(choice_s), 3)}
     if cpu_share is not None:
         extra["cpu_share"] = round(float(cpu_share), 3)
-    if prep.size != int(member.get("input_size") or prep.size):
-        # Trained at another size than the member was profiled at: say so, and keep the step time out
-        # of ``step_ms``, which the time model compares with the member's profiled step time.
-        model_features["model_input_size"] = float(prep.size)
-        extra["step_ms_at_input_size"] = extra.pop("step_ms")
     return RunRecord(
         task_id=task_id(task), task_spec=task.name, task_features=task_features, model_name=member["name"],
         model_features=model_features, regime=regime.to_dict(), budget_s=result.budget_s,

@@ -13,14 +13,17 @@ choice but not cached.
 
 from __future__ import annotations
 
+import importlib
 import math
 import statistics
+import sys
 import time
 from typing import Any, Callable
 
 import numpy as np
 
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
+from nasoa.core.models import get_entry
 from nasoa.meta.candidates import Grid, enumerate_candidates
 from nasoa.meta.descriptors import MemberTable, machine_factor
 from nasoa.meta.features import TRANSFER_IMAGES, TRANSFER_SCORES, TimeModel, cached_task_features, transfer_scores
@@ -83,11 +86,6 @@ def warm_up(members) -> float:
     """Import what building ``members`` needs (torchvision, timm: seconds each on a cold process)
     before their scoring is timed, so that a one-off import is neither charged to the first member
     built nor read as the machine's speed for the rest. Returns the seconds it took."""
-    import importlib
-    import sys
-
-    from nasoa.core.models import get_entry
-
     t = time.time()
     for m in members:
         for mod in get_entry(m).info.get("modules") or ():

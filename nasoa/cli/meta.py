@@ -50,6 +50,10 @@ def collect_cmd(
                                        help="Sampling weights of --budgets, comma-separated (default: uniform)."),
     sizes: str = typer.Option(None, "--sizes", help="Task image sizes to sample, e.g. 16,32,64,96 (default: each "
                                                     "source's native size)."),
+    input_sizes: str = typer.Option(None, "--input-sizes",
+                                    help="Input sides a member may run at, up to the one it was profiled at, e.g. "
+                                         "32,48,64 (ImageNet members then also run at 32 and 48 px); default: "
+                                         "each member's profiled side."),
     per_class: str = typer.Option("10,20,50,100,200", "--per-class", help="Train images per class to sample from."),
     max_classes: int = typer.Option(10, "--max-classes", min=2, max=1000, help="Most classes in a sampled task."),
     min_val_per_class: int = typer.Option(0, "--min-val-per-class", min=0, max=1000,
@@ -87,6 +91,10 @@ def collect_cmd(
                         budget_weights=numbers(budget_weights, "--budget-weights"),
                         sizes=numbers(sizes, "--sizes", int), per_class=numbers(per_class, "--per-class", int),
                         max_classes=max_classes, min_val_per_class=min_val_per_class)
+    if input_sizes is not None:
+        from nasoa.meta.candidates import Grid
+
+        cfg = replace(cfg, grid=Grid(input_sizes=numbers(input_sizes, "--input-sizes", int)))
     st = _store(store)
     before = st.counter(cfg.counter_key)
     todo = max(0, runs - before)
