@@ -43,9 +43,10 @@ def user_shipped_dir() -> Path:
 
 
 def ship(store: str | Path, dest: str | Path | None = None, seed: int = 0, *,
-         zoo: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+         zoo: Sequence[Mapping[str, Any]], grid: Any = None) -> dict[str, Any]:
     """Write the experience table, its manifest and the meta-model fitted on it (over the member
-    records ``zoo``) into ``dest`` (default :func:`user_shipped_dir`); returns the manifest."""
+    records ``zoo``; ``grid``: its regime grid, None the default) into ``dest`` (default
+    :func:`user_shipped_dir`); returns the manifest."""
     if not Path(store).is_file():
         raise NasoaError(f"no experience store at {store}; pass the SQLite file `nasoa meta collect` wrote")
     src = ExperienceStore(store)
@@ -58,7 +59,7 @@ def ship(store: str | Path, dest: str | Path | None = None, seed: int = 0, *,
         n = src.export_parquet(parquet)
         fresh = ExperienceStore(Path(tmp) / "fresh.sqlite")
         fresh.import_parquet(parquet)
-        mm = MetaModel.fit(fresh, zoo=zoo, seed=seed)
+        mm = MetaModel.fit(fresh, zoo=zoo, seed=seed, grid=grid)
         model_dir = dest / "experience.model"
         shutil.rmtree(model_dir, ignore_errors=True)
         mm.save(model_dir)

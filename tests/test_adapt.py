@@ -384,3 +384,28 @@ def test_probe_always_trains_candidates_records_them_and_continues_the_best(tmp_
     assert mine.filter(mine["strategy"] == "probe")["run_dir"].null_count() == len(trials)  # probes keep no dir
     assert training_frame(mine.filter(mine["strategy"] == "nasoa-probed")).height == 0
     assert (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_a_grid_with_input_sides_offers_imagenet_members_below_64_px(tmp_path):
+    """With Grid(input_sizes) the ImageNet members (profiled at 64 px) are candidates at 32, 48 and
+    64 px, the ET-NAS members (32 px) at 32 only; the choice carries the side it was made at."""
+    from nasoa.app.choose import choose
+    from nasoa.app.experience import open_store
+    from nasoa.core.data import load_task
+    from nasoa.meta.candidates import Grid
+    from nasoa.meta.metamodel import MetaModel
+    from nasoa.zoo import profiled_records
+
+    mm = MetaModel.load(open_store(tmp_path / "s.sqlite"), zoo=profiled_records())
+    mm.grid = Grid(input_sizes=(32, 48, 64))
+    task = load_task("builtin:digits?classes=0,1,2&per_class=30")
+    frame = mm.candidates(task, 60.0)
+    sides = {m: sorted(set(frame.filter(frame["model_name"] == m)["input_size"])) for m in frame["model_name"]}
+    assert sides["mobilenetv2_imagenet"] == [32.0, 48.0, 64.0] and sides["etnas_z1"] == [32.0]
+    for strategy in ("nasoa", "random"):
+        c = choose(strategy, mm, task, 60.0, seed=3)
+        assert c.input_size in (32, 48, 64)
+        if strategy == "nasoa":
+            assert c.input_size == int(c.top[0]["input_size"]) and c.model_name == c.top[0]["model_name"]
+    c = choose("default", mm, task, 60.0)
+    assert c.input_size == next(r["input_size"] for r in mm.records if r["name"] == c.model_name)

@@ -446,8 +446,13 @@ def test_cli_stats_fit_show(tmp_path, zoo, monkeypatch):
     res = runner.invoke(_cli(), ["meta", "show", "--store", str(path), "--json", "--top", "5"])
     assert res.exit_code == 0, res.output
     assert len(json.loads(res.output)["importances"]) == 5
+    res = runner.invoke(_cli(), ["meta", "fit", "--store", str(path), "--backend", "lgbm-regressor",
+                                 "--online", "none", "--input-sizes", "16,32"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "s.model" / "metamodel.json").read_text())["grid"]["input_sizes"] == [16, 32]
     res = runner.invoke(_cli(), ["meta", "fit", "--store", str(path), "--backend", "lgbm-regressor"])  # + blend
     assert res.exit_code == 0, res.output
+    assert "input_sizes" not in json.loads((tmp_path / "s.model" / "metamodel.json").read_text())["grid"]
     res = runner.invoke(_cli(), ["meta", "show", "--store", str(path), "--json"])
     online = json.loads(res.output)["online"]
     assert set(online["blend"]["weights"]) == {"lightgbm", "river"} and online["lightgbm"]["rows"] == 20

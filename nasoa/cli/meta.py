@@ -35,6 +35,33 @@ def _budgets(text: str) -> tuple[float, ...]:
     return tuple(parse_duration(p) for p in parts)
 
 
+def _numbers(text: str | None, what: str, cast=float) -> tuple | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(cast(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) <= 0:
+        raise NasoaError(f"{what} takes positive comma-separated numbers, e.g. 1,2,3; got {text!r}")
+    return values
+
+
+def _grid(input_sizes: str | None):
+    """The regime grid with ``--input-sizes`` (None: the default grid)."""
+    if input_sizes is None:
+        return None
+    from nasoa.meta.candidates import Grid
+
+    return Grid(input_sizes=_numbers(input_sizes, "--input-sizes", int))
+
+
+INPUT_SIZES = typer.Option(None, "--input-sizes",
+                           help="Input sides a member may run at, up to the one it was profiled at, e.g. 32,48,64 "
+                                "(ImageNet members then also run at 32 and 48 px); default: each member's "
+                                "profiled side.")
+
+
 @app.command("collect")
 def collect_cmd(
     store: Path = STORE,
@@ -50,10 +77,7 @@ def collect_cmd(
                                        help="Sampling weights of --budgets, comma-separated (default: uniform)."),
     sizes: str = typer.Option(None, "--sizes", help="Task image sizes to sample, e.g. 16,32,64,96 (default: each "
                                                     "source's native size)."),
-    input_sizes: str = typer.Option(None, "--input-sizes",
-                                    help="Input sides a member may run at, up to the one it was profiled at, e.g. "
-                                         "32,48,64 (ImageNet members then also run at 32 and 48 px); default: "
-                                         "each member's profiled side."),
+    input_sizes: str = INPUT_SIZES,
     per_class: str = typer.Option("10,20,50,100,200", "--per-class", help="Train images per class to sample from."),
     max_classes: int = typer.Option(10, "--max-classes", min=2, max=1000, help="Most classes in a sampled task."),
     min_val_per_class: int = typer.Option(0, "--min-val-per-class", min=0, max=1000,
@@ -72,29 +96,16 @@ def collect_cmd(
     from nasoa.app.collect import CollectConfig, collect
     from nasoa.app.workflow import resolve_device
 
-    def numbers(text: str | None, what: str, cast=float) -> tuple | None:
-        if text is None:
-            return None
-        try:
-            values = tuple(cast(v) for v in text.split(",") if v.strip())
-        except ValueError:
-            values = ()
-        if not values or min(values) <= 0:
-            raise NasoaError(f"{what} takes positive comma-separated numbers, e.g. 1,2,3; got {text!r}")
-        return values
-
     opt.check_executor(executor, address, cpus_per_run, gpus_per_run, retries)
     distributed = executor.strip().lower() != "local"
     cfg = CollectConfig(runs=runs, seed=seed, budgets=_budgets(budgets), runs_per_task=runs_per_task,
                         sources=tuple(sources) if sources else None, logme_images=logme_images,
                         device=device if distributed else resolve_device(device),
-                        budget_weights=numbers(budget_weights, "--budget-weights"),
-                        sizes=numbers(sizes, "--sizes", int), per_class=numbers(per_class, "--per-class", int),
+                        budget_weights=_numbers(budget_weights, "--budget-weights"),
+                        sizes=_numbers(sizes, "--sizes", int), per_class=_numbers(per_class, "--per-class", int),
                         max_classes=max_classes, min_val_per_class=min_val_per_class)
     if input_sizes is not None:
-        from nasoa.meta.candidates import Grid
-
-        cfg = replace(cfg, grid=Grid(input_sizes=numbers(input_sizes, "--input-sizes", int)))
+        cfg = replace(cfg, grid=_grid(input_sizes))
     st = _store(store)
     before = st.counter(cfg.counter_key)
     todo = max(0, runs - before)
@@ -186,6 +197,7 @@ def fit_cmd(
     online: str = typer.Option("blend", "--online", help="How river joins LightGBM between refits: blend, residual "
                                                          "or none."),
     seed: int = opt.SEED,
+    input_sizes: str = INPUT_SIZES,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Fit the meta-model on every run in the store and save it (pickle-free) beside the store."""
@@ -200,7 +212,8 @@ def fit_cmd(
     st = _store(store)
     if st.count() == 0:
         raise NasoaError(f"the store {st.path} has no runs to fit on; run `nasoa meta collect` first")
-    mm = MetaModel.fit(st, zoo=profiled_records(), backend=backend, online=None if online == "none" else online, seed=seed)
+    mm = MetaModel.fit(st, zoo=profiled_records(), backend=backend, online=None if online == "none" else online, seed=seed,
+                       grid=_grid(input_sizes))
     path = mm.save(model_dir)
     summary = {"model_dir": str(path), "backend": mm.backend, "runs": mm.predictor.n_seen,
                "selection": mm.selection}
@@ -367,11 +380,12 @@ def ship_cmd(
                               help="Output folder (default: shipped/ in the user data dir, which nasoa then reads "
                                    "instead of the package's experience; a maintainer passes meta/data)."),
     seed: int = opt.SEED,
+    input_sizes: str = INPUT_SIZES,
 ) -> None:
     """Package a store as the shipped experience: its runs (parquet), a manifest, and the meta-model
     fitted on them, which seed every empty store."""
     from nasoa.meta.ship import ship
     from nasoa.zoo import profiled_records
 
-    m = ship(store, dest, seed, zoo=profiled_records())
+    m = ship(store, dest, seed, zoo=profiled_records(), grid=_grid(input_sizes))
     typer.echo(f"shipped {m['runs']} runs on {m['tasks']} tasks to {m['dest']} ({m['model']['backend']})")
