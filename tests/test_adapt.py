@@ -28,9 +28,11 @@ def test_dry_run_lists_candidates_and_writes_nothing(tiny_zoo):
     m = json.loads(r.stdout)
     assert m["n_candidates"] >= 8 and m["recommend_ms"] > 0 and m["top"]
     assert m["model"] == "tiny_member" and m["strategy"] == "nasoa"
+    assert m["transfer"]["scored"] == ["tiny_member"] and set(m["transfer"]["costs_s"]) == {"tiny_member"}
     assert _count(store) == 0
     r = runner.invoke(app, ["adapt", TASK, "--budget", "20s", "--dry-run", "--store", str(store)])
     assert r.exit_code == 0 and "candidate regimes fit 20s" in r.output
+    assert "transferability: 1 cached" in r.output  # the first dry run cached the member's scores
 
 
 def test_task_features_are_cached_only_when_the_run_goes_ahead(tiny_zoo, monkeypatch):

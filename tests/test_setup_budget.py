@@ -237,7 +237,7 @@ def test_unscored_members_are_imputed_from_the_nearest_past_tasks(tmp_path):
     assert S.impute_unscored(None, {"knn": {"etnas_z2": 0.5}}, ["etnas_z1"])[1] == {}
 
 
-def test_an_adapt_run_chooses_on_imputed_scores_but_records_what_it_measured(tmp_path, monkeypatch):
+def test_an_adapt_run_chooses_on_imputed_scores_but_records_what_it_measured(tmp_path, monkeypatch, capsys):
     """The real zoo on a store seeded with the shipped experience; efficientnet_lite0's scoring is
     priced out of the allowance: the manifest says it was imputed, the choice ranked it with its
     imputed scores, and the run stored in the experience holds only the measured ones."""
@@ -256,3 +256,9 @@ def test_an_adapt_run_chooses_on_imputed_scores_but_records_what_it_measured(tmp
     st = A.open_store(store)
     (run,) = st.records(after_id=m["run_id"] - 1)
     assert set(run.task_features["knn"]) == set(t["scored"])  # measured only
+    from nasoa.cli.adapt import _print_transfer
+
+    _print_transfer(m)  # what the command prints
+    out = capsys.readouterr().out
+    assert f"{len(t['scored'])} member(s) scored on {t['images']} images" in out
+    assert "the budget left efficientnet_lite0_imagenet unscored (ranked on scores imputed" in out

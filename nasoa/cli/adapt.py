@@ -54,16 +54,42 @@ def adapt(
             typer.echo(f"practice: {m['model']} at {m['input_size']} px, lr {r['lr']:g}, frozen {r['frozen_stages']}, "
                        f"{r['schedule']}, {r['optimizer']} wd {r['weight_decay']:g}, batch {r['batch_size']}")
             return
+        _print_transfer(m)
         typer.echo(f"{m['n_candidates']} candidate regimes fit {budget_s:g}s; scored in {m['recommend_ms']:.0f} ms")
+        sides = len({r.get("input_size") for r in m["top"]}) > 1
         for i, r in enumerate(m["top"], 1):
             pa = r.get("predicted_accuracy")
-            typer.echo(f"{i}. {r['model_name']:<28} lr {r['lr']:<6g} frozen {r['frozen_stages']} {r['schedule']:<7} "
+            name = f"{r['model_name']} @{r['input_size']:.0f}px" if sides and r.get("input_size") else r["model_name"]
+            typer.echo(f"{i}. {name:<28} lr {r['lr']:<6g} frozen {r['frozen_stages']} {r['schedule']:<7} "
                        f"{r['optimizer']:<6} ~{r.get('planned_epochs', float('nan')):.1f} epochs  "
                        + (f"predicted acc {pa:.3f}" if pa is not None else ""))
         _print_probe(m)
         return
+    _print_transfer(m)
     _print_probe(m)
     opt.print_result(m)
+
+
+def _print_transfer(m: dict) -> None:
+    """What scoring the members' transferability cost, and what the budget left unscored."""
+    t = m.get("transfer") or {}
+    if not (t.get("scored") or t.get("cached") or t.get("skipped")):
+        return
+    took = sum(c.get("measured", 0.0) for c in (t.get("costs_s") or {}).values())
+    parts = []
+    if t.get("scored"):
+        parts.append(f"{len(t['scored'])} member(s) scored on {t.get('images')} images in {took:.1f}s"
+                     + (f" (+{t['warmup_s']:.1f}s importing their builders)" if t.get("warmup_s") else ""))
+    if t.get("cached"):
+        parts.append(f"{len(t['cached'])} cached")
+    line = "transferability: " + (", ".join(parts) or "none scored")
+    if t.get("skipped"):
+        imputed = t.get("imputed") or {}
+        line += f"; the budget left {', '.join(t['skipped'])} unscored"
+        if imputed:
+            line += " (ranked on scores imputed from similar past tasks" + (
+                ")" if len(imputed) == len(t["skipped"]) else f": {', '.join(sorted(imputed))})")
+    typer.echo(line)
 
 
 def _print_probe(m: dict) -> None:
