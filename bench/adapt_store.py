@@ -16,6 +16,7 @@ from nasoa.app.adapt import open_store
 from nasoa.core.errors import NasoaError
 from nasoa.core.families import lineage_of
 from nasoa.core.sqlite import copy_database
+from nasoa.meta.candidates import Grid
 from nasoa.meta.metamodel import MetaModel, default_model_dir
 from nasoa.meta.store import ExperienceStore
 from nasoa.zoo import profiled_records
@@ -89,14 +90,15 @@ def seed_store(out: Path, source: str | Path | None = None, seed: int = 0, exclu
                 raise NasoaError(f"--seed-store {source} does not exist; pass an experience store file (.sqlite)")
             copy_store(Path(source), tmp / "seed.sqlite")
         st = open_store(tmp / "seed.sqlite")  # an empty store is seeded as `nasoa adapt` would seed it
+        model = default_model_dir(tmp / "seed.sqlite")
+        grid = _model_grid(model)  # a refit keeps the regime grid of the model it replaces
         if exclude is not None:
             dropped = st.drop_tasks([tid for tid, spec, _ in st.task_list() if lineage_of(spec) == exclude])
             if dropped:  # the model beside the copy learned the family: fit anew without it
-                shutil.rmtree(default_model_dir(tmp / "seed.sqlite"), ignore_errors=True)
-        if st.count():
-            MetaModel.load(st, zoo=profiled_records(), seed=seed).store.close()  # fits and caches a model when there is none
+                shutil.rmtree(model, ignore_errors=True)
+        if st.count() and not (model / "metamodel.json").exists():
+            MetaModel.fit(st, zoo=profiled_records(), seed=seed, grid=grid).save(model)
         st.close()
-        model = default_model_dir(tmp / "seed.sqlite")
         if model.is_dir() and not default_model_dir(path).exists():
             os.replace(model, default_model_dir(path))
         final = tmp / "final.sqlite"
@@ -105,6 +107,14 @@ def seed_store(out: Path, source: str | Path | None = None, seed: int = 0, exclu
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _model_grid(model_dir: Path) -> Grid | None:
+    """The regime grid of the meta-model saved in ``model_dir`` (None: none saved, the default)."""
+    try:
+        return Grid.from_dict(json.loads((model_dir / "metamodel.json").read_text())["grid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def store_state(path: Path) -> dict[str, int]:

@@ -1,5 +1,6 @@
 """The benchmark suites' own logic (their runs are too long for tests; `nasoa bench ...` runs them)."""
 
+import json
 import random
 
 from nasoa.bench import budgets, zoo
@@ -172,6 +173,16 @@ def test_hold_out_family_snapshot_has_never_seen_the_family(tmp_path):
     assert seed_store(tmp_path / "out", tmp_path / "src.sqlite", exclude="digits") == path  # made once
     full = ExperienceStore(seed_store(tmp_path / "out", tmp_path / "src.sqlite"))
     assert full.count() == 12
+    # The refit without a family keeps the regime grid of the model it replaces (input sides here).
+    from nasoa.meta.candidates import Grid
+    from nasoa.meta.metamodel import MetaModel
+    from nasoa.zoo import profiled_records
+
+    MetaModel.fit(ExperienceStore(tmp_path / "src.sqlite"), zoo=profiled_records(),
+                  grid=Grid(input_sizes=(32, 64))).save(default_model_dir(tmp_path / "src.sqlite"))
+    held = seed_store(tmp_path / "sides", tmp_path / "src.sqlite", exclude="textures")
+    doc = json.loads((default_model_dir(held) / "metamodel.json").read_text())
+    assert doc["grid"]["input_sizes"] == [32, 64] and doc["runs_learned"] == 9
 
 
 def _stability(args):
