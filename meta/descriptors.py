@@ -29,7 +29,7 @@ _LOG_KEYS = ("params", "macs")
 # Record fields that are not features of the member (bookkeeping, or handled specially).
 _SKIP = {"name", "family", "encoding", "mean", "std", "source", "train_step_ms", "train_step_batch", "provenance",
          "profiled_step_ms", "train_step_batch_exponent", "train_step_size_exponent", "train_setup_s",
-         "train_eval_factor", "train_step_excess", "weights", "origin", "source_accuracy_split", "pretrain", "notes"}
+         "train_eval_factor", "train_step_excess", "transfer_image_ms", "weights", "origin", "source_accuracy_split", "pretrain", "notes"}
 
 
 def _source_kind(source: Any) -> str:
@@ -67,6 +67,8 @@ def descriptor(record: Mapping[str, Any]) -> dict[str, Any]:
     for key, private in _TIME_TERMS.items():
         if record.get(key) is not None:
             out[private] = float(record[key])
+    if record.get("transfer_image_ms") is not None:  # its scoring cost per image, measured here
+        out["_transfer_image_ms"] = float(record["transfer_image_ms"])
     prov = record.get("provenance") or {}
     out["_machine"] = {k: (prov.get("machine") or {}).get(k) for k in ("cpu", "cores")}
     return out

@@ -276,8 +276,9 @@ class ExperienceStore:
         time model's calibration: ``model_name``, ``frozen_stages``, ``batch_size``, ``step_ms``,
         ``threads``, ``cpu``, ``cpu_share``, ``input_size``, and what the overheads are learned from:
         ``budget_s``, ``choice_s`` (what of it ``nasoa adapt`` spent before preparing its member;
-        0 for other runs), ``steps``, ``stop_reason``, ``num_val`` (a bounded query: its cost does
-        not grow with the store)."""
+        0 for other runs), ``steps``, ``stop_reason``, ``num_val``, and ``transfer`` (what scoring
+        each member's transferability took in ``nasoa adapt``'s set-up: ``{"images", "s"}``) (a
+        bounded query: its cost does not grow with the store)."""
         # Parsed here, not with SQLite's json_extract: Python writes NaN into JSON, which SQLite
         # rejects as malformed.
         with self._guard():
@@ -295,7 +296,7 @@ class ExperienceStore:
                         "step_ms": step_ms, "threads": e.get("threads", m.get("cores")),
                         "cpu": m.get("cpu"), "cpu_share": e.get("cpu_share"), "input_size": e.get("input_size"),
                         "budget_s": budget_s, "choice_s": float(e.get("choice_s") or 0.0), "steps": e.get("steps"),
-                        "stop_reason": stop_reason, "num_val": n_val})
+                        "stop_reason": stop_reason, "num_val": n_val, "transfer": e.get("transfer")})
         return out
 
     def runs(self, after_id: int = 0, decode: bool = False) -> pl.DataFrame:

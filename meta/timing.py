@@ -71,7 +71,13 @@ _REF_MS = 100.0
 # Defaults of the overhead terms (those of :class:`nasoa.meta.features.TimeModel`).
 PRIOR_OVERHEAD = {"setup_s": 1.5, "eval_factor": 0.35, "step_excess": 0.0}
 # Record keys carrying the calibrated terms to :class:`nasoa.meta.descriptors.MemberTable`.
-TIME_TERMS = ("train_step_batch_exponent", "train_setup_s", "train_eval_factor", "train_step_excess")
+TIME_TERMS = ("train_step_batch_exponent", "train_step_size_exponent", "train_setup_s", "train_eval_factor",
+              "train_step_excess", "transfer_image_ms")
+# Scoring a member's transferability (``nasoa adapt``'s set-up): building it and loading its weights
+# (this many seconds, by the cost model), then a forward pass per image. What runs measured sets
+# each member's per-image cost (``transfer_image_ms``) once it has TRANSFER_MIN_OBS observations.
+TRANSFER_BUILD_S = 0.3
+TRANSFER_MIN_OBS = 2
 # Stop reasons of runs that trained until the budget's planned stop (the overhead fit uses only them).
 _FILLED = frozenset({"planned", "deadline"})
 
@@ -180,11 +186,16 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
     by_name = {str(r["name"]): r for r in records}
     step_obs: list[dict[str, Any]] = []
     over_obs: list[dict[str, Any]] = []
+    transfer_obs: dict[str, list[float]] = defaultdict(list)  # member -> measured ms per image scored
     for t in timings:
         if cpu and t.get("cpu") and t.get("cpu") != cpu:
             continue
         if t.get("cpu_share") is not None and float(t["cpu_share"]) < MIN_CPU_SHARE:
             continue
+        for member, took in ((t.get("transfer") or {}).get("s") or {}).items():
+            images = (t.get("transfer") or {}).get("images")
+            if images and took is not None and float(took) > TRANSFER_BUILD_S:
+                transfer_obs[str(member)].append((float(took) - TRANSFER_BUILD_S) / float(images) * 1000.0)
         rec = by_name.get(str(t.get("model_name")))
         measured = t.get("step_ms")
         if rec is None or not measured or not math.isfinite(float(measured)) or float(measured) <= 0:
@@ -220,7 +231,7 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
                                "cpu": cpu, "prior_runs": prior_runs}
     if not step_obs:
         summary["global_factor"] = 1.0
-        return [dict(r) for r in records], summary
+        return [_with_transfer(dict(r), transfer_obs) for r in records], summary
     fit = _fit_step(step_obs, prior_runs)
     over = _fit_overhead(over_obs, prior_runs) if over_obs else None
     out = []
@@ -243,7 +254,7 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
                 rec["train_setup_s"] = round(over["setup_by_member"].get(name, over["setup_s"]), 4)
                 rec["train_eval_factor"] = round(over["eval_factor"], 4)
                 rec["train_step_excess"] = round(over["step_excess"], 4)
-        out.append(rec)
+        out.append(_with_transfer(rec, transfer_obs))
     runs_per_member: dict[str, int] = defaultdict(int)
     for o in step_obs:
         runs_per_member[o["member"]] += 1
@@ -251,6 +262,15 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
                     "slopes": {k: round(v, 4) for k, v in fit["slopes"].items()},
                     "step_resid_sd": fit["resid_sd"], "overhead": over, "runs_per_member": dict(runs_per_member)})
     return out, summary
+
+
+def _with_transfer(rec: dict[str, Any], obs: Mapping[str, list[float]]) -> dict[str, Any]:
+    """The record with its measured per-image scoring cost (the median of its runs' set-ups), when
+    runs measured it often enough."""
+    values = obs.get(str(rec.get("name"))) or []
+    if len(values) >= TRANSFER_MIN_OBS:
+        rec["transfer_image_ms"] = round(float(np.median(values)), 4)
+    return rec
 
 
 def calibrated_zoo(store: Any, zoo: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -256,6 +256,8 @@ def test_an_adapt_run_chooses_on_imputed_scores_but_records_what_it_measured(tmp
     st = A.open_store(store)
     (run,) = st.records(after_id=m["run_id"] - 1)
     assert set(run.task_features["knn"]) == set(t["scored"])  # measured only
+    assert set(run.extra["transfer"]["s"]) == set(t["scored"]) and run.extra["transfer"]["images"] == t["images"]
+    assert st.timings(limit=1)[0]["transfer"] == run.extra["transfer"]  # what the cost model calibrates on
     from nasoa.cli.adapt import _print_transfer
 
     _print_transfer(m)  # what the command prints

@@ -192,7 +192,7 @@ def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
     assert [r["step_ms"] for r in rows] == [8.0, 7.0] and rows[0] == {
         "model_name": "fast", "frozen_stages": 1, "batch_size": 64, "step_ms": 8.0, "threads": 2, "cpu": "X",
         "cpu_share": None, "input_size": 32, "budget_s": 10.0, "choice_s": 0.0, "steps": 100, "stop_reason": "planned",
-        "num_val": 40.0}
+        "num_val": 40.0, "transfer": None}
     assert len(st.timings(limit=1)) == 0  # the most recent run has no measurement
 
 
@@ -258,3 +258,25 @@ def test_a_stored_run_keeps_the_side_it_ran_at():
     assert frame["model_input_size"][0] == 32.0 and frame["step_ms"][0] == 55.0
     frame = training_frame([dict(run, extra={"epochs": 5.0})], TimeModel(), {"wide": wide})
     assert frame["model_input_size"][0] == 64.0 and frame["step_ms"][0] == pytest.approx(200.0)
+
+
+def test_scoring_costs_measured_by_adapt_runs_set_each_members_per_image_cost():
+    """What `nasoa adapt`'s set-up measured scoring each member (extra.transfer) becomes the member's
+    per-image cost once two runs measured it; one run is not enough, and other CPUs do not count."""
+    def run(member, seconds, images=300, cpu="X"):
+        return {"model_name": "fast", "frozen_stages": 0, "batch_size": 64, "step_ms": 10.0, "threads": 2, "cpu": cpu,
+                "transfer": {"images": images, "s": {member: seconds}}}
+
+    recs, _ = calibrate_records(ZOO, [run("slow", 0.9), run("slow", 1.2, images=200), run("fast", 0.6),
+                                      run("fast", 0.6, cpu="Y")], cpu="X", threads=2)
+    slow, fast = _by_name(recs)["slow"], _by_name(recs)["fast"]
+    assert slow["transfer_image_ms"] == pytest.approx(((0.6 / 300) + (0.9 / 200)) / 2 * 1000)
+    assert "transfer_image_ms" not in fast  # one run of it on this CPU
+    from types import SimpleNamespace
+
+    from nasoa.app.setup_budget import TRANSFER_MEMBER_S, transfer_cost_s
+
+    mm = SimpleNamespace(members=MemberTable(recs), time_model=TimeModel())
+    assert transfer_cost_s(mm, "slow", 100) == pytest.approx(TRANSFER_MEMBER_S + 100 * slow["transfer_image_ms"] / 1000)
+    # Unmeasured: the profiled step time x the eval factor.
+    assert transfer_cost_s(mm, "fast", 100) == pytest.approx(TRANSFER_MEMBER_S + 100 * 10.0 / 64 / 1000 * 0.35)

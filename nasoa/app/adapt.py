@@ -231,7 +231,7 @@ def adapt(
         # A run that continued a probe's weights is not a one-shot run of its regime: recorded apart.
         manifest["run_id"] = record_run(mm, task, prep, regime, result, choice.model_name,
                                         PROBED_STRATEGY if plan is not None else strategy, seed, run_dir, measured,
-                                        choice_s, cpu_share)
+                                        choice_s, cpu_share, setup)
     elif learn:  # practice: recorded like every run, but no predictor learns here (it never loaded one)
         manifest["run_id"] = st.append(run_record(task, task_features, rec, prep, regime, result, strategy, seed,
                                                   run_dir, choice_s, cpu_share))

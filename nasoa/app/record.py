@@ -31,14 +31,17 @@ POST_RESERVE_MIN_S = 0.3
 
 
 def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep, regime, result, strategy: str,
-               seed: int, run_dir: Path | None, choice_s: float = 0.0, cpu_share: float | None = None):
+               seed: int, run_dir: Path | None, choice_s: float = 0.0, cpu_share: float | None = None,
+               transfer: dict[str, Any] | None = None):
     """The finished run as the experience store keeps it (a :class:`nasoa.meta.store.RunRecord`).
     ``choice_s``: the seconds of the budget spent before the chosen member was prepared (``nasoa
     adapt``'s loading and scoring); the time model learns its overheads from the rest only.
     ``cpu_share``: the CPU the process got per wall second and thread while it prepared and trained
     the member (below :data:`nasoa.meta.timing.MIN_CPU_SHARE` the step time measures contention, and
     the time model leaves the run out). ``extra.input_size``: the side it ran at (the member's
-    descriptor keeps the side it was profiled at; the time model scales between them)."""
+    descriptor keeps the side it was profiled at; the time model scales between them).
+    ``transfer``: the set-up's scoring (:func:`nasoa.app.setup_budget.setup_features`'s info), kept
+    as ``extra.transfer`` for the cost model."""
     model_features = {k: v for k, v in descriptor(member).items() if k != "_machine"}
     extra = {"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
              "step_ms": result.step_ms, "batch_size": min(regime.batch_size, prep.task.num_train),
@@ -46,6 +49,9 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
              "input_size": prep.size, "choice_s": round(float(choice_s), 3)}
     if cpu_share is not None:
         extra["cpu_share"] = round(float(cpu_share), 3)
+    if transfer and transfer.get("costs_s"):  # what scoring each member took (the set-up's cost model learns it)
+        extra["transfer"] = {"images": transfer.get("images"),
+                             "s": {m: c["measured"] for m, c in transfer["costs_s"].items()}}
     return RunRecord(
         task_id=task_id(task), task_spec=task.name, task_features=task_features, model_name=member["name"],
         model_features=model_features, regime=regime.to_dict(), budget_s=result.budget_s,
@@ -58,12 +64,13 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
 
 def record_run(mm, task, prep, regime, result, model_name: str, strategy: str, seed: int,
                run_dir: Path | None, features: dict[str, Any] | None = None, choice_s: float = 0.0,
-               cpu_share: float | None = None) -> int | None:
+               cpu_share: float | None = None, transfer: dict[str, Any] | None = None) -> int | None:
     """Append the finished run to the experience store and update the predictor online; the task's
     ``features``: those measured for its choice (never imputed ones; default: read from the store's cache)."""
     feats = features if features is not None else mm.task_features(task)
     rec = next(r for r in mm.records if r["name"] == model_name)
-    return mm.learn(run_record(task, feats, rec, prep, regime, result, strategy, seed, run_dir, choice_s, cpu_share))
+    return mm.learn(run_record(task, feats, rec, prep, regime, result, strategy, seed, run_dir, choice_s, cpu_share,
+                               transfer))
 
 
 def plot_curve(loss_curve: list[tuple[int, float]], path: Path, title: str) -> None:

@@ -27,11 +27,11 @@ from nasoa.core.models import get_entry
 from nasoa.meta.candidates import Grid, enumerate_candidates
 from nasoa.meta.descriptors import MemberTable, machine_factor
 from nasoa.meta.features import TRANSFER_IMAGES, TRANSFER_SCORES, TimeModel, cached_task_features, transfer_scores
-from nasoa.meta.timing import calibrated_zoo
+from nasoa.meta.timing import TRANSFER_BUILD_S, calibrated_zoo
 from nasoa.zoo import profiled_records
 
 TRANSFER_SHARE = 0.25
-TRANSFER_MEMBER_S = 0.3
+TRANSFER_MEMBER_S = TRANSFER_BUILD_S
 TRANSFER_MIN_IMAGES = 60
 
 
@@ -73,12 +73,18 @@ def precheck_budget(task, st, budget_s: float, start: float, unsaved: dict) -> f
 
 def transfer_cost_s(mm, member: str, images: int) -> float:
     """Predicted seconds to score one member's transferability on ``images`` images: build and load
-    it, then a forward pass (its step time at full fine-tuning x the time model's eval factor), at
-    this machine's factor."""
+    it, then a forward pass per image, at this machine's factor. The forward pass costs what the
+    member's earlier set-ups on this machine measured per image (``transfer_image_ms``, calibrated
+    from the store with the step times), else its step time at full fine-tuning x the time model's
+    eval factor (which runs found 2-3x short for the ImageNet members, whose forward pass is a
+    larger share of a training step than the ET-NAS members')."""
     d = mm.members.by_name(member) or {}
-    table = d.get("_train_step_ms") or {}
-    full = float(table.get("0", min(table.values()))) if table else 100.0
-    per_image_s = full / float(d.get("_train_step_batch") or 64) / 1000.0 * mm.time_model.eval_factor
+    if d.get("_transfer_image_ms"):
+        per_image_s = float(d["_transfer_image_ms"]) / 1000.0
+    else:
+        table = d.get("_train_step_ms") or {}
+        full = float(table.get("0", min(table.values()))) if table else 100.0
+        per_image_s = full / float(d.get("_train_step_batch") or 64) / 1000.0 * mm.time_model.eval_factor
     return mm.time_model.machine_factor * (TRANSFER_MEMBER_S + images * per_image_s)
 
 
