@@ -29,7 +29,8 @@ _LOG_KEYS = ("params", "macs")
 # Record fields that are not features of the member (bookkeeping, or handled specially).
 _SKIP = {"name", "family", "encoding", "mean", "std", "source", "train_step_ms", "train_step_batch", "provenance",
          "profiled_step_ms", "train_step_batch_exponent", "train_step_size_exponent", "train_setup_s",
-         "train_eval_factor", "train_step_excess", "transfer_image_ms", "weights", "origin", "source_accuracy_split", "pretrain", "notes"}
+         "train_eval_factor", "train_step_excess", "transfer_image_ms", "weights", "origin", "source_accuracy_split",
+         "pretrain", "notes"}
 
 
 def _source_kind(source: Any) -> str:

@@ -398,7 +398,8 @@ def test_collect_samples_the_input_side_and_records_it(tmp_path):
     out = collect(cfg, st, records=[rec])
     assert out["appended"] >= 1
     runs = st.records()
-    assert {r.extra["input_size"] for r in runs} == {16} and {r.model_features["model_input_size"] for r in runs} == {32}
+    assert {r.extra["input_size"] for r in runs} == {16}
+    assert {r.model_features["model_input_size"] for r in runs} == {32}
     frame = training_frame(st.runs(), None, {TINY: {k: v for k, v in descriptor(rec).items()}})
     assert set(frame["model_input_size"].to_list()) == {16.0}
     assert json.loads(st.get_meta(f"{cfg.counter_key}:sampling"))["grid"]["input_sizes"] == [16]

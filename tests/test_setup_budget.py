@@ -231,7 +231,7 @@ def test_unscored_members_are_imputed_from_the_nearest_past_tasks(tmp_path):
             err.append(abs(imputed[member]["knn"] - f["knn"][member]))
             naive.append(abs(statistics.median(seen["knn"].values()) - f["knn"][member]))
         assert len(err) >= 30
-        assert statistics.mean(err) < 0.8 * statistics.mean(naive), (member, statistics.mean(err), statistics.mean(naive))
+        assert statistics.mean(err) < 0.8 * statistics.mean(naive), (member, err, naive)
     # Nothing to impute from: no scored member here, or no store.
     assert S.impute_unscored(Without(""), {"knn": {}, "logme": {}}, ["etnas_z1"])[1] == {}
     assert S.impute_unscored(None, {"knn": {"etnas_z2": 0.5}}, ["etnas_z1"])[1] == {}

@@ -231,7 +231,8 @@ def test_the_input_side_is_a_regime_dimension_up_to_the_profiled_side():
     cal = enumerate_candidates(MemberTable(recs), task, 60.0, Grid(input_sizes=(32,)), TimeModel())
     assert row(cal, "wide", 32.0)["step_ms"] == pytest.approx(at64["step_ms"] * 0.5 ** 1.5)
     # The grid's dict is unchanged without input_sizes (a resumed collection compares it).
-    assert "input_sizes" not in Grid().to_dict() and Grid.from_dict(Grid(input_sizes=(32,)).to_dict()).input_sizes == (32,)
+    assert "input_sizes" not in Grid().to_dict()
+    assert Grid.from_dict(Grid(input_sizes=(32,)).to_dict()).input_sizes == (32,)
 
 
 def test_the_size_slope_is_learned_from_runs_at_several_sides():

@@ -113,7 +113,8 @@ def setup_features(mm, task, budget_s: float, start: float, extract: Callable[[A
     then fewer members (cheapest first; each member's cost predicted by the cost model times the
     median measured/predicted ratio of the members scored so far, the first left out: it carries
     the process's one-off costs, a first forward pass and a first weights read, and read as the
-    machine's speed it once left efficientnet_lite0 unscored at 30 s). ``info["costs_s"]``: each scored member's predicted and measured seconds.
+    machine's speed it once left efficientnet_lite0 unscored at 30 s). ``info["costs_s"]``: each
+    scored member's predicted and measured seconds.
     Scores over the full sample go to the store's cache with the meta-features (deferred: written
     once the run goes ahead); scores over a reduced sample serve this choice only."""
     images = TRANSFER_IMAGES if images is None else int(images)

@@ -212,8 +212,8 @@ def fit_cmd(
     st = _store(store)
     if st.count() == 0:
         raise NasoaError(f"the store {st.path} has no runs to fit on; run `nasoa meta collect` first")
-    mm = MetaModel.fit(st, zoo=profiled_records(), backend=backend, online=None if online == "none" else online, seed=seed,
-                       grid=_grid(input_sizes))
+    mm = MetaModel.fit(st, zoo=profiled_records(), backend=backend, online=None if online == "none" else online,
+                       seed=seed, grid=_grid(input_sizes))
     path = mm.save(model_dir)
     summary = {"model_dir": str(path), "backend": mm.backend, "runs": mm.predictor.n_seen,
                "selection": mm.selection}
