@@ -175,6 +175,12 @@ def candidate_regime(row: Mapping[str, Any], grid: Grid = Grid()) -> dict[str, A
     }
 
 
+def candidate_side(row: Mapping[str, Any]) -> int | None:
+    """A candidate's input side (px); None where the member has no profiled one (its own default)."""
+    v = row.get("input_size")
+    return int(v) if v is not None and math.isfinite(v) else None
+
+
 def sample_regimes(members: MemberTable, task_features: Mapping[str, Any], budget_s: float, k: int,
                    rng: np.random.Generator, grid: Grid = Grid(), time_model: TimeModel = TimeModel(),
                    ) -> list[dict[str, Any]]:
@@ -184,4 +190,4 @@ def sample_regimes(members: MemberTable, task_features: Mapping[str, Any], budge
     return [frame.row(int(i), named=True) for i in pick]
 
 
-__all__ += ["sample_regimes"]
+__all__ += ["sample_regimes", "candidate_side"]

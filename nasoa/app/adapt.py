@@ -49,6 +49,7 @@ from nasoa.app.setup_budget import (TRANSFER_MEMBER_S, TRANSFER_MIN_IMAGES, TRAN
                                     transfer_cost_s)
 from nasoa.app.transfer import penultimate_features
 from nasoa.app.workflow import prepare_model_and_task, resolve_device, run_dir_for
+from nasoa.meta.candidates import candidate_side
 from nasoa.core.data import load_task
 from nasoa.core.deadline import margin_s
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
@@ -251,8 +252,7 @@ def _run_probes(mm, task, data: str, plan, seed: int, device: str, learn: bool, 
     trials = []
     for row in plan.candidates:
         rec = next(r for r in mm.records if r["name"] == row["model_name"])
-        side = row.get("input_size")
-        size = int(side) if side is not None and math.isfinite(side) else int(rec.get("input_size") or 32)
+        size = candidate_side(row) or int(rec.get("input_size") or 32)
         prep = prepare_model_and_task(data, row["model_name"], seed=seed, pretrained=True, size=size, device=device,
                                       task=task)
         regime = Regime.from_dict({**mm.regime(row), "epochs": None})

@@ -14,6 +14,7 @@ import numpy as np
 from nasoa.core.errors import NasoaError
 from nasoa.core.models import get_entry
 from nasoa.core.train import Regime
+from nasoa.meta.candidates import candidate_side
 
 STRATEGIES = ("nasoa", "practice", "default", "random", "logme", "bohb")
 DEFAULT_REGIME = {"lr": 0.01, "frozen_stages": 0, "schedule": "cosine", "optimizer": "sgd", "batch_size": 64}
@@ -87,7 +88,7 @@ def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: 
             row = top.row(0, named=True)
         ms = 1000 * (time.perf_counter() - t)
         return Choice(strategy, row["model_name"], mm.regime(row), row["predicted_accuracy"], row.get("uncertainty"),
-                      row.get("planned_epochs"), n, ms, top.head(k).to_dicts(), input_size=_side(row))
+                      row.get("planned_epochs"), n, ms, top.head(k).to_dicts(), input_size=candidate_side(row))
     if strategy == "bohb":  # the search itself chooses; report the space it searches
         ms = 1000 * (time.perf_counter() - t)
         return Choice(strategy, "(searched by BOHB)", {}, None, None, None, n, ms, [])
@@ -117,10 +118,5 @@ def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: 
     pred = mm.predict(task, [{**row, "budget_s": budget_s}])["predicted_accuracy"][0] if mm.predictor.n_seen else None
     ms = 1000 * (time.perf_counter() - t)
     return Choice(strategy, row["model_name"], mm.regime(row), pred, None, row.get("planned_epochs"), n, ms, [row],
-                  input_size=_side(row))
+                  input_size=candidate_side(row))
 
-
-def _side(row: dict[str, Any]) -> int | None:
-    """A candidate's input side (None where the member has no profiled one: its own default)."""
-    v = row.get("input_size")
-    return int(v) if v is not None and np.isfinite(v) else None

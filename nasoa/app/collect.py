@@ -45,7 +45,7 @@ from nasoa.core.errors import NasoaError
 from nasoa.core.families import family_of
 from nasoa.core.runtime import available_cores, cpu_model
 from nasoa.core.train import Regime
-from nasoa.meta.candidates import Grid, sample_regimes
+from nasoa.meta.candidates import Grid, candidate_side, sample_regimes
 from nasoa.meta.descriptors import MemberTable, descriptor, machine_factor
 from nasoa.meta.features import TimeModel
 from nasoa.meta.store import ExperienceStore, RunRecord
@@ -191,8 +191,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                                            "schedule": cand["schedule"], "optimizer": cand["optimizer"],
                                            "batch_size": cand["batch_size"], "epochs": None})
                 run_seed = int(rng.integers(0, 2**31 - 1))
-                side = cand.get("input_size")
-                side = int(side) if side is not None and np.isfinite(side) and grid.input_sizes else None
+                side = candidate_side(cand) if grid.input_sizes else None
                 ex.submit(("run", i, budget, cand["planned_epochs"]), collect_run_job, spec, rec, model_name_for(rec),
                           regime.to_dict(), budget, run_seed, config.device, config.pretrained, side)
             if not ex.pending():  # the last runs were skipped at sampling: nothing left to wait for
