@@ -250,3 +250,94 @@ def test_stability_report_counts_agreement_and_ties(tmp_path):
     assert res["summary"] == {"30s": {"cells": 3, "stable": 1, "unstable_but_tied": 1}}
     md = (tmp_path / "stability.md").read_text()
     assert "| 30 s | 3 | 1 | 1 |" in md and "a, a, a, b, error" in md
+
+
+def _noise_row(tid, y, y_rep, share=1.0, share_rep=1.0, budget=30.0, lr=0.01, uid=None):
+    return {"protocol": 1, "uid": uid or f"{tid}-{y}-{y_rep}", "task_id": tid, "task": f"builtin:{tid}",
+            "family": "digits", "model": "m", "regime": {"lr": lr}, "budget_s": budget, "y": y, "y_rep": y_rep,
+            "cpu_share": share, "cpu_share_rep": share_rep}
+
+
+def test_noise_report_measures_the_noise_and_the_oracle_regret(tmp_path):
+    """The noise sd is sqrt(mean(d^2)/2) over clean pairs; the oracle picks by one outcome and is
+    scored on the other (both ways, halved); a starved pair is left out; an unfinished task is not
+    scored."""
+    from nasoa.bench.noise import noise_report
+
+    rows = [_noise_row("a", 0.5, 0.6), _noise_row("a", 0.8, 0.7), _noise_row("a", 0.7, 0.75, lr=0.1),
+            _noise_row("a", 0.95, 0.2, share_rep=0.4),  # starved replicate: not a clean pair
+            _noise_row("b", 0.5, 0.5), _noise_row("b", 0.6, 0.6), _noise_row("b", 0.7, 0.7)]
+    (tmp_path / "selection.json").write_text(json.dumps({"store": "s", "tasks": ["a", "b"], "runs": {"a": 4, "b": 4}}))
+    with open(tmp_path / "noise.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    res = noise_report(tmp_path)
+    s = res["summary"]
+    assert s["pairs_clean"] == 6 and s["pairs_left_out_cpu_share"] == 1
+    assert abs(s["noise_sd"] - round((0.0225 / 12) ** 0.5, 4)) < 1e-4  # d = .1, -.1, .05, 0, 0, 0
+    assert s["by_group"]["lr >= 0.03"]["pairs"] == 1 and s["by_group"]["lr < 0.03"]["pairs"] == 5
+    # Task b has 3 of its 4 runs: not finished, not scored. Task a: (0.75 - 0.7 + 0.8 - 0.7) / 2.
+    assert s["tasks_complete"] == 1 and abs(s["oracle_regret_mean"] - 0.075) < 1e-9
+    assert "oracle regret mean **0.075**" in (tmp_path / "noise.md").read_text()
+
+
+def test_noise_selects_tasks_by_family_at_random():
+    from nasoa.bench.noise import replicate_seed, select_tasks
+    from nasoa.meta.store import RunRecord
+
+    recs = [RunRecord(task_id=f"{fam}{t}", model_name="m", regime={}, budget_s=8.0, val_accuracy=0.5,
+                      task_spec=f"builtin:{fam}", extra={"family": fam})
+            for fam in ("textures", "noise") for t in range(4) for _ in range(3 if t else 1)]
+    picks = select_tasks(recs, 2, seed=0, min_runs=2)
+    assert len(picks) == 4 and len(set(picks)) == 4
+    assert [p[:-1] for p in picks[:2]] == ["noise", "textures"]  # interleaved across families
+    assert "textures0" not in picks and "noise0" not in picks  # one run: below min_runs
+    assert select_tasks(recs, 2, seed=0, min_runs=2) == picks and select_tasks(recs, 2, seed=1, min_runs=2) != picks
+    assert replicate_seed(0, "u", 5) == replicate_seed(0, "u", 5) != replicate_seed(1, "u", 5)
+    s = replicate_seed(0, "u", 5)
+    assert replicate_seed(0, "u", s) != s  # never the original run's seed
+
+
+def test_noise_replicates_collected_runs_and_resumes(tmp_path):
+    """Real runs: a tiny collection, each run replicated once with a fresh seed; a re-run has
+    nothing left to do."""
+    from nasoa.app.collect import CollectConfig, collect
+    from nasoa.bench.noise import run_noise
+    from nasoa.meta.store import ExperienceStore
+
+    tiny = "031-_8_1-1-21-1"
+    rec = {"name": tiny, "encoding": tiny, "family": "etnas", "input_size": 16, "source": "none (smoke test)",
+           "source_accuracy": 0.1, "params": 5000, "macs": 1e5, "depth": 4, "width": 8,
+           "train_step_ms": {"0": 3.0, "1": 2.5, "2": 2.0}, "train_step_batch": 64}
+    cfg = CollectConfig(runs=3, seed=1, budgets=(2.5,), runs_per_task=3, sources=("digits",), per_class=(10,),
+                        max_classes=3, logme_images=40, pretrained=False)
+    st = ExperienceStore(tmp_path / "s.sqlite")
+    collect(cfg, st, records=[rec])
+    runs = st.records()
+    assert len(runs) >= 2
+    out = tmp_path / "noise"
+    logged = []
+    res = run_noise(out, tmp_path / "s.sqlite", per_family=1, seed=0, min_runs=2, pretrained=False, records=[rec],
+                    log=logged.append)
+    rows = [json.loads(x) for x in (out / "noise.jsonl").read_text().splitlines()]
+    assert sorted(r["uid"] for r in rows) == sorted(r.uid for r in runs)
+    by_uid = {r.uid: r for r in runs}
+    for r in rows:
+        assert "error" not in r and 0 <= r["y_rep"] <= 1 and r["replicate_seed"] != by_uid[r["uid"]].seed
+        assert r["y"] == by_uid[r["uid"]].val_accuracy and r["budget_s"] == 2.5
+    s = res["summary"]
+    assert s["rows"] == len(runs) and s["pairs_clean"] + s["pairs_left_out_cpu_share"] == len(runs)
+    assert len(logged) == len(runs)
+    run_noise(out, tmp_path / "s.sqlite", per_family=1, seed=0, min_runs=2, pretrained=False, records=[rec],
+              log=logged.append)
+    assert len(logged) == len(runs) and len((out / "noise.jsonl").read_text().splitlines()) == len(runs)
+
+
+def test_bench_noise_cli_names_a_missing_store(tmp_path):
+    from typer.testing import CliRunner
+
+    from nasoa.cli.main import app
+
+    r = CliRunner().invoke(app, ["bench", "noise", "--out", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "--store is required" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(app, ["bench", "noise", "--store", str(tmp_path / "none.sqlite"), "--out", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "no experience store at" in r.output and not (tmp_path / "none.sqlite").exists()

@@ -266,6 +266,36 @@ def stability_bench(
     typer.echo(f"table: {d / 'stability.md'}")
 
 
+@app.command("noise")
+def noise_bench(
+    store: str = typer.Option(None, "--store", help="The experience store a collection wrote (nasoa meta collect "
+                                                   "--store); only read."),
+    per_family: int = typer.Option(2, "--per-family", min=1, max=1000, help="Tasks drawn from each task family."),
+    min_runs: int = typer.Option(5, "--min-runs", min=2, help="Only tasks with at least this many runs."),
+    shard: str = typer.Option("1/1", "--shard", help="K/N: run the tasks with index % N == K-1 (N pinned processes "
+                                                     "sharing one --out)."),
+    device: str = typer.Option("cpu", "--device"),
+    report_only: bool = typer.Option(False, "--report-only", help="Rebuild noise.md/json from the rows so far."),
+    seed: int = typer.Option(0, "--seed", help="Draws the tasks and the replicates' run seeds."),
+    out: str = typer.Option(None, "--out", help="Output dir (default bench/results/noise-<date>/); a re-run resumes."),
+) -> None:
+    """How much of a run's accuracy is luck? Every run of a sample of collected tasks run again with a
+    fresh seed: the run-to-run noise, and the top-1 regret an oracle that saw each run once still pays
+    (the floor for the meta-model's regret)."""
+    from nasoa.bench.adapt import parse_shard
+    from nasoa.bench.noise import noise_report, run_noise
+
+    d = _out_dir(out, "noise")
+    if report_only:
+        noise_report(d)
+        typer.echo(f"table: {d / 'noise.md'}")
+        return
+    if not store:
+        raise NasoaError("--store is required: the experience store a collection wrote (nasoa meta collect --store)")
+    run_noise(d, store, per_family, seed, parse_shard(shard), min_runs=min_runs, device=device, log=typer.echo)
+    typer.echo(f"table: {d / 'noise.md'}")
+
+
 @app.command("meta")
 def meta_bench(
     runs: list[int] = typer.Option([10_000], "--runs", min=1, help="Runs in the synthetic store (repeatable: one row "
