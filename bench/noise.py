@@ -9,7 +9,9 @@ with a fresh seed, exactly as the collection ran it (:func:`nasoa.app.collect_jo
 and compares the two outcomes.
 
 * **Run-to-run noise**: per pair, the difference of the two accuracies; the noise's standard
-  deviation is ``sqrt(mean(d^2) / 2)``, by budget and by learning rate.
+  deviation is ``sqrt(mean(d^2) / 2)``, by budget and by learning rate. A replicate runs the
+  epochs its original ran (the regime's ``epochs``, with time to spare), not what the budget holds
+  here: on a faster machine it would run more and measure the machine instead of the seed.
 * **The regret of an oracle that has seen each run once**: per task, pick the run whose first
   outcome was best and score it on the replicates (best replicate minus the pick's replicate), and
   the same the other way round; the mean over tasks. A predictor as good as having run every
@@ -49,8 +51,12 @@ from .provenance import fields, provenance
 
 __all__ = ["select_tasks", "replicate_seed", "run_noise", "noise_report", "MIN_CPU_SHARE"]
 
-PROTOCOL = 1
+PROTOCOL = 2
 MIN_CPU_SHARE = 0.8  # both runs of a pair had at least this share of their core
+# A replicate runs the epochs its original ran, not what the budget holds on this machine (a faster
+# machine would run more and measure the machine, not the seed): it gets this much more time.
+EPOCHS_BUDGET_FACTOR, EPOCHS_BUDGET_PAD_S = 3.0, 10.0
+EPOCHS_MATCH = 0.05  # a pair counts only when the replicate ran the original's epochs within 5%
 
 
 def replicate_seed(seed: int, uid: str, original: int) -> int:
@@ -84,9 +90,13 @@ def _lr(r: dict[str, Any]) -> float:
 
 
 def replicate_job(r: RunRecord, rec: dict[str, Any], seed: int, device: str, pretrained: bool) -> dict[str, Any]:
-    """Run ``r`` again with a fresh seed, as the collection ran it; the pair as a row."""
+    """Run ``r`` again with a fresh seed, as the collection ran it, for the epochs it ran (the
+    schedule spans them); the pair as a row."""
     s = replicate_seed(seed, r.uid, r.seed)
-    out = collect_run_job(r.task_spec, rec, model_name_for(rec), r.regime, r.budget_s, s, device, pretrained,
+    epochs = r.extra.get("epochs")
+    regime = {**r.regime, "epochs": float(epochs)} if epochs else dict(r.regime)
+    budget = EPOCHS_BUDGET_FACTOR * r.budget_s + EPOCHS_BUDGET_PAD_S if epochs else r.budget_s
+    out = collect_run_job(r.task_spec, rec, model_name_for(rec), regime, budget, s, device, pretrained,
                           r.extra.get("input_size"))
     base = {"protocol": PROTOCOL, "uid": r.uid, "task_id": r.task_id, "task": r.task_spec, "family": _family(r),
             "model": r.model_name, "regime": r.regime, "budget_s": r.budget_s, "input_size": r.extra.get("input_size"),
@@ -141,6 +151,11 @@ def run_noise(out: Path, store: str | Path, per_family: int = 2, seed: int = 0, 
     return noise_report(out)
 
 
+def _epochs_match(r: dict[str, Any]) -> bool:
+    e, e2 = r.get("epochs"), r.get("epochs_rep")
+    return e is None or (e2 is not None and abs(e2 - e) <= EPOCHS_MATCH * e)
+
+
 def _sd(diffs: Sequence[float]) -> float | None:
     return round(math.sqrt(sum(d * d for d in diffs) / (2 * len(diffs))), 4) if diffs else None
 
@@ -159,7 +174,8 @@ def noise_report(out: Path) -> dict[str, Any]:
         raise NasoaError(f"no noise rows in {out}; run `nasoa bench noise --out {out}` first")
     sel = json.loads((out / "selection.json").read_text()) if (out / "selection.json").exists() else {}
     ok = [r for r in rows if "error" not in r]
-    clean = [r for r in ok if (r.get("cpu_share") or 0) >= MIN_CPU_SHARE and (r.get("cpu_share_rep") or 0) >= MIN_CPU_SHARE]
+    clean = [r for r in ok if (r.get("cpu_share") or 0) >= MIN_CPU_SHARE and (r.get("cpu_share_rep") or 0) >= MIN_CPU_SHARE
+             and _epochs_match(r)]
     expected = sel.get("runs", {})
     d = [r["y_rep"] - r["y"] for r in clean]
     groups: dict[str, list[float]] = defaultdict(list)
@@ -179,7 +195,8 @@ def noise_report(out: Path) -> dict[str, Any]:
                  "best_gap": round(max(p["y"] for p in ps) - max(p["y_rep"] for p in ps), 4)} for t, ps in complete.items()]
     summary = {
         "rows": len(rows), "errors": len(rows) - len(ok), "pairs_clean": len(clean),
-        "pairs_left_out_cpu_share": len(ok) - len(clean),
+        "pairs_left_out": len(ok) - len(clean),
+        "pairs_left_out_epochs": sum(1 for r in ok if not _epochs_match(r)),
         "noise_sd": _sd(d), "mean_abs_diff": round(statistics.fmean(abs(v) for v in d), 4) if d else None,
         "median_abs_diff": round(statistics.median(abs(v) for v in d), 4) if d else None,
         "mean_diff": round(statistics.fmean(d), 4) if d else None,
@@ -197,11 +214,13 @@ def noise_report(out: Path) -> dict[str, Any]:
         f"Measured {pf.get('date')} on {pf.get('cpu')} ({pf.get('cpu_cores')} cores), torch {pf.get('torch')}, "
         f"nasoa {pf.get('nasoa')} (commit {str((pf.get('git') or {}).get('commit', '?'))[:7]}); source store "
         f"`{sel.get('store')}`, {sel.get('per_family')} tasks per family (seed {sel.get('seed')}).", "",
-        "Every run of the selected tasks run again with a fresh seed, as the collection ran it; pairs whose runs both "
-        f"had at least {MIN_CPU_SHARE:.0%} of their core. Oracle regret: per task, the run whose first outcome was best, "
+        "Every run of the selected tasks run again with a fresh seed, as the collection ran it, for the epochs it ran; "
+        f"pairs whose runs both had at least {MIN_CPU_SHARE:.0%} of their core and the same epochs within "
+        f"{EPOCHS_MATCH:.0%}. Oracle regret: per task, the run whose first outcome was best, "
         "scored on the replicates (and the other way round, halved); the floor for a predictor as good as having run "
         "every candidate once.", "",
-        f"Pairs: {summary['pairs_clean']} ({summary['pairs_left_out_cpu_share']} left out for a starved run, "
+        f"Pairs: {summary['pairs_clean']} ({summary['pairs_left_out']} left out for a starved run or epochs not "
+        f"matched ({summary['pairs_left_out_epochs']}), "
         f"{summary['errors']} errors). Noise sd **{summary['noise_sd']}**, mean |difference| {summary['mean_abs_diff']}, "
         f"median {summary['median_abs_diff']}, mean difference {summary['mean_diff']}.", "",
         "| group | pairs | noise sd |", "|---|---|---|",

@@ -252,27 +252,28 @@ def test_stability_report_counts_agreement_and_ties(tmp_path):
     assert "| 30 s | 3 | 1 | 1 |" in md and "a, a, a, b, error" in md
 
 
-def _noise_row(tid, y, y_rep, share=1.0, share_rep=1.0, budget=30.0, lr=0.01, uid=None):
-    return {"protocol": 1, "uid": uid or f"{tid}-{y}-{y_rep}", "task_id": tid, "task": f"builtin:{tid}",
+def _noise_row(tid, y, y_rep, share=1.0, share_rep=1.0, budget=30.0, lr=0.01, epochs_rep=10.2):
+    return {"protocol": 2, "uid": f"{tid}-{y}-{y_rep}", "task_id": tid, "task": f"builtin:{tid}",
             "family": "digits", "model": "m", "regime": {"lr": lr}, "budget_s": budget, "y": y, "y_rep": y_rep,
-            "cpu_share": share, "cpu_share_rep": share_rep}
+            "cpu_share": share, "cpu_share_rep": share_rep, "epochs": 10.0, "epochs_rep": epochs_rep}
 
 
 def test_noise_report_measures_the_noise_and_the_oracle_regret(tmp_path):
     """The noise sd is sqrt(mean(d^2)/2) over clean pairs; the oracle picks by one outcome and is
-    scored on the other (both ways, halved); a starved pair is left out; an unfinished task is not
-    scored."""
+    scored on the other (both ways, halved); a starved pair, or one whose replicate ran other epochs,
+    is left out; an unfinished task is not scored."""
     from nasoa.bench.noise import noise_report
 
     rows = [_noise_row("a", 0.5, 0.6), _noise_row("a", 0.8, 0.7), _noise_row("a", 0.7, 0.75, lr=0.1),
             _noise_row("a", 0.95, 0.2, share_rep=0.4),  # starved replicate: not a clean pair
+            _noise_row("a", 0.96, 0.3, epochs_rep=12.0),  # ran 20% more epochs: not a clean pair
             _noise_row("b", 0.5, 0.5), _noise_row("b", 0.6, 0.6), _noise_row("b", 0.7, 0.7)]
-    (tmp_path / "selection.json").write_text(json.dumps({"store": "s", "tasks": ["a", "b"], "runs": {"a": 4, "b": 4}}))
+    (tmp_path / "selection.json").write_text(json.dumps({"store": "s", "tasks": ["a", "b"], "runs": {"a": 5, "b": 4}}))
     with open(tmp_path / "noise.jsonl", "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
     res = noise_report(tmp_path)
     s = res["summary"]
-    assert s["pairs_clean"] == 6 and s["pairs_left_out_cpu_share"] == 1
+    assert s["pairs_clean"] == 6 and s["pairs_left_out"] == 2 and s["pairs_left_out_epochs"] == 1
     assert abs(s["noise_sd"] - round((0.0225 / 12) ** 0.5, 4)) < 1e-4  # d = .1, -.1, .05, 0, 0, 0
     assert s["by_group"]["lr >= 0.03"]["pairs"] == 1 and s["by_group"]["lr < 0.03"]["pairs"] == 5
     # Task b has 3 of its 4 runs: not finished, not scored. Task a: (0.75 - 0.7 + 0.8 - 0.7) / 2.
@@ -298,8 +299,8 @@ def test_noise_selects_tasks_by_family_at_random():
 
 
 def test_noise_replicates_collected_runs_and_resumes(tmp_path):
-    """Real runs: a tiny collection, each run replicated once with a fresh seed; a re-run has
-    nothing left to do."""
+    """Real runs: a tiny collection, each run replicated once with a fresh seed for the epochs it
+    ran; a re-run has nothing left to do."""
     from nasoa.app.collect import CollectConfig, collect
     from nasoa.bench.noise import run_noise
     from nasoa.meta.store import ExperienceStore
@@ -324,8 +325,9 @@ def test_noise_replicates_collected_runs_and_resumes(tmp_path):
     for r in rows:
         assert "error" not in r and 0 <= r["y_rep"] <= 1 and r["replicate_seed"] != by_uid[r["uid"]].seed
         assert r["y"] == by_uid[r["uid"]].val_accuracy and r["budget_s"] == 2.5
+        assert abs(r["epochs_rep"] - r["epochs"]) <= 0.05 * r["epochs"]  # the original's epochs, not the budget's
     s = res["summary"]
-    assert s["rows"] == len(runs) and s["pairs_clean"] + s["pairs_left_out_cpu_share"] == len(runs)
+    assert s["rows"] == len(runs) and s["pairs_clean"] + s["pairs_left_out"] == len(runs)
     assert len(logged) == len(runs)
     run_noise(out, tmp_path / "s.sqlite", per_family=1, seed=0, min_runs=2, pretrained=False, records=[rec],
               log=logged.append)
