@@ -32,3 +32,13 @@ def fill_store(path: Path, spec: str, accuracies: dict[str, float], runs_each: i
     n = st.count()
     st.close()
     return n
+
+
+TINY = "031-_8_1-1-21-1"  # an ET-NAS encoding small enough to fine-tune in a second or two
+
+
+def tiny_member(input_size: int = 16) -> dict:
+    """A zoo record of the untrained TINY member with made-up step times (collect's smoke tests)."""
+    return {"name": TINY, "encoding": TINY, "family": "etnas", "input_size": input_size,
+            "source": "none (smoke test)", "source_accuracy": 0.1, "params": 5000, "macs": 1e5, "depth": 4,
+            "width": 8, "train_step_ms": {"0": 3.0, "1": 2.5, "2": 2.0}, "train_step_batch": 64}

@@ -305,10 +305,9 @@ def test_noise_replicates_collected_runs_and_resumes(tmp_path):
     from nasoa.bench.noise import run_noise
     from nasoa.meta.store import ExperienceStore
 
-    tiny = "031-_8_1-1-21-1"
-    rec = {"name": tiny, "encoding": tiny, "family": "etnas", "input_size": 16, "source": "none (smoke test)",
-           "source_accuracy": 0.1, "params": 5000, "macs": 1e5, "depth": 4, "width": 8,
-           "train_step_ms": {"0": 3.0, "1": 2.5, "2": 2.0}, "train_step_batch": 64}
+    from _fake_store import tiny_member
+
+    rec = tiny_member()
     cfg = CollectConfig(runs=3, seed=1, budgets=(2.5,), runs_per_task=3, sources=("digits",), per_class=(10,),
                         max_classes=3, logme_images=40, pretrained=False)
     st = ExperienceStore(tmp_path / "s.sqlite")

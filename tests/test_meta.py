@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 import polars as pl
 import pytest
+from _fake_store import TINY  # tests/: the helpers' module
 
 from nasoa.core.errors import NasoaError
 from nasoa.meta import checks, synthetic
@@ -355,16 +356,15 @@ def test_collect_refuses_an_empty_zoo(tmp_path, monkeypatch):
         collect(CollectConfig(runs=2), tmp_path / "s.sqlite")
 
 
-TINY = "031-_8_1-1-21-1"
 
 
 def test_collect_runs_the_trainer_and_resumes(tmp_path):
     """Two real (tiny, untrained) fine-tuning runs; then a resume that has nothing left to do."""
     from nasoa.app.collect import CollectConfig, collect
 
-    rec = {"name": TINY, "encoding": TINY, "family": "etnas", "input_size": 16, "source": "none (smoke test)",
-           "source_accuracy": 0.1, "params": 5000, "macs": 1e5, "depth": 4, "width": 8,
-           "train_step_ms": {"0": 3.0, "1": 2.5, "2": 2.0}, "train_step_batch": 64}
+    from _fake_store import tiny_member
+
+    rec = tiny_member()
     cfg = CollectConfig(runs=2, seed=1, budgets=(2.5,), runs_per_task=2, sources=("digits",), per_class=(10,),
                         max_classes=3, logme_images=40, pretrained=False)
     st = ExperienceStore(tmp_path / "s.sqlite")
@@ -389,9 +389,9 @@ def test_collect_samples_the_input_side_and_records_it(tmp_path):
     from nasoa.meta.candidates import Grid
     from nasoa.meta.features import training_frame
 
-    rec = {"name": TINY, "encoding": TINY, "family": "etnas", "input_size": 32, "source": "none (smoke test)",
-           "source_accuracy": 0.1, "params": 5000, "macs": 1e5, "depth": 4, "width": 8,
-           "train_step_ms": {"0": 3.0, "1": 2.5, "2": 2.0}, "train_step_batch": 64}
+    from _fake_store import tiny_member
+
+    rec = tiny_member(32)
     cfg = CollectConfig(runs=2, seed=1, budgets=(2.5,), runs_per_task=2, sources=("digits",), per_class=(10,),
                         max_classes=3, logme_images=40, pretrained=False, grid=Grid(input_sizes=(16,)))
     st = ExperienceStore(tmp_path / "s.sqlite")
