@@ -118,26 +118,35 @@ def run_noise(out: Path, store: str | Path, per_family: int = 2, seed: int = 0, 
     if not path.is_file():
         raise NasoaError(f"no experience store at {path}; pass the store a collection wrote (nasoa meta collect --store)")
     runs = ExperienceStore(path, create=False).records()
-    tasks = select_tasks(runs, per_family, seed, min_runs)
-    if not tasks:
-        raise NasoaError(f"no task in {path} has {min_runs} or more collected runs; collect more "
-                         "(nasoa meta collect) or lower --min-runs")
-    members = {m["name"]: m for m in pretrained_members(records, pretrained)}
-    k, n = shard
-    out.mkdir(parents=True, exist_ok=True)
     by_task: dict[str, list[RunRecord]] = defaultdict(list)
     for r in runs:
         by_task[r.task_id].append(r)
-    atomic_write_bytes(out / "selection.json", (json.dumps(
-        {"store": str(path), "per_family": per_family, "seed": seed, "min_runs": min_runs, "tasks": tasks,
-         "runs": {t: len(by_task[t]) for t in tasks}}, indent=2) + "\n").encode())
+    options = {"store": str(path.resolve()), "per_family": per_family, "seed": seed, "min_runs": min_runs}
+    sel_file = out / "selection.json"
+    if sel_file.exists():
+        # A resume keeps the tasks (and their runs) it started with, though the store has grown since.
+        sel = json.loads(sel_file.read_text())
+        if {k: sel.get(k) for k in options} != options:
+            raise NasoaError(f"{out} holds a noise bench started with other options "
+                             f"({', '.join(f'{k}={sel.get(k)}' for k in options)}); resume with those or use another --out")
+        tasks, counts = list(sel["tasks"]), dict(sel["runs"])
+    else:
+        tasks = select_tasks(runs, per_family, seed, min_runs)
+        if not tasks:
+            raise NasoaError(f"no task in {path} has {min_runs} or more collected runs; collect more "
+                             "(nasoa meta collect) or lower --min-runs")
+        counts = {t: len(by_task[t]) for t in tasks}
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(sel_file, (json.dumps({**options, "tasks": tasks, "runs": counts}, indent=2) + "\n").encode())
+    members = {m["name"]: m for m in pretrained_members(records, pretrained)}
+    k, n = shard
     rows_file = out / (f"noise-shard{k}.jsonl" if n > 1 else "noise.jsonl")
     _drop_torn_tail(rows_file)
     done = {r["uid"] for r in _read_jsonl(rows_file) if r.get("protocol") == PROTOCOL}
     for ti, tid in enumerate(tasks):
         if ti % n != k - 1:
             continue
-        for r in by_task[tid]:
+        for r in by_task[tid][:counts[tid]]:  # runs in store order: those the selection counted
             if r.uid in done:
                 continue
             if r.model_name not in members:

@@ -301,8 +301,13 @@ def test_noise_selects_tasks_by_family_at_random():
 def test_noise_replicates_collected_runs_and_resumes(tmp_path):
     """Real runs: a tiny collection, each run replicated once with a fresh seed for the epochs it
     ran; a re-run has nothing left to do."""
+    from dataclasses import replace
+
+    import pytest
+
     from nasoa.app.collect import CollectConfig, collect
     from nasoa.bench.noise import run_noise
+    from nasoa.core.errors import NasoaError
     from nasoa.meta.store import ExperienceStore
 
     from _fake_store import tiny_member
@@ -328,9 +333,13 @@ def test_noise_replicates_collected_runs_and_resumes(tmp_path):
     s = res["summary"]
     assert s["rows"] == len(runs) and s["pairs_clean"] + s["pairs_left_out"] == len(runs)
     assert len(logged) == len(runs)
+    # The store grows (another task of the family): the resume keeps its selection, nothing runs again.
+    collect(replace(cfg, seed=2), st, records=[rec])
     run_noise(out, tmp_path / "s.sqlite", per_family=1, seed=0, min_runs=2, pretrained=False, records=[rec],
               log=logged.append)
     assert len(logged) == len(runs) and len((out / "noise.jsonl").read_text().splitlines()) == len(runs)
+    with pytest.raises(NasoaError, match="started with other options"):
+        run_noise(out, tmp_path / "s.sqlite", per_family=2, seed=0, min_runs=2, pretrained=False, records=[rec])
 
 
 def test_bench_noise_cli_names_a_missing_store(tmp_path):
