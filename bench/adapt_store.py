@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from nasoa.app.adapt import open_store
 from nasoa.core.errors import NasoaError
 from nasoa.core.families import lineage_of
@@ -82,6 +84,16 @@ def seed_store(out: Path, source: str | Path | None = None, seed: int = 0, exclu
     path = out / ("seed.sqlite" if exclude is None else f"seed-without-{exclude}.sqlite")
     if path.exists():
         return path
+    out.mkdir(parents=True, exist_ok=True)
+    # Shards started together each built the snapshot, and the second's move of its model folder
+    # failed on the first's ("Directory not empty"): one process builds it, the others wait for it.
+    with FileLock(str(out / f".{path.name}.lock")):
+        if not path.exists():
+            _build_seed_store(path, out, source, seed, exclude)
+    return path
+
+
+def _build_seed_store(path: Path, out: Path, source: str | Path | None, seed: int, exclude: str | None) -> None:
     tmp = out / f".seed-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -106,7 +118,6 @@ def seed_store(out: Path, source: str | Path | None = None, seed: int = 0, exclu
         os.replace(final, path)  # the file's existence marks the snapshot complete
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return path
 
 
 def _model_grid(model_dir: Path) -> Grid | None:

@@ -150,22 +150,32 @@ def test_bench_adapt_resumes_after_a_torn_line(tiny_zoo):
     assert "default" not in [ln.split()[2] for ln in r.output.splitlines() if ln.startswith("task 0")]
 
 
-def test_hold_out_family_snapshot_has_never_seen_the_family(tmp_path):
-    """bench adapt --hold-out-family: a task's rows start from a snapshot without its family's runs
-    (variants count with their base), whose meta-model was fitted without them."""
-    from nasoa.bench.adapt import seed_store
-    from nasoa.meta.metamodel import default_model_dir
+SNAPSHOT_SPECS = ["builtin:digits?classes=0,1&seed=1", "builtin:digits-colour?classes=0,1&seed=2",
+                  "builtin:textures?classes=0,1&seed=3", "builtin:shapes?classes=0,1&seed=4"]
+
+
+def _snapshot_source(path):
+    """A store of 12 made-up runs on 4 tasks of 3 family lineages (digits twice)."""
     from nasoa.meta.store import ExperienceStore, RunRecord
 
-    src = ExperienceStore(tmp_path / "src.sqlite")
-    specs = ["builtin:digits?classes=0,1&seed=1", "builtin:digits-colour?classes=0,1&seed=2",
-             "builtin:textures?classes=0,1&seed=3", "builtin:shapes?classes=0,1&seed=4"]
-    for i, spec in enumerate(specs):
+    src = ExperienceStore(path)
+    for i, spec in enumerate(SNAPSHOT_SPECS):
         for j, name in enumerate(("etnas_z1", "etnas_z2", "mobilenetv2_imagenet")):
             src.append(RunRecord(task_id=f"t{i}", task_spec=spec, task_features={"task_num_train": 20.0 + i, "task_num_val": 10.0},
                                  model_name=name, regime={"lr": 0.01, "frozen_stages": 0}, budget_s=10.0,
                                  val_accuracy=0.5 + 0.1 * j))
     src.close()
+
+
+def test_hold_out_family_snapshot_has_never_seen_the_family(tmp_path):
+    """bench adapt --hold-out-family: a task's rows start from a snapshot without its family's runs
+    (variants count with their base), whose meta-model was fitted without them."""
+    from nasoa.bench.adapt import seed_store
+    from nasoa.meta.metamodel import default_model_dir
+    from nasoa.meta.store import ExperienceStore
+
+    _snapshot_source(tmp_path / "src.sqlite")
+    specs = SNAPSHOT_SPECS
     path = seed_store(tmp_path / "out", tmp_path / "src.sqlite", exclude="digits")
     st = ExperienceStore(path)
     assert path.name == "seed-without-digits.sqlite" and default_model_dir(path).is_dir()
@@ -183,6 +193,43 @@ def test_hold_out_family_snapshot_has_never_seen_the_family(tmp_path):
     held = seed_store(tmp_path / "sides", tmp_path / "src.sqlite", exclude="textures")
     doc = json.loads((default_model_dir(held) / "metamodel.json").read_text())
     assert doc["grid"]["input_sizes"] == [32, 64] and doc["runs_learned"] == 9
+
+
+def test_shards_started_together_share_one_snapshot(tmp_path, monkeypatch):
+    """Two shards asking for the same held-out snapshot at once: one builds it, the other waits and
+    reuses it (both once built it, and the second's move of its model folder failed)."""
+    import threading
+    import time
+
+    import nasoa.bench.adapt_store as store_mod
+    from nasoa.bench.adapt import seed_store
+    from nasoa.meta.metamodel import default_model_dir
+
+    _snapshot_source(tmp_path / "src.sqlite")
+    fit, fits = store_mod.MetaModel.fit, []
+
+    def slow_fit(*a, **k):  # widens the window in which both shards would build
+        fits.append(1)
+        time.sleep(0.5)
+        return fit(*a, **k)
+
+    monkeypatch.setattr(store_mod.MetaModel, "fit", slow_fit)
+    results, errors = [], []
+
+    def shard():
+        try:
+            results.append(seed_store(tmp_path / "out", tmp_path / "src.sqlite", exclude="digits"))
+        except Exception as e:  # noqa: BLE001 - the test reports it
+            errors.append(e)
+
+    threads = [threading.Thread(target=shard) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(results) == 2 and results[0] == results[1] and default_model_dir(results[0]).is_dir()
+    assert len(fits) == 1  # built once
 
 
 def _stability(args):
