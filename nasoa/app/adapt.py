@@ -49,12 +49,12 @@ from nasoa.app.setup_budget import (TRANSFER_MEMBER_S, TRANSFER_MIN_IMAGES, TRAN
                                     transfer_cost_s)
 from nasoa.app.transfer import penultimate_features
 from nasoa.app.workflow import prepare_model_and_task, resolve_device, run_dir_for
-from nasoa.meta.candidates import candidate_side
 from nasoa.core.data import load_task
 from nasoa.core.deadline import margin_s
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
 from nasoa.core.runtime import atomic_write_json, available_cores, check_min_budget, deadline_guard
 from nasoa.core.train import Regime, finetune
+from nasoa.meta.candidates import candidate_side
 from nasoa.meta.features import TRANSFER_IMAGES, cached_task_features, save_task_features
 from nasoa.meta.metamodel import MetaModel
 from nasoa.zoo import profiled_records

@@ -119,4 +119,3 @@ def choose(strategy: str, mm, task, budget_s: float, *, seed: int = 0, explore: 
     ms = 1000 * (time.perf_counter() - t)
     return Choice(strategy, row["model_name"], mm.regime(row), pred, None, row.get("planned_epochs"), n, ms, [row],
                   input_size=candidate_side(row))
-
