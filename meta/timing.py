@@ -34,9 +34,16 @@ as ``profiled_step_ms``; ``train_step_batch_exponent``, ``train_setup_s``, ``tra
 ``train_step_excess``), so every caller of the time model (candidates, collection, adapt) reads the
 same terms through :class:`~nasoa.meta.descriptors.MemberTable`.
 
-Only runs from this CPU model enter (the overheads: only those at this thread count), and not
-those that shared their cores with other work (``cpu_share`` below :data:`MIN_CPU_SHARE`): the
-shipped experience, collected elsewhere, does not bias a user's machine. Without such runs the profiled table and the default overheads stand (times
+**Machine speed.** Every run records ``speed_probe_ms``, its machine's speed
+(:func:`nasoa.core.profile.speed_probe_ms`: a fixed small CNN's step on one thread). With this
+machine's probe and at least :data:`MIN_PROBED_RUNS` probed runs, each run's step time (and scoring
+cost) is rescaled by ``probe here / probe there`` and runs from any CPU enter: two virtual machines
+with the same CPU label stepped 1.5-2.2x apart, so the label alone planned 1.5-2.2x too few epochs on
+the faster one. Runs without a probe (before 2026-12-02) then stay out, their speed unknown.
+Otherwise only runs from this CPU model enter, unscaled. The overheads come from runs at this
+thread count, unscaled (the evaluation factor and the step excess are ratios to the step time).
+Runs that shared their cores with other work (``cpu_share`` below :data:`MIN_CPU_SHARE`) never
+enter. Without usable runs the profiled table and the default overheads stand (times
 ``$NASOA_MACHINE_FACTOR`` when set).
 """
 
@@ -51,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from nasoa.core.deadline import margin_s
+from nasoa.core.profile import speed_probe_ms
 from nasoa.core.runtime import available_cores, cpu_model
 
 from .descriptors import ENV_MACHINE_FACTOR
@@ -62,10 +70,13 @@ PRIOR_RUNS = 1.0
 # other work: its step time measures the contention, not the machine.
 MIN_CPU_SHARE = 0.8
 _CLIP = 2.5  # |log ratio| above this (12x) is a broken measurement, not a speed
+# Runs with a speed probe needed before the probe, not the CPU label, decides which runs enter.
+MIN_PROBED_RUNS = 20
+_PROBE_CLIP = 8.0  # a probe ratio beyond 8x either way is a broken probe, not another machine
 _HUBER = 1.345  # Huber's tuning constant, in robust standard deviations
 # Priors of the step-time slopes: per-step cost linear in the batch, in the image's area, and
 # threads giving less than linear speed-up.
-PRIOR_SLOPES = {"batch": 1.0, "size": 2.0, "threads": -0.7, "ref": 0.0}
+PRIOR_SLOPES = {"batch": 1.0, "size": 2.0, "threads": -0.7, "ref": 0.0, "unprobed": 0.0}
 # The profiled step time at which the global factor is read (the ``ref`` slope pivots there).
 _REF_MS = 100.0
 # Defaults of the overhead terms (those of :class:`nasoa.meta.features.TimeModel`).
@@ -179,27 +190,38 @@ def _fit_overhead(obs: list[dict[str, Any]], prior_runs: float) -> dict[str, Any
 
 def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Mapping[str, Any]], *,
                       cpu: str | None, threads: int, prior_runs: float = PRIOR_RUNS,
-                      ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                      speed_probe: float | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Zoo records with ``train_step_ms`` corrected, and the overhead terms (:data:`TIME_TERMS`)
-    learned, from the measured ``timings`` of this machine (rows of
-    :meth:`nasoa.meta.store.ExperienceStore.timings`, most recent first), and a summary."""
+    learned, from the measured ``timings`` (rows of :meth:`nasoa.meta.store.ExperienceStore.timings`,
+    most recent first), and a summary. ``speed_probe``: this machine's speed probe in ms (see the
+    module's doc); None: runs from this ``cpu`` model only, unscaled."""
     by_name = {str(r["name"]): r for r in records}
+    timings = list(timings)
+    probed = sum(1 for t in timings if _probe(t) is not None) if speed_probe else 0
+    by_probe = bool(speed_probe) and probed >= MIN_PROBED_RUNS
     step_obs: list[dict[str, Any]] = []
     over_obs: list[dict[str, Any]] = []
     transfer_obs: dict[str, list[float]] = defaultdict(list)  # member -> measured ms per image scored
     for t in timings:
-        if cpu and t.get("cpu") and t.get("cpu") != cpu:
+        speed = 1.0  # this machine's step time per step time where the run ran
+        theirs = _probe(t) if by_probe else None
+        if theirs is not None:
+            speed = min(_PROBE_CLIP, max(1.0 / _PROBE_CLIP, float(speed_probe) / theirs))
+        elif cpu and t.get("cpu") and t.get("cpu") != cpu:
             continue
+        unprobed = 1.0 if by_probe and theirs is None else 0.0
         if t.get("cpu_share") is not None and float(t["cpu_share"]) < MIN_CPU_SHARE:
             continue
         for member, took in ((t.get("transfer") or {}).get("s") or {}).items():
             images = (t.get("transfer") or {}).get("images")
             if images and took is not None and float(took) > TRANSFER_BUILD_S:
-                transfer_obs[str(member)].append((float(took) - TRANSFER_BUILD_S) / float(images) * 1000.0)
+                transfer_obs[str(member)].append((float(took) - TRANSFER_BUILD_S) / float(images) * 1000.0 * speed)
         rec = by_name.get(str(t.get("model_name")))
         measured = t.get("step_ms")
         if rec is None or not measured or not math.isfinite(float(measured)) or float(measured) <= 0:
             continue
+        own = float(measured)  # the run's own step time, for its overheads
+        measured = own * speed
         frozen = int(t.get("frozen_stages") or 0)
         ref = _ref(rec, frozen)
         if not ref:
@@ -214,7 +236,8 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         step_obs.append({
             "y": max(-_CLIP, min(_CLIP, math.log(float(measured) / ref))), "w": w, "member": name, "frozen": frozen,
             "x": {"batch": math.log(batch / ref_batch), "size": math.log(size / ref_size) if ref_size else 0.0,
-                  "threads": math.log(run_threads / max(int(threads), 1)), "ref": math.log(ref / _REF_MS)},
+                  "threads": math.log(run_threads / max(int(threads), 1)), "ref": math.log(ref / _REF_MS),
+                  "unprobed": unprobed},
         })
         # The budget the time model planned over: an adapt run had already spent ``choice_s`` of
         # it loading and scoring (counting that as the member's set-up made every later plan think
@@ -223,12 +246,13 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         budget = float(budget) - float(t.get("choice_s") or 0.0) if budget else None
         if (budget and budget > 0 and steps and n_val is not None and t.get("stop_reason") in _FILLED
                 and run_threads == int(threads)):
-            window = float(steps) * float(measured) / 1000.0
+            window = float(steps) * own / 1000.0
             over_obs.append({"unused": budget - _margin_s(budget) - window, "w": w, "member": name,
                              "budget_s": budget,
-                             "eval_work": float(n_val) * float(measured) / batch / 1000.0, "window": window})
+                             "eval_work": float(n_val) * own / batch / 1000.0, "window": window})
     summary: dict[str, Any] = {"runs": len(step_obs), "overhead_runs": len(over_obs), "threads": int(threads),
-                               "cpu": cpu, "prior_runs": prior_runs}
+                               "cpu": cpu, "prior_runs": prior_runs, "speed_probe_ms": speed_probe, "probed_runs": probed,
+                               "speed_by": "probe" if by_probe else "cpu"}
     if not step_obs:
         summary["global_factor"] = 1.0
         return [_with_transfer(dict(r), transfer_obs) for r in records], summary
@@ -264,6 +288,15 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
     return out, summary
 
 
+def _probe(t: Mapping[str, Any]) -> float | None:
+    v = t.get("speed_probe_ms")
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) and v > 0 else None
+
+
 def _with_transfer(rec: dict[str, Any], obs: Mapping[str, list[float]]) -> dict[str, Any]:
     """The record with its measured per-image scoring cost (the median of its runs' set-ups), when
     runs measured it often enough."""
@@ -281,5 +314,7 @@ def calibrated_zoo(store: Any, zoo: Sequence[Mapping[str, Any]]) -> tuple[list[d
     records = [dict(r) for r in zoo]
     if store is None or os.environ.get(ENV_MACHINE_FACTOR):
         return records, {}
-
-    return calibrate_records(records, store.timings(), cpu=cpu_model(), threads=available_cores())
+    # This machine's speed, measured once per process (0.1-0.2 s): it rescales past runs, and the run
+    # this plan is for records it.
+    return calibrate_records(records, store.timings(), cpu=cpu_model(), threads=available_cores(),
+                             speed_probe=speed_probe_ms())

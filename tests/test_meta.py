@@ -375,6 +375,7 @@ def test_collect_runs_the_trainer_and_resumes(tmp_path):
     r = st.records()[0]
     assert r.strategy == "random" and r.task_spec.startswith("builtin:digits") and r.budget_s == 2.5
     assert 0 <= r.val_accuracy <= 1 and r.elapsed_s <= 2.5 + 1.5 and r.extra["collect"]["index"] == 0
+    assert 0 < r.extra["speed_probe_ms"] < 1000  # the machine's speed, which rescales the run elsewhere
     assert TINY in r.task_features["logme"] and r.model_features["model_name"] == TINY
     assert collect(cfg, st, records=[rec])["appended"] == 0  # resumed: nothing left
     with pytest.raises(NasoaError, match="other sampling options"):  # run i must stay the same run

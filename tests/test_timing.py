@@ -101,6 +101,61 @@ def test_other_machines_and_contended_runs_are_ignored_other_thread_counts_scale
     assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(300.0, rel=0.06)
 
 
+def test_a_probe_rescales_runs_from_a_slower_machine_with_the_same_cpu_label():
+    # Runs on a machine twice as slow as this one (probe 30 ms there, 15 ms here), same CPU label:
+    # without the probe the plan would be twice too slow here.
+    runs = [dict(r, speed_probe_ms=30.0) for r in _runs("slow", 0, 300.0, 40) + _runs("slow", 1, 120.0, 40)]
+    recs, info = calibrate_records(ZOO, runs, cpu="X", threads=2, speed_probe=15.0)
+    slow = _by_name(recs)["slow"]
+    assert slow["train_step_ms"]["0"] == pytest.approx(150.0, rel=0.06)
+    assert slow["train_step_ms"]["1"] == pytest.approx(60.0, rel=0.06)
+    assert info["speed_by"] == "probe" and info["probed_runs"] == 80 and info["runs"] == 80
+    # Without this machine's probe the label decides, unscaled (what older callers got).
+    recs, info = calibrate_records(ZOO, runs, cpu="X", threads=2)
+    assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(300.0, rel=0.06)
+    assert info["speed_by"] == "cpu"
+
+
+def test_with_probes_runs_from_other_cpus_enter_and_unprobed_ones_teach_relative_speeds():
+    probed = [dict(r, speed_probe_ms=10.0) for r in _runs("slow", 0, 200.0, 30, cpu="Y")]  # another CPU, probed
+    unknown = _runs("slow", 0, 900.0, 60)  # this CPU's label, speed unknown (runs before probes)
+    recs, info = calibrate_records(ZOO, probed + unknown, cpu="X", threads=2, speed_probe=20.0)
+    assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(400.0, rel=0.06)
+    assert info["runs"] == 90 and info["slopes"]["unprobed"] == pytest.approx(math.log(900 / 400), abs=0.06)
+    # A member run only where the speed was unknown keeps its speed relative to the others: those
+    # runs stepped "fast" at 0.05x "slow"; here "slow" steps at 400, so "fast" at about 20.
+    unknown_fast = _runs("fast", 0, 45.0, 60)
+    recs, _ = calibrate_records(ZOO, probed + unknown + unknown_fast, cpu="X", threads=2, speed_probe=20.0)
+    assert _by_name(recs)["fast"]["train_step_ms"]["0"] == pytest.approx(20.0, rel=0.1)
+    # Unprobed runs from another CPU stay out.
+    _, info = calibrate_records(ZOO, probed + _runs("slow", 0, 900.0, 60, cpu="Z"), cpu="X", threads=2,
+                                speed_probe=20.0)
+    assert info["runs"] == 30
+    # Too few probed runs to stand on: the label decides, the probed run from another CPU stays out.
+    recs, info = calibrate_records(ZOO, probed[:5] + unknown, cpu="X", threads=2, speed_probe=20.0)
+    assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(900.0, rel=0.06)
+    assert info["speed_by"] == "cpu" and info["runs"] == 60
+    # A broken probe (zero, NaN, text) counts as none; an absurd ratio is clipped, not trusted.
+    bad = [dict(r, speed_probe_ms=v) for r, v in zip(_runs("slow", 0, 200.0, 3), (0.0, float("nan"), "x"))]
+    _, info = calibrate_records(ZOO, bad + probed, cpu="X", threads=2, speed_probe=20.0)
+    assert info["probed_runs"] == 30 and info["runs"] == 33
+    wild = [dict(r, speed_probe_ms=1e-4) for r in _runs("slow", 0, 200.0, 30)]
+    recs, _ = calibrate_records(ZOO, wild, cpu="X", threads=2, speed_probe=20.0)
+    assert _by_name(recs)["slow"]["train_step_ms"]["0"] < 200.0 * 8.0 * 1.06
+
+
+def test_the_overheads_are_read_in_each_run_s_own_seconds():
+    # A probed run's set-up, evaluation and step excess are learned from its own step time, not the
+    # rescaled one: the same runs give the same overheads whatever this machine's probe says.
+    rng = np.random.default_rng(3)
+    runs = [dict(r, speed_probe_ms=10.0) for r in _trainer_runs(rng, {"fast": 2.0, "slow": 2.0}, 0.5, 0.05)]
+    _, a = calibrate_records(ZOO, runs, cpu="X", threads=2, speed_probe=10.0)
+    _, b = calibrate_records(ZOO, runs, cpu="X", threads=2, speed_probe=25.0)
+    assert a["overhead"]["setup_s"] == pytest.approx(b["overhead"]["setup_s"])
+    assert a["overhead"]["eval_factor"] == pytest.approx(b["overhead"]["eval_factor"])
+    assert b["global_factor"] == pytest.approx(2.5 * a["global_factor"], rel=0.02)
+
+
 def _trainer_runs(rng, setup, eval_factor, excess, n=80):
     """Runs as the trainer spends a budget: steps fill what set-up, evaluation and margin leave,
     at a mean step ``excess`` above the median one."""
@@ -185,14 +240,14 @@ def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
         st.append(RunRecord(task_id="t", task_spec="x", task_features={"task_num_val": 40.0}, model_name="fast",
                             regime={"frozen_stages": 1}, budget_s=10.0, val_accuracy=0.5, stop_reason="planned",
                             extra={"step_ms": 7.0 + i, "batch_size": 64, "threads": 2, "val_loss": loss, "steps": 100,
-                                   "input_size": 32, "machine": {"cpu": "X"}}))
+                                   "input_size": 32, "machine": {"cpu": "X"}, "speed_probe_ms": 12.5}))
     st.append(RunRecord(task_id="t", task_spec="x", task_features={}, model_name="fast", regime={}, budget_s=1.0,
                         val_accuracy=0.5))  # no measurement: left out
     rows = st.timings()
     assert [r["step_ms"] for r in rows] == [8.0, 7.0] and rows[0] == {
         "model_name": "fast", "frozen_stages": 1, "batch_size": 64, "step_ms": 8.0, "threads": 2, "cpu": "X",
         "cpu_share": None, "input_size": 32, "budget_s": 10.0, "choice_s": 0.0, "steps": 100, "stop_reason": "planned",
-        "num_val": 40.0, "transfer": None}
+        "num_val": 40.0, "transfer": None, "speed_probe_ms": 12.5}
     assert len(st.timings(limit=1)) == 0  # the most recent run has no measurement
 
 
@@ -281,3 +336,22 @@ def test_scoring_costs_measured_by_adapt_runs_set_each_members_per_image_cost():
     assert transfer_cost_s(mm, "slow", 100) == pytest.approx(TRANSFER_MEMBER_S + 100 * slow["transfer_image_ms"] / 1000)
     # Unmeasured: the profiled step time x the eval factor.
     assert transfer_cost_s(mm, "fast", 100) == pytest.approx(TRANSFER_MEMBER_S + 100 * 10.0 / 64 / 1000 * 0.35)
+
+
+def test_the_speed_probe_is_cached_and_leaves_torch_as_it_found_it():
+    import torch
+
+    from nasoa.core import profile
+
+    threads = torch.get_num_threads()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    profile._PROBE.clear()
+    assert profile.speed_probe_ms(measure=False) is None  # nothing measured yet: no value made up
+    ms = profile.speed_probe_ms()
+    assert 0 < ms < 1000 and torch.get_num_threads() == threads
+    assert torch.equal(torch.rand(3), expected)  # the caller's random stream is not consumed
+    assert profile.speed_probe_ms() == ms and profile.speed_probe_ms(measure=False) == ms  # cached
+    again = profile.speed_probe_ms(max_age_s=0.0)  # too old: measured again
+    assert 0 < again < 1000 and profile._PROBE["ms"] == again

@@ -43,6 +43,7 @@ from nasoa.app.transfer import model_name_for, penultimate_features
 from nasoa.core.data import list_builtin
 from nasoa.core.errors import NasoaError
 from nasoa.core.families import family_of
+from nasoa.core.profile import speed_probe_ms
 from nasoa.core.runtime import available_cores, cpu_model
 from nasoa.core.train import Regime
 from nasoa.meta.candidates import Grid, candidate_side, sample_regimes
@@ -93,7 +94,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     # gets; the records stored with each run keep the profiled tables (descriptors are the same on
     # every machine).
     def calibrated_table() -> MemberTable:
-        recs, _ = calibrate_records(members, st.timings(), cpu=cpu_model(), threads=threads)
+        recs, _ = calibrate_records(members, st.timings(), cpu=cpu_model(), threads=threads, speed_probe=speed_probe_ms())
         return MemberTable(recs)
 
     table = calibrated_table()
@@ -233,7 +234,8 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                 extra={**r["extra"], "time_model_epochs": planned_epochs, "machine": r["machine"],
                        "collect": {"seed": config.seed, "index": i, "task_index": i // rpt},
                        "threads": r["threads"], "input_size": r["input_size"], "family": family_of(r["task_spec"]),
-                       "cpu_share": r["cpu_share"], "loadavg": r["loadavg"], **where, **config.extra},
+                       "cpu_share": r["cpu_share"], "loadavg": r["loadavg"], "speed_probe_ms": r.get("speed_probe_ms"),
+                       **where, **config.extra},
             )
             finish(i, record)
             done += 1

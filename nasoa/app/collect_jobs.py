@@ -17,6 +17,7 @@ import numpy as np
 from nasoa.app.transfer import penultimate_features
 from nasoa.app.workflow import prepare_model_and_task
 from nasoa.core.data import load_task
+from nasoa.core.profile import speed_probe_ms
 from nasoa.core.runtime import available_cores, machine, versions
 from nasoa.core.train import BudgetTooSmallError, Regime, finetune
 from nasoa.meta.features import cached_task_features
@@ -55,7 +56,10 @@ def collect_run_job(spec: str, rec: dict[str, Any], model_name: str, regime: dic
     """One sampled run, fine-tuned for real (run by an executor): its outcome as plain data, or
     ``{"skip": reason}`` when the budget cannot hold a step. The budget starts here, when the
     worker starts the run, not when the run was submitted. ``size``: the input side it runs at
-    (None: the member's profiled one). Never opens the store."""
+    (None: the member's profiled one). Never opens the store. ``speed_probe_ms``: this machine's speed
+    (:func:`nasoa.core.profile.speed_probe_ms`, measured before the budget starts), which the time
+    model rescales the run's step time by on another machine."""
+    probe = speed_probe_ms()
     start = time.time()
     cpu0 = time.process_time()
     task = _load(spec)
@@ -77,7 +81,7 @@ def collect_run_job(spec: str, rec: dict[str, Any], model_name: str, regime: dic
         "model_name": rec["name"], "task_spec": task.name, "regime": reg.to_dict(), "val_accuracy": result.val_accuracy,
         "elapsed_s": result.elapsed_s, "diverged": result.diverged, "stop_reason": result.stop_reason,
         "seed": run_seed, "versions": versions(), "machine": machine(), "threads": threads, "input_size": prep.size,
-        "cpu_share": cpu_share, "loadavg": round(os.getloadavg()[0], 2), "wall_s": wall,
+        "cpu_share": cpu_share, "loadavg": round(os.getloadavg()[0], 2), "wall_s": wall, "speed_probe_ms": probe,
         "extra": {"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
                   "step_ms": result.step_ms, "batch_size": min(reg.batch_size, task.num_train),
                   "predicted_s": result.predicted_s, "train_accuracy": result.train_accuracy,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from nasoa.core.figures import figure, save_png
+from nasoa.core.profile import speed_probe_ms
 from nasoa.core.runtime import atomic_write_json, cpu_model, machine, versions
 from nasoa.meta.descriptors import descriptor
 from nasoa.meta.features import task_id
@@ -49,6 +50,9 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
              "input_size": prep.size, "choice_s": round(float(choice_s), 3)}
     if cpu_share is not None:
         extra["cpu_share"] = round(float(cpu_share), 3)
+    probe = speed_probe_ms(measure=False)  # measured when the time model was calibrated
+    if probe is not None:
+        extra["speed_probe_ms"] = probe
     if transfer and transfer.get("costs_s"):  # what scoring each member took (the set-up's cost model learns it)
         extra["transfer"] = {"images": transfer.get("images"),
                              "s": {m: c["measured"] for m, c in transfer["costs_s"].items()}}

@@ -8,6 +8,7 @@ where it runs (the search is hardware-aware because of this).
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 
@@ -38,18 +39,36 @@ def measure_train_step(
     device: str = "cpu",
     channels_last: bool = True,
     max_seconds: float | None = None,
+    threads: int | None = None,
 ) -> StepTime:
     """Median ms of ``repeats`` SGD steps (after ``warmup``) with ``frozen_stages`` frozen.
 
     ``max_seconds`` stops the repeats early (at least 3 are kept) so a huge candidate cannot eat a
-    search budget.
+    search budget. ``threads``: torch's thread count for the measurement (restored after); default:
+    every core this process may use.
     """
+    import torch  # lazy: torch; the search driver imports this module
+
+    if threads is None:
+        configure_torch_threads()
+        return _measure(model, batch_size, input_size, num_classes, frozen_stages, warmup, repeats, device,
+                        channels_last, max_seconds)
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        return _measure(model, batch_size, input_size, num_classes, frozen_stages, warmup, repeats, device,
+                        channels_last, max_seconds)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _measure(model, batch_size, input_size, num_classes, frozen_stages, warmup, repeats, device, channels_last,
+             max_seconds) -> StepTime:
     import torch  # lazy: torch; the search driver imports this module
     import torch.nn.functional as F  # lazy: torch; the search driver imports this module
 
     from nasoa.core.cpu_safe import avoid_onednn_crashes  # lazy: torch; the search driver imports this module
 
-    configure_torch_threads()
     dev = torch.device(device)
     was = {n: p.requires_grad for n, p in model.named_parameters()}
     frozen = _freeze(model, frozen_stages)
@@ -99,3 +118,45 @@ def measure_train_step(
         device=str(dev),
         channels_last=channels_last,
     )
+
+
+# ---- the machine's speed -------------------------------------------------------------------------
+
+#: Seconds a measured speed probe stands for in this process before it is measured again (a long
+#: collection re-measures now and then; a command measures once).
+PROBE_MAX_AGE_S = 600.0
+_PROBE_LOCK = threading.Lock()
+_PROBE: dict[str, float] = {}
+
+
+def speed_probe_ms(*, max_age_s: float = PROBE_MAX_AGE_S, measure: bool = True) -> float | None:
+    """This machine's speed: ms per training step of a fixed small CNN (three 3x3 conv + BN + ReLU
+    blocks, 24/48/96 channels, batch 32 at 32 px, SGD), on one thread, median of 8 steps after 2
+    warm-up steps (about 0.1-0.2 s on a 2020s x86 core). Cached for ``max_age_s`` in this process;
+    ``measure=False`` returns the cached value or None.
+
+    Every run records it (``extra.speed_probe_ms``) and the time model rescales past runs' step times by
+    the ratio of this machine's probe to theirs (:func:`nasoa.meta.timing.calibrate_records`): two
+    virtual machines with the same CPU label stepped 1.5-2.2x apart here, and a user's machine is
+    not ours. One thread, so the ratio measures a core, not the thread count (the time model has its
+    own thread term). Weights, data and torch's random state are untouched by it."""
+    now = time.monotonic()
+    with _PROBE_LOCK:
+        if _PROBE and now - _PROBE["at"] <= max_age_s:
+            return _PROBE["ms"]
+        if not measure:
+            return None
+        import torch  # lazy: torch; only a run or a calibration measures
+        from torch import nn  # lazy: torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            net = nn.Sequential(
+                nn.Conv2d(3, 24, 3, padding=1, bias=False), nn.BatchNorm2d(24), nn.ReLU(),
+                nn.Conv2d(24, 48, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(48), nn.ReLU(),
+                nn.Conv2d(48, 96, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(96), nn.ReLU(),
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(96, 10))
+            st = measure_train_step(net, batch_size=32, input_size=32, num_classes=10, warmup=2, repeats=8,
+                                    threads=1)
+        _PROBE.update(ms=round(st.median_ms, 3), at=time.monotonic())
+        return _PROBE["ms"]
