@@ -29,9 +29,13 @@ def test_dry_run_lists_candidates_and_writes_nothing(tiny_zoo):
     assert m["n_candidates"] >= 8 and m["recommend_ms"] > 0 and m["top"]
     assert m["model"] == "tiny_member" and m["strategy"] == "nasoa"
     assert m["transfer"]["scored"] == ["tiny_member"] and set(m["transfer"]["costs_s"]) == {"tiny_member"}
+    # No run measured here yet: the profiled table stands; the machine's speed is measured all the same.
+    assert m["time_model"]["runs"] == 0 and m["time_model"]["speed_by"] == "cpu"
+    assert 0 < m["time_model"]["speed_probe_ms"] < 1000
     assert _count(store) == 0
     r = runner.invoke(app, ["adapt", TASK, "--budget", "20s", "--dry-run", "--store", str(store)])
     assert r.exit_code == 0 and "candidate regimes fit 20s" in r.output
+    assert "time model: the zoo's profiled step times" in r.output
     assert "transferability: 1 cached" in r.output  # the first dry run cached the member's scores
 
 

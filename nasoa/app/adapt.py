@@ -186,8 +186,8 @@ def adapt(
         "seed": seed, "store": str(st.path) if st is not None else None, "model": choice.model_name,
         "regime": choice.regime, "input_size": choice.input_size,
         "predicted_accuracy": choice.predicted_accuracy, "uncertainty": choice.uncertainty,
-        "planned_epochs": choice.planned_epochs, "n_candidates": choice.n_candidates,
-        "recommend_ms": round(choice.recommend_ms, 2), "top": choice.top,
+        "planned_epochs": choice.planned_epochs, "time_model": time_model_summary(mm),
+        "n_candidates": choice.n_candidates, "recommend_ms": round(choice.recommend_ms, 2), "top": choice.top,
         "setup_s": {"start_and_load": round(loaded, 3), "meta_features": round(spent - loaded, 3)},
         "transfer": setup or None,
         "novelty": choice.novelty, "probe": plan.to_dict() if plan is not None else None,
@@ -300,3 +300,13 @@ def _adapt_bohb(mm, task, data: str, budget_s: float, start: float, seed: int, d
     atomic_write_json(run_dir / "manifest.json", {**trial_manifest, "adapt": manifest})
     _ = learn  # BOHB's trials are not one-shot choices: they are not added to the experience store
     return manifest
+
+
+def time_model_summary(mm) -> dict[str, Any] | None:
+    """How the plan's step times were calibrated: this machine's speed probe, whether past runs were
+    rescaled by their probes or matched by the CPU's name, how many entered, the overall factor on
+    the profiled table (None: no meta-model, or ``$NASOA_MACHINE_FACTOR`` set)."""
+    cal = getattr(mm, "calibration", None) or {}
+    if not cal:
+        return None
+    return {k: cal.get(k) for k in ("speed_probe_ms", "speed_by", "runs", "probed_runs", "global_factor")}

@@ -55,6 +55,7 @@ def adapt(
                        f"{r['schedule']}, {r['optimizer']} wd {r['weight_decay']:g}, batch {r['batch_size']}")
             return
         _print_transfer(m)
+        _print_time_model(m)
         typer.echo(f"{m['n_candidates']} candidate regimes fit {budget_s:g}s; scored in {m['recommend_ms']:.0f} ms")
         sides = len({r.get("input_size") for r in m["top"]}) > 1
         for i, r in enumerate(m["top"], 1):
@@ -90,6 +91,20 @@ def _print_transfer(m: dict) -> None:
             line += " (ranked on scores imputed from similar past tasks" + (
                 ")" if len(imputed) == len(t["skipped"]) else f": {', '.join(sorted(imputed))})")
     typer.echo(line)
+
+
+def _print_time_model(m: dict) -> None:
+    """Where the planned epochs' step times come from on this machine."""
+    tm = m.get("time_model")
+    if tm is None:  # $NASOA_MACHINE_FACTOR sets the speed
+        return
+    if not tm.get("runs"):
+        typer.echo("time model: the zoo's profiled step times (no measured run here to calibrate them)")
+        return
+    how = (f"rescaled by this machine's speed probe ({tm['speed_probe_ms']:.1f} ms) over theirs"
+           if tm.get("speed_by") == "probe" else "of this CPU model")
+    typer.echo(f"time model: step times calibrated on {tm['runs']} measured runs {how}; "
+               f"{tm['global_factor']:.2f}x the profiled table overall")
 
 
 def _print_probe(m: dict) -> None:
