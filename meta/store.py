@@ -278,7 +278,8 @@ class ExperienceStore:
         ``budget_s``, ``choice_s`` (what of it ``nasoa adapt`` spent before preparing its member;
         0 for other runs), ``steps``, ``stop_reason``, ``num_val``, and ``transfer`` (what scoring
         each member's transferability took in ``nasoa adapt``'s set-up: ``{"images", "s"}``), and
-        ``speed_probe_ms``, the speed of the machine it ran on (None before 2026-12-02) (a
+        ``speed_probe_ms``, the speed of the machine it ran on (None before 2026-12-02), and ``gpu``,
+        its GPU's name where it had one (a
         bounded query: its cost does not grow with the store)."""
         # Parsed here, not with SQLite's json_extract: Python writes NaN into JSON, which SQLite
         # rejects as malformed.
@@ -298,7 +299,7 @@ class ExperienceStore:
                         "cpu": m.get("cpu"), "cpu_share": e.get("cpu_share"), "input_size": e.get("input_size"),
                         "budget_s": budget_s, "choice_s": float(e.get("choice_s") or 0.0), "steps": e.get("steps"),
                         "stop_reason": stop_reason, "num_val": n_val, "transfer": e.get("transfer"),
-                        "speed_probe_ms": e.get("speed_probe_ms")})
+                        "speed_probe_ms": e.get("speed_probe_ms"), "gpu": m.get("gpu")})
         return out
 
     def runs(self, after_id: int = 0, decode: bool = False) -> pl.DataFrame:

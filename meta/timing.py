@@ -59,7 +59,7 @@ import numpy as np
 
 from nasoa.core.deadline import margin_s
 from nasoa.core.profile import speed_probe_ms
-from nasoa.core.runtime import available_cores, cpu_model
+from nasoa.core.runtime import available_cores, cpu_model, machine
 
 from .descriptors import ENV_MACHINE_FACTOR
 
@@ -190,21 +190,24 @@ def _fit_overhead(obs: list[dict[str, Any]], prior_runs: float) -> dict[str, Any
 
 def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Mapping[str, Any]], *,
                       cpu: str | None, threads: int, prior_runs: float = PRIOR_RUNS,
-                      speed_probe: float | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                      speed_probe: float | None = None, gpu: str | None = None,
+                      ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Zoo records with ``train_step_ms`` corrected, and the overhead terms (:data:`TIME_TERMS`)
     learned, from the measured ``timings`` (rows of :meth:`nasoa.meta.store.ExperienceStore.timings`,
     most recent first), and a summary. ``speed_probe``: this machine's speed probe in ms (see the
-    module's doc); None: runs from this ``cpu`` model only, unscaled."""
+    module's doc); None: runs from this ``cpu`` model only, unscaled. ``gpu``: this machine's GPU
+    (None: none); a probe measures the CPU, so a run on a machine with another GPU (or a GPU where
+    this one has none) is never rescaled by it."""
     by_name = {str(r["name"]): r for r in records}
     timings = list(timings)
-    probed = sum(1 for t in timings if _probe(t) is not None) if speed_probe else 0
+    probed = sum(1 for t in timings if _probe(t) is not None and t.get("gpu") == gpu) if speed_probe else 0
     by_probe = bool(speed_probe) and probed >= MIN_PROBED_RUNS
     step_obs: list[dict[str, Any]] = []
     over_obs: list[dict[str, Any]] = []
     transfer_obs: dict[str, list[float]] = defaultdict(list)  # member -> measured ms per image scored
     for t in timings:
         speed = 1.0  # this machine's step time per step time where the run ran
-        theirs = _probe(t) if by_probe else None
+        theirs = _probe(t) if by_probe and t.get("gpu") == gpu else None
         if theirs is not None:
             speed = min(_PROBE_CLIP, max(1.0 / _PROBE_CLIP, float(speed_probe) / theirs))
         elif cpu and t.get("cpu") and t.get("cpu") != cpu:
@@ -251,8 +254,8 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
                              "budget_s": budget,
                              "eval_work": float(n_val) * own / batch / 1000.0, "window": window})
     summary: dict[str, Any] = {"runs": len(step_obs), "overhead_runs": len(over_obs), "threads": int(threads),
-                               "cpu": cpu, "prior_runs": prior_runs, "speed_probe_ms": speed_probe, "probed_runs": probed,
-                               "speed_by": "probe" if by_probe else "cpu"}
+                               "cpu": cpu, "prior_runs": prior_runs, "speed_probe_ms": speed_probe,
+                               "probed_runs": probed, "speed_by": "probe" if by_probe else "cpu"}
     if not step_obs:
         summary["global_factor"] = 1.0
         return [_with_transfer(dict(r), transfer_obs) for r in records], summary
@@ -317,4 +320,4 @@ def calibrated_zoo(store: Any, zoo: Sequence[Mapping[str, Any]]) -> tuple[list[d
     # This machine's speed, measured once per process (0.1-0.2 s): it rescales past runs, and the run
     # this plan is for records it.
     return calibrate_records(records, store.timings(), cpu=cpu_model(), threads=available_cores(),
-                             speed_probe=speed_probe_ms())
+                             speed_probe=speed_probe_ms(), gpu=machine().get("gpu"))

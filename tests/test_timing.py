@@ -139,6 +139,12 @@ def test_with_probes_runs_from_other_cpus_enter_and_unprobed_ones_teach_relative
     bad = [dict(r, speed_probe_ms=v) for r, v in zip(_runs("slow", 0, 200.0, 3), (0.0, float("nan"), "x"))]
     _, info = calibrate_records(ZOO, bad + probed, cpu="X", threads=2, speed_probe=20.0)
     assert info["probed_runs"] == 30 and info["runs"] == 33
+    # A probe measures the CPU: runs on a machine with a GPU are not rescaled by it on one without.
+    on_gpu = [dict(r, gpu="H200") for r in probed]
+    _, info = calibrate_records(ZOO, on_gpu + probed, cpu="X", threads=2, speed_probe=20.0)
+    assert info["probed_runs"] == 30 and info["runs"] == 30
+    _, info = calibrate_records(ZOO, on_gpu + probed, cpu="X", threads=2, speed_probe=20.0, gpu="H200")
+    assert info["probed_runs"] == 30 and info["runs"] == 30
     wild = [dict(r, speed_probe_ms=1e-4) for r in _runs("slow", 0, 200.0, 30)]
     recs, _ = calibrate_records(ZOO, wild, cpu="X", threads=2, speed_probe=20.0)
     assert _by_name(recs)["slow"]["train_step_ms"]["0"] < 200.0 * 8.0 * 1.06
@@ -247,7 +253,7 @@ def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
     assert [r["step_ms"] for r in rows] == [8.0, 7.0] and rows[0] == {
         "model_name": "fast", "frozen_stages": 1, "batch_size": 64, "step_ms": 8.0, "threads": 2, "cpu": "X",
         "cpu_share": None, "input_size": 32, "budget_s": 10.0, "choice_s": 0.0, "steps": 100, "stop_reason": "planned",
-        "num_val": 40.0, "transfer": None, "speed_probe_ms": 12.5}
+        "num_val": 40.0, "transfer": None, "speed_probe_ms": 12.5, "gpu": None}
     assert len(st.timings(limit=1)) == 0  # the most recent run has no measurement
 
 

@@ -44,7 +44,7 @@ from nasoa.core.data import list_builtin
 from nasoa.core.errors import NasoaError
 from nasoa.core.families import family_of
 from nasoa.core.profile import speed_probe_ms
-from nasoa.core.runtime import available_cores, cpu_model
+from nasoa.core.runtime import available_cores, cpu_model, machine
 from nasoa.core.train import Regime
 from nasoa.meta.candidates import Grid, candidate_side, sample_regimes
 from nasoa.meta.descriptors import MemberTable, descriptor, machine_factor
@@ -94,7 +94,8 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     # gets; the records stored with each run keep the profiled tables (descriptors are the same on
     # every machine).
     def calibrated_table() -> MemberTable:
-        recs, _ = calibrate_records(members, st.timings(), cpu=cpu_model(), threads=threads, speed_probe=speed_probe_ms())
+        recs, _ = calibrate_records(members, st.timings(), cpu=cpu_model(), threads=threads,
+                                    speed_probe=speed_probe_ms(), gpu=machine().get("gpu"))
         return MemberTable(recs)
 
     table = calibrated_table()
