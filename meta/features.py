@@ -85,8 +85,10 @@ TIME_TERM_COLUMNS = ("_step_batch_exp", "_step_size_exp", "_setup_s", "_eval_fac
 # shapes task: predicted 0.62, reached 0.31). Leaving one family out (5 seeds, 1,412 runs) the
 # constraints raised the median within-task Spearman from 0.656 to 0.687 and cut the mean top-1 regret
 # from 4.6 to 4.3 points.
-MONOTONE_FEATURES = ("budget_s", "budget_log", "planned_epochs", "images_seen", "knn", "logme")
-MONOTONE_DECREASING = ("knn_gap", "logme_gap")
+# ``cell_rel`` / ``cell_fail``: the LightGBM back-end's regime prior (how a regime did on other
+# tasks, nasoa.meta.predictors.regime_prior), added by the predictor, not by training_frame.
+MONOTONE_FEATURES = ("budget_s", "budget_log", "planned_epochs", "images_seen", "knn", "logme", "cell_rel")
+MONOTONE_DECREASING = ("knn_gap", "logme_gap", "cell_fail")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from nasoa.core.errors import NasoaError
 
 from ..features import MONOTONE_DECREASING, MONOTONE_FEATURES
 from .base import Predictor
+from .regime_prior import RegimePrior
 from .schema import FeatureSchema, _clean, _frame, _targets
 
 if TYPE_CHECKING:
@@ -61,6 +62,11 @@ class LGBMPredictor(Predictor):
     at weight 0.5 (bench/results/meta-eval-20261201b/). The
     relative booster is refitted with the main one, not warm-updated (one new run says nothing
     about ranks within its task).
+
+    With ``regime_prior`` (the default) each full fit also learns a :class:`RegimePrior` from its
+    rows, how each regime cell (member, frozen stages, learning rate, optimizer) did on other tasks,
+    and both boosters see it as two more features (``cell_rel``, ``cell_fail``; a training row's
+    own task left out), monotone like the transferability scores.
     """
 
     kind = "lgbm"
@@ -69,7 +75,8 @@ class LGBMPredictor(Predictor):
                  learning_rate: float = 0.08, num_leaves: int = 15, min_rows: int = 8, refit_growth: float = 1.25,
                  warm_every: int | None = 5, warm_rounds: int = 10, warm_window: int = 200, max_warm_trees: int = 100,
                  inline_refit_rows: int | None = None, extra_params: Mapping[str, Any] | None = None,
-                 relative_weight: float = 0.5, relative_leaves: int = 4, relative_rounds: int = 250):
+                 relative_weight: float = 0.5, relative_leaves: int = 4, relative_rounds: int = 250,
+                 regime_prior: bool = True):
         super().__init__(seed)
         if objective not in ("regression", "lambdarank"):
             raise NasoaError(f"unknown LightGBM objective {objective!r}; use regression or lambdarank")
@@ -84,6 +91,8 @@ class LGBMPredictor(Predictor):
             raise NasoaError(f"relative_weight must lie in [0, 1], not {relative_weight}")
         self.relative_weight = float(relative_weight) if objective == "regression" else 0.0
         self.relative_leaves, self.relative_rounds = int(relative_leaves), int(relative_rounds)
+        self.regime_prior = bool(regime_prior)
+        self._prior: RegimePrior | None = None
         self._rel_booster = None
         self._rel_scale = 0.0
         # Rows of the last full fit (features, "y", "group"): a table, or its parquet bytes not yet read.
@@ -114,7 +123,7 @@ class LGBMPredictor(Predictor):
                 "warm_window": self.warm_window, "max_warm_trees": self.max_warm_trees,
                 "inline_refit_rows": self.inline_refit_rows, "extra_params": self.extra_params,
                 "relative_weight": self.relative_weight, "relative_leaves": self.relative_leaves,
-                "relative_rounds": self.relative_rounds}
+                "relative_rounds": self.relative_rounds, "regime_prior": self.regime_prior}
 
     @property
     def n_rows(self) -> int:
@@ -252,14 +261,20 @@ class LGBMPredictor(Predictor):
         return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
 
     # -- fitting -----------------------------------------------------------------------------------
+    def _with_prior(self, frame: pl.DataFrame, training: bool) -> pl.DataFrame:
+        """``frame`` with the regime prior's features (a training row's own task left out)."""
+        return self._prior.add(frame, leave_own_task_out=training) if self._prior is not None else frame
+
     def _fit_full(self) -> None:
         import lightgbm as lgb  # lazy: lightgbm; loads when a model is fitted or read
 
         t = time.perf_counter()
-        frame = self._recent_frame()
-        assert frame is not None
+        raw = self._recent_frame()
+        assert raw is not None
+        self._prior = RegimePrior.fit(raw) if self.regime_prior else None
+        frame = self._with_prior(raw, True)
         schema = FeatureSchema.fit(frame)
-        self._table, self._table_blob, self._n_fit = frame, None, frame.height
+        self._table, self._table_blob, self._n_fit = raw, None, raw.height
         self._rows, self._y, self._g = [], [], []
         self._pending, self.n_warm, self.warm_trees, self.refit_due = 0, 0, 0, False
         if not schema.names:
@@ -289,7 +304,7 @@ class LGBMPredictor(Predictor):
         assert self._schema is not None
         frame = self._recent_frame(max(self.warm_window, self._pending))
         assert frame is not None
-        ds, _, ya = self._dataset(frame, self._schema)
+        ds, _, ya = self._dataset(self._with_prior(frame, True), self._schema)
         params = self._lgb_params(len(ya), self._schema)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -344,7 +359,7 @@ class LGBMPredictor(Predictor):
             return np.zeros(0)
         if self._booster is None or self._schema is None:
             return np.full(frame.height, self.prior)
-        x = self._schema.matrix(frame)
+        x = self._schema.matrix(self._with_prior(frame, False))
         s = self._booster.predict(x, num_threads=1)
         a, b = self._calib
         if self.objective == "lambdarank":
@@ -373,6 +388,8 @@ class LGBMPredictor(Predictor):
             files["booster.txt"] = self._booster.model_to_string().encode()
         if self._rel_booster is not None:
             files["relative.txt"] = self._rel_booster.model_to_string().encode()
+        if self._prior is not None:
+            files["regime_prior.json"] = json.dumps(self._prior.to_dict()).encode()
         state = {"n_fit": self._n_fit, "pending": self._pending, "calib": list(self._calib), "n_fits": self.n_fits,
                  "relative_scale": self._rel_scale,
                  "n_warm": self.n_warm, "warm_trees": self.warm_trees, "refit_due": self.refit_due,
@@ -408,4 +425,6 @@ class LGBMPredictor(Predictor):
             if "relative.txt" in files:
                 p._rel_booster = lgb.Booster(model_str=files["relative.txt"].decode())
                 p._rel_scale = float(st.get("relative_scale", 0.0))
+        if "regime_prior.json" in files:
+            p._prior = RegimePrior.from_dict(json.loads(files["regime_prior.json"]))
         return p
