@@ -59,7 +59,7 @@ def collect_run_job(spec: str, rec: dict[str, Any], model_name: str, regime: dic
     (None: the member's profiled one). Never opens the store. ``speed_probe_ms``: this machine's speed
     (:func:`nasoa.core.profile.speed_probe_ms`, measured before the budget starts), which the time
     model rescales the run's step time by on another machine."""
-    probe = speed_probe_ms()
+    probe = speed_probe_ms(max_age_s=0.0)  # at each run: its own conditions
     start = time.time()
     cpu0 = time.process_time()
     task = _load(spec)

@@ -40,30 +40,32 @@ def measure_train_step(
     channels_last: bool = True,
     max_seconds: float | None = None,
     threads: int | None = None,
+    cpu_time: bool = False,
 ) -> StepTime:
     """Median ms of ``repeats`` SGD steps (after ``warmup``) with ``frozen_stages`` frozen.
 
     ``max_seconds`` stops the repeats early (at least 3 are kept) so a huge candidate cannot eat a
     search budget. ``threads``: torch's thread count for the measurement (restored after); default:
-    every core this process may use.
+    every core this process may use. ``cpu_time``: time each step by this thread's CPU time instead
+    of the wall clock (on one thread, what the step costs whatever else shares the core).
     """
     import torch  # lazy: torch; the search driver imports this module
 
     if threads is None:
         configure_torch_threads()
         return _measure(model, batch_size, input_size, num_classes, frozen_stages, warmup, repeats, device,
-                        channels_last, max_seconds)
+                        channels_last, max_seconds, cpu_time)
     before = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     try:
         return _measure(model, batch_size, input_size, num_classes, frozen_stages, warmup, repeats, device,
-                        channels_last, max_seconds)
+                        channels_last, max_seconds, cpu_time)
     finally:
         torch.set_num_threads(before)
 
 
 def _measure(model, batch_size, input_size, num_classes, frozen_stages, warmup, repeats, device, channels_last,
-             max_seconds) -> StepTime:
+             max_seconds, cpu_time=False) -> StepTime:
     import torch  # lazy: torch; the search driver imports this module
     import torch.nn.functional as F  # lazy: torch; the search driver imports this module
 
@@ -91,10 +93,11 @@ def _measure(model, batch_size, input_size, num_classes, frozen_stages, warmup, 
     y = torch.randint(0, k, (batch_size,), generator=gen).to(dev)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     times = []
+    clock = time.thread_time if cpu_time else time.perf_counter
     t_begin = time.perf_counter()
     for i in range(warmup + repeats):
         sync()
-        t = time.perf_counter()
+        t = clock()
         out = model(x)
         loss = F.cross_entropy(out[:, :k] if out.shape[1] >= k else out, y % out.shape[1])
         opt.zero_grad(set_to_none=True)
@@ -102,7 +105,7 @@ def _measure(model, batch_size, input_size, num_classes, frozen_stages, warmup, 
         opt.step()
         sync()
         if i >= warmup:
-            times.append(time.perf_counter() - t)
+            times.append(clock() - t)
         if max_seconds is not None and time.perf_counter() - t_begin > max_seconds and len(times) >= 3:
             break
     for n, p in model.named_parameters():
@@ -122,18 +125,22 @@ def _measure(model, batch_size, input_size, num_classes, frozen_stages, warmup, 
 
 # ---- the machine's speed -------------------------------------------------------------------------
 
-#: Seconds a measured speed probe stands for in this process before it is measured again (a long
-#: collection re-measures now and then; a command measures once).
+#: Seconds a measured speed probe stands for in this process before it is measured again (a
+#: command measures once; a collection measures before each run).
 PROBE_MAX_AGE_S = 600.0
 _PROBE_LOCK = threading.Lock()
 _PROBE: dict[str, float] = {}
 
 
 def speed_probe_ms(*, max_age_s: float = PROBE_MAX_AGE_S, measure: bool = True) -> float | None:
-    """This machine's speed: ms per training step of a fixed small CNN (three 3x3 conv + BN + ReLU
-    blocks, 24/48/96 channels, batch 32 at 32 px, SGD), on one thread, median of 8 steps after 2
-    warm-up steps (about 0.1-0.2 s on a 2020s x86 core). Cached for ``max_age_s`` in this process;
+    """This machine's speed: CPU ms per training step of a fixed small CNN (three 3x3 conv + BN +
+    ReLU blocks, 24/48/96 channels, batch 32 at 32 px, SGD), on one thread, median of 8 steps after
+    2 warm-up steps (about 0.1-0.2 s on a 2020s x86 core). Cached for ``max_age_s`` in this process;
     ``measure=False`` returns the cached value or None.
+
+    The thread's CPU time, not the wall clock: a probe measured while another process shared the
+    core read 2.3x its idle value by the wall clock (34 ms against 14.3 here) and then stood for the
+    runs after it, which had the core to themselves; CPU time counts only the probe's own work.
 
     Every run records it (``extra.speed_probe_ms``) and the time model rescales past runs' step times by
     the ratio of this machine's probe to theirs (:func:`nasoa.meta.timing.calibrate_records`): two
@@ -157,6 +164,6 @@ def speed_probe_ms(*, max_age_s: float = PROBE_MAX_AGE_S, measure: bool = True) 
                 nn.Conv2d(48, 96, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(96), nn.ReLU(),
                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(96, 10))
             st = measure_train_step(net, batch_size=32, input_size=32, num_classes=10, warmup=2, repeats=8,
-                                    threads=1)
+                                    threads=1, cpu_time=True)
         _PROBE.update(ms=round(st.median_ms, 3), at=time.monotonic())
         return _PROBE["ms"]
