@@ -7,6 +7,12 @@ is still evidence of what its regime reaches in that many epochs. This session's
 cores for its first hour (shares 0.3-0.67): those runs are kept, the threshold only drops runs
 that were starved.
 
+The runs with ids up to :data:`WALL_PROBE_LAST_ID` recorded the first version of the speed probe
+(wall-clock time, measured once per 10 minutes: two of its values read 2.3x while development
+shared the core, and stood for the runs after them); they ship without it, as runs of unknown
+speed (the time model still learns members' relative speeds from them). Later runs record the
+probe as shipped (CPU time, measured before each run).
+
     .venv/bin/python bench/results/collect-20261201/combine.py OUT.sqlite
     .venv/bin/nasoa meta ship OUT.sqlite --dest meta/data
 """
@@ -24,6 +30,15 @@ from nasoa.meta.store import ExperienceStore
 
 HERE = Path(__file__).resolve().parent
 MIN_CPU_SHARE = 0.3
+WALL_PROBE_LAST_ID = 2050
+
+
+def _without_wall_probe(extra: str, run_id: int) -> str:
+    if run_id > WALL_PROBE_LAST_ID:
+        return extra
+    e = json.loads(extra)
+    e.pop("speed_probe_ms", None)
+    return json.dumps(e)
 
 
 def main(out: str) -> None:
@@ -37,6 +52,8 @@ def main(out: str) -> None:
         frame = pl.read_parquet(Path(tmp) / "collect.parquet")
         share = [json.loads(e).get("cpu_share") for e in frame["extra"].to_list()]
         keep = frame.filter(pl.Series([s is not None and s >= MIN_CPU_SHARE for s in share]))
+        keep = keep.with_columns(pl.Series("extra", [_without_wall_probe(e, i) for e, i in
+                                                     zip(keep["extra"].to_list(), keep["id"].to_list())]))
         keep.write_parquet(Path(tmp) / "kept.parquet")
         n_new = dest.import_parquet(Path(tmp) / "kept.parquet")
     print(json.dumps({"shipped_runs": n_old, "collected_runs": frame.height, "kept": n_new,

@@ -32,6 +32,9 @@ from nasoa.meta.features import TimeModel, _base_row, derive
 from nasoa.meta.timing import MIN_CPU_SHARE, MIN_PROBED_RUNS, calibrate_records
 
 ROOT = Path(__file__).resolve().parents[3]
+# Runs up to this id recorded the first, wall-clock probe (see ../collect-20261201/combine.py): read
+# here as runs of unknown speed, as they ship.
+WALL_PROBE_LAST_ID = 2050
 STORE = ROOT / "bench/results/collect-20261201/collect.sqlite"
 TOL = 0.25
 
@@ -54,7 +57,7 @@ def load_runs(path: Path) -> list[dict]:
             "cpu": m.get("cpu"), "cpu_share": e.get("cpu_share"), "input_size": e.get("input_size"),
             "budget_s": budget, "steps": e.get("steps"), "stop_reason": stop, "num_val": t.get("task_num_val"),
             "epochs": e["epochs"], "recorded_plan": e.get("time_model_epochs"), "task_features": t,
-            "speed_probe_ms": e.get("speed_probe_ms"),
+            "speed_probe_ms": e.get("speed_probe_ms") if i > WALL_PROBE_LAST_ID else None,
         })
     return out
 
