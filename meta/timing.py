@@ -39,8 +39,9 @@ same terms through :class:`~nasoa.meta.descriptors.MemberTable`.
 machine's probe and at least :data:`MIN_PROBED_RUNS` probed runs, each run's step time (and scoring
 cost) is rescaled by ``probe here / probe there`` and runs from any CPU enter: two virtual machines
 with the same CPU label stepped 1.5-2.2x apart, so the label alone planned 1.5-2.2x too few epochs on
-the faster one. Runs without a probe (before 2026-12-02) then stay out, their speed unknown.
-Otherwise only runs from this CPU model enter, unscaled. The overheads come from runs at this
+the faster one. Runs without a probe (before 2026-12-02) from this CPU model then enter unscaled
+with a free offset (the ``unprobed`` slope): they still teach how members and settings compare,
+the probed runs set the level. Otherwise only runs from this CPU model enter, unscaled. The overheads come from runs at this
 thread count, unscaled (the evaluation factor and the step excess are ratios to the step time).
 Runs that shared their cores with other work (``cpu_share`` below :data:`MIN_CPU_SHARE`) never
 enter. Without usable runs the profiled table and the default overheads stand (times

@@ -306,7 +306,7 @@ def time_model_summary(mm) -> dict[str, Any] | None:
     """How the plan's step times were calibrated: this machine's speed probe, whether past runs were
     rescaled by their probes or matched by the CPU's name, how many entered, the overall factor on
     the profiled table (None: no meta-model, or ``$NASOA_MACHINE_FACTOR`` set)."""
-    cal = getattr(mm, "calibration", None) or {}
+    cal = mm.calibration if mm is not None else None
     if not cal:
         return None
     return {k: cal.get(k) for k in ("speed_probe_ms", "speed_by", "runs", "probed_runs", "global_factor")}

@@ -51,17 +51,17 @@ def measure_train_step(
     """
     import torch  # lazy: torch; the search driver imports this module
 
+    before = torch.get_num_threads()
     if threads is None:
         configure_torch_threads()
-        return _measure(model, batch_size, input_size, num_classes, frozen_stages, warmup, repeats, device,
-                        channels_last, max_seconds, cpu_time)
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(threads))
+    else:
+        torch.set_num_threads(int(threads))
     try:
         return _measure(model, batch_size, input_size, num_classes, frozen_stages, warmup, repeats, device,
                         channels_last, max_seconds, cpu_time)
     finally:
-        torch.set_num_threads(before)
+        if threads is not None:
+            torch.set_num_threads(before)
 
 
 def _measure(model, batch_size, input_size, num_classes, frozen_stages, warmup, repeats, device, channels_last,
