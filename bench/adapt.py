@@ -144,7 +144,7 @@ def row_job(spec: str, ti: int, b: float, strategy: str, seed: int, snapshot: Pa
                "steps": trained["result"]["steps"], "stop_reason": trained["result"]["stop_reason"],
                "wall_s": round(wall, 2), "elapsed_s": m.get("elapsed_s"), "setup_s": m.get("setup_s"),
                "novelty": (m.get("novelty") or {}).get("score"), "probe": m.get("probe"),
-               "probe_trials": m.get("probe_trials")}
+               "probe_trials": m.get("probe_trials"), "time_model": m.get("time_model")}
         if strategy == "bohb":
             row["bohb_trials"] = len(m["bohb"]["trials"])
         return row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nasoa.core.errors import NasoaError
-from nasoa.app.probe import plan_probe
+from nasoa.app.probe import pick_winner, plan_probe
 
 TOP = [{"model_name": "a", "min_budget_s": 3.0}, {"model_name": "a", "min_budget_s": 2.0},
        {"model_name": "b", "min_budget_s": 4.0}, {"model_name": "c", "min_budget_s": 12.0},
@@ -34,4 +34,21 @@ def test_candidates_that_cannot_fit_an_epoch_in_their_slice_are_dropped():
     plan = plan_probe(TOP, NOVEL, 80.0)  # slices of 8 s: c needs 2 x 12 s
     assert [c["model_name"] for c in plan.candidates] == ["a", "b"] and plan.skipped == ["c"]
     assert plan.probe_s == pytest.approx(12.0)
-    assert plan_probe(TOP, NOVEL, 30.0) is None  # 4.5 s slices are too short to tell regimes apart: one shot
+    assert plan_probe(TOP, NOVEL, 30.0) is None  # 4.5 s slices hold two epochs of neither a (3 s) nor b (4 s)
+    quick = [{"model_name": m, "min_budget_s": 1.5} for m in "abc"]
+    plan = plan_probe(quick, NOVEL, 27.0)  # a 30 s budget after set-up: two 4 s slices of quick members
+    assert [c["model_name"] for c in plan.candidates] == ["a", "b"] and plan.probe_s == pytest.approx(4.05)
+    assert plan_probe(quick, NOVEL, 20.0) is None  # 3 s slices: too short to tell regimes apart: one shot
+
+
+def test_the_best_ranked_probe_goes_on_unless_another_clearly_beat_it():
+    assert pick_winner([0.70, 0.92], 100) == 1  # 22 points: far beyond the noise (SE 0.05)
+    assert pick_winner([0.910, 0.923], 78) == 0  # one image of 78: the ranking decides
+    assert pick_winner([1.0, 1.0, 1.0], 50) == 0 and pick_winner([0.9], 10) == 0
+    assert pick_winner([0.98, 1.0], 50) == 0  # 1 image of 50 is within one image plus its SE
+    assert pick_winner([0.96, 1.0], 50) == 1  # 2 images of 50 with no error at all on the other: clear
+    assert pick_winner([0.5, 0.6, 0.9], 40) == 2  # the best other probe, not the second-ranked
+    assert pick_winner([float("nan"), 0.3], 40) == 1  # a diverged first probe counts as 0
+    assert pick_winner([0.8, 0.8 + 0.5 * (0.8 * 0.2 * 2 / 200) ** 0.5], 200) == 0  # half an SE: noise
+    with pytest.raises(ValueError):
+        pick_winner([], 10)

@@ -41,7 +41,7 @@ from nasoa.app.bohb import bohb_search
 from nasoa.app.choose import (DEFAULT_REGIME, PRACTICE_MIN_SIZE, PRACTICE_MODEL, PRACTICE_REGIME, STRATEGIES, Choice,
                               check_strategy, choose, practice_choice)
 from nasoa.app.experience import open_store, shipped_experience, shipped_model
-from nasoa.app.probe import PROBE_MODES, plan_probe
+from nasoa.app.probe import PROBE_MODES, pick_winner, plan_probe
 from nasoa.app.record import (POST_RESERVE_S, add_to_run_manifest, plot_curve, post_reserve_s, record_run,
                                remember_post_s, run_record)
 from nasoa.app.setup_budget import (TRANSFER_MEMBER_S, TRANSFER_MIN_IMAGES, TRANSFER_SHARE, check_budget,
@@ -247,8 +247,9 @@ def adapt(
 def _run_probes(mm, task, data: str, plan, seed: int, device: str, learn: bool, manifest: dict[str, Any],
                 features: dict[str, Any] | None = None):
     """Successive halving over the plan's candidates: each trains from its pretrained weights for
-    ``plan.probe_s`` (its own full schedule), is recorded as a run of that budget, and the one with
-    the best validation accuracy is returned with its trained model, to continue."""
+    ``plan.probe_s`` (its own full schedule), is recorded as a run of that budget, and the winner
+    (:func:`nasoa.app.probe.pick_winner`: the best-ranked unless another clearly beat it on
+    validation accuracy) is returned with its trained model, to continue."""
     trials = []
     for row in plan.candidates:
         rec = next(r for r in mm.records if r["name"] == row["model_name"])
@@ -267,7 +268,7 @@ def _run_probes(mm, task, data: str, plan, seed: int, device: str, learn: bool, 
         manifest.setdefault("probe_trials", []).append({
             "model": row["model_name"], "regime": regime.to_dict(), "predicted_accuracy": row["predicted_accuracy"],
             "val_accuracy": result.val_accuracy, "elapsed_s": round(time.time() - t0, 3), "epochs": result.epochs})
-    best = max(range(len(trials)), key=lambda i: (trials[i][0], -i))
+    best = pick_winner([t[0] for t in trials], trials[0][3].task.num_val)
     _, row, rec, prep = trials[best]
     manifest["probe"]["winner"] = row["model_name"]
     manifest["planned_epochs"] = None  # planned for a one-shot run of the whole budget: not this one
