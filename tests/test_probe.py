@@ -38,7 +38,20 @@ def test_candidates_that_cannot_fit_an_epoch_in_their_slice_are_dropped():
     quick = [{"model_name": m, "min_budget_s": 1.5} for m in "abc"]
     plan = plan_probe(quick, NOVEL, 27.0)  # a 30 s budget after set-up: two 4 s slices of quick members
     assert [c["model_name"] for c in plan.candidates] == ["a", "b"] and plan.probe_s == pytest.approx(4.05)
-    assert plan_probe(quick, NOVEL, 20.0) is None  # 3 s slices: too short to tell regimes apart: one shot
+    plan = plan_probe(quick, NOVEL, 20.0)  # two 4 s slices take 40% of what is left: the most two may take
+    assert [c["model_name"] for c in plan.candidates] == ["a", "b"] and plan.probe_s == pytest.approx(4.0)
+    assert plan_probe(quick, NOVEL, 19.0) is None  # 3.8 s slices: too short to tell regimes apart: one shot
+
+
+def test_the_first_ranked_candidate_is_always_among_the_probes():
+    slow_first = [{"model_name": "a", "min_budget_s": 2.2}, {"model_name": "b", "min_budget_s": 1.5},
+                  {"model_name": "c", "min_budget_s": 1.2}]
+    plan = plan_probe(slow_first, NOVEL, 27.0)  # a needs 4.4 s slices: two of them fit in 40% of 27 s
+    assert [c["model_name"] for c in plan.candidates] == ["a", "b"] and plan.probe_s == pytest.approx(4.4)
+    assert plan.skipped == []  # b and c are quick: c goes because three slices do not fit, not for speed
+    assert plan_probe(slow_first, NOVEL, 21.0) is None  # 2 x 4.4 s > 40% of 21 s: a cannot be probed
+    three = plan_probe(slow_first, NOVEL, 60.0)  # 3 x 6 s within 30% of 60 s
+    assert [c["model_name"] for c in three.candidates] == ["a", "b", "c"] and three.probe_s == pytest.approx(6.0)
 
 
 def test_the_best_ranked_probe_goes_on_unless_another_clearly_beat_it():

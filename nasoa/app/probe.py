@@ -28,6 +28,8 @@ PROBE_MODES = ("auto", "never", "always")
 # tasks in ten lie from their nearest neighbour).
 NOVELTY_THRESHOLD = 1.0
 PROBE_FRACTION = 0.3  # of the budget left after set-up, shared by the probes
+# Two probes may take up to this share when their slices need it (a 30 s budget: two 4-5 s slices).
+MAX_PROBE_FRACTION = 0.4
 MAX_PROBES = 3
 # A shorter probe says more about set-up noise than about the regime. 4 s lets a 30 s budget probe
 # two members (the held-out bench's worst loss was a one-shot pick at 30 s that a 4 s probe refutes:
@@ -70,11 +72,13 @@ class ProbePlan:
 
 def plan_probe(top: list[dict[str, Any]], novelty: dict[str, Any] | None, budget_left_s: float, *,
                mode: str = "auto", k: int = MAX_PROBES, fraction: float = PROBE_FRACTION,
-               threshold: float = NOVELTY_THRESHOLD) -> ProbePlan | None:
+               max_fraction: float = MAX_PROBE_FRACTION, threshold: float = NOVELTY_THRESHOLD) -> ProbePlan | None:
     """Whether and what to probe. ``top``: recommendation rows (best first) with ``model_name``,
-    ``min_budget_s`` (the budget the regime needs for one epoch). Returns None for the one-shot
-    pick: ``mode`` never, a familiar task under ``auto``, or fewer than two candidates that fit
-    about two epochs in a slice of at least :data:`MIN_PROBE_S`."""
+    ``min_budget_s`` (the budget the regime needs for one epoch). Each slice holds about two epochs
+    of every probed regime and at least :data:`MIN_PROBE_S`; the probes share ``fraction`` of
+    ``budget_left_s`` (two of them up to ``max_fraction``). Returns None for the one-shot pick:
+    ``mode`` never, a familiar task under ``auto``, or no two candidates, the first-ranked one
+    among them, that fit."""
     if mode not in PROBE_MODES:
         raise NasoaError(f"unknown --probe {mode!r}; choose one of {', '.join(PROBE_MODES)}")
     if mode == "never" or k < 2:
@@ -93,14 +97,24 @@ def plan_probe(top: list[dict[str, Any]], novelty: dict[str, Any] | None, budget
         if len(chosen) == k:
             break
     skipped: list[str] = []
+
+    def room(c: dict[str, Any]) -> float:  # the slice a candidate needs for about two epochs
+        return PROBE_EPOCH_ROOM * float(c.get("min_budget_s") or 0.0)
+
     while len(chosen) >= 2:
-        probe_s = fraction * budget_left_s / len(chosen)
-        if probe_s < MIN_PROBE_S:
-            chosen = chosen[:-1]
-            continue
-        fits = [c for c in chosen if PROBE_EPOCH_ROOM * float(c.get("min_budget_s") or 0.0) <= probe_s]
-        if len(fits) == len(chosen):
+        # Two probes are the least that compares anything: they may take up to max_fraction of what
+        # is left (at 30 s, two 4-5 s slices); three or more share `fraction`.
+        cap = (fraction if len(chosen) > 2 else max(fraction, max_fraction)) * budget_left_s
+        need = max(MIN_PROBE_S, max(room(c) for c in chosen))
+        probe_s = max(fraction * budget_left_s / len(chosen), need)
+        if len(chosen) * probe_s <= cap + 1e-9:
             return ProbePlan(chosen, probe_s, reason, skipped)
-        skipped += [c["model_name"] for c in chosen if c not in fits]
-        chosen = fits if len(fits) < len(chosen) else chosen[:-1]
+        # Too little room: drop the slowest of the others when it is what binds, else the
+        # last-ranked; the first-ranked candidate (the one-shot pick) is what probing checks.
+        slowest = max(chosen[1:], key=room)
+        if room(slowest) > max(MIN_PROBE_S, room(chosen[0])):
+            skipped.append(slowest["model_name"])
+            chosen = [c for c in chosen if c is not slowest]
+        else:
+            chosen = chosen[:-1]
     return None
