@@ -248,8 +248,8 @@ def _run_probes(mm, task, data: str, plan, seed: int, device: str, learn: bool, 
                 features: dict[str, Any] | None = None):
     """Successive halving over the plan's candidates: each trains from its pretrained weights for
     ``plan.probe_s`` (its own full schedule), is recorded as a run of that budget, and the winner
-    (:func:`nasoa.app.probe.pick_winner`: the best-ranked unless another clearly beat it on
-    validation accuracy) is returned with its trained model, to continue."""
+    (:func:`nasoa.app.probe.pick_winner`: the best validation accuracy, the better-ranked of those
+    within one image of it) is returned with its trained model, to continue."""
     trials = []
     for row in plan.candidates:
         rec = next(r for r in mm.records if r["name"] == row["model_name"])
