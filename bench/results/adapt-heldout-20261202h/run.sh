@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# `nasoa bench adapt` on the same 8 held-out-family tasks as ../adapt-heldout-20261202c/ (tasks.txt),
-# every row run on this machine (none copied from another session's VM: VMs with the same CPU name
-# trained 1.5-2.2x apart), after the fifth session's re-ship: the experience with the runs that record
-# a speed probe, the meta-model with the regime prior. nasoa, common practice and the default at
-# 30 s and 90 s; each task's family held out of the experience and of the meta-model (each row starts
-# from its own copy of that snapshot). Two shards, one pinned per core, on an otherwise idle machine;
-# resumable.
+# `nasoa bench adapt` on the 8 held-out-family tasks of tasks.txt (as ../adapt-heldout-20261202g/),
+# seed 0, after this session's probing changes: run with STRATEGIES=nasoa, the practice and default
+# rows are -g/'s (same VM, same tasks, same code for those strategies; copied into rows-shard*.jsonl).
+# Each task's family held out of the experience and of the meta-model (each row from its own copy
+# of that snapshot). Two shards, one pinned per core, on an otherwise idle machine; resumable.
 #   bash bench/results/adapt-heldout-20261202h/run.sh [STRATEGIES] [BUDGETS]
 # NASOA=path/to/nasoa runs another install (e.g. a clean clone's) against this folder.
 set -u
