@@ -42,7 +42,6 @@ from nasoa.app.executor import LocalExecutor
 from nasoa.app.predict import load_run
 from nasoa.core.data import Batches, load_task, load_test
 from nasoa.core.families import lineage_of
-from nasoa.core.profile import speed_probe_ms
 from nasoa.core.train import evaluate
 from nasoa.meta.metamodel import MetaModel
 from nasoa.zoo import profiled_records
@@ -130,12 +129,6 @@ def row_job(spec: str, ti: int, b: float, strategy: str, seed: int, snapshot: Pa
         base = {"protocol": PROTOCOL, "task": spec, "task_index": ti, "budget_s": b, "strategy": strategy,
                 "store_seen": seen}
         t = time.time()
-        # The machine's speed probe, measured afresh inside the row's clock as a `nasoa adapt` process
-        # measures its own at its start: the process-wide cache (10 min) let one reading taken while
-        # the other shard started up (15-26 ms against 14.7 in the experience) plan a whole shard's
-        # rows (bench/results/adapt-heldout-20261202h/: 78% of plans within 25%).
-        if strategy != "practice":  # practice plans nothing
-            speed_probe_ms(max_age_s=0.0)
         try:
             m = adapt(spec, b, strategy=strategy, seed=seed + ti, store=store, out=run_dir, start_time=t,
                       learn=strategy == "nasoa", progress=False)

@@ -52,6 +52,7 @@ from nasoa.app.workflow import prepare_model_and_task, resolve_device, run_dir_f
 from nasoa.core.data import load_task
 from nasoa.core.deadline import margin_s
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
+from nasoa.core.profile import speed_probe_ms
 from nasoa.core.runtime import atomic_write_json, available_cores, check_min_budget, deadline_guard
 from nasoa.core.train import Regime, finetune
 from nasoa.meta.candidates import candidate_side
@@ -131,6 +132,11 @@ def adapt(
         unsaved: dict = {}  # the task's features, cached in the store once the run goes ahead (below)
         if not practice:
             guard.check()
+            # This call's own machine speed, which the plan is rescaled by: a long-lived process (the
+            # bench, a stream, a Ray worker) would otherwise plan with a reading up to 10 minutes old,
+            # and one taken while a neighbour started up read 15-26 ms against 14.7 in the experience
+            # (bench/results/adapt-heldout-20261202h/: 78% of plans within 25%).
+            speed_probe_ms(max_age_s=0.0)
             precheck_budget(task, st, budget_s, start, unsaved)  # before the predictor is loaded
             guard.check()
             mm = MetaModel.load(st, zoo=profiled_records(), seed=seed)

@@ -7,8 +7,9 @@ different members trains for an equal slice (a short run with its own full sched
 winner's weights go on training for everything that is left of the one budget. The winner has the
 best validation accuracy, but a lead of one image is a tie and a tie goes to the better-ranked
 candidate (:func:`pick_winner`): slices of a few seconds on a validation split of a few dozen
-images often differ by one image, and the ranking is the better guide then. The probes are real runs: they are recorded in the experience like any other, so
-the next task of this kind is picked in one shot. ``--dry-run`` shows the one-shot ranking and
+images often differ by one image, and the ranking is the better guide then. The probes are real
+runs: they are recorded in the experience like any other, so the next task of this kind is picked
+in one shot. ``--dry-run`` shows the one-shot ranking and
 whether the task would be probed; ``--probe never`` keeps the pure one-shot pick.
 """
 
