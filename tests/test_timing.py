@@ -361,3 +361,23 @@ def test_the_speed_probe_is_cached_and_leaves_torch_as_it_found_it():
     assert profile.speed_probe_ms() == ms and profile.speed_probe_ms(measure=False) == ms  # cached
     again = profile.speed_probe_ms(max_age_s=0.0)  # too old: measured again
     assert 0 < again < 1000 and profile._PROBE["ms"] == again
+
+
+def test_the_speed_probe_takes_the_least_window_so_a_neighbour_s_burst_does_not_stand(monkeypatch):
+    """A burst on the other core slows some of the probe's steps: the least of its windows stands."""
+    from nasoa.core import profile
+
+    calls = []
+    readings = iter([31.0, 14.2, 15.0])  # the first window caught a burst
+
+    def fake(net, **kw):
+        calls.append(kw)
+        return profile.StepTime(median_ms=next(readings), iqr_ms=0.0, repeats=kw["repeats"], batch_size=32,
+                                input_size=32, frozen_stages=0, device="cpu", channels_last=True)
+
+    monkeypatch.setattr(profile, "measure_train_step", fake)
+    monkeypatch.setattr(profile, "_PROBE", {})
+    assert profile.speed_probe_ms(max_age_s=0.0) == 14.2
+    assert len(calls) == profile.PROBE_WINDOWS
+    assert [c["warmup"] for c in calls] == [2, 0, 0]  # warmed up once, then windows back to back
+    assert all(c["threads"] == 1 and c["cpu_time"] for c in calls)
