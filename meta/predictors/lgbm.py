@@ -60,7 +60,7 @@ class LGBMPredictor(Predictor):
     The accuracy scale is kept (a task of a single run, as a stream records, still teaches the main
     booster), and leaving whole task families out the within-task Spearman rose from 0.54 to 0.63
     at weight 0.5 (bench/results/meta-eval-20261201b/). The
-    relative booster is refitted with the main one, not warm-updated (one new run says nothing
+    percentile booster is refitted with the main one, not warm-updated (one new run says nothing
     about ranks within its task).
 
     ``relative="lambdarank"`` (the default) makes that part a LambdaRank booster grouped by task
@@ -69,10 +69,14 @@ class LGBMPredictor(Predictor):
     they are scaled to the accuracy scale the same way: ``scale = relative_weight * s / r``, ``r``
     the median within-task standard deviation of its scores on the training rows, so that at weight
     1 the part's spread within a task is the typical spread of accuracy. Its grades' gains are linear
-    (:attr:`RELATIVE_GAIN`). Leaving families out on 2,908 runs of 285 tasks, three seeds
-    (bench/results/meta-eval-20261202f/sweep.txt), the top-1 regret fell from 3.80 points
-    (percentiles, weight 0.5) to 3.12 at weight 2 (the default; 3.40, 3.26, 3.22 at 0.5, 1, 1.5),
-    and from 3.79 to 3.24 inside the river blend, the median Spearman 0.66-0.68 -> 0.70-0.72.
+    (:attr:`RELATIVE_GAIN`); at a full fit a run's weight halves with every ``max(warm_window,
+    rows)`` runs recorded after it, and the warm updates continue it on the recent window's tasks
+    of three or more runs, so that when new runs reorder a task type's regimes the pick follows them
+    before the next full refit (without both, a member that started to lose everywhere kept 3 of 8
+    picks in the online test: tests/test_meta.py). Leaving families out on the 2,956 shipped runs
+    of 290 tasks, three seeds (bench/results/meta-eval-20261202f/sweep.txt), the top-1 regret fell from 4.09
+    points (percentiles, weight 0.5) to 3.20 at weight 2 (the default; 3.73, 3.36, 3.33 at 0.5, 1,
+    1.5), and from 4.03 to 3.26 inside the river blend, the median Spearman 0.68-0.69 -> 0.70-0.71.
     ``relative="percentile"`` is the earlier part (and what models saved before it load as).
 
     With ``regime_prior`` (the default) each full fit also learns a :class:`RegimePrior` from its
