@@ -185,7 +185,9 @@ def test_the_trainer_keeps_its_deadline_when_steps_slow_down_or_speed_up(digits,
                  progress=False)
     assert r.elapsed_s <= budget * 1.02, r.elapsed_s
     assert r.timings["stop_s"] >= r.timings["planned_stop_s"] - 0.1 * budget, r.timings
-    assert r.stop_reason == "planned" and r.steps >= 20
+    # "planned" on an idle machine; a busy neighbour's jitter on top of the injected sleep can make
+    # one step overrun the plan, and the deadline check then stops it, still inside the budget.
+    assert r.stop_reason in ("planned", "deadline") and r.steps >= 20, r.stop_reason
     assert math.isfinite(r.predicted_s)
 
 

@@ -308,6 +308,28 @@ def test_evaluate_and_plot(filled_store, zoo, tmp_path):
     f = res["leave_families_out"]["lgbm-regressor"]
     assert set(f["families"]) == {"synthetic:family0", "synthetic:family1", "synthetic:family2"}
     assert len(res["per_task_family"]["lgbm-regressor"]) == res["tasks"] and f["spearman"] > 0.5
+    assert res["regret_floor"]["tasks"] == res["tasks"] and 0 <= res["regret_floor"]["regret"] < 0.5
+
+
+def test_regret_floor_grows_with_validation_noise_and_vanishes_when_runs_stand_apart():
+    """Luck's floor: near zero for runs far apart on big validation splits, a few points for close
+    runs on 20 validation images, smaller as the split grows; one-run tasks are skipped; the same
+    seed gives the same floor; without the validation size there is none."""
+    import polars as pl
+
+    from nasoa.meta.evaluate import regret_floor
+
+    def frame(accs: list[float], n_val: int, tasks: int = 3) -> pl.DataFrame:
+        rows = [{"group": f"t{t}", "y": a, "task_num_val": float(n_val)} for t in range(tasks) for a in accs]
+        return pl.DataFrame(rows + [{"group": "single", "y": 0.5, "task_num_val": float(n_val)}])
+
+    apart = regret_floor(frame([0.3, 0.6, 0.95], 2000))
+    assert apart is not None and apart["tasks"] == 3 and apart["regret"] < 1e-3
+    close = [0.80, 0.81, 0.82, 0.83, 0.84]
+    small, large = regret_floor(frame(close, 20)), regret_floor(frame(close, 2000))
+    assert small["regret"] > 0.03 and large["regret"] < small["regret"] / 3
+    assert regret_floor(frame(close, 20), seed=1) == regret_floor(frame(close, 20), seed=1)
+    assert regret_floor(frame(close, 20).drop("task_num_val")) is None
 
 
 def test_leave_families_out_never_trains_on_the_held_out_family():

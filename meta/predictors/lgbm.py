@@ -206,6 +206,13 @@ class LGBMPredictor(Predictor):
                 out[m] = (rankdata(y[m]) - 1.0) / (m.sum() - 1.0)
         return out
 
+    @staticmethod
+    def _in_ranked_tasks(g: np.ndarray, min_runs: int = 3) -> np.ndarray:
+        """Which rows belong to a task of at least ``min_runs`` runs: where an order within the
+        task means something (what the within-task part learns from)."""
+        _, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
+        return counts[inverse] >= min_runs
+
     def _fit_relative(self, x: np.ndarray, ya: np.ndarray, frame: pl.DataFrame, schema: FeatureSchema) -> None:
         import lightgbm as lgb  # lazy: lightgbm; loads when a model is fitted or read
 
@@ -213,8 +220,7 @@ class LGBMPredictor(Predictor):
         if self.relative_weight <= 0:
             return
         ga = np.asarray(frame["group"].cast(str).to_list())
-        target = self._percentiles(ya, ga)
-        keep = ~np.isnan(target)
+        keep = self._in_ranked_tasks(ga)
         if keep.sum() < self.min_rows:
             return
         spread = float(np.median([ya[ga == k].std(ddof=1) for k in np.unique(ga[keep])]))
@@ -235,6 +241,7 @@ class LGBMPredictor(Predictor):
             self._rel_scale = self.relative_weight * spread / r
             return
         self._rel_scale = self.relative_weight * math.sqrt(12.0) * spread
+        target = self._percentiles(ya, ga)
         params = {**self._lgb_params(int(keep.sum()), schema), "objective": "regression",
                   "num_leaves": self.relative_leaves}
         ds = lgb.Dataset(x[keep], target[keep], feature_name=schema.names, categorical_feature=list(schema.categorical),
@@ -378,7 +385,7 @@ class LGBMPredictor(Predictor):
                 # The within-task ranker follows the recent runs too (their tasks of >= 3 runs): a
                 # pick must move when new runs reorder regimes, not only at the next full refit.
                 ga = np.asarray(framed["group"].cast(str).to_list())
-                keep = ~np.isnan(self._percentiles(ya, ga))
+                keep = self._in_ranked_tasks(ga)
                 if keep.sum() >= self.min_rows:
                     rds, rparams, _, _ = self._rank_data(x[keep], ya[keep], ga[keep], self._schema)
                     self._rel_booster = lgb.train(rparams, rds, num_boost_round=self.warm_rounds,

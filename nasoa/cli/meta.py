@@ -255,6 +255,10 @@ def eval_cmd(
         typer.echo(json.dumps(res))
         return
     typer.echo(f"{res['runs']} runs on {res['tasks']} tasks of {res['families']} families")
+    floor = res.get("regret_floor")
+    if floor:
+        typer.echo(f"luck's floor: a ranker that knew every run's expected accuracy would still pay a regret of "
+                   f"{floor['regret']} (median {floor['regret_median']}) from validation sampling alone")
     for key, what in (("leave_families_out", "one family held out at a time (primary)"),
                       ("leave_tasks_out", f"tasks held out in {res['folds']} folds")):
         if key not in res:
