@@ -95,7 +95,9 @@ def test_adapt_runs_within_budget_and_learns(tiny_zoo):
     extra = st.records()[0].extra
     assert 0 < extra["choice_s"] < m["elapsed_s"] and 0 < extra["cpu_share"] <= 1.5
     assert 0 < extra["speed_probe_ms"] < 1000  # the machine's speed, measured when the plan was calibrated
-    assert [v["s"] for v in json.loads(st.get_meta("adapt.post_s"))] == [pytest.approx(m["post_s"]["took"], abs=0.05)]
+    # The reserve's sample is read after the manifest is written too (the whole post-training phase).
+    (stored,) = [v["s"] for v in json.loads(st.get_meta("adapt.post_s"))]
+    assert m["post_s"]["took"] - 0.001 <= stored < m["budget_s"]
     st.close()
     r = runner.invoke(app, ["adapt", TASK, "--budget", "10s", "--store", str(store), "--no-learn", "--json",
                             "--out", str(tiny_zoo / "run2")])
