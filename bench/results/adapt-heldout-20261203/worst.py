@@ -1,13 +1,17 @@
 """Per seed and budget: nasoa's mean test accuracy minus practice and default, and its worst task
 against the better of the two (test accuracy); seed 0 is ../adapt-heldout-20261202i/fresh2/.
 
-    python worst.py      # from this folder
+    python worst.py                  # from this folder
+    python worst.py 0=../adapt-heldout-20261203b/seed0   # SEED=FOLDER pairs instead
 """
 import json
+import sys
 from pathlib import Path
 
 here = Path(__file__).parent
 folders = {0: here.parent / "adapt-heldout-20261202i" / "fresh2", 1: here / "seed1", 2: here / "seed2"}
+if len(sys.argv) > 1:
+    folders = {int(a.split("=", 1)[0]): Path(a.split("=", 1)[1]) for a in sys.argv[1:]}
 
 
 def name(spec: str) -> str:
