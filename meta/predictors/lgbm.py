@@ -77,7 +77,10 @@ class LGBMPredictor(Predictor):
     of 290 tasks, three seeds (bench/results/meta-eval-20261202f/sweep.txt), the top-1 regret fell from 4.09
     points (percentiles, weight 0.5) to 3.20 at weight 2 (the default; 3.73, 3.36, 3.33 at 0.5, 1,
     1.5), and from 4.03 to 3.26 inside the river blend, the median Spearman 0.68-0.69 -> 0.70-0.71.
-    ``relative="percentile"`` is the earlier part (and what models saved before it load as).
+    ``relative="percentile"`` is the earlier part (and what models saved before it load as);
+    ``relative_leaves`` and ``relative_rounds`` size that part only: the LambdaRank part grows with
+    the main booster's leaves, rounds and learning rate (31 other settings of either part ranked no
+    better on the ship: bench/results/meta-eval-20261203b/).
 
     With ``regime_prior`` (the default) each full fit also learns a :class:`RegimePrior` from its
     rows, how each regime cell (member, frozen stages, learning rate, optimizer) did on other tasks,
