@@ -30,12 +30,14 @@ __all__ = ["task_metrics", "summarize", "regret_floor", "leave_tasks_out", "leav
 Factory = Callable[[int], "Predictor"]
 
 
-def task_metrics(pred: np.ndarray, frame: pl.DataFrame) -> pl.DataFrame:
-    """One row per task: runs, Spearman, top-1 regret, NDCG@3, mean absolute error."""
+def task_metrics(pred: np.ndarray, frame: pl.DataFrame, accuracy: np.ndarray | None = None) -> pl.DataFrame:
+    """One row per task: runs, Spearman, top-1 regret, NDCG@3 (of the ranking scores ``pred``),
+    mean absolute error (of the predicted accuracies ``accuracy``; default: ``pred``)."""
     import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     y = frame["y"].to_numpy().astype(float)
     g = frame["group"].to_numpy()
+    acc = np.asarray(pred if accuracy is None else accuracy)
     rows = []
     for key in dict.fromkeys(g.tolist()):
         m = g == key
@@ -46,7 +48,7 @@ def task_metrics(pred: np.ndarray, frame: pl.DataFrame) -> pl.DataFrame:
             "spearman": spearman(pt, yt) if m.sum() >= 3 else float("nan"),
             "regret": float(yt.max() - yt[best]),
             "ndcg3": ndcg(pt, yt, 3),
-            "mae": float(np.abs(pt - yt).mean()),
+            "mae": float(np.abs(acc[m] - yt).mean()),
         })
     return pl.DataFrame(rows, schema={"task": pl.Utf8, "runs": pl.Int64, "spearman": pl.Float64,
                                       "regret": pl.Float64, "ndcg3": pl.Float64, "mae": pl.Float64})
@@ -125,9 +127,10 @@ def leave_tasks_out(frame: pl.DataFrame, factory: Factory, folds: int = 5, seed:
         p = factory(seed)
         p.learn_many(frame.filter(~test_mask))
         test = frame.filter(test_mask)
-        parts.append(test.select("group", "y").with_columns(pl.Series("pred", p.predict_many(test))))
+        parts.append(test.select("group", "y").with_columns(pl.Series("pred", p.predict_many(test)),
+                                                            pl.Series("accuracy", p.predict_accuracy_many(test))))
     preds = pl.concat(parts)
-    per_task = task_metrics(preds["pred"].to_numpy(), preds)
+    per_task = task_metrics(preds["pred"].to_numpy(), preds, preds["accuracy"].to_numpy())
     return preds, per_task, summarize(per_task)
 
 
@@ -146,11 +149,11 @@ def leave_families_out(frame: pl.DataFrame, factory: Factory, seed: int = 0,
         test_mask = frame["family"] == fam
         p = factory(seed)
         p.learn_many(frame.filter(~test_mask).drop("family"))
-        test = frame.filter(test_mask)
-        parts.append(test.select("group", "family", "y").with_columns(
-            pl.Series("pred", p.predict_many(test.drop("family")))))
+        test = frame.filter(test_mask).drop("family")
+        parts.append(frame.filter(test_mask).select("group", "family", "y").with_columns(
+            pl.Series("pred", p.predict_many(test)), pl.Series("accuracy", p.predict_accuracy_many(test))))
     preds = pl.concat(parts)
-    per_task = task_metrics(preds["pred"].to_numpy(), preds)
+    per_task = task_metrics(preds["pred"].to_numpy(), preds, preds["accuracy"].to_numpy())
     fam_of = dict(zip(preds["group"].to_list(), preds["family"].to_list()))
     per_task = per_task.with_columns(pl.Series("family", [fam_of[t] for t in per_task["task"].to_list()]))
     summary = summarize(per_task)
@@ -171,10 +174,11 @@ def prequential(frame: pl.DataFrame, factories: Mapping[str, Factory], warm_task
     for name, factory in factories.items():
         p = factory(seed)
         p.learn_many(warm)
-        preds, ys, gs = [], [], []
+        preds, accs, ys, gs = [], [], [], []
         for key in groups[warm_tasks:]:
             part = frame.filter(frame["group"] == key)
             preds.append(p.predict_many(part))
+            accs.append(p.predict_accuracy_many(part))
             ys.append(part["y"].to_numpy())
             gs += [key] * part.height
             for row in part.to_dicts():
@@ -183,7 +187,7 @@ def prequential(frame: pl.DataFrame, factories: Mapping[str, Factory], warm_task
         import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
         pf = pl.DataFrame({"group": gs, "y": np.concatenate(ys)})
-        out[name] = summarize(task_metrics(np.concatenate(preds), pf))
+        out[name] = summarize(task_metrics(np.concatenate(preds), pf, np.concatenate(accs)))
     return out
 
 
@@ -204,8 +208,8 @@ def select_backend(frame: pl.DataFrame, factories: Mapping[str, Factory], folds:
 
 
 def plot_predicted_vs_actual(preds: pl.DataFrame, path: str | Path, title: str = "") -> Path:
-    """Scatter of predicted vs actual accuracy (leave-tasks-out predictions) as a PNG."""
-    y, p = preds["y"].to_numpy(), preds["pred"].to_numpy()
+    """Scatter of predicted vs actual accuracy (held-out predictions) as a PNG."""
+    y, p = preds["y"].to_numpy(), preds["accuracy" if "accuracy" in preds.columns else "pred"].to_numpy()
     fig, ax = figure(figsize=(4.5, 4.5), dpi=120)
     ax.scatter(y, p, s=8, alpha=0.6)
     lo = float(min(y.min(initial=0), p.min(initial=0)))

@@ -355,15 +355,18 @@ class MetaModel:
 
     # ---- queries -------------------------------------------------------------------------------
 
-    def _output(self, frame: pl.DataFrame, pred: np.ndarray, std: np.ndarray | None) -> pl.DataFrame:
+    def _output(self, frame: pl.DataFrame, pred: np.ndarray, std: np.ndarray | None, accuracy: np.ndarray,
+                ) -> pl.DataFrame:
         import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
         cols = [c for c in (*REGIME_COLUMNS, "budget_s", "planned_epochs", "step_ms", "_min_budget_s")
                 if c in frame.columns]
         out = frame.select(cols).rename({"_min_budget_s": "min_budget_s"} if "_min_budget_s" in cols else {})
-        # score: unclipped (on an easy task several candidates show accuracy 1.0 but keep their order)
+        # score: what the pick ranks by, unclipped; predicted_accuracy: the back-end's accuracy
+        # estimate (predict_accuracy_many), clipped to [0, 1]. They differ where the score adds a
+        # within-task ranking part, so the shown accuracies need not fall in rank order.
         return out.with_columns(
-            pl.Series("predicted_accuracy", np.clip(pred, 0.0, 1.0), dtype=pl.Float64),
+            pl.Series("predicted_accuracy", np.clip(accuracy, 0.0, 1.0), dtype=pl.Float64),
             pl.Series("score", np.asarray(pred, dtype=np.float64), dtype=pl.Float64),
             pl.Series("uncertainty", std if std is not None else [None] * frame.height, dtype=pl.Float64),
         )
@@ -378,7 +381,8 @@ class MetaModel:
         frame = candidates if (hasattr(candidates, "columns") and "planned_epochs" in candidates.columns) \
             else self._featurise(tf, candidates)
         pred = self.predictor.predict_many(frame)
-        return self._output(frame, pred, self.predictor.predict_std_many(frame))
+        return self._output(frame, pred, self.predictor.predict_std_many(frame),
+                            self.predictor.predict_accuracy_many(frame))
 
     def recommend(self, task: Any, budget_s: float, k: int = 5) -> pl.DataFrame:
         """The ``k`` best candidate regimes for the task within ``budget_s``, best first.
@@ -406,7 +410,8 @@ class MetaModel:
             order = np.argsort(-pred, kind="stable")
         top = order[:k]
         shown = frame[top]
-        out = self._output(shown, pred[top], p.predict_std_many(shown))
+        out = self._output(shown, pred[top], p.predict_std_many(shown),
+                           p.predict_accuracy_many(shown) if p.n_seen else pred[top])
         return out.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"))
 
     def novelty(self, task: Any) -> dict[str, Any]:

@@ -215,10 +215,14 @@ def test_recommend_picks_near_the_best(fitted, zoo):
         for budget in (10.0, 60.0):
             top = fitted.recommend(task, budget, k=5)
             assert top.height == 5 and top["rank"].to_list() == [1, 2, 3, 4, 5]
-            assert (top["predicted_accuracy"].diff().drop_nulls() <= 1e-12).all()
-            # the unclipped score ranks; the accuracy shown is that score clipped to [0, 1]
+            # the unclipped score ranks; the accuracy shown is the back-end's accuracy estimate (the
+            # level, without the within-task ranking part) clipped to [0, 1]
             assert (top["score"].diff().drop_nulls() <= 1e-12).all()
-            assert np.allclose(top["predicted_accuracy"].to_numpy(), np.clip(top["score"].to_numpy(), 0.0, 1.0))
+            acc = top["predicted_accuracy"].to_numpy()
+            assert ((acc >= 0) & (acc <= 1)).all()
+            again = fitted.predict(task, [{**r, "budget_s": budget} for r in top.to_dicts()])
+            assert np.allclose(acc, again["predicted_accuracy"].to_numpy())
+            assert np.allclose(top["score"].to_numpy(), again["score"].to_numpy())
             cands = fitted.candidates(task, budget).to_dicts()
             truth = [synthetic.true_accuracy(task, _member(zoo, c["model_name"]), c, budget) for c in cands]
             best = top.row(0, named=True)
@@ -346,11 +350,15 @@ def test_leave_families_out_never_trains_on_the_held_out_family():
         def predict_many(self, frame):
             return frame["x"].to_numpy()
 
+        def predict_accuracy_many(self, frame):
+            return frame["x"].to_numpy() + 0.25  # scored by the mean absolute error, not by the ranking
+
     frame = pl.DataFrame({"x": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "y": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
                           "group": ["a", "a", "b", "b", "c", "c"], "family": ["f", "f", "f", "f", "g", "g"]})
     preds, per_task, summary = leave_families_out(frame, lambda s: Spy())
     assert seen == [{"c"}, {"a", "b"}] and summary["families"]["g"]["tasks"] == 1
     assert per_task["family"].to_list() == ["f", "f", "g"] and summary["regret"] == 0
+    assert np.allclose(per_task["mae"].to_numpy(), 0.25)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -615,7 +623,7 @@ def test_river_window_bounds_the_replay_and_learn_many_is_the_same_model(tmp_pat
 def test_lightgbm_warm_updates_every_few_rows_and_defers_a_large_refit(tmp_path):
     from nasoa.meta.predictors import LGBMPredictor
 
-    p = LGBMPredictor(seed=0, n_rounds=20, warm_every=4, warm_rounds=3, max_warm_trees=9, inline_refit_rows=60)
+    p = LGBMPredictor(seed=0, n_rounds=20, warm_every=4, warm_rounds=3, max_warm_trees=9, inline_refit_rows=60, bags=1)
     p.learn_many(checks.synthetic_frame(5, rows_per_task=10, seed=12))  # 50 rows: a full fit
     assert p.n_fits == 1 and p.state()["trees"] == 20
     stream = checks.synthetic_frame(3, rows_per_task=10, seed=12, task_offset=50).to_dicts()
@@ -844,6 +852,41 @@ def test_the_within_task_part_ranks_runs_within_a_task_and_survives_a_reload(tmp
     assert 0.004 < spread < 0.025, spread
 
 
+def test_a_bag_predicts_the_mean_of_its_members_and_keeps_them_through_warm_updates_and_a_reload(tmp_path):
+    """``bags=K``: K boosters of seeds seed..seed+K-1 on the same rows, each with its own
+    within-task part; the prediction is their mean (both parts), warm updates continue every member
+    and a reload keeps them all."""
+    from nasoa.meta.predictors import LGBMPredictor
+
+    train, test = _level_and_rank_world(0), _level_and_rank_world(1)
+    x = test.drop("y", "group")
+    kw = {"n_rounds": 30, "relative_rounds": 30, "warm_every": 8, "warm_rounds": 3}
+    bag = LGBMPredictor(seed=4, bags=3, **kw)
+    bag.learn_many(train)
+    members = []
+    for s in (4, 5, 6):
+        m = LGBMPredictor(seed=s, bags=1, **kw)
+        m.learn_many(train)
+        members.append(m.predict_parts(x))
+    level, within = bag.predict_parts(x)
+    assert np.allclose(level, np.mean([m[0] for m in members], axis=0))
+    assert np.allclose(within, np.mean([m[1] for m in members], axis=0))
+    assert not np.allclose(members[0][0], members[1][0])  # the members differ: averaging them is not a no-op
+    # the accuracy shown is the level: the within-task part ranks, it does not add accuracy
+    assert np.allclose(bag.predict_accuracy_many(x), level) and not np.allclose(bag.predict_many(x), level)
+    assert bag.state()["bags"] == 3 and bag.state()["trees"] == 90
+    for row in _level_and_rank_world(2).head(8).to_dicts():  # one warm update: 3 trees more per member
+        y, g = row.pop("y"), row.pop("group")
+        bag.learn_one(row, y, g)
+    assert bag.n_warm == 1 and bag.state()["trees"] == 99
+    assert bag.state()["relative_trees"] == 99
+    again = LGBMPredictor.load(bag.save(tmp_path / "bag"))
+    assert again.bags == 3 and len(again._boosters) == 3
+    assert np.array_equal(again.predict_many(x), bag.predict_many(x))
+    with pytest.raises(NasoaError, match="bags"):
+        LGBMPredictor(bags=0)
+
+
 def test_a_percentile_model_saved_before_the_ranker_part_loads_as_one(tmp_path):
     """Models saved before ``relative`` existed carry a percentile booster: they must load as such."""
     import json
@@ -851,13 +894,15 @@ def test_a_percentile_model_saved_before_the_ranker_part_loads_as_one(tmp_path):
     from nasoa.meta.predictors import LGBMPredictor
 
     train, test = _level_and_rank_world(0), _level_and_rank_world(1)
-    p = LGBMPredictor(seed=0, relative_weight=0.5, relative="percentile")
+    p = LGBMPredictor(seed=0, relative_weight=0.5, relative="percentile", bags=1)
     p.learn_many(train)
     pred = p.predict_many(test.drop("y", "group"))
     d = p.save(tmp_path / "old")
     manifest = json.loads((d / "manifest.json").read_text())
-    del manifest["params"]["relative"]
-    del manifest["state"]["relative_center"]
+    del manifest["params"]["relative"], manifest["params"]["bags"]
+    st = manifest["state"]  # and before bagging: one member's scale, no centre
+    st["relative_scale"] = st.pop("relative_scales")[0]
+    del st["relative_centers"]
     (d / "manifest.json").write_text(json.dumps(manifest))
     again = LGBMPredictor.load(d)
     assert again.relative == "percentile"

@@ -71,6 +71,13 @@ class Predictor(abc.ABC):
     def predict_std_many(self, frame: pl.DataFrame) -> np.ndarray | None:
         return None
 
+    def predict_accuracy_many(self, frame: pl.DataFrame) -> np.ndarray:
+        """Each row's predicted accuracy: what a user is shown and what the mean absolute error
+        scores. :meth:`predict_many` is the score a pick ranks by; a back-end whose score adds a
+        within-task ranking part (its spread set by a weight, not by accuracy) returns its accuracy
+        level here instead."""
+        return self.predict_many(frame)
+
     @property
     def prior(self) -> float:
         return self._y_sum / self._y_n if self._y_n else 0.5

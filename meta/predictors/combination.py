@@ -127,7 +127,7 @@ class CombinedPredictor(Predictor):
 
     def learn_one(self, x: Mapping[str, Any], y: float, group: str | None = None) -> None:
         xc = _clean(x)
-        fitted = self.base._booster is not None
+        fitted = self.base.fitted
         self._seen(y)
         if self.mode == "residual":
             pb = self.base.predict_one(xc)
@@ -152,14 +152,14 @@ class CombinedPredictor(Predictor):
         if frame.height == 0:
             return
         if self.mode == "residual":
-            if self.base._booster is None:
+            if not self.base.fitted:
                 self.base.learn_many(frame)
                 for v in frame["y"].to_list():
                     self._seen(v)
                 return
             super().learn_many(frame)
             return
-        if self.base._booster is None:
+        if not self.base.fitted:
             self._bulk_start(frame)
         else:
             tail = frame.tail(self.err_window)
@@ -214,7 +214,7 @@ class CombinedPredictor(Predictor):
 
     def predict_many(self, frame: pl.DataFrame) -> np.ndarray:
         level, within = self.base.predict_parts(frame)
-        if frame.height == 0 or self.base._booster is None:
+        if frame.height == 0 or not self.base.fitted:
             return self.online.predict_many(frame) if self.mode == "blend" and self.online.n_seen else level + within
         if self.mode == "residual":
             return level + within + (self.online.predict_many(frame) if self.online.n_seen else 0.0)
@@ -222,6 +222,17 @@ class CombinedPredictor(Predictor):
         if not self.online.n_seen or w >= 1.0:  # river has no say: not asked (it costs ~0.15 ms a row)
             return level + within
         return w * (level + within) + (1 - w) * self.online.predict_many(frame)
+
+    def predict_accuracy_many(self, frame: pl.DataFrame) -> np.ndarray:
+        """As :meth:`predict_many`, with LightGBM's accuracy level in place of its ranking score
+        (blend); the residual mode's river learned the score's errors, so its sum is the accuracy."""
+        if self.mode == "residual" or frame.height == 0 or not self.base.fitted:
+            return self.predict_many(frame)
+        level = self._level(frame)
+        w = self.weight
+        if not self.online.n_seen or w >= 1.0:
+            return level
+        return w * level + (1 - w) * self.online.predict_many(frame)
 
     def predict_std_many(self, frame: pl.DataFrame) -> np.ndarray | None:
         return self.online.predict_std_many(frame) if self.online.n_seen else None

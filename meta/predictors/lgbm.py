@@ -75,12 +75,27 @@ class LGBMPredictor(Predictor):
     before the next full refit (without both, a member that started to lose everywhere kept 3 of 8
     picks in the online test: tests/test_meta.py). Leaving families out on the 2,956 shipped runs
     of 290 tasks, three seeds (bench/results/meta-eval-20261202f/sweep.txt), the top-1 regret fell from 4.09
-    points (percentiles, weight 0.5) to 3.20 at weight 2 (the default; 3.73, 3.36, 3.33 at 0.5, 1,
-    1.5), and from 4.03 to 3.26 inside the river blend, the median Spearman 0.68-0.69 -> 0.70-0.71.
+    points (percentiles, weight 0.5) to 3.20 at weight 2 (3.73, 3.36, 3.33 at 0.5, 1, 1.5), and from
+    4.03 to 3.26 inside the river blend, the median Spearman 0.68-0.69 -> 0.70-0.71.
     ``relative="percentile"`` is the earlier part (and what models saved before it load as);
     ``relative_leaves`` and ``relative_rounds`` size that part only: the LambdaRank part grows with
     the main booster's leaves, rounds and learning rate (31 other settings of either part ranked no
     better on the ship: bench/results/meta-eval-20261203b/).
+
+    **Bagging** (``bags``, default 5): each full fit trains ``bags`` main boosters and as many
+    within-task parts, seeds ``seed`` to ``seed + bags - 1`` (their row and feature subsamples
+    differ), warm updates continue each, and the prediction is their mean. One booster's pick
+    among a task's near-tied regimes moves with its seed; the mean's does less. Leaving families
+    out on the ship (bench/results/meta-eval-20261203c/), 15 single boosters at weight 4 averaged
+    3.19 points of regret (sd 0.10) and bags of 5 of them 3.04 (three disjoint bags: 3.02, 3.08,
+    3.01); at weight 2 bagging gained nothing (3.24 -> 3.26), which is why the default weight is
+    4 (the within-task part's spread is four typical spreads of a task's accuracy). A full fit
+    costs ``bags`` times as much (1.4 s on the 2,956 shipped runs, one thread).
+
+    The within-task part ranks; it does not predict accuracy: added to the level it overshoots
+    the first-ranked regime by 0.15-0.18 on average. :meth:`predict_accuracy_many` (what a user is
+    shown, what the mean absolute error scores) is the level alone; :meth:`predict_many` (what a
+    pick ranks by) is their sum.
 
     With ``regime_prior`` (the default) each full fit also learns a :class:`RegimePrior` from its
     rows, how each regime cell (member, frozen stages, learning rate, optimizer) did on other tasks,
@@ -97,8 +112,8 @@ class LGBMPredictor(Predictor):
                  learning_rate: float = 0.08, num_leaves: int = 15, min_rows: int = 8, refit_growth: float = 1.25,
                  warm_every: int | None = 5, warm_rounds: int = 10, warm_window: int = 200, max_warm_trees: int = 100,
                  inline_refit_rows: int | None = None, extra_params: Mapping[str, Any] | None = None,
-                 relative_weight: float = 2.0, relative_leaves: int = 4, relative_rounds: int = 250,
-                 relative: str = "lambdarank", regime_prior: bool = True):
+                 relative_weight: float = 4.0, relative_leaves: int = 4, relative_rounds: int = 250,
+                 relative: str = "lambdarank", regime_prior: bool = True, bags: int = 5):
         super().__init__(seed)
         if objective not in ("regression", "lambdarank"):
             raise NasoaError(f"unknown LightGBM objective {objective!r}; use regression or lambdarank")
@@ -117,10 +132,17 @@ class LGBMPredictor(Predictor):
         self.relative = relative
         self.relative_leaves, self.relative_rounds = int(relative_leaves), int(relative_rounds)
         self.regime_prior = bool(regime_prior)
+        if not 1 <= int(bags) <= 32:
+            raise NasoaError(f"bags must lie in [1, 32], not {bags}")
+        self.bags = int(bags)
         self._prior: RegimePrior | None = None
-        self._rel_booster = None
-        self._rel_scale = 0.0
-        self._rel_center = 0.5  # subtracted from the within-task part's score (a constant: order is unchanged)
+        # One entry per bag member (seeds seed, seed + 1, ...): its main booster, its within-task
+        # booster (None without one), that part's scale and the centre subtracted from its score
+        # (a constant: order is unchanged).
+        self._boosters: list[Any] = []
+        self._rel_boosters: list[Any] = []
+        self._rel_scales: list[float] = []
+        self._rel_centers: list[float] = []
         # Rows of the last full fit (features, "y", "group"): a table, or its parquet bytes not yet read.
         self._table: pl.DataFrame | None = None
         self._table_blob: bytes | None = None
@@ -129,7 +151,6 @@ class LGBMPredictor(Predictor):
         self._rows: list[dict[str, Any]] = []
         self._y: list[float] = []
         self._g: list[str] = []
-        self._booster = None
         self._schema: FeatureSchema | None = None
         self._pending = 0  # rows since the last full fit or warm update
         self._calib = (0.0, 1.0)
@@ -150,22 +171,28 @@ class LGBMPredictor(Predictor):
                 "inline_refit_rows": self.inline_refit_rows, "extra_params": self.extra_params,
                 "relative_weight": self.relative_weight, "relative": self.relative,
                 "relative_leaves": self.relative_leaves, "relative_rounds": self.relative_rounds,
-                "regime_prior": self.regime_prior}
+                "regime_prior": self.regime_prior, "bags": self.bags}
 
     @property
     def n_rows(self) -> int:
         return self._n_fit + len(self._rows)
 
+    @property
+    def fitted(self) -> bool:
+        """Whether a booster has been fitted (before, predictions are the running mean)."""
+        return bool(self._boosters)
+
     def state(self) -> dict[str, Any]:
         """What the booster has learned and when it refits (for ``nasoa meta show``)."""
         return {"rows": self.n_rows, "rows_at_last_refit": self._n_fit, "full_fits": self.n_fits,
-                "trees": self._booster.num_trees() if self._booster is not None else 0,
-                "relative_trees": self._rel_booster.num_trees() if self._rel_booster is not None else 0,
+                "bags": self.bags,
+                "trees": sum(b.num_trees() for b in self._boosters),
+                "relative_trees": sum(b.num_trees() for b in self._rel_boosters if b is not None),
                 "warm_updates_since_refit": self.n_warm, "warm_trees": self.warm_trees,
                 "rows_pending": self._pending, "refit_due": self.refit_due,
                 "last_fit_s": round(self.fit_s, 4) if self.fit_s is not None else None}
 
-    def _lgb_params(self, n: int, schema: FeatureSchema) -> dict[str, Any]:
+    def _lgb_params(self, n: int, schema: FeatureSchema, member: int = 0) -> dict[str, Any]:
         p: dict[str, Any] = {
             "objective": self.objective,
             "learning_rate": self.learning_rate,
@@ -187,7 +214,7 @@ class LGBMPredictor(Predictor):
             "deterministic": True,
             "force_row_wise": True,
             "num_threads": 1,
-            "seed": self.seed,
+            "seed": self.seed + member,
             "verbosity": -1,
         }
         if self.objective == "lambdarank":
@@ -216,52 +243,52 @@ class LGBMPredictor(Predictor):
         _, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
         return counts[inverse] >= min_runs
 
-    def _fit_relative(self, x: np.ndarray, ya: np.ndarray, frame: pl.DataFrame, schema: FeatureSchema) -> None:
+    def _fit_relative(self, x: np.ndarray, ya: np.ndarray, frame: pl.DataFrame, schema: FeatureSchema,
+                      member: int = 0) -> tuple[Any, float, float]:
+        """Bag member ``member``'s within-task part: (booster or None, scale, centre)."""
         import lightgbm as lgb  # lazy: lightgbm; loads when a model is fitted or read
 
-        self._rel_booster, self._rel_scale, self._rel_center = None, 0.0, 0.5
+        none = (None, 0.0, 0.5)
         if self.relative_weight <= 0:
-            return
+            return none
         ga = np.asarray(frame["group"].cast(str).to_list())
         keep = self._in_ranked_tasks(ga)
         if keep.sum() < self.min_rows:
-            return
+            return none
         spread = float(np.median([ya[ga == k].std(ddof=1) for k in np.unique(ga[keep])]))
         if self.relative == "lambdarank":
             # Recent runs weigh more (half as much a window or the whole table ago, whichever is
             # longer): when new runs reorder regimes, the order follows them.
             age = (len(ya) - 1 - np.arange(len(ya)))[keep]
             ds, params, xk, gk = self._rank_data(x[keep], ya[keep], ga[keep], schema,
-                                                 0.5 ** (age / max(self.warm_window, len(ya))))
+                                                 0.5 ** (age / max(self.warm_window, len(ya))), member)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 booster = lgb.train(params, ds, num_boost_round=self.n_rounds, keep_training_booster=True)
             scores = booster.predict(xk, num_threads=1)
             r = float(np.median([scores[gk == k].std(ddof=1) for k in np.unique(gk)]))
             if not r > 0:  # a ranker that learned nothing (every task a tie): no within-task part
-                return
-            self._rel_booster, self._rel_center = booster, float(scores.mean())
-            self._rel_scale = self.relative_weight * spread / r
-            return
-        self._rel_scale = self.relative_weight * math.sqrt(12.0) * spread
+                return none
+            return booster, self.relative_weight * spread / r, float(scores.mean())
+        scale = self.relative_weight * math.sqrt(12.0) * spread
         target = self._percentiles(ya, ga)
-        params = {**self._lgb_params(int(keep.sum()), schema), "objective": "regression",
+        params = {**self._lgb_params(int(keep.sum()), schema, member), "objective": "regression",
                   "num_leaves": self.relative_leaves}
         ds = lgb.Dataset(x[keep], target[keep], feature_name=schema.names, categorical_feature=list(schema.categorical),
                          free_raw_data=True, params={"max_bin": 63, "min_data_in_bin": 1, "verbosity": -1})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self._rel_booster = lgb.train(params, ds, num_boost_round=self.relative_rounds)
+            return lgb.train(params, ds, num_boost_round=self.relative_rounds), scale, 0.5
 
     def _rank_data(self, x: np.ndarray, y: np.ndarray, g: np.ndarray, schema: FeatureSchema,
-                   weight: np.ndarray | None = None):
+                   weight: np.ndarray | None = None, member: int = 0):
         """The within-task ranker's dataset and parameters over rows of tasks with >= 3 runs:
         (dataset, params, rows in block order, their tasks)."""
         import lightgbm as lgb  # lazy: lightgbm; loads when a model is fitted or read
 
         order, sizes = self._task_blocks(g)
         xk, yk, gk = x[order], y[order], g[order]
-        params = {**self._lgb_params(len(yk), schema), "objective": "lambdarank",
+        params = {**self._lgb_params(len(yk), schema, member), "objective": "lambdarank",
                   "lambdarank_truncation_level": 30, "label_gain": self.RELATIVE_GAIN}
         ds = lgb.Dataset(xk, self._grades(yk, gk), group=sizes, weight=None if weight is None else weight[order],
                          feature_name=schema.names,
@@ -350,20 +377,24 @@ class LGBMPredictor(Predictor):
         self._table, self._table_blob, self._n_fit = raw, None, raw.height
         self._rows, self._y, self._g = [], [], []
         self._pending, self.n_warm, self.warm_trees, self.refit_due = 0, 0, 0, False
+        self._boosters, self._rel_boosters, self._rel_scales, self._rel_centers = [], [], [], []
         if not schema.names:
-            self._booster, self._schema = None, None
+            self._schema = None
             return
-        ds, x, ya = self._dataset(frame, schema)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            booster = lgb.train(self._lgb_params(len(ya), schema), ds, num_boost_round=self.n_rounds,
-                                keep_training_booster=True)
-        self._booster, self._schema = booster, schema
-        if self.objective == "regression":
-            self._fit_relative(x, ya, frame, schema)
+        for i in range(self.bags):
+            ds, x, ya = self._dataset(frame, schema)  # one per member: a booster's training binds its dataset
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._boosters.append(lgb.train(self._lgb_params(len(ya), schema, i), ds, num_boost_round=self.n_rounds,
+                                                keep_training_booster=True))
+            rel = self._fit_relative(x, ya, frame, schema, i) if self.objective == "regression" else (None, 0.0, 0.5)
+            self._rel_boosters.append(rel[0])
+            self._rel_scales.append(rel[1])
+            self._rel_centers.append(rel[2])
+        self._schema = schema
         self.n_fits += 1
         if self.objective == "lambdarank":
-            s = booster.predict(x, num_threads=1)
+            s = self._main_scores(x)
             if np.ptp(s) > 0:
                 b, a = np.polyfit(s, ya, 1)
                 self._calib = (float(a), float(max(b, 1e-6)))
@@ -378,21 +409,22 @@ class LGBMPredictor(Predictor):
         frame = self._recent_frame(max(self.warm_window, self._pending))
         assert frame is not None
         framed = self._with_prior(frame, True)
-        ds, x, ya = self._dataset(framed, self._schema)
-        params = self._lgb_params(len(ya), self._schema)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._booster = lgb.train(params, ds, num_boost_round=self.warm_rounds, init_model=self._booster,
-                                      keep_training_booster=True)
-            if self.relative == "lambdarank" and self._rel_booster is not None and self.objective == "regression":
-                # The within-task ranker follows the recent runs too (their tasks of >= 3 runs): a
-                # pick must move when new runs reorder regimes, not only at the next full refit.
-                ga = np.asarray(framed["group"].cast(str).to_list())
-                keep = self._in_ranked_tasks(ga)
-                if keep.sum() >= self.min_rows:
-                    rds, rparams, _, _ = self._rank_data(x[keep], ya[keep], ga[keep], self._schema)
-                    self._rel_booster = lgb.train(rparams, rds, num_boost_round=self.warm_rounds,
-                                                  init_model=self._rel_booster, keep_training_booster=True)
+        ga = np.asarray(framed["group"].cast(str).to_list())
+        keep = self._in_ranked_tasks(ga)
+        for i in range(len(self._boosters)):
+            ds, x, ya = self._dataset(framed, self._schema)  # one per member: init_model binds it
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._boosters[i] = lgb.train(self._lgb_params(len(ya), self._schema, i), ds,
+                                              num_boost_round=self.warm_rounds, init_model=self._boosters[i],
+                                              keep_training_booster=True)
+                if (self.relative == "lambdarank" and self._rel_boosters[i] is not None
+                        and self.objective == "regression" and keep.sum() >= self.min_rows):
+                    # The within-task ranker follows the recent runs too (their tasks of >= 3 runs):
+                    # a pick must move when new runs reorder regimes, not only at the next full refit.
+                    rds, rparams, _, _ = self._rank_data(x[keep], ya[keep], ga[keep], self._schema, member=i)
+                    self._rel_boosters[i] = lgb.train(rparams, rds, num_boost_round=self.warm_rounds,
+                                                      init_model=self._rel_boosters[i], keep_training_booster=True)
         self._pending = 0
         self.n_warm += 1
         self.warm_trees += self.warm_rounds
@@ -401,7 +433,7 @@ class LGBMPredictor(Predictor):
         n = self.n_rows
         if n < self.min_rows:
             return
-        if self._booster is None:
+        if not self._boosters:
             self._fit_full()
             return
         if n >= self.refit_growth * self._n_fit or self.warm_trees >= self.max_warm_trees:
@@ -442,25 +474,38 @@ class LGBMPredictor(Predictor):
         within-task part adds to it (zeros without one); :meth:`predict_many` is their sum."""
         if frame.height == 0:
             return np.zeros(0), np.zeros(0)
-        if self._booster is None or self._schema is None:
+        if not self._boosters or self._schema is None:
             return np.full(frame.height, self.prior), np.zeros(frame.height)
         x = self._schema.matrix(self._with_prior(frame, False))
-        s = self._booster.predict(x, num_threads=1)
+        s = self._main_scores(x)
         a, b = self._calib
         if self.objective == "lambdarank":
             return a + b * s, np.zeros(frame.height)
-        if self._rel_booster is not None and self._rel_scale > 0:
-            return s, self._rel_scale * (self._rel_booster.predict(x, num_threads=1) - self._rel_center)
-        return s, np.zeros(frame.height)
+        within = np.zeros(frame.height)
+        for booster, scale, centre in zip(self._rel_boosters, self._rel_scales, self._rel_centers):
+            if booster is not None and scale > 0:
+                within += scale * (booster.predict(x, num_threads=1) - centre)
+        return s, within / len(self._boosters)
+
+    def _main_scores(self, x: np.ndarray) -> np.ndarray:
+        """The main boosters' mean score on a feature matrix."""
+        return np.mean([b.predict(x, num_threads=1) for b in self._boosters], axis=0)
 
     def predict_many(self, frame: pl.DataFrame) -> np.ndarray:
         level, within = self.predict_parts(frame)
         return level + within
 
+    def predict_accuracy_many(self, frame: pl.DataFrame) -> np.ndarray:
+        """The accuracy level alone: the within-task part spreads a task's regimes by
+        ``relative_weight`` typical spreads, so added to the level it overshoots the first-ranked
+        regime's accuracy (by 0.15 on average at weight 2, families out; the level: +0.01,
+        bench/results/meta-eval-20261203c/)."""
+        return self.predict_parts(frame)[0]
+
     def feature_importances(self) -> dict[str, float] | None:
-        if self._booster is None or self._schema is None:
+        if not self._boosters or self._schema is None:
             return None
-        gain = self._booster.feature_importance(importance_type="gain")
+        gain = np.sum([b.feature_importance(importance_type="gain") for b in self._boosters], axis=0)
         total = float(gain.sum()) or 1.0
         return dict(sorted(((n, float(v) / total) for n, v in zip(self._schema.names, gain)), key=lambda t: -t[1]))
 
@@ -473,14 +518,16 @@ class LGBMPredictor(Predictor):
                 self._stored().write_parquet(buf, statistics=False)
                 self._table_blob = buf.getvalue()
             files["table.parquet"] = self._table_blob
-        if self._booster is not None:
-            files["booster.txt"] = self._booster.model_to_string().encode()
-        if self._rel_booster is not None:
-            files["relative.txt"] = self._rel_booster.model_to_string().encode()
+        # Bag member 0 keeps the single booster's file names (models of one member read as before).
+        for i, (booster, rel) in enumerate(zip(self._boosters, self._rel_boosters)):
+            suffix = f"-{i}" if i else ""
+            files[f"booster{suffix}.txt"] = booster.model_to_string().encode()
+            if rel is not None:
+                files[f"relative{suffix}.txt"] = rel.model_to_string().encode()
         if self._prior is not None:
             files["regime_prior.json"] = json.dumps(self._prior.to_dict()).encode()
         state = {"n_fit": self._n_fit, "pending": self._pending, "calib": list(self._calib), "n_fits": self.n_fits,
-                 "relative_scale": self._rel_scale, "relative_center": self._rel_center,
+                 "relative_scales": self._rel_scales, "relative_centers": self._rel_centers,
                  "n_warm": self.n_warm, "warm_trees": self.warm_trees, "refit_due": self.refit_due,
                  "fit_s": self.fit_s, "y_sum": self._y_sum, "y_n": self._y_n,
                  "schema": self._schema.to_dict() if self._schema is not None else None}
@@ -510,12 +557,19 @@ class LGBMPredictor(Predictor):
         p._calib = (float(st["calib"][0]), float(st["calib"][1]))
         p._y_sum, p._y_n = float(st["y_sum"]), int(st["y_n"])
         if "booster.txt" in files and st.get("schema"):
-            p._booster = lgb.Booster(model_str=files["booster.txt"].decode())
             p._schema = FeatureSchema.from_dict(st["schema"])
-            if "relative.txt" in files:
-                p._rel_booster = lgb.Booster(model_str=files["relative.txt"].decode())
-                p._rel_scale = float(st.get("relative_scale", 0.0))
-                p._rel_center = float(st.get("relative_center", 0.5))
+            # Saved before bagging: one member, its scale and centre as scalars.
+            scales = st.get("relative_scales", [st.get("relative_scale", 0.0)])
+            centres = st.get("relative_centers", [st.get("relative_center", 0.5)])
+            i = 0
+            while f"booster{f'-{i}' if i else ''}.txt" in files:
+                suffix = f"-{i}" if i else ""
+                p._boosters.append(lgb.Booster(model_str=files[f"booster{suffix}.txt"].decode()))
+                rel = files.get(f"relative{suffix}.txt")
+                p._rel_boosters.append(lgb.Booster(model_str=rel.decode()) if rel is not None else None)
+                p._rel_scales.append(float(scales[i]) if rel is not None else 0.0)
+                p._rel_centers.append(float(centres[i]) if rel is not None else 0.5)
+                i += 1
         if "regime_prior.json" in files:
             p._prior = RegimePrior.from_dict(json.loads(files["regime_prior.json"]))
         return p
