@@ -327,7 +327,8 @@ def _online_lines(s: dict) -> list[str]:
     if "lightgbm" not in s:  # a LightGBM back-end on its own: its booster's state
         s = {"lightgbm": s, "river": None}
     lg, rv = s["lightgbm"], s["river"]
-    out.append(f"LightGBM: {lg['trees']} trees on {lg['rows']} runs; {lg['full_fits']} full fits (last on "
+    bags = f" ({lg['bags']} bagged boosters)" if lg.get("bags", 1) > 1 else ""
+    out.append(f"LightGBM: {lg['trees']} trees{bags} on {lg['rows']} runs; {lg['full_fits']} full fits (last on "
                f"{lg['rows_at_last_refit']} runs, {num(lg['last_fit_s'], '.2f')} s), {lg['warm_updates_since_refit']} "
                f"warm updates since ({lg['warm_trees']} trees), {lg['rows_pending']} runs pending"
                + ("; a full refit is due" if lg["refit_due"] else ""))

@@ -20,7 +20,7 @@ def name(spec: str) -> str:
 
 
 for seed, f in folders.items():
-    rows = [json.loads(line) for p in sorted(f.glob("rows-shard*.jsonl")) for line in open(p) if line.strip()]
+    rows = [json.loads(line) for p in sorted(f.glob("rows*.jsonl")) for line in open(p) if line.strip()]
     acc = {(r["task"], r["budget_s"], r["strategy"]): r["test_accuracy"] for r in rows if "error" not in r}
     for b in sorted({k[1] for k in acc}):
         tasks = sorted({k[0] for k in acc if k[1] == b})
