@@ -149,8 +149,9 @@ def leave_families_out(frame: pl.DataFrame, factory: Factory, seed: int = 0,
         test_mask = frame["family"] == fam
         p = factory(seed)
         p.learn_many(frame.filter(~test_mask).drop("family"))
-        test = frame.filter(test_mask).drop("family")
-        parts.append(frame.filter(test_mask).select("group", "family", "y").with_columns(
+        held = frame.filter(test_mask)
+        test = held.drop("family")
+        parts.append(held.select("group", "family", "y").with_columns(
             pl.Series("pred", p.predict_many(test)), pl.Series("accuracy", p.predict_accuracy_many(test))))
     preds = pl.concat(parts)
     per_task = task_metrics(preds["pred"].to_numpy(), preds, preds["accuracy"].to_numpy())

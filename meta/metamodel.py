@@ -410,8 +410,7 @@ class MetaModel:
             order = np.argsort(-pred, kind="stable")
         top = order[:k]
         shown = frame[top]
-        out = self._output(shown, pred[top], p.predict_std_many(shown),
-                           p.predict_accuracy_many(shown) if p.n_seen else pred[top])
+        out = self._output(shown, pred[top], p.predict_std_many(shown), p.predict_accuracy_many(shown))
         return out.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"))
 
     def novelty(self, task: Any) -> dict[str, Any]:

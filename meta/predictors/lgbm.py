@@ -10,7 +10,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -25,6 +25,15 @@ if TYPE_CHECKING:
     import polars as pl
 
 __all__ = ["LGBMPredictor"]
+
+
+class _Within(NamedTuple):
+    """A bag member's within-task part: its booster, the scale that puts its scores on the accuracy
+    scale, and the centre subtracted from them (a constant: order is unchanged)."""
+
+    booster: Any
+    scale: float
+    centre: float
 
 
 class LGBMPredictor(Predictor):
@@ -136,13 +145,10 @@ class LGBMPredictor(Predictor):
             raise NasoaError(f"bags must lie in [1, 32], not {bags}")
         self.bags = int(bags)
         self._prior: RegimePrior | None = None
-        # One entry per bag member (seeds seed, seed + 1, ...): its main booster, its within-task
-        # booster (None without one), that part's scale and the centre subtracted from its score
-        # (a constant: order is unchanged).
+        # One entry each per bag member (seeds seed, seed + 1, ...): its main booster, its
+        # within-task part (None without one).
         self._boosters: list[Any] = []
-        self._rel_boosters: list[Any] = []
-        self._rel_scales: list[float] = []
-        self._rel_centers: list[float] = []
+        self._within: list[_Within | None] = []
         # Rows of the last full fit (features, "y", "group"): a table, or its parquet bytes not yet read.
         self._table: pl.DataFrame | None = None
         self._table_blob: bytes | None = None
@@ -187,7 +193,7 @@ class LGBMPredictor(Predictor):
         return {"rows": self.n_rows, "rows_at_last_refit": self._n_fit, "full_fits": self.n_fits,
                 "bags": self.bags,
                 "trees": sum(b.num_trees() for b in self._boosters),
-                "relative_trees": sum(b.num_trees() for b in self._rel_boosters if b is not None),
+                "relative_trees": sum(w.booster.num_trees() for w in self._within if w is not None),
                 "warm_updates_since_refit": self.n_warm, "warm_trees": self.warm_trees,
                 "rows_pending": self._pending, "refit_due": self.refit_due,
                 "last_fit_s": round(self.fit_s, 4) if self.fit_s is not None else None}
@@ -244,17 +250,16 @@ class LGBMPredictor(Predictor):
         return counts[inverse] >= min_runs
 
     def _fit_relative(self, x: np.ndarray, ya: np.ndarray, frame: pl.DataFrame, schema: FeatureSchema,
-                      member: int = 0) -> tuple[Any, float, float]:
-        """Bag member ``member``'s within-task part: (booster or None, scale, centre)."""
+                      member: int = 0) -> _Within | None:
+        """Bag member ``member``'s within-task part (None: none to fit)."""
         import lightgbm as lgb  # lazy: lightgbm; loads when a model is fitted or read
 
-        none = (None, 0.0, 0.5)
         if self.relative_weight <= 0:
-            return none
+            return None
         ga = np.asarray(frame["group"].cast(str).to_list())
         keep = self._in_ranked_tasks(ga)
         if keep.sum() < self.min_rows:
-            return none
+            return None
         spread = float(np.median([ya[ga == k].std(ddof=1) for k in np.unique(ga[keep])]))
         if self.relative == "lambdarank":
             # Recent runs weigh more (half as much a window or the whole table ago, whichever is
@@ -268,8 +273,8 @@ class LGBMPredictor(Predictor):
             scores = booster.predict(xk, num_threads=1)
             r = float(np.median([scores[gk == k].std(ddof=1) for k in np.unique(gk)]))
             if not r > 0:  # a ranker that learned nothing (every task a tie): no within-task part
-                return none
-            return booster, self.relative_weight * spread / r, float(scores.mean())
+                return None
+            return _Within(booster, self.relative_weight * spread / r, float(scores.mean()))
         scale = self.relative_weight * math.sqrt(12.0) * spread
         target = self._percentiles(ya, ga)
         params = {**self._lgb_params(int(keep.sum()), schema, member), "objective": "regression",
@@ -278,7 +283,7 @@ class LGBMPredictor(Predictor):
                          free_raw_data=True, params={"max_bin": 63, "min_data_in_bin": 1, "verbosity": -1})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return lgb.train(params, ds, num_boost_round=self.relative_rounds), scale, 0.5
+            return _Within(lgb.train(params, ds, num_boost_round=self.relative_rounds), scale, 0.5)
 
     def _rank_data(self, x: np.ndarray, y: np.ndarray, g: np.ndarray, schema: FeatureSchema,
                    weight: np.ndarray | None = None, member: int = 0):
@@ -377,7 +382,7 @@ class LGBMPredictor(Predictor):
         self._table, self._table_blob, self._n_fit = raw, None, raw.height
         self._rows, self._y, self._g = [], [], []
         self._pending, self.n_warm, self.warm_trees, self.refit_due = 0, 0, 0, False
-        self._boosters, self._rel_boosters, self._rel_scales, self._rel_centers = [], [], [], []
+        self._boosters, self._within = [], []
         if not schema.names:
             self._schema = None
             return
@@ -387,10 +392,7 @@ class LGBMPredictor(Predictor):
                 warnings.simplefilter("ignore")
                 self._boosters.append(lgb.train(self._lgb_params(len(ya), schema, i), ds, num_boost_round=self.n_rounds,
                                                 keep_training_booster=True))
-            rel = self._fit_relative(x, ya, frame, schema, i) if self.objective == "regression" else (None, 0.0, 0.5)
-            self._rel_boosters.append(rel[0])
-            self._rel_scales.append(rel[1])
-            self._rel_centers.append(rel[2])
+            self._within.append(self._fit_relative(x, ya, frame, schema, i) if self.objective == "regression" else None)
         self._schema = schema
         self.n_fits += 1
         if self.objective == "lambdarank":
@@ -418,13 +420,14 @@ class LGBMPredictor(Predictor):
                 self._boosters[i] = lgb.train(self._lgb_params(len(ya), self._schema, i), ds,
                                               num_boost_round=self.warm_rounds, init_model=self._boosters[i],
                                               keep_training_booster=True)
-                if (self.relative == "lambdarank" and self._rel_boosters[i] is not None
+                w = self._within[i]
+                if (self.relative == "lambdarank" and w is not None
                         and self.objective == "regression" and keep.sum() >= self.min_rows):
                     # The within-task ranker follows the recent runs too (their tasks of >= 3 runs):
                     # a pick must move when new runs reorder regimes, not only at the next full refit.
                     rds, rparams, _, _ = self._rank_data(x[keep], ya[keep], ga[keep], self._schema, member=i)
-                    self._rel_boosters[i] = lgb.train(rparams, rds, num_boost_round=self.warm_rounds,
-                                                      init_model=self._rel_boosters[i], keep_training_booster=True)
+                    self._within[i] = w._replace(booster=lgb.train(rparams, rds, num_boost_round=self.warm_rounds,
+                                                                   init_model=w.booster, keep_training_booster=True))
         self._pending = 0
         self.n_warm += 1
         self.warm_trees += self.warm_rounds
@@ -482,9 +485,9 @@ class LGBMPredictor(Predictor):
         if self.objective == "lambdarank":
             return a + b * s, np.zeros(frame.height)
         within = np.zeros(frame.height)
-        for booster, scale, centre in zip(self._rel_boosters, self._rel_scales, self._rel_centers):
-            if booster is not None and scale > 0:
-                within += scale * (booster.predict(x, num_threads=1) - centre)
+        for w in self._within:
+            if w is not None and w.scale > 0:
+                within += w.scale * (w.booster.predict(x, num_threads=1) - w.centre)
         return s, within / len(self._boosters)
 
     def _main_scores(self, x: np.ndarray) -> np.ndarray:
@@ -519,15 +522,16 @@ class LGBMPredictor(Predictor):
                 self._table_blob = buf.getvalue()
             files["table.parquet"] = self._table_blob
         # Bag member 0 keeps the single booster's file names (models of one member read as before).
-        for i, (booster, rel) in enumerate(zip(self._boosters, self._rel_boosters)):
+        for i, (booster, w) in enumerate(zip(self._boosters, self._within)):
             suffix = f"-{i}" if i else ""
             files[f"booster{suffix}.txt"] = booster.model_to_string().encode()
-            if rel is not None:
-                files[f"relative{suffix}.txt"] = rel.model_to_string().encode()
+            if w is not None:
+                files[f"relative{suffix}.txt"] = w.booster.model_to_string().encode()
         if self._prior is not None:
             files["regime_prior.json"] = json.dumps(self._prior.to_dict()).encode()
         state = {"n_fit": self._n_fit, "pending": self._pending, "calib": list(self._calib), "n_fits": self.n_fits,
-                 "relative_scales": self._rel_scales, "relative_centers": self._rel_centers,
+                 "relative_scales": [w.scale if w is not None else 0.0 for w in self._within],
+                 "relative_centers": [w.centre if w is not None else 0.5 for w in self._within],
                  "n_warm": self.n_warm, "warm_trees": self.warm_trees, "refit_due": self.refit_due,
                  "fit_s": self.fit_s, "y_sum": self._y_sum, "y_n": self._y_n,
                  "schema": self._schema.to_dict() if self._schema is not None else None}
@@ -561,15 +565,15 @@ class LGBMPredictor(Predictor):
             # Saved before bagging: one member, its scale and centre as scalars.
             scales = st.get("relative_scales", [st.get("relative_scale", 0.0)])
             centres = st.get("relative_centers", [st.get("relative_center", 0.5)])
-            i = 0
-            while f"booster{f'-{i}' if i else ''}.txt" in files:
+            for i in range(len(files)):  # members 0, 1, ... while their booster file is there
                 suffix = f"-{i}" if i else ""
-                p._boosters.append(lgb.Booster(model_str=files[f"booster{suffix}.txt"].decode()))
+                main = files.get(f"booster{suffix}.txt")
+                if main is None:
+                    break
+                p._boosters.append(lgb.Booster(model_str=main.decode()))
                 rel = files.get(f"relative{suffix}.txt")
-                p._rel_boosters.append(lgb.Booster(model_str=rel.decode()) if rel is not None else None)
-                p._rel_scales.append(float(scales[i]) if rel is not None else 0.0)
-                p._rel_centers.append(float(centres[i]) if rel is not None else 0.5)
-                i += 1
+                p._within.append(None if rel is None else _Within(lgb.Booster(model_str=rel.decode()),
+                                                                  float(scales[i]), float(centres[i])))
         if "regime_prior.json" in files:
             p._prior = RegimePrior.from_dict(json.loads(files["regime_prior.json"]))
         return p
