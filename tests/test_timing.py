@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -363,7 +364,7 @@ def test_the_speed_probe_is_cached_and_leaves_torch_as_it_found_it():
     assert 0 < again < 1000 and profile._PROBE["ms"] == again
 
 
-def test_the_speed_probe_takes_the_least_window_so_a_neighbour_s_burst_does_not_stand(monkeypatch):
+def test_the_speed_probe_takes_the_least_window_so_a_neighbour_s_burst_does_not_stand(monkeypatch, tmp_path):
     """A burst on the other core slows some of the probe's steps: the least of its windows stands."""
     from nasoa.core import profile
 
@@ -375,9 +376,60 @@ def test_the_speed_probe_takes_the_least_window_so_a_neighbour_s_burst_does_not_
         return profile.StepTime(median_ms=next(readings), iqr_ms=0.0, repeats=kw["repeats"], batch_size=32,
                                 input_size=32, frozen_stages=0, device="cpu", channels_last=True)
 
+    monkeypatch.setenv("NASOA_DATA_DIR", str(tmp_path))  # no earlier readings
     monkeypatch.setattr(profile, "measure_train_step", fake)
     monkeypatch.setattr(profile, "_PROBE", {})
     assert profile.speed_probe_ms(max_age_s=0.0) == 14.2
     assert len(calls) == profile.PROBE_WINDOWS
     assert [c["warmup"] for c in calls] == [2, 0, 0]  # warmed up once, then windows back to back
     assert all(c["threads"] == 1 and c["cpu_time"] for c in calls)
+
+
+def test_the_speed_probe_reports_the_median_of_this_boot_s_recent_readings(monkeypatch, tmp_path):
+    """A burst that outlasts every window stands for one reading, not for the speed the next plan
+    uses: the probe reports the median of this boot's recent readings, kept in the user data dir;
+    readings of another boot or CPU, too old, or beyond the history's length do not count, and a
+    corrupt history file is replaced, never an error."""
+    from nasoa.core import profile
+
+    monkeypatch.setenv("NASOA_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(profile, "_boot_id", lambda: "boot-a")
+    monkeypatch.setattr(profile, "cpu_model", lambda: "cpu-x")
+    readings = iter([])
+
+    def fake(net, **kw):
+        return profile.StepTime(median_ms=next(readings), iqr_ms=0.0, repeats=kw["repeats"], batch_size=32,
+                                input_size=32, frozen_stages=0, device="cpu", channels_last=True)
+
+    monkeypatch.setattr(profile, "measure_train_step", fake)
+
+    def probe(ms: float) -> float:
+        nonlocal readings
+        readings = iter([ms] * profile.PROBE_WINDOWS)
+        return profile.speed_probe_ms(max_age_s=0.0)
+
+    history = tmp_path / profile.PROBE_HISTORY_FILE
+    history.write_text("{not json")  # corrupt: replaced by the first reading
+    assert probe(15.0) == 15.0
+    assert probe(14.0) == 14.5
+    assert probe(24.5) == 15.0  # a burst: one reading of three, the median stands
+    assert profile._PROBE["raw"] == 24.5 and profile._PROBE["readings"] == 3
+    assert probe(14.6) == pytest.approx(14.8)
+    # A reboot (or another VM with the same CPU label) starts a new history.
+    monkeypatch.setattr(profile, "_boot_id", lambda: "boot-b")
+    assert probe(30.0) == 30.0
+    assert probe(31.0) == 30.5
+    # A real, lasting change of speed takes over within a few readings; the history stays bounded.
+    for _ in range(profile.PROBE_HISTORY):
+        last = probe(20.0)
+    assert last == 20.0
+    kept = json.loads(history.read_text())["readings"]
+    assert len(kept) == profile.PROBE_HISTORY and {r["boot"] for r in kept} == {"boot-b"}
+    # Readings older than the history's age do not count.
+    old = [{**r, "at": r["at"] - profile.PROBE_HISTORY_MAX_AGE_S - 10} for r in kept]
+    history.write_text(json.dumps({"readings": old}))
+    assert probe(12.0) == 12.0
+    # An unwritable history: the reading stands alone, no error.
+    history.unlink()
+    history.mkdir()
+    assert probe(13.0) == 13.0

@@ -52,7 +52,7 @@ from nasoa.app.workflow import prepare_model_and_task, resolve_device, run_dir_f
 from nasoa.core.data import load_task
 from nasoa.core.deadline import margin_s
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
-from nasoa.core.profile import speed_probe_ms
+from nasoa.core.profile import speed_probe_ms, speed_probe_reading
 from nasoa.core.runtime import atomic_write_json, available_cores, check_min_budget, deadline_guard
 from nasoa.core.train import Regime, finetune
 from nasoa.meta.candidates import candidate_side
@@ -316,4 +316,8 @@ def time_model_summary(mm) -> dict[str, Any] | None:
     cal = mm.calibration if mm is not None else None
     if not cal:
         return None
-    return {k: cal.get(k) for k in ("speed_probe_ms", "speed_by", "runs", "probed_runs", "global_factor")}
+    out = {k: cal.get(k) for k in ("speed_probe_ms", "speed_by", "runs", "probed_runs", "global_factor")}
+    reading = speed_probe_reading()  # the probe is the median of recent readings; this call's own beside it
+    if reading and "raw" in reading:
+        out.update(speed_probe_raw_ms=reading["raw"], speed_probe_readings=reading.get("readings"))
+    return out

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from nasoa.core.figures import figure, save_png
-from nasoa.core.profile import speed_probe_ms
+from nasoa.core.profile import speed_probe_ms, speed_probe_reading
 from nasoa.core.runtime import atomic_write_json, cpu_model, machine, versions
 from nasoa.meta.descriptors import descriptor
 from nasoa.meta.features import task_id
@@ -52,7 +52,10 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
         extra["cpu_share"] = round(float(cpu_share), 3)
     probe = speed_probe_ms(measure=False)  # measured when the time model was calibrated
     if probe is not None:
-        extra["speed_probe_ms"] = probe
+        extra["speed_probe_ms"] = probe  # the median of this boot's recent readings
+        raw = (speed_probe_reading() or {}).get("raw")
+        if raw is not None and raw != probe:
+            extra["speed_probe_raw_ms"] = raw
     if transfer and transfer.get("costs_s"):  # what scoring each member took (the set-up's cost model learns it)
         extra["transfer"] = {"images": transfer.get("images"),
                              "s": {m: c["measured"] for m, c in transfer["costs_s"].items()}}
