@@ -32,11 +32,15 @@ Factory = Callable[[int], "Predictor"]
 
 def task_metrics(pred: np.ndarray, frame: pl.DataFrame, accuracy: np.ndarray | None = None) -> pl.DataFrame:
     """One row per task: runs, Spearman, top-1 regret, NDCG@3 (of the ranking scores ``pred``),
-    mean absolute error (of the predicted accuracies ``accuracy``; default: ``pred``)."""
+    mean absolute error (of the predicted accuracies ``accuracy``; default: ``pred``). With a
+    ``model_name`` column, ``regret_member``: the part of the regret that picking the wrong member
+    costs (the task's best run minus the best run of the first-ranked run's member); the rest is the
+    right member's wrong regime."""
     import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
     y = frame["y"].to_numpy().astype(float)
     g = frame["group"].to_numpy()
+    member = frame["model_name"].cast(pl.Utf8).to_numpy() if "model_name" in frame.columns else None
     acc = np.asarray(pred if accuracy is None else accuracy)
     rows = []
     for key in dict.fromkeys(g.tolist()):
@@ -47,11 +51,14 @@ def task_metrics(pred: np.ndarray, frame: pl.DataFrame, accuracy: np.ndarray | N
             "task": key, "runs": int(m.sum()),
             "spearman": spearman(pt, yt) if m.sum() >= 3 else float("nan"),
             "regret": float(yt.max() - yt[best]),
+            "regret_member": (float(yt.max() - yt[member[m] == member[m][best]].max()) if member is not None
+                              else float("nan")),
             "ndcg3": ndcg(pt, yt, 3),
             "mae": float(np.abs(acc[m] - yt).mean()),
         })
     return pl.DataFrame(rows, schema={"task": pl.Utf8, "runs": pl.Int64, "spearman": pl.Float64,
-                                      "regret": pl.Float64, "ndcg3": pl.Float64, "mae": pl.Float64})
+                                      "regret": pl.Float64, "regret_member": pl.Float64, "ndcg3": pl.Float64,
+                                      "mae": pl.Float64})
 
 
 def regret_floor(frame: pl.DataFrame, seed: int = 0, draws: int = 2000) -> dict[str, Any] | None:
@@ -96,10 +103,16 @@ def summarize(per_task: pl.DataFrame) -> dict[str, Any]:
         "spearman_median": (round(float(per_task["spearman"].drop_nans().drop_nulls().median()), 5)
                             if per_task["spearman"].drop_nans().drop_nulls().len() else None),
         "regret": mean("regret"),
+        "regret_member": mean("regret_member") if "regret_member" in per_task.columns else None,
         "regret_median": round(float(per_task["regret"].median()), 5) if per_task.height else None,
         "ndcg3": mean("ndcg3"),
         "mae": mean("mae"),
     }
+
+
+def _member(frame: pl.DataFrame) -> list[str]:
+    """The member column where the frame has one (for the regret's member part)."""
+    return ["model_name"] if "model_name" in frame.columns else []
 
 
 def _folds(groups: Sequence[str], folds: int, seed: int) -> list[list[str]]:
@@ -127,7 +140,7 @@ def leave_tasks_out(frame: pl.DataFrame, factory: Factory, folds: int = 5, seed:
         p = factory(seed)
         p.learn_many(frame.filter(~test_mask))
         test = frame.filter(test_mask)
-        parts.append(test.select("group", "y").with_columns(pl.Series("pred", p.predict_many(test)),
+        parts.append(test.select("group", "y", *_member(test)).with_columns(pl.Series("pred", p.predict_many(test)),
                                                             pl.Series("accuracy", p.predict_accuracy_many(test))))
     preds = pl.concat(parts)
     per_task = task_metrics(preds["pred"].to_numpy(), preds, preds["accuracy"].to_numpy())
@@ -151,7 +164,7 @@ def leave_families_out(frame: pl.DataFrame, factory: Factory, seed: int = 0,
         p.learn_many(frame.filter(~test_mask).drop("family"))
         held = frame.filter(test_mask)
         test = held.drop("family")
-        parts.append(held.select("group", "family", "y").with_columns(
+        parts.append(held.select("group", "family", "y", *_member(held)).with_columns(
             pl.Series("pred", p.predict_many(test)), pl.Series("accuracy", p.predict_accuracy_many(test))))
     preds = pl.concat(parts)
     per_task = task_metrics(preds["pred"].to_numpy(), preds, preds["accuracy"].to_numpy())

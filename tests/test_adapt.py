@@ -32,6 +32,8 @@ def test_dry_run_lists_candidates_and_writes_nothing(tiny_zoo):
     # No run measured here yet: the profiled table stands; the machine's speed is measured all the same.
     assert m["time_model"]["runs"] == 0 and m["time_model"]["speed_by"] == "cpu"
     assert 0 < m["time_model"]["speed_probe_ms"] < 1000
+    # The speed is the median of this boot's recent readings; this call's own reading is kept beside it.
+    assert 0 < m["time_model"]["speed_probe_raw_ms"] < 1000 and m["time_model"]["speed_probe_readings"] >= 1
     assert _count(store) == 0
     r = runner.invoke(app, ["adapt", TASK, "--budget", "20s", "--dry-run", "--store", str(store)])
     assert r.exit_code == 0 and "candidate regimes fit 20s" in r.output

@@ -541,6 +541,30 @@ def test_most_often_best_baseline_prefers_the_usual_winner(lr_column):
     assert s["spearman_median"] == s["spearman"] == 1.0 and s["regret"] == 0.0
 
 
+def test_the_regret_splits_into_the_wrong_member_and_the_right_member_s_wrong_regime():
+    """``regret_member``: the task's best run minus the best run of the first-ranked run's member;
+    the rest of the regret is that member's own wrong regime."""
+    from nasoa.meta.evaluate import summarize, task_metrics
+
+    frame = pl.DataFrame({
+        "group": ["t1"] * 3 + ["t2"] * 3,
+        "model_name": ["a", "a", "b", "a", "b", "b"],
+        "y": [0.70, 0.80, 0.90, 0.95, 0.60, 0.85],
+    })
+    # t1: ranks a's 0.70 first (best 0.90, b's): regret 0.20, of which the member 0.10 (a's best 0.80).
+    # t2: ranks b's 0.60 first (best 0.95, a's): regret 0.35, the member 0.10 (b's best 0.85).
+    pred = np.array([3.0, 1.0, 2.0, 0.0, 2.0, 1.0])
+    per = task_metrics(pred, frame)
+    assert per["regret"].to_list() == pytest.approx([0.20, 0.35])
+    assert per["regret_member"].to_list() == pytest.approx([0.10, 0.10])
+    s = summarize(per)
+    assert s["regret"] == pytest.approx(0.275) and s["regret_member"] == pytest.approx(0.10)
+    # The right member ranked first: no member part, whatever its regime costs.
+    assert task_metrics(np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0]), frame)["regret_member"][0] == 0.0
+    # Without a member column there is nothing to split.
+    assert summarize(task_metrics(pred, frame.drop("model_name")))["regret_member"] is None
+
+
 def test_summarize_reports_the_median_spearman_ignoring_nan():
     import polars as pl
 

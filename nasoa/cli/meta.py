@@ -265,7 +265,8 @@ def eval_cmd(
             continue
         typer.echo(what)
         for name, s in res[key].items():
-            typer.echo(f"  {name:16s} regret {s['regret']}  spearman mean {s['spearman']} median "
+            member = f" (wrong member {s['regret_member']})" if s.get("regret_member") is not None else ""
+            typer.echo(f"  {name:16s} regret {s['regret']}{member}  spearman mean {s['spearman']} median "
                        f"{s['spearman_median']}  ndcg@3 {s['ndcg3']}  mae {s['mae']}")
     for name, s in (res.get("online") or {}).items():
         typer.echo(f"  online {name:16s} regret {s['regret']}  spearman {s['spearman']}  ndcg@3 {s['ndcg3']}")
