@@ -212,7 +212,7 @@ def speed_probe_ms(*, max_age_s: float = PROBE_MAX_AGE_S, measure: bool = True) 
     its run's plan (the same regime on the same task was planned 109 and 212 epochs and ran 177 and
     169; bench/results/adapt-heldout-20261203c/). The median of a few readings stands unless most
     of them were caught in bursts, and a real change of speed is followed within a few commands.
-    ``_PROBE["raw"]`` keeps this process's own last reading."""
+    :func:`speed_probe_reading` gives this process's own last reading beside it."""
     now = time.monotonic()
     with _PROBE_LOCK:
         if _PROBE and now - _PROBE["at"] <= max_age_s:
