@@ -434,6 +434,45 @@ def test_driver_sigint_mid_batch_exits_130_and_a_rerun_completes(tiny_zoo, ray_c
     _interrupt_and_resume(tiny_zoo, signal.SIGINT, 130, "--address", ray_cluster)
 
 
+_SLEEPER = """
+import sys, time
+from nasoa.app.executor import make_executor
+
+with make_executor("ray", address=sys.argv[1]) as ex:
+    for key in range(ex.slots):
+        ex.submit(key, time.sleep, 600)
+    print("submitted", flush=True)
+    ex.next_done()
+"""
+
+
+def test_an_interrupted_driver_s_running_tasks_stop_with_it(tmp_path, ray_cluster):
+    """Ctrl-C while runs are in flight on a cluster the command joined: the driver exits and the
+    cluster's CPUs come back at once (the runs are stopped, not left to finish their 600 s)."""
+    import ray
+
+    script = tmp_path / "sleeper.py"
+    script.write_text(_SLEEPER)
+    total = ray.cluster_resources()["CPU"]
+    proc = subprocess.Popen([sys.executable, str(script), ray_cluster], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "submitted", proc.communicate()
+        deadline = time.time() + 120
+        while ray.available_resources().get("CPU", 0.0) > 0 and time.time() < deadline:
+            time.sleep(0.2)  # both runs started
+        assert ray.available_resources().get("CPU", 0.0) == 0
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert "KeyboardInterrupt" in err and "Check failed" not in err, err
+    deadline = time.time() + 60
+    while ray.available_resources().get("CPU", 0.0) < total and time.time() < deadline:
+        time.sleep(0.2)
+    assert ray.available_resources().get("CPU", 0.0) == total, "the interrupted driver's runs kept running"
+
+
 def _ray_processes() -> set[int]:
     pids = set()
     for path in glob.glob("/proc/[0-9]*/cmdline"):

@@ -184,6 +184,17 @@ class RayExecutor(Executor):
 
     def cancel_all(self) -> None:
         refs, self._refs = list(self._refs), {}
+        if not refs:
+            return
+        if self._owned:
+            # close() disconnects this driver, which ends its job, and Ray stops the job's running
+            # tasks with it. A ray.cancel here would race a reply already in flight inside Ray's core
+            # worker and can abort the driver (Ray 2.58: "task_manager.cc Check failed: ... Tried to
+            # complete task that was not pending", ray-project/ray#54846), losing the exit code.
+            return
+        # Someone else's connection (it outlives us): cancel what has not finished; skipping the
+        # finished ones narrows the race above to a reply arriving in this very call.
+        _, refs = ray.wait(refs, num_returns=len(refs), timeout=0)
         for ref in refs:
             try:
                 ray.cancel(ref, force=True)
