@@ -183,6 +183,8 @@ class RayExecutor(Executor):
                        finished=out["finished"], worker=out["worker"])
 
     def cancel_all(self) -> None:
+        """Drop every outstanding run. With a connection this executor opened, the running ones stop
+        when :meth:`close` disconnects (as every caller does next); otherwise they are cancelled."""
         refs, self._refs = list(self._refs), {}
         if not refs:
             return
