@@ -208,6 +208,8 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("meta-fit-bad-input-sizes", ["meta", "fit", *st, "--input-sizes", "big"], "--input-sizes", store),
         ("meta-collect-bad-input-sizes", ["meta", "collect", "--runs", "1", *st, "--input-sizes", "0"], "--input-sizes",
          store),
+        ("meta-collect-bad-lrs", ["meta", "collect", "--runs", "1", *st, "--lrs", "fast"], "--lrs", store),
+        ("meta-fit-lr-above-one", ["meta", "fit", *st, "--lrs", "0.01,3"], "--lrs", store),
         ("meta-fit-corrupt-store", ["meta", "fit", "--store", str(corrupt)], "unreadable", None),
         ("meta-eval-unknown-backend", ["meta", "eval", *st, "--backend", "xgboost"], "xgboost", store),
         ("meta-eval-one-task", ["meta", "eval", *st], "at least", store),

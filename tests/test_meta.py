@@ -415,7 +415,7 @@ def test_collect_runs_the_trainer_and_resumes(tmp_path):
 def test_collect_samples_the_input_side_and_records_it(tmp_path):
     """With Grid(input_sizes) a member also runs below its profiled side: the run is trained at the
     sampled side and records it (extra.input_size), its descriptor keeps the profiled one, and the
-    training frame sees the side it ran at."""
+    training frame sees the side it ran at. Grid(lrs): the learning rates are drawn from those."""
     from nasoa.app.collect import CollectConfig, collect
     from nasoa.meta.candidates import Grid
     from nasoa.meta.features import training_frame
@@ -424,16 +424,19 @@ def test_collect_samples_the_input_side_and_records_it(tmp_path):
 
     rec = tiny_member(32)
     cfg = CollectConfig(runs=2, seed=1, budgets=(2.5,), runs_per_task=2, sources=("digits",), per_class=(10,),
-                        max_classes=3, logme_images=40, pretrained=False, grid=Grid(input_sizes=(16,)))
+                        max_classes=3, logme_images=40, pretrained=False,
+                        grid=Grid(input_sizes=(16,), lrs=(0.001,)))
     st = ExperienceStore(tmp_path / "s.sqlite")
     out = collect(cfg, st, records=[rec])
     assert out["appended"] >= 1
     runs = st.records()
     assert {r.extra["input_size"] for r in runs} == {16}
+    assert {r.regime["lr"] for r in runs} == {0.001}  # not in the default grid
     assert {r.model_features["model_input_size"] for r in runs} == {32}
     frame = training_frame(st.runs(), None, {TINY: {k: v for k, v in descriptor(rec).items()}})
     assert set(frame["model_input_size"].to_list()) == {16.0}
-    assert json.loads(st.get_meta(f"{cfg.counter_key}:sampling"))["grid"]["input_sizes"] == [16]
+    sampling = json.loads(st.get_meta(f"{cfg.counter_key}:sampling"))
+    assert sampling["grid"]["input_sizes"] == [16] and sampling["grid"]["lrs"] == [0.001]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,6 +485,17 @@ def test_cli_stats_fit_show(tmp_path, zoo, monkeypatch):
                                  "--online", "none", "--input-sizes", "16,32"])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "s.model" / "metamodel.json").read_text())["grid"]["input_sizes"] == [16, 32]
+    res = runner.invoke(_cli(), ["meta", "fit", "--store", str(path), "--backend", "lgbm-regressor",
+                                 "--online", "none", "--lrs", "0.01,0.001,0.01"])
+    assert res.exit_code == 0, res.output
+    grid = json.loads((tmp_path / "s.model" / "metamodel.json").read_text())["grid"]
+    assert grid["lrs"] == [0.001, 0.01] and "input_sizes" not in grid
+    from nasoa.meta.metamodel import MetaModel
+
+    mm = MetaModel.load(path, zoo=zoo)
+    recs = mm.recommend(synthetic.synthetic_task_features(7, 0, zoo), 60.0, k=500)  # from the fitted grid
+    assert set(recs["lr"].to_list()) == {0.001, 0.01}
+    mm.store.close()
     res = runner.invoke(_cli(), ["meta", "fit", "--store", str(path), "--backend", "lgbm-regressor"])  # + blend
     assert res.exit_code == 0, res.output
     assert "input_sizes" not in json.loads((tmp_path / "s.model" / "metamodel.json").read_text())["grid"]

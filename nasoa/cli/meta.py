@@ -47,15 +47,27 @@ def _numbers(text: str | None, what: str, cast=float) -> tuple | None:
     return values
 
 
-def _grid(input_sizes: str | None):
-    """The regime grid with ``--input-sizes`` (None: the default grid)."""
-    if input_sizes is None:
+def _grid(input_sizes: str | None, lrs: str | None = None):
+    """The regime grid with ``--input-sizes`` and ``--lrs`` (None: the default grid)."""
+    if input_sizes is None and lrs is None:
         return None
     from nasoa.meta.candidates import Grid
 
-    return Grid(input_sizes=_numbers(input_sizes, "--input-sizes", int))
+    kw: dict = {}
+    if input_sizes is not None:
+        kw["input_sizes"] = _numbers(input_sizes, "--input-sizes", int)
+    if lrs is not None:
+        rates = tuple(sorted(set(_numbers(lrs, "--lrs"))))
+        if max(rates) > 1:
+            raise NasoaError(f"--lrs takes learning rates up to 1, e.g. 0.001,0.003,0.01; got {lrs!r}")
+        kw["lrs"] = rates
+    return Grid(**kw)
 
 
+LRS = typer.Option(None, "--lrs",
+                   help="Learning rates the regimes are drawn from, comma-separated, e.g. 0.001,0.003,0.01,0.03,0.1 "
+                        "(default: 0.003,0.01,0.03,0.1). A rate the experience never ran is a guess of the "
+                        "meta-model's: collect runs at it before fitting with it.")
 INPUT_SIZES = typer.Option(None, "--input-sizes",
                            help="Input sides a member may run at, up to the one it was profiled at, e.g. 32,48,64 "
                                 "(ImageNet members then also run at 32 and 48 px); default: each member's "
@@ -78,6 +90,7 @@ def collect_cmd(
     sizes: str = typer.Option(None, "--sizes", help="Task image sizes to sample, e.g. 16,32,64,96 (default: each "
                                                     "source's native size)."),
     input_sizes: str = INPUT_SIZES,
+    lrs: str = LRS,
     per_class: str = typer.Option("10,20,50,100,200", "--per-class", help="Train images per class to sample from."),
     max_classes: int = typer.Option(10, "--max-classes", min=2, max=1000, help="Most classes in a sampled task."),
     min_val_per_class: int = typer.Option(0, "--min-val-per-class", min=0, max=1000,
@@ -104,8 +117,8 @@ def collect_cmd(
                         budget_weights=_numbers(budget_weights, "--budget-weights"),
                         sizes=_numbers(sizes, "--sizes", int), per_class=_numbers(per_class, "--per-class", int),
                         max_classes=max_classes, min_val_per_class=min_val_per_class)
-    if input_sizes is not None:
-        cfg = replace(cfg, grid=_grid(input_sizes))
+    if input_sizes is not None or lrs is not None:
+        cfg = replace(cfg, grid=_grid(input_sizes, lrs))
     st = _store(store)
     before = st.counter(cfg.counter_key)
     todo = max(0, runs - before)
@@ -198,6 +211,7 @@ def fit_cmd(
                                                          "or none."),
     seed: int = opt.SEED,
     input_sizes: str = INPUT_SIZES,
+    lrs: str = LRS,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Fit the meta-model on every run in the store and save it (pickle-free) beside the store."""
@@ -213,7 +227,7 @@ def fit_cmd(
     if st.count() == 0:
         raise NasoaError(f"the store {st.path} has no runs to fit on; run `nasoa meta collect` first")
     mm = MetaModel.fit(st, zoo=profiled_records(), backend=backend, online=None if online == "none" else online,
-                       seed=seed, grid=_grid(input_sizes))
+                       seed=seed, grid=_grid(input_sizes, lrs))
     path = mm.save(model_dir)
     summary = {"model_dir": str(path), "backend": mm.backend, "runs": mm.predictor.n_seen,
                "selection": mm.selection}
@@ -387,11 +401,12 @@ def ship_cmd(
                                    "instead of the package's experience; a maintainer passes meta/data)."),
     seed: int = opt.SEED,
     input_sizes: str = INPUT_SIZES,
+    lrs: str = LRS,
 ) -> None:
     """Package a store as the shipped experience: its runs (parquet), a manifest, and the meta-model
     fitted on them, which seed every empty store."""
     from nasoa.meta.ship import ship
     from nasoa.zoo import profiled_records
 
-    m = ship(store, dest, seed, zoo=profiled_records(), grid=_grid(input_sizes))
+    m = ship(store, dest, seed, zoo=profiled_records(), grid=_grid(input_sizes, lrs))
     typer.echo(f"shipped {m['runs']} runs on {m['tasks']} tasks to {m['dest']} ({m['model']['backend']})")

@@ -4,7 +4,9 @@
 # run.sh otherwise: 12 task families unlike the shipped MNIST-like experience, every zoo member, budgets 8-120 s. One process per core (torch on 1 thread each),
 # one shared store; resumable: re-running this script continues where it stopped. Keep other
 # work off the cores it runs on: each run records the CPU share it got (extra.cpu_share).
-#   bash bench/results/collect-20261201/run-sides.sh SEED CORE   (seeds 12 and 13 from 2026-12-02)
+#   bash bench/results/collect-20261201/run-sides.sh SEED CORE [OPTIONS...]   (seeds 12 and 13 from 2026-12-02)
+# OPTIONS go to `nasoa meta collect` as they are; from 2026-12-03 seeds 14 and 15 run with
+# --lrs 0.001,0.003,0.01,0.03,0.1 (common practice's AdamW rate, 1e-3, below the default grid).
 # NASOA=path/to/nasoa runs another install (a clean clone's) against this store.
 set -u
 cd "$(dirname "$0")/../../.."
@@ -17,7 +19,7 @@ for attempt in $(seq 1 20); do
         --source animal-colour --source fashion-colour --source mnist-colour --source digits-colour \
         --source animal-corrupt --source fashion-corrupt --source mnist-corrupt --source digits-corrupt \
         --sizes 16,24,32,48,64,96 --per-class 5,10,20,50,100,200,300 --max-classes 50 --min-val-per-class 20 \
-        --input-sizes 32,48,64 \
+        --input-sizes 32,48,64 "${@:3}" \
         >> "$out/collect-seed$seed.log" 2>&1 && break
     echo "attempt $attempt exited with $?; resuming" >> "$out/collect-seed$seed.log"
     sleep 2
