@@ -302,6 +302,21 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(world, case, monkeypat
         assert "meta-features" not in out
 
 
+@pytest.mark.parametrize("argv", [["meta", "fit"], ["meta", "eval"], ["meta", "stats"], ["meta", "refresh"],
+                                  ["meta", "export", "OUT"]], ids=lambda a: a[1])
+def test_a_command_that_reads_a_store_refuses_a_path_with_none_and_creates_nothing(tmp_path, argv):
+    """`meta fit --store typo.sqlite` said "no runs" after leaving an empty store file at the typo."""
+    from nasoa.cli.main import app
+
+    gone = tmp_path / "typo.sqlite"
+    argv = [str(tmp_path / "x.parquet") if a == "OUT" else a for a in argv]
+    r = runner.invoke(app, [*argv, "--store", str(gone)])
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: there is no experience store at {gone}"), r.stderr
+    assert not list(tmp_path.iterdir())  # no store, no WAL, no export
+
+
 def test_the_table_covers_every_command():
     from nasoa.cli.main import app
     from typer.main import get_command

@@ -505,7 +505,8 @@ def test_cli_stats_fit_show(tmp_path, zoo, monkeypatch):
     res = runner.invoke(_cli(), ["meta", "show", "--store", str(path)])
     assert res.exit_code == 0 and "blend: LightGBM" in res.output and "river: river-arf" in res.output
     res = runner.invoke(_cli(), ["meta", "fit", "--store", str(tmp_path / "none.sqlite")])
-    assert res.exit_code == 2 and "no runs" in res.output
+    assert res.exit_code == 2 and "no experience store at" in res.output
+    assert not (tmp_path / "none.sqlite").exists()
     res = runner.invoke(_cli(), ["meta", "collect", "--runs", "1", "--store", str(tmp_path / "x.sqlite")])
     assert res.exit_code == 2
 

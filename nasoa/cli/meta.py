@@ -22,9 +22,14 @@ MODEL_DIR = typer.Option(None, "--model-dir", file_okay=False,
                          help="Where the fitted model lives. Default: beside the store (experience.model/).")
 
 
-def _store(path: Path | None):
+def _store(path: Path | None, *, must_exist: bool = False):
+    """The store at ``path`` (None: the default one). ``must_exist``: a command that only reads or
+    fits refuses a path with no store rather than leave an empty store file there."""
     from nasoa.meta.store import ExperienceStore
 
+    if must_exist and path is not None and not Path(path).exists():
+        raise NasoaError(f"there is no experience store at {path}; check the path, or create one with `nasoa meta "
+                         f"collect --store {path}` or `nasoa meta import FILE --store {path}`")
     return ExperienceStore(path)
 
 
@@ -196,7 +201,7 @@ def refresh_cmd(
         what = "refreshed" if e["event"] == "task" else f"skipped ({e['reason']})"
         typer.echo(f"{e['task_id']} {what}: {e['spec']}", err=True)
 
-    r = refresh_features(_store(store), force=force, on_event=on_event)
+    r = refresh_features(_store(store, must_exist=True), force=force, on_event=on_event)
     typer.echo(f"refreshed {r['refreshed']} tasks ({r['runs_updated']} runs), skipped {r['skipped']}")
 
 
@@ -223,7 +228,7 @@ def fit_cmd(
         raise NasoaError(f"unknown --backend {backend!r}; choose auto or one of {', '.join(BACKENDS)}")
     if online not in ("blend", "residual", "none"):
         raise NasoaError(f"unknown --online {online!r}; choose blend, residual or none")
-    st = _store(store)
+    st = _store(store, must_exist=True)
     if st.count() == 0:
         raise NasoaError(f"the store {st.path} has no runs to fit on; run `nasoa meta collect` first")
     mm = MetaModel.fit(st, zoo=profiled_records(), backend=backend, online=None if online == "none" else online,
@@ -258,7 +263,7 @@ def eval_cmd(
     from nasoa.zoo import profiled_records
     from nasoa.meta.predictors import make_predictor
 
-    st = _store(store)
+    st = _store(store, must_exist=True)
     if backends:
         for b in backends:
             make_predictor(b)  # validates the name
@@ -359,7 +364,7 @@ def stats_cmd(
     as_json: bool = typer.Option(False, "--json", help='Print {"runs": N, "tasks": M, ...} as JSON.'),
 ) -> None:
     """How much experience the store holds: runs, tasks, models, budgets, accuracy range."""
-    s = _store(store).stats()
+    s = _store(store, must_exist=True).stats()
     if as_json:
         typer.echo(json.dumps(s))
         return
@@ -379,7 +384,7 @@ def export_cmd(
     store: Path = STORE,
 ) -> None:
     """Write every run to a parquet file (lossless; JSON columns as text)."""
-    n = _store(store).export_parquet(path)
+    n = _store(store, must_exist=True).export_parquet(path)
     typer.echo(f"wrote {n} runs to {path}")
 
 
