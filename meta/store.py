@@ -91,8 +91,9 @@ class ExperienceStore:
         self.timeout_s = timeout_s
         if not self.path.exists():
             if not create:
-                raise StoreError(f"no experience store at {self.path}; run `nasoa meta collect --store {self.path}` "
-                                 f"or pass another --store")
+                raise StoreError(f"there is no experience store at {self.path}; check the path, or create one with "
+                                 f"`nasoa meta collect --store {self.path}` or `nasoa meta import FILE --store "
+                                 f"{self.path}`")
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:

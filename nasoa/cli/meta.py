@@ -23,14 +23,11 @@ MODEL_DIR = typer.Option(None, "--model-dir", file_okay=False,
 
 
 def _store(path: Path | None, *, must_exist: bool = False):
-    """The store at ``path`` (None: the default one). ``must_exist``: a command that only reads or
-    fits refuses a path with no store rather than leave an empty store file there."""
+    """The store at ``path`` (None: the default one, created on first use). ``must_exist``: a command
+    that only reads or fits refuses a path with no store rather than leave an empty store file there."""
     from nasoa.meta.store import ExperienceStore
 
-    if must_exist and path is not None and not Path(path).exists():
-        raise NasoaError(f"there is no experience store at {path}; check the path, or create one with `nasoa meta "
-                         f"collect --store {path}` or `nasoa meta import FILE --store {path}`")
-    return ExperienceStore(path)
+    return ExperienceStore(path, create=not must_exist or path is None)
 
 
 def _budgets(text: str) -> tuple[float, ...]:
@@ -121,9 +118,7 @@ def collect_cmd(
                         device=device if distributed else resolve_device(device),
                         budget_weights=_numbers(budget_weights, "--budget-weights"),
                         sizes=_numbers(sizes, "--sizes", int), per_class=_numbers(per_class, "--per-class", int),
-                        max_classes=max_classes, min_val_per_class=min_val_per_class)
-    if input_sizes is not None or lrs is not None:
-        cfg = replace(cfg, grid=_grid(input_sizes, lrs))
+                        max_classes=max_classes, min_val_per_class=min_val_per_class, grid=_grid(input_sizes, lrs))
     st = _store(store)
     before = st.counter(cfg.counter_key)
     todo = max(0, runs - before)
