@@ -128,6 +128,19 @@ def test_epochs_cap_holds_before_calibration():
     assert r["progress"][-1] == pytest.approx(39 / 40)
 
 
+def test_a_run_stopped_before_its_plan_was_calibrated_still_predicts_its_time():
+    # Steps so slow (a machine oversubscribed 3x) that the budget ends before calib_steps steps:
+    # the run reported "predicted nan s" and wrote NaN into its manifest (not valid JSON).
+    r = simulate(6, lambda now, i: 1.7, lambda now: 0.2, setup_s=2.0)
+    p = r["planner"]
+    assert r["steps"] < p.calib_steps
+    assert r["planned"] == r["steps"]
+    assert math.isfinite(p.predicted_total_s)
+    # From the stop: the evaluation and saving still to come, as the planner reserved them.
+    assert r["stop_s"] < p.predicted_total_s <= 6
+    assert r["end_s"] <= 6  # (a 1.7 s step that no longer fits leaves time unused: not a miss)
+
+
 def test_a_step_that_overran_the_planned_stop_ends_training_at_once():
     p = StepPlanner(START, 10, eval_batches=0)
     for i in range(1, 6):
@@ -221,6 +234,26 @@ def test_a_deadline_guard_interruption_passes_code_that_catches_exceptions():
             g.check()
     with deadline_guard(time.time() + 10, "fine") as g:
         g.check()
+
+
+def test_a_deadline_guard_s_refusal_says_what_it_measured_and_whether_the_machine_is_busy(monkeypatch):
+    """Loading that is quick on an idle machine ran out of a 60 s budget on an oversubscribed one:
+    the refusal says how long it took and that the machine is busy, not just "most of it"."""
+    import os
+    import time
+
+    from nasoa.core import runtime
+    from nasoa.core.runtime import DeadlineExceeded, busy_note, deadline_guard
+
+    start = time.time()
+    with pytest.raises(DeadlineExceeded, match=r"took 0s\b"):
+        with deadline_guard(time.time() + 0.05, lambda: f"took {time.time() - start:.0f}s"):
+            time.sleep(1.0)
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (1.0 * cores, 0.0, 0.0))
+    assert busy_note() == ""
+    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (3.4 * cores, 0.0, 0.0))
+    assert busy_note() == f"; this machine is busy (load average {3.4 * cores:.1f} on {cores} core{'s' * (cores > 1)})"
 
 
 def test_a_cold_first_step_does_not_stop_training_when_the_time_model_expects_warm_steps():

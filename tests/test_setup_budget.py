@@ -250,8 +250,9 @@ def test_an_adapt_run_chooses_on_imputed_scores_but_records_what_it_measured(tmp
     m = adapt("builtin:digits?classes=0,1,2&per_class=30", 20.0, store=store, out=tmp_path / "run", probe="never",
               device="cpu", progress=False)
     t = m["transfer"]
-    assert t["skipped"] == ["efficientnet_lite0_imagenet"] and "efficientnet_lite0_imagenet" not in t["scored"]
-    assert set(t["imputed"]) == {"efficientnet_lite0_imagenet"}
+    # (on a loaded machine the allowance can price out another member too: it is imputed the same way)
+    assert "efficientnet_lite0_imagenet" in t["skipped"] and "efficientnet_lite0_imagenet" not in t["scored"]
+    assert set(t["imputed"]) == set(t["skipped"])
     assert set(t["costs_s"]) == set(t["scored"]) and t["warmup_s"] >= 0
     st = A.open_store(store)
     (run,) = st.records(after_id=m["run_id"] - 1)
@@ -263,4 +264,4 @@ def test_an_adapt_run_chooses_on_imputed_scores_but_records_what_it_measured(tmp
     _print_transfer(m)  # what the command prints
     out = capsys.readouterr().out
     assert f"{len(t['scored'])} member(s) scored on {t['images']} images" in out
-    assert "the budget left efficientnet_lite0_imagenet unscored (ranked on scores imputed" in out
+    assert f"the budget left {', '.join(t['skipped'])} unscored (ranked on scores imputed" in out

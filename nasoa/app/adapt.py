@@ -53,7 +53,7 @@ from nasoa.core.data import load_task
 from nasoa.core.deadline import margin_s
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
 from nasoa.core.profile import speed_probe_ms, speed_probe_reading
-from nasoa.core.runtime import atomic_write_json, available_cores, check_min_budget, deadline_guard
+from nasoa.core.runtime import atomic_write_json, available_cores, busy_note, check_min_budget, deadline_guard
 from nasoa.core.train import Regime, finetune
 from nasoa.meta.candidates import candidate_side
 from nasoa.meta.features import TRANSFER_IMAGES, cached_task_features, save_task_features
@@ -118,8 +118,9 @@ def adapt(
         raise NasoaError(f"unknown --probe {probe!r}; choose one of {', '.join(PROBE_MODES)}")
     if not dry_run:
         check_min_budget(budget_s)
-    with deadline_guard(start + budget_s * 0.8, f"the budget of {budget_s:g}s is too small: loading {data} took "
-                                                 f"most of it; give a larger --budget or a smaller task") as guard:
+    with deadline_guard(start + budget_s * 0.8, lambda: (
+            f"the budget of {budget_s:g}s is too small: start-up and loading {data} took {time.time() - start:.0f}s "
+            f"of it{busy_note()}; give a larger --budget or a smaller task")) as guard:
         task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
         for w in task.info.get("warnings", []):
             if warn is not None:
@@ -148,9 +149,9 @@ def adapt(
     setup: dict[str, Any] = {}
     # The set-up (features, choice) is bounded by the budget too: the cost model below sizes it, and
     # this guard stops it (a one-line refusal) should the machine be slower still than measured.
-    with deadline_guard(start + budget_s - margin_s(budget_s),
-                        f"the budget of {budget_s:g}s is too small: loading and scoring this task took all of it "
-                        f"on this machine now; give a larger --budget") as guard:
+    with deadline_guard(start + budget_s - margin_s(budget_s), lambda: (
+            f"the budget of {budget_s:g}s is too small: loading and scoring this task took all of it "
+            f"({time.time() - start:.0f}s) on this machine now{busy_note()}; give a larger --budget")) as guard:
         guard.check()
         features = measured = None
         if mm is not None:

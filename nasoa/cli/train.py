@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import typer
 
 from nasoa.core.errors import NasoaError
-from nasoa.core.runtime import check_min_budget, deadline_guard, parse_duration
+from nasoa.core.runtime import busy_note, check_min_budget, deadline_guard, parse_duration
 
 from . import _options as opt
 from ._common import command_start
@@ -56,8 +57,9 @@ def train(
 
     # Loading must leave time for at least a few steps, an evaluation and saving.
     guard_at = start + budget_s * 0.9 - 0.3
-    with deadline_guard(guard_at, f"the budget of {budget_s:g}s is too small: loading {data} and the model took "
-                                  f"more than 90% of it; give a larger --budget or a smaller task"):
+    with deadline_guard(guard_at, lambda: (
+            f"the budget of {budget_s:g}s is too small: start-up and loading {data} and the model took "
+            f"{time.time() - start:.0f}s of it{busy_note()}; give a larger --budget or a smaller task")):
         prepared = prepare_model_and_task(data, model, seed=seed, pretrained=not scratch, size=size, strict=strict,
                                           device=device, allow_outside=allow_outside)
     out = out or run_dir_for("train", prepared.entry.name)

@@ -145,13 +145,21 @@ class StepPlanner:
         step would end after the planned stop, ``deadline``: the planned stop has already passed),
         or None to go on."""
         if self.max_steps is not None and step >= self.max_steps:
-            return "epochs"
+            return self._stopped("epochs", now, step)
         until = self.train_until()
         if now >= until:
-            return "deadline"
+            return self._stopped("deadline", now, step)
         if now + self.step_hi_s() > until:
-            return "planned"
+            return self._stopped("planned", now, step)
         return None
+
+    def _stopped(self, why: str, now: float, step: int) -> str:
+        """A stop before the plan was calibrated (a slow machine or a short budget: fewer steps than
+        ``calib_steps``) plans what it did: the prediction is the time from here, not nan."""
+        if self.planned is None:
+            self.planned = step
+            self.predicted_total_s = (now - self.start) + self.eval_s() + self.save_s
+        return why
 
     def progress(self, step: int) -> float:
         """Fraction of the planned steps done, for the learning-rate schedule; never decreases."""

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,20 @@ def available_cores() -> int:
         n = os.cpu_count() or 1
     given = os.environ.get(ENV_THREADS, "")
     return max(1, min(n, int(given))) if given.isdigit() and int(given) > 0 else n
+
+
+def busy_note() -> str:
+    """``"; this machine is busy (load average 6.8 on 2 cores)"`` when more runs than it has
+    cores (the 1-minute load average over 1.25 per core), else ``""``: why a phase that is quick
+    on an idle machine ran out of time."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not Unix
+        return ""
+    cores = os.cpu_count() or 1
+    if load <= 1.25 * cores:
+        return ""
+    return f"; this machine is busy (load average {load:.1f} on {cores} core{'s' if cores > 1 else ''})"
 
 
 def configure_torch_threads() -> int:
@@ -245,15 +260,20 @@ class deadline_guard:
     at the block's end. Should code swallow even that, the block's end raises it, and
     :meth:`check` at a phase boundary raises it as soon as the deadline has passed."""
 
-    def __init__(self, deadline: float, message: str):
+    def __init__(self, deadline: float, message: str | Callable[[], str]):
         self.deadline = deadline
-        self.message = message
+        self._message = message
         self._old = None
         self.fired = False
 
+    @property
+    def message(self) -> str:
+        """The refusal; a callable is asked when the deadline passes (it can say what it measured)."""
+        return self._message() if callable(self._message) else self._message
+
     def _fire(self, signum, frame):
         self.fired = True
-        raise _DeadlineAlarm(self.message)
+        raise _DeadlineAlarm()
 
     def check(self) -> None:
         """Raise :class:`DeadlineExceeded` if the deadline has passed (a phase boundary)."""
