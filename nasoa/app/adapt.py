@@ -53,7 +53,7 @@ from nasoa.core.data import load_task
 from nasoa.core.deadline import margin_s
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
 from nasoa.core.profile import speed_probe_ms, speed_probe_reading
-from nasoa.core.runtime import atomic_write_json, available_cores, busy_note, check_min_budget, deadline_guard
+from nasoa.core.runtime import atomic_write_json, available_cores, check_min_budget, deadline_guard
 from nasoa.core.train import Regime, finetune
 from nasoa.meta.candidates import candidate_side
 from nasoa.meta.features import TRANSFER_IMAGES, cached_task_features, save_task_features
@@ -120,7 +120,7 @@ def adapt(
         check_min_budget(budget_s)
     with deadline_guard(start + budget_s * 0.8, lambda: (
             f"the budget of {budget_s:g}s is too small: start-up and loading {data} took {time.time() - start:.0f}s "
-            f"of it{busy_note()}; give a larger --budget or a smaller task")) as guard:
+            f"of it; give a larger --budget or a smaller task")) as guard:
         task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
         for w in task.info.get("warnings", []):
             if warn is not None:
@@ -151,7 +151,7 @@ def adapt(
     # this guard stops it (a one-line refusal) should the machine be slower still than measured.
     with deadline_guard(start + budget_s - margin_s(budget_s), lambda: (
             f"the budget of {budget_s:g}s is too small: loading and scoring this task took all of it "
-            f"({time.time() - start:.0f}s) on this machine now{busy_note()}; give a larger --budget")) as guard:
+            f"({time.time() - start:.0f}s) on this machine now; give a larger --budget")) as guard:
         guard.check()
         features = measured = None
         if mm is not None:

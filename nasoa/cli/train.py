@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from nasoa.core.errors import NasoaError
-from nasoa.core.runtime import busy_note, check_min_budget, deadline_guard, parse_duration
+from nasoa.core.runtime import check_min_budget, deadline_guard, parse_duration
 
 from . import _options as opt
 from ._common import command_start
@@ -59,7 +59,7 @@ def train(
     guard_at = start + budget_s * 0.9 - 0.3
     with deadline_guard(guard_at, lambda: (
             f"the budget of {budget_s:g}s is too small: start-up and loading {data} and the model took "
-            f"{time.time() - start:.0f}s of it{busy_note()}; give a larger --budget or a smaller task")):
+            f"{time.time() - start:.0f}s of it; give a larger --budget or a smaller task")):
         prepared = prepare_model_and_task(data, model, seed=seed, pretrained=not scratch, size=size, strict=strict,
                                           device=device, allow_outside=allow_outside)
     out = out or run_dir_for("train", prepared.entry.name)

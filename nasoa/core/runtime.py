@@ -268,8 +268,9 @@ class deadline_guard:
 
     @property
     def message(self) -> str:
-        """The refusal; a callable is asked when the deadline passes (it can say what it measured)."""
-        return self._message() if callable(self._message) else self._message
+        """The refusal; a callable is asked when the deadline passes (it can say what it measured).
+        On a busy machine it says so (:func:`busy_note`): why a phase quick when idle ran out of time."""
+        return (self._message() if callable(self._message) else self._message) + busy_note()
 
     def _fire(self, signum, frame):
         self.fired = True
