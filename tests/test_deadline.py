@@ -274,3 +274,21 @@ def test_a_cold_first_step_does_not_stop_training_when_the_time_model_expects_wa
     # A prior never makes the estimate exceed the cold step, and twice a too-slow prior still stops.
     assert planner(5.0).step_hi_s() == pytest.approx(2.4)
     assert planner(1.5).stop(until - 2.0, 1) == "planned"
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/stat"), reason="reads /proc")
+def test_a_command_a_shell_execs_counts_its_budget_from_its_own_start_not_the_shell_s():
+    """``bash -c 'bash install.sh && nasoa adapt ...'`` execs nasoa in the shell's process, whose
+    /proc start time is the shell's: the install's minutes were counted against the budget (a 60 s
+    adapt refused after "172 s" of loading). Here the shell sleeps 2 s, then execs."""
+    import subprocess
+    import sys
+
+    probe = ("import time, nasoa.core.runtime as r; r.STARTUP_BOUND_S = 0.8; "
+             "print(time.time() - r.process_start_time())")
+    # A plain start still counts the interpreter's start-up (what the import cannot see).
+    plain = float(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)
+    assert 0 <= plain < 0.8
+    execd = subprocess.run(["bash", "-c", 'sleep 2; exec "$0" -c "$1"', sys.executable, probe],
+                           capture_output=True, text=True, check=True).stdout
+    assert 0 <= float(execd) < 0.8, f"counted {float(execd):.1f}s that the shell spent before exec"

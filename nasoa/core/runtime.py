@@ -20,6 +20,9 @@ from typing import Any
 from nasoa.core.errors import NasoaError
 
 _IMPORTED_AT = time.time()
+# The interpreter's start-up before this module is imported (Python, site, the CLI's first imports):
+# well under a second idle, a few seconds on an oversubscribed machine, never this long.
+STARTUP_BOUND_S = 10.0
 
 
 def process_start_time() -> float:
@@ -28,6 +31,12 @@ def process_start_time() -> float:
     A budget is a deadline from the command's start, so the interpreter start-up and the imports
     count. On Linux this reads the process age from /proc (10 ms resolution); elsewhere it falls
     back to when nasoa was first imported.
+
+    /proc dates the process, not the program: a shell execs its last command in place
+    (``bash -c 'bash install.sh && nasoa adapt ...'``, a CI step), so that process began when the
+    shell did, and the install's minutes counted against the budget (a 60 s adapt refused after
+    "172 s" of loading). A process older than this module by more than :data:`STARTUP_BOUND_S` ran
+    something else before nasoa: the budget then counts from the import.
     """
     try:
         with open("/proc/self/stat") as f:
@@ -36,7 +45,7 @@ def process_start_time() -> float:
         with open("/proc/uptime") as f:
             uptime = float(f.read().split()[0])
         age = uptime - start_ticks / os.sysconf("SC_CLK_TCK")
-        if 0 <= age < 7 * 86400:
+        if 0 <= age < 7 * 86400 and age - (time.time() - _IMPORTED_AT) <= STARTUP_BOUND_S:
             return time.time() - age
     except (OSError, ValueError, IndexError):
         pass
