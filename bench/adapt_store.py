@@ -18,8 +18,7 @@ from nasoa.app.adapt import open_store
 from nasoa.core.errors import NasoaError
 from nasoa.core.families import lineage_of
 from nasoa.core.sqlite import copy_database
-from nasoa.meta.candidates import Grid
-from nasoa.meta.metamodel import MetaModel, default_model_dir
+from nasoa.meta.metamodel import MetaModel, default_model_dir, saved_grid
 from nasoa.meta.store import ExperienceStore
 from nasoa.zoo import profiled_records
 
@@ -103,7 +102,7 @@ def _build_seed_store(path: Path, out: Path, source: str | Path | None, seed: in
             copy_store(Path(source), tmp / "seed.sqlite")
         st = open_store(tmp / "seed.sqlite")  # an empty store is seeded as `nasoa adapt` would seed it
         model = default_model_dir(tmp / "seed.sqlite")
-        grid = _model_grid(model)  # a refit keeps the regime grid of the model it replaces
+        grid = saved_grid(model)  # a refit keeps the regime grid of the model it replaces
         if exclude is not None:
             dropped = st.drop_tasks([tid for tid, spec, _ in st.task_list() if lineage_of(spec) == exclude])
             if dropped:  # the model beside the copy learned the family: fit anew without it
@@ -118,14 +117,6 @@ def _build_seed_store(path: Path, out: Path, source: str | Path | None, seed: in
         os.replace(final, path)  # the file's existence marks the snapshot complete
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _model_grid(model_dir: Path) -> Grid | None:
-    """The regime grid of the meta-model saved in ``model_dir`` (None: none saved, the default)."""
-    try:
-        return Grid.from_dict(json.loads((model_dir / "metamodel.json").read_text())["grid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def store_state(path: Path) -> dict[str, int]:

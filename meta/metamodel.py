@@ -61,7 +61,7 @@ from .timing import calibrated_zoo
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["MetaModel", "default_model_dir", "DEFAULT_ONLINE"]
+__all__ = ["MetaModel", "default_model_dir", "saved_grid", "DEFAULT_ONLINE"]
 
 # Chosen by the prequential comparison in the module docstring.
 DEFAULT_ONLINE = "blend"
@@ -76,6 +76,15 @@ def default_model_dir(store_path: str | Path) -> Path:
     """Where a store's fitted model lives: ``experience.sqlite`` -> ``experience.model/``."""
     p = Path(store_path)
     return p.with_name(p.stem + ".model")
+
+
+def saved_grid(model_dir: str | Path) -> Grid | None:
+    """The regime grid of the meta-model saved in ``model_dir``; None where none is saved or it
+    cannot be read (a refit then falls back to the default grid)."""
+    try:
+        return Grid.from_dict(json.loads((Path(model_dir) / "metamodel.json").read_text())["grid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _open_store(store: ExperienceStore | str | Path | None) -> ExperienceStore:

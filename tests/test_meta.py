@@ -489,6 +489,19 @@ def test_cli_stats_fit_show(tmp_path, zoo, monkeypatch):
                                  "--online", "none", "--lrs", "0.01,0.001,0.01"])
     assert res.exit_code == 0, res.output
     grid = json.loads((tmp_path / "s.model" / "metamodel.json").read_text())["grid"]
+    assert grid["lrs"] == [0.001, 0.01] and grid["input_sizes"] == [16, 32]  # the sides kept from the last fit
+    # A refit without options keeps the grid of the model it replaces (as a refit of the shipped
+    # model must keep its lr 0.001); `--input-sizes profiled` goes back to the profiled sides.
+    res = runner.invoke(_cli(), ["meta", "fit", "--store", str(path), "--backend", "lgbm-regressor",
+                                 "--online", "none", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["grid_kept"] and out["grid"]["lrs"] == [0.001, 0.01] and out["grid"]["input_sizes"] == [16, 32]
+    res = runner.invoke(_cli(), ["meta", "fit", "--store", str(path), "--backend", "lgbm-regressor",
+                                 "--online", "none", "--input-sizes", "profiled"])
+    assert res.exit_code == 0, res.output
+    assert "grid: lr 0.001,0.01; input sides profiled (the grid of the model it replaced, with" in res.output
+    grid = json.loads((tmp_path / "s.model" / "metamodel.json").read_text())["grid"]
     assert grid["lrs"] == [0.001, 0.01] and "input_sizes" not in grid
     from nasoa.meta.metamodel import MetaModel
 

@@ -49,31 +49,34 @@ def _numbers(text: str | None, what: str, cast=float) -> tuple | None:
     return values
 
 
-def _grid(input_sizes: str | None, lrs: str | None = None):
-    """The regime grid with ``--input-sizes`` and ``--lrs`` (None: the default grid)."""
+def _grid(input_sizes: str | None, lrs: str | None = None, base=None):
+    """The regime grid ``base`` (None: the default grid) with ``--input-sizes`` and ``--lrs`` applied;
+    None when neither is given and there is no ``base`` (the default grid). ``--input-sizes profiled``
+    goes back to each member's profiled side."""
     if input_sizes is None and lrs is None:
-        return None
+        return base
     from nasoa.meta.candidates import Grid
 
     kw: dict = {}
     if input_sizes is not None:
-        kw["input_sizes"] = _numbers(input_sizes, "--input-sizes", int)
+        kw["input_sizes"] = None if input_sizes.strip() == "profiled" else _numbers(input_sizes, "--input-sizes", int)
     if lrs is not None:
         rates = tuple(sorted(set(_numbers(lrs, "--lrs"))))
         if max(rates) > 1:
             raise NasoaError(f"--lrs takes learning rates up to 1, e.g. 0.001,0.003,0.01; got {lrs!r}")
         kw["lrs"] = rates
-    return Grid(**kw)
+    return replace(base or Grid(), **kw)
 
 
 LRS = typer.Option(None, "--lrs",
                    help="Learning rates the regimes are drawn from, comma-separated, e.g. 0.001,0.003,0.01,0.03,0.1 "
-                        "(default: 0.003,0.01,0.03,0.1). A rate the experience never ran is a guess of the "
-                        "meta-model's: collect runs at it before fitting with it.")
+                        "(default: 0.003,0.01,0.03,0.1; `meta fit` keeps those of the model it replaces). A rate "
+                        "the experience never ran is a guess of the meta-model's: collect runs at it before "
+                        "fitting with it.")
 INPUT_SIZES = typer.Option(None, "--input-sizes",
                            help="Input sides a member may run at, up to the one it was profiled at, e.g. 32,48,64 "
-                                "(ImageNet members then also run at 32 and 48 px); default: each member's "
-                                "profiled side.")
+                                "(ImageNet members then also run at 32 and 48 px), or profiled: each member's "
+                                "profiled side (the default; `meta fit` keeps the sides of the model it replaces).")
 
 
 @app.command("collect")
@@ -215,7 +218,7 @@ def fit_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
 ) -> None:
     """Fit the meta-model on every run in the store and save it (pickle-free) beside the store."""
-    from nasoa.meta.metamodel import MetaModel
+    from nasoa.meta.metamodel import MetaModel, default_model_dir, saved_grid
     from nasoa.zoo import profiled_records
     from nasoa.meta.predictors import BACKENDS
 
@@ -226,15 +229,23 @@ def fit_cmd(
     st = _store(store, must_exist=True)
     if st.count() == 0:
         raise NasoaError(f"the store {st.path} has no runs to fit on; run `nasoa meta collect` first")
+    # A refit keeps the regime grid of the model it replaces (the shipped one searches lr 0.001 too);
+    # --lrs and --input-sizes change that part of it.
+    kept = saved_grid(model_dir if model_dir is not None else default_model_dir(st.path))
     mm = MetaModel.fit(st, zoo=profiled_records(), backend=backend, online=None if online == "none" else online,
-                       seed=seed, grid=_grid(input_sizes, lrs))
+                       seed=seed, grid=_grid(input_sizes, lrs, kept))
     path = mm.save(model_dir)
+    grid = mm.grid.to_dict()
     summary = {"model_dir": str(path), "backend": mm.backend, "runs": mm.predictor.n_seen,
-               "selection": mm.selection}
+               "grid": grid, "grid_kept": kept is not None, "selection": mm.selection}
     if as_json:
         typer.echo(json.dumps(summary))
     else:
         typer.echo(f"fitted {mm.backend} on {summary['runs']} runs; saved to {path}")
+        sides = ",".join(map(str, grid["input_sizes"])) if grid.get("input_sizes") else "profiled"
+        typer.echo(f"  grid: lr {','.join(f'{r:g}' for r in grid['lrs'])}; input sides {sides}"
+                   + (" (the grid of the model it replaced" + (", with --lrs/--input-sizes applied)"
+                                                                  if input_sizes or lrs else ")") if kept else ""))
         for name, s in (mm.selection.get("table") or {}).items():
             typer.echo(f"  {name}: regret {s['regret']}, spearman {s['spearman']}, ndcg@3 {s['ndcg3']}")
 
