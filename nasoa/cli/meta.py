@@ -243,9 +243,11 @@ def fit_cmd(
     else:
         typer.echo(f"fitted {mm.backend} on {summary['runs']} runs; saved to {path}")
         sides = ",".join(map(str, grid["input_sizes"])) if grid.get("input_sizes") else "profiled"
-        typer.echo(f"  grid: lr {','.join(f'{r:g}' for r in grid['lrs'])}; input sides {sides}"
-                   + (" (the grid of the model it replaced" + (", with --lrs/--input-sizes applied)"
-                                                                  if input_sizes or lrs else ")") if kept else ""))
+        origin = ""
+        if kept is not None:
+            changed = input_sizes is not None or lrs is not None
+            origin = " (the grid of the model it replaced" + (", with --lrs/--input-sizes applied)" if changed else ")")
+        typer.echo(f"  grid: lr {','.join(f'{r:g}' for r in grid['lrs'])}; input sides {sides}{origin}")
         for name, s in (mm.selection.get("table") or {}).items():
             typer.echo(f"  {name}: regret {s['regret']}, spearman {s['spearman']}, ndcg@3 {s['ndcg3']}")
 
