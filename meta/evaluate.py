@@ -4,6 +4,11 @@ Per task (a group of runs on one task): the Spearman correlation between predict
 accuracy, the top-1 regret (best actual accuracy in the task minus the actual accuracy of the
 run the predictor ranks first) and NDCG@3 with gains ``y - min(y)`` within the task (raw
 accuracies would make every NDCG look close to 1).
+
+A task's runs span several budgets, so its regret also counts ranking a short run above a long
+one. ``nasoa adapt`` is given its budget and chooses among regimes at that budget: the **per
+decision** reading (:func:`decision_metrics`) regroups the same held-out predictions by task and
+budget, over the decisions with two runs or more.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ if TYPE_CHECKING:
 
     from .predictors import Predictor
 
-__all__ = ["task_metrics", "summarize", "regret_floor", "leave_tasks_out", "leave_families_out", "prequential", "select_backend",
+__all__ = ["task_metrics", "summarize", "regret_floor", "decision_key", "decision_metrics", "leave_tasks_out",
+           "leave_families_out", "prequential", "select_backend",
            "plot_predicted_vs_actual"]
 
 Factory = Callable[[int], "Predictor"]
@@ -92,6 +98,31 @@ def regret_floor(frame: pl.DataFrame, seed: int = 0, draws: int = 2000) -> dict[
     return {"tasks": len(per), "regret": round(float(v.mean()), 5), "regret_median": round(float(v.median()), 5)}
 
 
+def decision_key(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``group`` set to its task and budget (``task@30.0``): one group per decision
+    ``nasoa adapt`` makes, choosing a regime for a task at a given budget; only groups of two runs
+    or more are kept (one run leaves nothing to choose). Unchanged without a ``budget_s`` column."""
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
+
+    if "budget_s" not in frame.columns:
+        return frame
+    out = frame.with_columns((pl.col("group").cast(pl.Utf8) + "@"
+                              + pl.col("budget_s").cast(pl.Float64).round(1).cast(pl.Utf8)).alias("group"))
+    return out.filter(pl.len().over("group") >= 2)
+
+
+def decision_metrics(preds: pl.DataFrame) -> dict[str, Any] | None:
+    """Held-out predictions (``group``, ``budget_s``, ``y``, ``pred``, ``accuracy``) scored per
+    decision (:func:`decision_key`): :func:`summarize`'s keys plus ``decisions``; None when no
+    decision has two runs."""
+    d = decision_key(preds)
+    if d.height == 0 or "budget_s" not in preds.columns:
+        return None
+    s = summarize(task_metrics(d["pred"].to_numpy(), d, d["accuracy"].to_numpy()))
+    s["decisions"] = s.pop("tasks")
+    return s
+
+
 def summarize(per_task: pl.DataFrame) -> dict[str, Any]:
     def mean(col: str) -> float | None:
         v = per_task[col].drop_nans().drop_nulls()
@@ -113,6 +144,11 @@ def summarize(per_task: pl.DataFrame) -> dict[str, Any]:
 def _member(frame: pl.DataFrame) -> list[str]:
     """The member column where the frame has one (for the regret's member part)."""
     return ["model_name"] if "model_name" in frame.columns else []
+
+
+def _budget(frame: pl.DataFrame) -> list[str]:
+    """The budget column where the frame has one (for the per-decision reading)."""
+    return ["budget_s"] if "budget_s" in frame.columns else []
 
 
 def _folds(groups: Sequence[str], folds: int, seed: int) -> list[list[str]]:
@@ -140,11 +176,13 @@ def leave_tasks_out(frame: pl.DataFrame, factory: Factory, folds: int = 5, seed:
         p = factory(seed)
         p.learn_many(frame.filter(~test_mask))
         test = frame.filter(test_mask)
-        parts.append(test.select("group", "y", *_member(test)).with_columns(pl.Series("pred", p.predict_many(test)),
-                                                            pl.Series("accuracy", p.predict_accuracy_many(test))))
+        parts.append(test.select("group", "y", *_member(test), *_budget(test)).with_columns(
+            pl.Series("pred", p.predict_many(test)), pl.Series("accuracy", p.predict_accuracy_many(test))))
     preds = pl.concat(parts)
     per_task = task_metrics(preds["pred"].to_numpy(), preds, preds["accuracy"].to_numpy())
-    return preds, per_task, summarize(per_task)
+    summary = summarize(per_task)
+    summary["per_decision"] = decision_metrics(preds)
+    return preds, per_task, summary
 
 
 def leave_families_out(frame: pl.DataFrame, factory: Factory, seed: int = 0,
@@ -164,14 +202,16 @@ def leave_families_out(frame: pl.DataFrame, factory: Factory, seed: int = 0,
         p.learn_many(frame.filter(~test_mask).drop("family"))
         held = frame.filter(test_mask)
         test = held.drop("family")
-        parts.append(held.select("group", "family", "y", *_member(held)).with_columns(
+        parts.append(held.select("group", "family", "y", *_member(held), *_budget(held)).with_columns(
             pl.Series("pred", p.predict_many(test)), pl.Series("accuracy", p.predict_accuracy_many(test))))
     preds = pl.concat(parts)
     per_task = task_metrics(preds["pred"].to_numpy(), preds, preds["accuracy"].to_numpy())
     fam_of = dict(zip(preds["group"].to_list(), preds["family"].to_list()))
     per_task = per_task.with_columns(pl.Series("family", [fam_of[t] for t in per_task["task"].to_list()]))
     summary = summarize(per_task)
-    summary["families"] = {f: summarize(per_task.filter(pl.col("family") == f)) for f in fams}
+    summary["per_decision"] = decision_metrics(preds)
+    summary["families"] = {f: {**summarize(per_task.filter(pl.col("family") == f)),
+                               "per_decision": decision_metrics(preds.filter(pl.col("family") == f))} for f in fams}
     return preds, per_task, summary
 
 

@@ -49,8 +49,8 @@ from nasoa.core.runtime import atomic_write_json, utc_now
 
 from .candidates import REGIME_COLUMNS, Grid, candidate_regime, enumerate_candidates
 from .descriptors import MemberTable, machine_factor
-from .evaluate import (leave_families_out, leave_tasks_out, plot_predicted_vs_actual, prequential, regret_floor,
-                       select_backend)
+from .evaluate import (decision_key, leave_families_out, leave_tasks_out, plot_predicted_vs_actual, prequential,
+                       regret_floor, select_backend)
 from .features import (TimeModel, _base_row, cached_task_features, derive, feature_columns, save_task_features,
                        training_frame)
 from .novelty import novelty
@@ -490,6 +490,7 @@ class MetaModel:
         # What luck alone costs a perfect ranker on these runs (validation sampling): the regrets'
         # context. Needs the validation size, which _learn_frame keeps as a task feature.
         out["regret_floor"] = regret_floor(frame, self.seed)
+        out["regret_floor_decision"] = regret_floor(decision_key(frame), self.seed)
         with_family = frame.with_columns(full["family"])
         for proto in by:
             key = "leave_families_out" if proto == "family" else "leave_tasks_out"

@@ -311,8 +311,33 @@ def test_evaluate_and_plot(filled_store, zoo, tmp_path):
     # One family held out at a time: every task is predicted once, by a model that saw none of its family.
     f = res["leave_families_out"]["lgbm-regressor"]
     assert set(f["families"]) == {"synthetic:family0", "synthetic:family1", "synthetic:family2"}
+    assert all(v["per_decision"]["decisions"] >= v["tasks"] for v in f["families"].values())
     assert len(res["per_task_family"]["lgbm-regressor"]) == res["tasks"] and f["spearman"] > 0.5
     assert res["regret_floor"]["tasks"] == res["tasks"] and 0 <= res["regret_floor"]["regret"] < 0.5
+    # Per decision (a task at one budget): the same predictions, regrouped.
+    d = f["per_decision"]
+    assert d is not None and d["decisions"] >= res["tasks"] and 0 <= d["regret"] <= f["regret"] + 1e-9
+    assert res["regret_floor_decision"]["tasks"] == d["decisions"]
+
+
+def test_per_decision_regret_scores_regimes_at_one_budget_not_budgets_against_each_other():
+    """A task whose long runs beat its short ones: ranking a short run first costs regret over the
+    task, but not per decision when it is the best run of its budget; one-run decisions are dropped;
+    a wrong pick within a budget still costs."""
+    import polars as pl
+
+    from nasoa.meta.evaluate import decision_key, decision_metrics, summarize, task_metrics
+
+    preds = pl.DataFrame({"group": ["t"] * 5, "budget_s": [8.0, 8.0, 60.0, 60.0, 120.0],
+                          "y": [0.70, 0.60, 0.90, 0.80, 0.95], "pred": [0.99, 0.10, 0.50, 0.40, 0.30]})
+    preds = preds.with_columns(pl.col("pred").alias("accuracy"))
+    assert abs(summarize(task_metrics(preds["pred"].to_numpy(), preds))["regret"] - 0.25) < 1e-9
+    assert sorted(decision_key(preds)["group"].unique().to_list()) == ["t@60.0", "t@8.0"]
+    d = decision_metrics(preds)
+    assert d["decisions"] == 2 and d["regret"] == 0
+    wrong = preds.with_columns(pl.Series("pred", [0.99, 0.10, 0.40, 0.50, 0.30]))
+    assert abs(decision_metrics(wrong)["regret"] - 0.05) < 1e-9  # (0 + 0.10) / 2
+    assert decision_metrics(preds.drop("budget_s")) is None
 
 
 def test_regret_floor_grows_with_validation_noise_and_vanishes_when_runs_stand_apart():
@@ -481,6 +506,11 @@ def test_cli_stats_fit_show(tmp_path, zoo, monkeypatch):
     res = runner.invoke(_cli(), ["meta", "show", "--store", str(path), "--json", "--top", "5"])
     assert res.exit_code == 0, res.output
     assert len(json.loads(res.output)["importances"]) == 5
+    res = runner.invoke(_cli(), ["meta", "eval", "--store", str(path), "--backend", "lgbm-regressor", "--by", "family"])
+    assert res.exit_code == 0, res.output
+    assert "one family held out" in res.output and "per decision: regret" in res.output, res.output
+    fam_lines = [ln for ln in res.output.splitlines() if "tasks  regret" in ln]
+    assert len(fam_lines) >= 2 and all("per decision" in ln for ln in fam_lines), res.output  # one per family
     res = runner.invoke(_cli(), ["meta", "fit", "--store", str(path), "--backend", "lgbm-regressor",
                                  "--online", "none", "--input-sizes", "16,32"])
     assert res.exit_code == 0, res.output

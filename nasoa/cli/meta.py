@@ -266,7 +266,8 @@ def eval_cmd(
     seed: int = opt.SEED,
     as_json: bool = typer.Option(False, "--json", help="Print the full result (with per-task rows) as JSON."),
 ) -> None:
-    """Leave-one-family-out and leave-tasks-out evaluation: per-task Spearman, top-1 regret, NDCG@3."""
+    """Leave-one-family-out and leave-tasks-out evaluation: per-task Spearman, top-1 regret, NDCG@3,
+    each also per decision (a task at one budget, the choice `nasoa adapt` makes) and per family."""
     from nasoa.meta.metamodel import MetaModel
     from nasoa.zoo import profiled_records
     from nasoa.meta.predictors import make_predictor
@@ -286,6 +287,10 @@ def eval_cmd(
     if floor:
         typer.echo(f"luck's floor: a ranker that knew every run's expected accuracy would still pay a regret of "
                    f"{floor['regret']} (median {floor['regret_median']}) from validation sampling alone")
+    dfloor = res.get("regret_floor_decision")
+    if dfloor:
+        typer.echo(f"  per decision (a task at one budget: what adapt chooses): {dfloor['regret']} "
+                   f"over {dfloor['tasks']} decisions of 2+ runs")
     for key, what in (("leave_families_out", "one family held out at a time (primary)"),
                       ("leave_tasks_out", f"tasks held out in {res['folds']} folds")):
         if key not in res:
@@ -295,6 +300,14 @@ def eval_cmd(
             member = f" (wrong member {s['regret_member']})" if s.get("regret_member") is not None else ""
             typer.echo(f"  {name:16s} regret {s['regret']}{member}  spearman mean {s['spearman']} median "
                        f"{s['spearman_median']}  ndcg@3 {s['ndcg3']}  mae {s['mae']}")
+            d = s.get("per_decision")
+            if d:
+                typer.echo(f"  {'':16s} per decision: regret {d['regret']} (wrong member {d['regret_member']})  "
+                           f"spearman median {d['spearman_median']}  over {d['decisions']} decisions")
+            for fam, fs in (s.get("families") or {}).items():
+                fd = fs.get("per_decision") or {}
+                typer.echo(f"    {fam:24s} {fs['tasks']:4d} tasks  regret {fs['regret']}  per decision "
+                           f"{fd.get('regret', '-')}  spearman median {fs['spearman_median']}")
     for name, s in (res.get("online") or {}).items():
         typer.echo(f"  online {name:16s} regret {s['regret']}  spearman {s['spearman']}  ndcg@3 {s['ndcg3']}")
     if res.get("plot"):
