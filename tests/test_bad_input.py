@@ -224,6 +224,7 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
          store),
         ("meta-import-missing-file", ["meta", "import", str(w / "gone.parquet"), *st], "does not exist", store),
         ("meta-refresh-corrupt-store", ["meta", "refresh", "--store", str(corrupt)], "unreadable", None),
+        ("meta-upgrade-corrupt-store", ["meta", "upgrade", "--store", str(corrupt)], "unreadable", None),
         ("meta-ship-missing-store", ["meta", "ship", str(w / "gone.sqlite"), "--dest", str(w / "s1")],
          "no experience store", None),
         ("meta-ship-empty-store", ["meta", "ship", str(empty), "--dest", str(w / "s2")], "no runs", empty),

@@ -81,6 +81,46 @@ def test_shipped_model_is_not_installed_for_other_rows(tmp_path, monkeypatch):
     assert st.count() == 48 and not default_model_dir(st.path).exists()
 
 
+def test_upgrade_adds_a_newer_ship_to_a_seeded_store_and_refits_with_its_grid(tmp_path, monkeypatch, capsys):
+    """A store seeded by an earlier version (ship v1) plus a run of its own: the newer ship v2 (v1's
+    runs and 48 more, another regime grid) is counted as missing, `upgrade_store` appends exactly
+    those, keeps the own run, refits with v2's back-end and grid; a second upgrade does nothing.
+    `nasoa adapt`'s note says so while runs are missing, and nothing once they are in."""
+    from nasoa.cli.adapt import _note_shipped_gap
+    from nasoa.meta.candidates import Grid
+    from nasoa.meta.metamodel import saved_grid
+    from nasoa.meta.ship import ship
+
+    _fill(tmp_path / "collected.sqlite")
+    ship(tmp_path / "collected.sqlite", tmp_path / "v1", zoo=profiled_records())
+    _fill(tmp_path / "collected.sqlite", seed=1)  # the collection went on: 48 more runs
+    v2_grid = Grid(lrs=(0.001, 0.01))
+    ship(tmp_path / "collected.sqlite", tmp_path / "v2", zoo=profiled_records(), grid=v2_grid)
+
+    monkeypatch.setattr(E, "shipped_experience", lambda: tmp_path / "v1" / "experience.parquet")
+    user = A.open_store(tmp_path / "user.sqlite")
+    own = _fill(tmp_path / "own.sqlite", n_tasks=1, per_task=1, seed=7).records()[0]
+    user.append(own)
+    assert user.count() == 49 and E.shipped_gap(user) == 0
+
+    monkeypatch.setattr(E, "shipped_experience", lambda: tmp_path / "v2" / "experience.parquet")
+    assert E.shipped_gap(user) == 48
+    _note_shipped_gap(tmp_path / "user.sqlite")
+    assert "ships 48 runs of experience the store lacks" in capsys.readouterr().err
+    res = E.upgrade_store(user, zoo=profiled_records())
+    assert res["added"] == 48 and res["runs"] == 97 and res["refit"]
+    shipped = json.loads((tmp_path / "v2" / "experience.model" / "metamodel.json").read_text())
+    assert res["backend"] == shipped["backend"]
+    assert E.shipped_gap(user) == 0 and own.uid in user.stored_uids([own.uid])
+    assert saved_grid(default_model_dir(user.path)).lrs == (0.001, 0.01)
+    mm = MetaModel.load(user, zoo=profiled_records())
+    assert mm.predictor.n_seen == 97 and mm.last_run_id == user.runs()["id"].max()  # every run: no catch-up
+    again = E.upgrade_store(user, zoo=profiled_records())
+    assert again["added"] == 0 and not again["refit"]
+    _note_shipped_gap(tmp_path / "user.sqlite")
+    assert capsys.readouterr().err == ""
+
+
 def test_load_fits_once_then_reuses_the_cached_model(tmp_path, monkeypatch):
     st = _fill(tmp_path / "s.sqlite")
     mdir = default_model_dir(st.path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import typer
@@ -70,6 +71,21 @@ def adapt(
     _print_transfer(m)
     _print_probe(m)
     opt.print_result(m)
+    if not no_learn and m.get("strategy") != "practice":
+        _note_shipped_gap(store)
+
+
+def _note_shipped_gap(store: Path | None) -> None:
+    """After the run (outside its budget): a store seeded by an earlier nasoa lacks this version's
+    shipped runs; say how to add them."""
+    from nasoa.app.experience import shipped_gap
+    from nasoa.meta.store import ExperienceStore
+
+    n = shipped_gap(ExperienceStore(store, create=False))
+    if n:
+        where = f" --store {shlex.quote(str(store))}" if store is not None else ""
+        typer.echo(f"note: this nasoa ships {n:,} runs of experience the store lacks; `nasoa meta upgrade{where}` "
+                   f"adds them and refits the meta-model", err=True)
 
 
 def _print_transfer(m: dict) -> None:

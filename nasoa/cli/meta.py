@@ -419,6 +419,30 @@ def import_cmd(
     typer.echo(f"imported {n} new runs")
 
 
+@app.command("upgrade")
+def upgrade_cmd(
+    store: Path = STORE,
+    model_dir: Path = MODEL_DIR,
+    seed: int = opt.SEED,
+    as_json: bool = typer.Option(False, "--json", help='Print {"added": N, "runs": M, "refit": ...} as JSON.'),
+) -> None:
+    """Add the shipped experience runs the store lacks (a store seeded by an earlier nasoa keeps that
+    version's experience) and refit its meta-model with the shipped back-end and regime grid. Your
+    own runs stay; running it again does nothing."""
+    from nasoa.app.experience import upgrade_store
+    from nasoa.zoo import profiled_records
+
+    st = _store(store)
+    res = upgrade_store(st, zoo=profiled_records(), seed=seed, model_dir=model_dir)
+    if as_json:
+        typer.echo(json.dumps(res))
+    elif res["refit"]:
+        typer.echo(f"added {res['added']} shipped runs to {st.path} ({res['runs']} runs now); refitted "
+                   f"{res['backend']}, saved to {res['model_dir']}")
+    else:
+        typer.echo(f"{st.path} already holds the shipped experience ({res['runs']} runs); nothing to do")
+
+
 @app.command("ship")
 def ship_cmd(
     store: Path = typer.Argument(..., dir_okay=False, help="The collected experience store (SQLite)."),
