@@ -275,7 +275,8 @@ class ExperienceStore:
     def timings(self, limit: int = 2000) -> list[dict[str, Any]]:
         """The measured step times of the ``limit`` most recent runs (most recent first), for the
         time model's calibration: ``model_name``, ``frozen_stages``, ``batch_size``, ``step_ms``,
-        ``threads``, ``cpu``, ``cpu_share``, ``input_size``, and what the overheads are learned from:
+        ``threads``, ``cpu``, ``cpu_share``, ``cpu_wait`` (None where not recorded), ``input_size``,
+        and what the overheads are learned from:
         ``budget_s``, ``choice_s`` (what of it ``nasoa adapt`` spent before preparing its member;
         0 for other runs), ``steps``, ``stop_reason``, ``num_val``, and ``transfer`` (what scoring
         each member's transferability took in ``nasoa adapt``'s set-up: ``{"images", "s"}``), and
@@ -297,7 +298,8 @@ class ExperienceStore:
             n_val = json.loads(task_features or "{}").get("task_num_val")
             out.append({"model_name": name, "frozen_stages": r.get("frozen_stages"), "batch_size": e.get("batch_size"),
                         "step_ms": step_ms, "threads": e.get("threads", m.get("cores")),
-                        "cpu": m.get("cpu"), "cpu_share": e.get("cpu_share"), "input_size": e.get("input_size"),
+                        "cpu": m.get("cpu"), "cpu_share": e.get("cpu_share"),
+                        "cpu_wait": e.get("cpu_wait"), "input_size": e.get("input_size"),
                         "budget_s": budget_s, "choice_s": float(e.get("choice_s") or 0.0), "steps": e.get("steps"),
                         "stop_reason": stop_reason, "num_val": n_val, "transfer": e.get("transfer"),
                         "speed_probe_ms": e.get("speed_probe_ms"), "gpu": m.get("gpu")})

@@ -43,8 +43,9 @@ the faster one. Runs without a probe (before 2026-12-02) from this CPU model the
 with a free offset (the ``unprobed`` slope): they still teach how members and settings compare,
 the probed runs set the level. Otherwise only runs from this CPU model enter, unscaled. The overheads come from runs at this
 thread count, unscaled (the evaluation factor and the step excess are ratios to the step time).
-Runs that shared their cores with other work (``cpu_share`` below :data:`MIN_CPU_SHARE`) never
-enter. Without usable runs the profiled table and the default overheads stand (times
+Runs that shared their cores with other work (threads waiting for a core more than
+:data:`MAX_CPU_WAIT` of the time, or, where that was not recorded, ``cpu_share`` below
+:data:`MIN_CPU_SHARE`) never enter. Without usable runs the profiled table and the default overheads stand (times
 ``$NASOA_MACHINE_FACTOR`` when set).
 """
 
@@ -60,7 +61,7 @@ import numpy as np
 
 from nasoa.core.deadline import margin_s
 from nasoa.core.profile import speed_probe_ms
-from nasoa.core.runtime import available_cores, cpu_model, machine
+from nasoa.core.runtime import cpu_model, machine, training_threads
 
 from .descriptors import ENV_MACHINE_FACTOR
 
@@ -68,8 +69,12 @@ __all__ = ["calibrate_records", "calibrated_zoo", "PRIOR_RUNS", "TIME_TERMS"]
 
 PRIOR_RUNS = 1.0
 # A run that got less of its cores than this (``extra.cpu_share``, where recorded) shared them with
-# other work: its step time measures the contention, not the machine.
+# other work: its step time measures the contention, not the machine. A run on several threads gets
+# well under one core per thread on its own (a step's serial parts leave the others idle: a
+# two-thread adapt run read 0.68 on an idle machine), so where a run recorded how long its threads
+# waited for a core (``extra.cpu_wait``, per wall second and thread) that judges it instead.
 MIN_CPU_SHARE = 0.8
+MAX_CPU_WAIT = 0.2
 _CLIP = 2.5  # |log ratio| above this (12x) is a broken measurement, not a speed
 # Runs with a speed probe needed before the probe, not the CPU label, decides which runs enter.
 MIN_PROBED_RUNS = 20
@@ -214,7 +219,7 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         elif cpu and t.get("cpu") and t.get("cpu") != cpu:
             continue
         unprobed = 1.0 if by_probe and theirs is None else 0.0
-        if t.get("cpu_share") is not None and float(t["cpu_share"]) < MIN_CPU_SHARE:
+        if _contended(t):
             continue
         for member, took in ((t.get("transfer") or {}).get("s") or {}).items():
             images = (t.get("transfer") or {}).get("images")
@@ -292,6 +297,13 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
     return out, summary
 
 
+def _contended(t: Mapping[str, Any]) -> bool:
+    """Whether the run shared its cores with other work (see :data:`MIN_CPU_SHARE`)."""
+    if t.get("cpu_wait") is not None:
+        return float(t["cpu_wait"]) > MAX_CPU_WAIT
+    return t.get("cpu_share") is not None and float(t["cpu_share"]) < MIN_CPU_SHARE
+
+
 def _probe(t: Mapping[str, Any]) -> float | None:
     v = t.get("speed_probe_ms")
     try:
@@ -320,5 +332,5 @@ def calibrated_zoo(store: Any, zoo: Sequence[Mapping[str, Any]]) -> tuple[list[d
         return records, {}
     # This machine's speed, measured once per process (0.1-0.2 s): it rescales past runs, and the run
     # this plan is for records it.
-    return calibrate_records(records, store.timings(), cpu=cpu_model(), threads=available_cores(),
+    return calibrate_records(records, store.timings(), cpu=cpu_model(), threads=training_threads(),
                              speed_probe=speed_probe_ms(), gpu=machine().get("gpu"))

@@ -12,13 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# OpenMP threads that wait for work by sleeping, not spinning, unless the user chose otherwise. Set
-# before torch loads its OpenMP runtime. Several nasoa processes on one machine (concurrent adapts,
-# a collection beside a training) oversubscribe the cores, and spinning threads then starve each
-# other: two 15 s adapts on 2 cores stepped at 1.7-2.9 s instead of ~60 ms and stopped after two
-# steps at chance accuracy; with passive waiting they trained 70+ steps to 0.92-0.94
-# (bench/results/contention/). On an idle machine it costs a few percent of step time.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How OpenMP's idle threads wait for work, unless the user chose: set before torch loads its OpenMP
+# runtime. Spinning without bound starves other processes: two concurrent 15 s adapts on 2 cores
+# stepped at 1.7-2.9 s instead of ~60 ms (bench/results/contention/). Sleeping at once
+# (OMP_WAIT_POLICY=PASSIVE) fixes that but costs 1.4-2x in step time on an idle machine, where a
+# step's many small operators each wake the other thread: two threads then trained no faster than
+# one. So libgomp (torch's on Linux) spins briefly (GOMP_SPINCOUNT overrides the policy there), other
+# runtimes sleep, and a process that starts while another trains takes only the cores left free
+# (nasoa.core.runtime.training_threads). Measured in bench/results/threads-20261204/.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ["GOMP_SPINCOUNT"] = "3000"
 
 _EXPORTS = {
     "Architecture": "nasoa.core.space",

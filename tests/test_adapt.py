@@ -96,6 +96,7 @@ def test_adapt_runs_within_budget_and_learns(tiny_zoo):
     st = ExperienceStore(store)
     extra = st.records()[0].extra
     assert 0 < extra["choice_s"] < m["elapsed_s"] and 0 < extra["cpu_share"] <= 1.5
+    assert 0 <= extra["cpu_wait"] <= 1  # its threads' wait for a core (Linux reports it)
     assert 0 < extra["speed_probe_ms"] < 1000  # the machine's speed, measured when the plan was calibrated
     # The reserve's sample is read after the manifest is written too (the whole post-training phase).
     (stored,) = [v["s"] for v in json.loads(st.get_meta("adapt.post_s"))]

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
 from nasoa.core.deadline import margin_s
+from nasoa.core.runtime import cpu_wait_share, run_queue_wait_s
+from nasoa.core.runtime import other_runnable as runtime_other
 from nasoa.meta.candidates import Grid, enumerate_candidates
 from nasoa.meta.descriptors import MemberTable, descriptor
 from nasoa.meta.features import TimeModel, row_features
@@ -100,6 +106,21 @@ def test_other_machines_and_contended_runs_are_ignored_other_thread_counts_scale
     assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(300.0 * 2 ** -0.7, rel=0.06)
     recs, _ = calibrate_records(ZOO, _runs("slow", 0, 300.0, 50, threads=1), cpu="X", threads=1)
     assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(300.0, rel=0.06)
+
+
+def test_runs_that_recorded_their_wait_for_a_core_are_judged_by_it_not_by_their_cpu_share():
+    # A run on two threads that got 0.68 of a core per thread on an idle machine (a step's serial
+    # parts leave the other thread idle) but never waited for a core measured the machine: it enters.
+    idle_two = [dict(r, cpu_share=0.68, cpu_wait=0.01) for r in _runs("slow", 0, 300.0, 30)]
+    recs, info = calibrate_records(ZOO, idle_two, cpu="X", threads=2)
+    assert info["runs"] == 30 and _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(300.0, rel=0.06)
+    # Runs whose threads waited for a core a third of the time shared it: left out, whatever their share.
+    waited = [dict(r, cpu_share=0.95, cpu_wait=0.35) for r in _runs("slow", 0, 900.0, 30)]
+    recs, info = calibrate_records(ZOO, idle_two + waited, cpu="X", threads=2)
+    assert info["runs"] == 30 and _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(300.0, rel=0.06)
+    # Without the wait recorded (runs before it was), the share still decides.
+    recs, info = calibrate_records(ZOO, [dict(r, cpu_wait=None) for r in idle_two], cpu="X", threads=2)
+    assert info["runs"] == 0
 
 
 def test_a_probe_rescales_runs_from_a_slower_machine_with_the_same_cpu_label():
@@ -253,8 +274,8 @@ def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
     rows = st.timings()
     assert [r["step_ms"] for r in rows] == [8.0, 7.0] and rows[0] == {
         "model_name": "fast", "frozen_stages": 1, "batch_size": 64, "step_ms": 8.0, "threads": 2, "cpu": "X",
-        "cpu_share": None, "input_size": 32, "budget_s": 10.0, "choice_s": 0.0, "steps": 100, "stop_reason": "planned",
-        "num_val": 40.0, "transfer": None, "speed_probe_ms": 12.5, "gpu": None}
+        "cpu_share": None, "cpu_wait": None, "input_size": 32, "budget_s": 10.0, "choice_s": 0.0, "steps": 100,
+        "stop_reason": "planned", "num_val": 40.0, "transfer": None, "speed_probe_ms": 12.5, "gpu": None}
     assert len(st.timings(limit=1)) == 0  # the most recent run has no measurement
 
 
@@ -433,3 +454,73 @@ def test_the_speed_probe_reports_the_median_of_this_boot_s_recent_readings(monke
     history.unlink()
     history.mkdir()
     assert probe(13.0) == 13.0
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or run_queue_wait_s() is None,
+                    reason="the kernel does not report run-queue waits")
+def test_the_wait_share_reads_a_core_shared_with_another_process_and_not_an_idle_one():
+    def burn(seconds):
+        wait0, t0 = run_queue_wait_s(), time.time()
+        while time.time() - t0 < seconds:
+            sum(range(1000))
+        return cpu_wait_share(wait0, time.time() - t0, 1)
+
+    before = os.sched_getaffinity(0)
+    core = min(before)
+    os.sched_setaffinity(0, {core})
+    try:
+        alone = burn(0.6)
+        spin = f"import os,time; os.sched_setaffinity(0, {{{core}}}); t=time.time()\nwhile time.time()-t < 5: pass"
+        rival = subprocess.Popen([sys.executable, "-c", spin])
+        try:
+            time.sleep(0.2)
+            shared = burn(1.0)
+        finally:
+            rival.kill()
+            rival.wait()
+    finally:
+        os.sched_setaffinity(0, before)
+    assert alone < 0.2 and shared > 0.3  # about 0.5: the two take turns on the core
+
+
+def test_a_run_trains_on_the_cores_other_work_leaves_free_and_keeps_that_number_until_it_looks_again(monkeypatch):
+    from nasoa.core import runtime
+
+    monkeypatch.setattr(runtime, "_TRAINING_THREADS", {})
+    others = {"n": 0}
+    monkeypatch.setattr(runtime, "other_runnable", lambda: others["n"])
+    monkeypatch.setattr(runtime, "available_cores", lambda: 2)
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 2)
+    assert runtime.training_threads(refresh=True) == 2  # an idle machine: both cores
+    others["n"] = 1  # another adapt started: it keeps its plan's thread count until the next run looks
+    assert runtime.training_threads() == 2
+    assert runtime.training_threads(refresh=True) == 1
+    others["n"] = 5
+    assert runtime.training_threads(refresh=True) == 1  # never fewer than one
+    # Two cores of four (a Ray worker's share, a pinned process): the other work runs on the other two.
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 4)
+    others["n"] = 2
+    assert runtime.training_threads(refresh=True) == 2
+    others["n"] = 3
+    assert runtime.training_threads(refresh=True) == 1
+    others["n"] = None  # the kernel does not say: every core
+    assert runtime.training_threads(refresh=True) == 2
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert runtime.configure_torch_threads() == 2 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_other_runnable_counts_a_busy_process_beside_this_one():
+    if runtime_other() is None:
+        pytest.skip("the kernel does not report runnable tasks")
+    rival = subprocess.Popen([sys.executable, "-c", "import time\nt=time.time()\nwhile time.time()-t < 4: pass"])
+    try:
+        time.sleep(0.3)
+        assert runtime_other() >= 1
+    finally:
+        rival.kill()
+        rival.wait()

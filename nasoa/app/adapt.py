@@ -53,7 +53,8 @@ from nasoa.core.data import load_task
 from nasoa.core.deadline import margin_s
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
 from nasoa.core.profile import speed_probe_ms, speed_probe_reading
-from nasoa.core.runtime import atomic_write_json, available_cores, check_min_budget, deadline_guard
+from nasoa.core.runtime import (atomic_write_json, check_min_budget, cpu_wait_share, deadline_guard, run_queue_wait_s,
+                                training_threads)
 from nasoa.core.train import Regime, finetune
 from nasoa.meta.candidates import candidate_side
 from nasoa.meta.features import TRANSFER_IMAGES, cached_task_features, save_task_features
@@ -138,6 +139,7 @@ def adapt(
             # and one taken while a neighbour started up read 15-26 ms against 14.7 in the experience
             # (bench/results/adapt-heldout-20261202h/: 78% of plans within 25%).
             speed_probe_ms(max_age_s=0.0)
+            training_threads(refresh=True)  # and the cores free for it now, which it plans and trains with
             precheck_budget(task, st, budget_s, start, unsaved)  # before the predictor is loaded
             guard.check()
             mm = MetaModel.load(st, zoo=profiled_records(), seed=seed)
@@ -212,10 +214,10 @@ def adapt(
     size = choice.input_size or int(rec.get("input_size") or 32)
     post_reserve = post_reserve_s(st)
     choice_s = time.time() - start  # what the time model's overheads are learned without (run_record)
-    cpu0 = time.process_time()
+    cpu0, wait0 = time.process_time(), run_queue_wait_s()
     if plan is not None:  # try the candidates in a slice each; the winner goes on with its weights
         choice, rec, prep = _run_probes(mm, task, data, plan, seed, device, learn, manifest, measured)
-        choice_s, cpu0 = time.time() - start, time.process_time()
+        choice_s, cpu0, wait0 = time.time() - start, time.process_time(), run_queue_wait_s()
     else:
         prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True, size=size, device=device,
                                       task=task)
@@ -228,7 +230,8 @@ def adapt(
         manifest_extra={"model": prep.describe(), "data": data, "command": "adapt", "choice": asdict(choice)},
     )
     trained = time.time()
-    cpu_share = (time.process_time() - cpu0) / max(trained - start - choice_s, 1e-6) / available_cores()
+    cpu_share = (time.process_time() - cpu0) / max(trained - start - choice_s, 1e-6) / training_threads()
+    cpu_wait = cpu_wait_share(wait0, trained - start - choice_s, training_threads())
     plot_curve(result.loss_curve, run_dir / "curve.png",
                f"{choice.model_name} on {task.name[:40]}: val acc {result.val_accuracy:.3f}")
     manifest.update(prep.summary(result, regime, start, strategy=strategy,
@@ -239,10 +242,10 @@ def adapt(
         # A run that continued a probe's weights is not a one-shot run of its regime: recorded apart.
         manifest["run_id"] = record_run(mm, task, prep, regime, result, choice.model_name,
                                         PROBED_STRATEGY if plan is not None else strategy, seed, run_dir, measured,
-                                        choice_s, cpu_share, setup)
+                                        choice_s, cpu_share, setup, cpu_wait)
     elif learn:  # practice: recorded like every run, but no predictor learns here (it never loaded one)
         manifest["run_id"] = st.append(run_record(task, task_features, rec, prep, regime, result, strategy, seed,
-                                                  run_dir, choice_s, cpu_share))
+                                                  run_dir, choice_s, cpu_share, cpu_wait=cpu_wait))
     manifest["post_s"] = {"reserved": round(post_reserve, 3), "took": round(time.time() - trained, 3)}
     manifest["elapsed_s"] = round(time.time() - start, 3)
     add_to_run_manifest(run_dir, manifest)

@@ -235,7 +235,8 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                 extra={**r["extra"], "time_model_epochs": planned_epochs, "machine": r["machine"],
                        "collect": {"seed": config.seed, "index": i, "task_index": i // rpt},
                        "threads": r["threads"], "input_size": r["input_size"], "family": family_of(r["task_spec"]),
-                       "cpu_share": r["cpu_share"], "loadavg": r["loadavg"], "speed_probe_ms": r.get("speed_probe_ms"),
+                       "cpu_share": r["cpu_share"], "cpu_wait": r.get("cpu_wait"), "loadavg": r["loadavg"],
+                       "speed_probe_ms": r.get("speed_probe_ms"),
                        **where, **config.extra},
             )
             finish(i, record)

@@ -13,7 +13,7 @@ import numpy as np
 
 from nasoa.core.figures import figure, save_png
 from nasoa.core.profile import speed_probe_ms, speed_probe_reading
-from nasoa.core.runtime import atomic_write_json, cpu_model, machine, versions
+from nasoa.core.runtime import atomic_write_json, cpu_model, machine, training_threads, versions
 from nasoa.meta.descriptors import descriptor
 from nasoa.meta.features import task_id
 from nasoa.meta.store import RunRecord
@@ -33,13 +33,16 @@ POST_RESERVE_MIN_S = 0.3
 
 def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep, regime, result, strategy: str,
                seed: int, run_dir: Path | None, choice_s: float = 0.0, cpu_share: float | None = None,
-               transfer: dict[str, Any] | None = None):
+               transfer: dict[str, Any] | None = None, cpu_wait: float | None = None):
     """The finished run as the experience store keeps it (a :class:`nasoa.meta.store.RunRecord`).
     ``choice_s``: the seconds of the budget spent before the chosen member was prepared (``nasoa
     adapt``'s loading and scoring); the time model learns its overheads from the rest only.
     ``cpu_share``: the CPU the process got per wall second and thread while it prepared and trained
     the member (below :data:`nasoa.meta.timing.MIN_CPU_SHARE` the step time measures contention, and
-    the time model leaves the run out). ``extra.input_size``: the side it ran at (the member's
+    the time model leaves the run out). ``cpu_wait``: the share of its thread-time it waited for a
+    core (:func:`nasoa.core.runtime.cpu_wait_share`), which judges contention where recorded: a run on
+    several threads gets well under one core per thread without any other work.
+    ``extra.input_size``: the side it ran at (the member's
     descriptor keeps the side it was profiled at; the time model scales between them).
     ``transfer``: the set-up's scoring (:func:`nasoa.app.setup_budget.setup_features`'s info), kept
     as ``extra.transfer`` for the cost model."""
@@ -47,9 +50,11 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
     extra = {"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
              "step_ms": result.step_ms, "batch_size": min(regime.batch_size, prep.task.num_train),
              "predicted_s": result.predicted_s, "train_accuracy": result.train_accuracy, "machine": machine(),
-             "input_size": prep.size, "choice_s": round(float(choice_s), 3)}
+             "input_size": prep.size, "choice_s": round(float(choice_s), 3), "threads": training_threads()}
     if cpu_share is not None:
         extra["cpu_share"] = round(float(cpu_share), 3)
+    if cpu_wait is not None:
+        extra["cpu_wait"] = round(float(cpu_wait), 3)
     probe = speed_probe_ms(measure=False)  # measured when the time model was calibrated
     if probe is not None:
         extra["speed_probe_ms"] = probe  # the median of this boot's recent readings
@@ -71,13 +76,14 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
 
 def record_run(mm, task, prep, regime, result, model_name: str, strategy: str, seed: int,
                run_dir: Path | None, features: dict[str, Any] | None = None, choice_s: float = 0.0,
-               cpu_share: float | None = None, transfer: dict[str, Any] | None = None) -> int | None:
+               cpu_share: float | None = None, transfer: dict[str, Any] | None = None,
+               cpu_wait: float | None = None) -> int | None:
     """Append the finished run to the experience store and update the predictor online; the task's
     ``features``: those measured for its choice (never imputed ones; default: read from the store's cache)."""
     feats = features if features is not None else mm.task_features(task)
     rec = next(r for r in mm.records if r["name"] == model_name)
     return mm.learn(run_record(task, feats, rec, prep, regime, result, strategy, seed, run_dir, choice_s, cpu_share,
-                               transfer))
+                               transfer, cpu_wait))
 
 
 def plot_curve(loss_curve: list[tuple[int, float]], path: Path, title: str) -> None:

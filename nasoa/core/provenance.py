@@ -22,7 +22,8 @@ __all__ = ["provenance", "git_commit", "accelerator", "ENV_KEYS"]
 
 _REPO = Path(__file__).resolve().parents[2]  # nasoa/core/provenance.py -> the checkout
 # Environment variables that change which code runs or how many threads it gets.
-ENV_KEYS = ("NASOA_KERNELS", "NASOA_THREADS", "TRITON_INTERPRET", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")
+ENV_KEYS = ("NASOA_KERNELS", "NASOA_THREADS", "TRITON_INTERPRET", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
+            "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> str | None:

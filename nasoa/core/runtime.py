@@ -128,6 +128,37 @@ def available_cores() -> int:
     return max(1, min(n, int(given))) if given.isdigit() and int(given) > 0 else n
 
 
+def run_queue_wait_s() -> float | None:
+    """Seconds this process's threads have spent runnable but waiting for a core (Linux's
+    ``/proc/self/task/*/schedstat``, second field), summed over its live threads; None where the
+    kernel does not report it. The difference over a run, per wall second and thread, is how much
+    other work took the cores from it: unlike the CPU time it got, it stays near 0 for a run on
+    several threads that simply does not keep them all busy. (psutil does not expose it.)"""
+    total, seen = 0, False
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as fh:
+                fields = fh.read().split()
+            total += int(fields[1])
+            seen = True
+        except (OSError, IndexError, ValueError):  # a thread that ended meanwhile, or no schedstat
+            continue
+    return total / 1e9 if seen else None
+
+
+def cpu_wait_share(wait0: float | None, wall_s: float, threads: int) -> float | None:
+    """The share of its thread-time a run spent waiting for a core, since :func:`run_queue_wait_s`
+    read ``wait0``: 0 on cores of its own, about 0.5 for one thread sharing its core with another."""
+    now = run_queue_wait_s()
+    if wait0 is None or now is None or wall_s <= 0:
+        return None
+    return max(0.0, now - wait0) / wall_s / max(int(threads), 1)
+
+
 def busy_note() -> str:
     """``"; this machine is busy (load average 6.8 on 2 cores)"`` when more runs than it has
     cores (the 1-minute load average over 1.25 per core), else ``""``: why a phase that is quick
@@ -142,11 +173,55 @@ def busy_note() -> str:
     return f"; this machine is busy (load average {load:.1f} on {cores} core{'s' if cores > 1 else ''})"
 
 
+def other_runnable() -> int | None:
+    """How many threads of other work are running or ready to run right now (Linux's
+    ``/proc/loadavg`` count of runnable tasks, the least of a few readings 5 ms apart, less the
+    reading thread itself); None where the kernel does not say. The 1-minute load average lags a
+    minute behind: a second process that started a second ago must count."""
+    counts = []
+    for i in range(5):
+        try:
+            with open("/proc/loadavg") as fh:
+                counts.append(int(fh.read().split()[3].split("/")[0]))
+        except (OSError, IndexError, ValueError):
+            return None
+        if i < 4:
+            time.sleep(0.005)
+    return max(0, min(counts) - 1)
+
+
+_TRAINING_THREADS: dict[int, int] = {}  # cores this process may use -> threads chosen
+
+
+def training_threads(refresh: bool = False) -> int:
+    """The threads this process trains on: every core it may use (:func:`available_cores`), less
+    those other work is running on when it is first asked, or asked with ``refresh`` (what a run
+    does as it starts: a long-lived process, a stream of adapts, looks again at each run). The same
+    number until then, so that the time model plans with the threads the run trains on
+    (:mod:`nasoa.meta.timing`); each run records it.
+
+    Why not always every core: nasoa lets OpenMP's idle threads spin briefly between a step's many
+    small operators (``GOMP_SPINCOUNT``, set in :mod:`nasoa`), which makes two threads 1.4-2x
+    faster than sleeping at once, but two processes that each run two spinning threads on two
+    cores slow each other down 1.5x or more (bench/results/threads-20261204/). A process that
+    starts while another trains takes the cores left free (one at least); one thread never waits
+    for a team."""
+    n = available_cores()
+    if refresh or n not in _TRAINING_THREADS:
+        others = other_runnable() if n > 1 else 0
+        # Other work runs on the machine's cores outside this process's share first (another Ray
+        # worker, another pinned process); only what is left over competes for its own.
+        competing = max(0, (others or 0) - max(0, (os.cpu_count() or n) - n))
+        _TRAINING_THREADS[n] = max(1, n - competing)
+    return _TRAINING_THREADS[n]
+
+
 def configure_torch_threads() -> int:
-    """Use every core this process may run on (torch's default can be lower in containers)."""
+    """Train on :func:`training_threads` threads (torch's default can be lower in containers, and
+    higher than what is free)."""
     import torch  # lazy: torch; the CLI imports this module at start-up
 
-    n = available_cores()
+    n = training_threads()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
