@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -68,7 +69,18 @@ def connect(path: str | os.PathLike, timeout_s: float = BUSY_TIMEOUT_S) -> sqlit
     FULL``, foreign keys on."""
     con = sqlite3.connect(str(path), timeout=timeout_s, isolation_level=None)
     con.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-    mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    # Switching a new file to WAL needs it to itself, and SQLite answers "locked" at once there
+    # rather than through the busy timeout: two processes creating one store together failed 5
+    # times in 15. So the switch waits here, up to the same timeout.
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as e:
+            if not ("locked" in str(e) or "busy" in str(e)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
     if str(mode).lower() != "wal":  # e.g. a file system without shared memory: rollback journal still works
         con.execute("PRAGMA journal_mode = DELETE")
     con.execute("PRAGMA synchronous = FULL")
