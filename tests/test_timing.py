@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from nasoa.core.deadline import margin_s
-from nasoa.core.runtime import cpu_wait_share, run_queue_wait_s
+from nasoa.core.runtime import CpuMeter, cpu_wait_share, run_queue_wait_s
 from nasoa.core.runtime import other_runnable as runtime_other
 from nasoa.meta.candidates import Grid, enumerate_candidates
 from nasoa.meta.descriptors import MemberTable, descriptor
@@ -458,18 +458,21 @@ def test_the_speed_probe_reports_the_median_of_this_boot_s_recent_readings(monke
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or run_queue_wait_s() is None,
                     reason="the kernel does not report run-queue waits")
-def test_the_wait_share_reads_a_core_shared_with_another_process_and_not_an_idle_one():
+def test_the_cpu_meter_tells_a_core_shared_with_another_process_from_an_idle_one_and_from_a_sleeping_run():
     def burn(seconds):
-        wait0, t0 = run_queue_wait_s(), time.time()
+        meter, t0 = CpuMeter(), time.time()
         while time.time() - t0 < seconds:
             sum(range(1000))
-        return cpu_wait_share(wait0, time.time() - t0, 1)
+        return meter.read(1)
 
     before = os.sched_getaffinity(0)
     core = min(before)
     os.sched_setaffinity(0, {core})
     try:
         alone = burn(0.6)
+        meter = CpuMeter()
+        time.sleep(0.4)
+        asleep = meter.read(1)
         spin = f"import os,time; os.sched_setaffinity(0, {{{core}}}); t=time.time()\nwhile time.time()-t < 5: pass"
         rival = subprocess.Popen([sys.executable, "-c", spin])
         try:
@@ -480,7 +483,15 @@ def test_the_wait_share_reads_a_core_shared_with_another_process_and_not_an_idle
             rival.wait()
     finally:
         os.sched_setaffinity(0, before)
-    assert alone < 0.2 and shared > 0.3  # about 0.5: the two take turns on the core
+    assert alone[1] < 0.2 and alone[0] > 0.6  # its core to itself: no wait, busy all along
+    assert asleep[0] < 0.2 and asleep[1] < 0.2  # idle, not held back: neither CPU nor wait
+    assert shared[1] > 0.3 and shared[0] < 0.75  # about 0.5 each: the two take turns on the core
+    # the meter's wait is cpu_wait_share's reading over the same span
+    wait0, t0 = run_queue_wait_s(), time.time()
+    m = CpuMeter()
+    time.sleep(0.05)
+    end = time.time()
+    assert m.read(1, end=end)[1] == pytest.approx(cpu_wait_share(wait0, end - t0, 1), abs=0.05)
 
 
 def test_a_run_trains_on_the_cores_other_work_leaves_free_and_keeps_that_number_until_it_looks_again(monkeypatch):

@@ -53,8 +53,7 @@ from nasoa.core.data import load_task
 from nasoa.core.deadline import margin_s
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
 from nasoa.core.profile import speed_probe_ms, speed_probe_reading
-from nasoa.core.runtime import (atomic_write_json, check_min_budget, cpu_wait_share, deadline_guard, run_queue_wait_s,
-                                training_threads)
+from nasoa.core.runtime import CpuMeter, atomic_write_json, check_min_budget, deadline_guard, training_threads
 from nasoa.core.train import Regime, finetune
 from nasoa.meta.candidates import candidate_side
 from nasoa.meta.features import TRANSFER_IMAGES, cached_task_features, save_task_features
@@ -214,10 +213,10 @@ def adapt(
     size = choice.input_size or int(rec.get("input_size") or 32)
     post_reserve = post_reserve_s(st)
     choice_s = time.time() - start  # what the time model's overheads are learned without (run_record)
-    cpu0, wait0 = time.process_time(), run_queue_wait_s()
+    meter = CpuMeter()  # the CPU and core waits of the run, for the time model (run_record)
     if plan is not None:  # try the candidates in a slice each; the winner goes on with its weights
         choice, rec, prep = _run_probes(mm, task, data, plan, seed, device, learn, manifest, measured)
-        choice_s, cpu0, wait0 = time.time() - start, time.process_time(), run_queue_wait_s()
+        choice_s, meter = time.time() - start, CpuMeter()
     else:
         prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True, size=size, device=device,
                                       task=task)
@@ -230,8 +229,7 @@ def adapt(
         manifest_extra={"model": prep.describe(), "data": data, "command": "adapt", "choice": asdict(choice)},
     )
     trained = time.time()
-    cpu_share = (time.process_time() - cpu0) / max(trained - start - choice_s, 1e-6) / training_threads()
-    cpu_wait = cpu_wait_share(wait0, trained - start - choice_s, training_threads())
+    cpu_share, cpu_wait = meter.read(training_threads(), end=trained)
     plot_curve(result.loss_curve, run_dir / "curve.png",
                f"{choice.model_name} on {task.name[:40]}: val acc {result.val_accuracy:.3f}")
     manifest.update(prep.summary(result, regime, start, strategy=strategy,

@@ -18,7 +18,7 @@ from nasoa.app.transfer import penultimate_features
 from nasoa.app.workflow import prepare_model_and_task
 from nasoa.core.data import load_task
 from nasoa.core.profile import speed_probe_ms
-from nasoa.core.runtime import cpu_wait_share, machine, run_queue_wait_s, training_threads, versions
+from nasoa.core.runtime import CpuMeter, machine, training_threads, versions
 from nasoa.core.train import BudgetTooSmallError, Regime, finetune
 from nasoa.meta.features import cached_task_features
 
@@ -61,7 +61,7 @@ def collect_run_job(spec: str, rec: dict[str, Any], model_name: str, regime: dic
     model rescales the run's step time by on another machine."""
     probe = speed_probe_ms(max_age_s=0.0)  # at each run: its own conditions
     start = time.time()
-    cpu0, wait0 = time.process_time(), run_queue_wait_s()
+    meter = CpuMeter()
     task = _load(spec)
     reg = Regime.from_dict(regime)
     threads = training_threads(refresh=True)  # the cores free for this run now
@@ -73,17 +73,14 @@ def collect_run_job(spec: str, rec: dict[str, Any], model_name: str, regime: dic
                           std=tuple(rec.get("std", prep.std)), hflip=prep.hflip, progress=False)
     except BudgetTooSmallError as e:
         return {"skip": str(e)}
-    # The CPU this process got per wall second over the run, per thread it may use: well below 1
-    # on one thread means the run shared its core with other work, so its accuracy understates the
-    # budget. On several threads the share of thread-time it waited for a core says so instead.
+    # A run that shared its cores with other work: its accuracy understates the budget (CpuMeter).
     wall = max(time.time() - start, 1e-6)
-    cpu_share = round((time.process_time() - cpu0) / wall / max(threads, 1), 3)
-    cpu_wait = cpu_wait_share(wait0, wall, threads)
+    cpu_share, cpu_wait = meter.read(threads)
     return {
         "model_name": rec["name"], "task_spec": task.name, "regime": reg.to_dict(), "val_accuracy": result.val_accuracy,
         "elapsed_s": result.elapsed_s, "diverged": result.diverged, "stop_reason": result.stop_reason,
         "seed": run_seed, "versions": versions(), "machine": machine(), "threads": threads, "input_size": prep.size,
-        "cpu_share": cpu_share, "cpu_wait": None if cpu_wait is None else round(cpu_wait, 3),
+        "cpu_share": round(cpu_share, 3), "cpu_wait": None if cpu_wait is None else round(cpu_wait, 3),
         "loadavg": round(os.getloadavg()[0], 2), "wall_s": wall, "speed_probe_ms": probe,
         "extra": {"steps": result.steps, "epochs": result.epochs, "planned_steps": result.planned_steps,
                   "step_ms": result.step_ms, "batch_size": min(reg.batch_size, task.num_train),

@@ -159,6 +159,26 @@ def cpu_wait_share(wait0: float | None, wall_s: float, threads: int) -> float | 
     return max(0.0, now - wait0) / wall_s / max(int(threads), 1)
 
 
+class CpuMeter:
+    """What a run got of the machine from :meth:`start` to :meth:`read`: the CPU time it got per
+    wall second and thread (``cpu_share``: well below 1 on one thread means it shared its core) and
+    the share of its thread-time it waited for a core (``cpu_wait``, :func:`cpu_wait_share`: what
+    says so on several threads, which a run alone need not keep busy). One measurement for every
+    caller (adapt, collection jobs), so that the time model judges their runs alike."""
+
+    __slots__ = ("cpu0", "wait0", "t0")
+
+    def __init__(self) -> None:
+        self.cpu0, self.wait0, self.t0 = time.process_time(), run_queue_wait_s(), time.time()
+
+    def read(self, threads: int, end: float | None = None) -> tuple[float, float | None]:
+        """``(cpu_share, cpu_wait)`` from the start to ``end`` (``time.time()``; default now);
+        ``cpu_wait`` None where the kernel does not report waits."""
+        wall = max((time.time() if end is None else end) - self.t0, 1e-6)
+        share = (time.process_time() - self.cpu0) / wall / max(int(threads), 1)
+        return share, cpu_wait_share(self.wait0, wall, threads)
+
+
 def busy_note() -> str:
     """``"; this machine is busy (load average 6.8 on 2 cores)"`` when more runs than it has
     cores (the 1-minute load average over 1.25 per core), else ``""``: why a phase that is quick
