@@ -212,11 +212,10 @@ def adapt(
         rec = zoo_record(choice.model_name)
     size = choice.input_size or int(rec.get("input_size") or 32)
     post_reserve = post_reserve_s(st)
-    choice_s = time.time() - start  # what the time model's overheads are learned without (run_record)
     meter = CpuMeter()  # the CPU and core waits of the run, for the time model (run_record)
     if plan is not None:  # try the candidates in a slice each; the winner goes on with its weights
         choice, rec, prep = _run_probes(mm, task, data, plan, seed, device, learn, manifest, measured)
-        choice_s, meter = time.time() - start, CpuMeter()
+        meter = CpuMeter()
     else:
         prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True, size=size, device=device,
                                       task=task)
@@ -229,6 +228,7 @@ def adapt(
         manifest_extra={"model": prep.describe(), "data": data, "command": "adapt", "choice": asdict(choice)},
     )
     trained = time.time()
+    choice_s = meter.t0 - start  # what the time model's overheads are learned without (run_record)
     cpu_share, cpu_wait = meter.read(training_threads(), end=trained)
     plot_curve(result.loss_curve, run_dir / "curve.png",
                f"{choice.model_name} on {task.name[:40]}: val acc {result.val_accuracy:.3f}")

@@ -60,8 +60,8 @@ def collect_run_job(spec: str, rec: dict[str, Any], model_name: str, regime: dic
     (:func:`nasoa.core.profile.speed_probe_ms`, measured before the budget starts), which the time
     model rescales the run's step time by on another machine."""
     probe = speed_probe_ms(max_age_s=0.0)  # at each run: its own conditions
-    start = time.time()
     meter = CpuMeter()
+    start = meter.t0  # the budget and the CPU measurement start together
     task = _load(spec)
     reg = Regime.from_dict(regime)
     threads = training_threads(refresh=True)  # the cores free for this run now
