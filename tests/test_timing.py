@@ -108,6 +108,20 @@ def test_other_machines_and_contended_runs_are_ignored_other_thread_counts_scale
     assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(300.0, rel=0.06)
 
 
+def test_runs_at_two_thread_counts_teach_what_a_second_thread_is_worth():
+    # Every member measured a second thread as 1.33x faster (slope log2(0.75) = -0.415), not the
+    # prior's 1.62x: the slope moves to it, and a member that ran on one thread only follows it.
+    zoo = ZOO + [{"name": "unseen", "train_step_ms": {"0": 50.0}, "train_step_batch": 64, "input_size": 32}]
+    runs = (_runs("fast", 0, 20.0, 40, threads=1) + _runs("fast", 0, 15.0, 40, threads=2)
+            + _runs("slow", 0, 100.0, 40, threads=1) + _runs("slow", 0, 75.0, 40, threads=2)
+            + _runs("unseen", 0, 50.0, 40, threads=1))
+    recs, info = calibrate_records(zoo, runs, cpu="X", threads=2)
+    assert -0.5 < info["slopes"]["threads"] < -0.35
+    assert _by_name(recs)["fast"]["train_step_ms"]["0"] == pytest.approx(15.0, rel=0.05)
+    assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(75.0, rel=0.05)
+    assert _by_name(recs)["unseen"]["train_step_ms"]["0"] == pytest.approx(37.5, rel=0.08)  # the prior: 30.8
+
+
 def test_runs_that_recorded_their_wait_for_a_core_are_judged_by_it_not_by_their_cpu_share():
     # A run on two threads that got 0.68 of a core per thread on an idle machine (a step's serial
     # parts leave the other thread idle) but never waited for a core measured the machine: it enters.
