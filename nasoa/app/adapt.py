@@ -212,11 +212,11 @@ def adapt(
         rec = zoo_record(choice.model_name)
     size = choice.input_size or int(rec.get("input_size") or 32)
     post_reserve = post_reserve_s(st)
-    meter = CpuMeter()  # the CPU and core waits of the run, for the time model (run_record)
     if plan is not None:  # try the candidates in a slice each; the winner goes on with its weights
         choice, rec, prep = _run_probes(mm, task, data, plan, seed, device, learn, manifest, measured)
-        meter = CpuMeter()
+        meter = CpuMeter()  # the CPU and core waits of the run, for the time model (run_record)
     else:
+        meter = CpuMeter()
         prep = prepare_model_and_task(data, choice.model_name, seed=seed, pretrained=True, size=size, device=device,
                                       task=task)
     regime = Regime.from_dict({**choice.regime, "epochs": None})
