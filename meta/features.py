@@ -12,8 +12,10 @@ or a new hyperparameter is new keys and values, not new code:
 * the model descriptor (``model_*``, from the zoo registry: :mod:`nasoa.meta.descriptors`);
 * the regime (``lr_log10``, ``frozen_stages``, ``frozen_frac``, ``schedule``, ``optimizer``,
   ``batch_size``);
-* the budget (``budget_s``, ``budget_log``) and what the time model derives from it for this
-  member and machine: ``step_ms``, ``planned_epochs``, ``images_seen``.
+* what the budget buys this member on this machine, as the time model derives it:
+  ``planned_epochs`` and ``images_seen``. The seconds themselves (``budget_s``, kept in every frame
+  as the decision's context, :data:`CONTEXT_COLUMNS`) and the step time (``step_ms``, a column of
+  candidates and runs) are not learned from: they depend on the machine and threads a run had.
 
 :func:`derive` computes the regime and budget columns with polars expressions, for stored runs
 (:func:`training_frame`) and for the thousands of candidates a recommendation scores
@@ -49,6 +51,7 @@ __all__ = [
     "MODEL_PREFIX",
     "REGIME_FEATURES",
     "BUDGET_FEATURES",
+    "CONTEXT_COLUMNS",
     "MONOTONE_FEATURES",
     "task_id",
     "task_meta_features",
@@ -68,7 +71,18 @@ __all__ = [
 TASK_PREFIX = "task_"
 MODEL_PREFIX = "model_"
 REGIME_FEATURES = ("lr_log10", "frozen_stages", "frozen_frac", "schedule", "optimizer", "batch_size")
-BUDGET_FEATURES = ("budget_s", "budget_log", "step_ms", "planned_epochs", "images_seen")
+# What a regime's budget buys, in units every machine shares: the epochs and images it trains on. The
+# seconds (``budget_s``, its log) and the measured step time are left out: the same regime buys the
+# same epochs on a machine twice as fast in half the seconds, a second thread makes every step 1.33x
+# faster here, and a GPU makes it 10-100x faster, so as features they told the trees the machine and
+# its load, and on a new machine they fell outside everything learned (a GPU's step time below every
+# CPU run's). What a run reaches depends on what it trained on (these two and the member, whose
+# descriptors include its profiled step times). Leaving one family out (4,407 runs, seeds 0-5,
+# bench/results/meta-eval-20261204d/): the regret per decision fell at every seed, per task it held.
+BUDGET_FEATURES = ("planned_epochs", "images_seen")
+# Kept beside the features in every frame and never learned from (predictors.schema.RESERVED): the
+# budget of the decision a run answers; evaluation reads a decision as a task at one budget.
+CONTEXT_COLUMNS = ("budget_s",)
 TRANSFER_FEATURES = ("logme", "logme_gap", "knn", "knn_gap")
 # Runs that continued another run's weights (adapt's probe winners): recorded, never learned from.
 CONTINUED_STRATEGIES = frozenset({"nasoa-probed"})
@@ -87,7 +101,7 @@ TIME_TERM_COLUMNS = ("_step_batch_exp", "_step_size_exp", "_setup_s", "_eval_fac
 # from 4.6 to 4.3 points.
 # ``cell_rel`` / ``cell_fail``: the LightGBM back-end's regime prior (how a regime did on other
 # tasks, nasoa.meta.predictors.regime_prior), added by the predictor, not by training_frame.
-MONOTONE_FEATURES = ("budget_s", "budget_log", "planned_epochs", "images_seen", "knn", "logme", "cell_rel")
+MONOTONE_FEATURES = ("planned_epochs", "images_seen", "knn", "logme", "cell_rel")
 MONOTONE_DECREASING = ("knn_gap", "logme_gap", "cell_fail")
 
 
@@ -328,7 +342,6 @@ def derive(frame: pl.DataFrame, time_model: TimeModel) -> pl.DataFrame:
         (pl.col("lr").cast(pl.Float64).log10()).alias("lr_log10"),
         (pl.col("frozen_stages").cast(pl.Float64) / pl.col("model_num_stages").cast(pl.Float64).clip(lower_bound=1.0))
         .alias("frozen_frac"),
-        budget.log().alias("budget_log"),
         step_ms.alias("step_ms"),
         epochs.alias("planned_epochs"),
         (epochs * n).alias("images_seen"),
@@ -341,9 +354,10 @@ def derive(frame: pl.DataFrame, time_model: TimeModel) -> pl.DataFrame:
 
 
 def feature_columns(frame: pl.DataFrame | Iterable[str]) -> list[str]:
-    """The columns a predictor learns from: task, model, regime, budget and transfer features."""
+    """The columns a predictor is given: the task, model, regime, budget and transfer features it
+    learns from, and the decision's budget (:data:`CONTEXT_COLUMNS`), which it never learns from."""
     cols = frame.columns if hasattr(frame, "columns") else list(frame)
-    named = set(REGIME_FEATURES) | set(BUDGET_FEATURES) | set(TRANSFER_FEATURES)
+    named = set(REGIME_FEATURES) | set(BUDGET_FEATURES) | set(TRANSFER_FEATURES) | set(CONTEXT_COLUMNS)
     return [c for c in cols if c.startswith(TASK_PREFIX) or c.startswith(MODEL_PREFIX) or c in named]
 
 

@@ -66,6 +66,10 @@ __all__ = ["MetaModel", "default_model_dir", "saved_grid", "DEFAULT_ONLINE"]
 # Chosen by the prequential comparison in the module docstring.
 DEFAULT_ONLINE = "blend"
 MODEL_FORMAT = "nasoa.meta.metamodel"
+# 2: the predictor no longer learns from the budget's seconds and the step time (nasoa.meta.features.
+# BUDGET_FEATURES). A snapshot of an older version learned features that are no longer given (it
+# would read them as missing), so :meth:`MetaModel.load` refits its store instead of loading it.
+MODEL_FORMAT_VERSION = 2
 # A backlog of more new runs than this is learned in one update (``learn_many``) rather than run by run.
 CATCH_UP_BULK = 25
 
@@ -185,6 +189,7 @@ class MetaModel:
         st = _open_store(store)
         mdir = Path(model_dir) if model_dir is not None else default_model_dir(st.path)
         meta_file = mdir / "metamodel.json"
+        doc, predictor = None, None
         if meta_file.exists():
             for attempt in (0, 1):
                 try:
@@ -193,12 +198,15 @@ class MetaModel:
                     raise NasoaError(f"{meta_file} is unreadable ({e}); refit with `nasoa meta fit`") from None
                 if doc.get("format") != MODEL_FORMAT:
                     raise NasoaError(f"{meta_file} is not a nasoa meta-model; refit with `nasoa meta fit`")
+                if int(doc.get("format_version", 1)) < MODEL_FORMAT_VERSION:
+                    break  # it learned features no longer given: the store is refitted below
                 try:
                     predictor = load_predictor(mdir / doc.get("predictor", "predictor"))
                     break
                 except NasoaError:
                     if attempt:  # a writer replaced the snapshot twice while this read it: read the new one
                         raise
+        if doc is not None and predictor is not None:
             mm = cls(predictor, zoo=zoo, store=st, grid=Grid.from_dict(doc["grid"]),
                      time_model=TimeModel.from_dict({**doc["time_model"], "machine_factor": machine_factor()}),
                      backend=doc["backend"],
@@ -245,7 +253,8 @@ class MetaModel:
         name = f"predictor-{uuid.uuid4().hex[:12]}"
         self.predictor.save(d / name)
         atomic_write_json(d / "metamodel.json", {
-            "format": MODEL_FORMAT, "format_version": 1, "created": utc_now(), "backend": self.backend,
+            "format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "created": utc_now(),
+            "backend": self.backend,
             "seed": self.seed, "grid": self.grid.to_dict(), "time_model": self.time_model.to_dict(),
             "last_run_id": self.last_run_id, "runs_learned": self.predictor.n_seen, "predictor": name,
             "store": str(self.store.path) if self.store is not None else None, "selection": self.selection,

@@ -98,7 +98,8 @@ def test_candidates_grid_time_model_and_budget_error():
     every = enumerate_candidates(members, task, 1e6)
     assert every.height == 3 * 5 * 4 * 2 * 2
     assert set(feature_columns(every)) >= {"lr_log10", "planned_epochs", "images_seen", "logme", "model_name",
-                                           "task_num_train", "budget_log", "frozen_frac"}
+                                           "task_num_train", "budget_s", "frozen_frac"}
+    assert "step_ms" in every.columns and "step_ms" not in feature_columns(every)  # shown, never learned
     assert every["logme"].null_count() == 0
     # more budget, more epochs; feasibility drops the slow regimes first
     need = every["_min_budget_s"]
@@ -132,10 +133,13 @@ def test_predictor_check_suite(backend, check, request):
     if backend == "river" and check in learning:
         # A known weakness, kept visible (strict: a river that learns turns this into a failure to
         # remove the mark). On the check frame (nasoa.meta.synthetic's runs through the feature
-        # pipeline) the forest reaches a within-task Spearman of 0.14-0.41 over seeds 1-5 (LightGBM
-        # 0.63-0.85, the task-blind baseline 0.32), and 40 tasks do not beat 3. With the checks'
-        # former private function it passed at seed 1 only (0.66; seeds 2-5: 0.34-0.56).
-        request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError,
+        # pipeline) the forest reaches a within-task Spearman of 0.14-0.45 over seeds 1-5 (LightGBM
+        # 0.63-0.85, the task-blind baseline 0.32), and 40 tasks do not beat 3. Since the budget's
+        # seconds are no longer features (format 2) the 3-task forest of seed 2, the more-data
+        # check's, ranks every run alike (Spearman 0 against 0.27 with 40 tasks; seeds 1, 3-5: 0.28-0.57
+        # against 0.21-0.51), so that check passes by luck: not strict.
+        strict = check is checks.check_learns_synthetic
+        request.applymarker(pytest.mark.xfail(strict=strict, raises=AssertionError,
                                               reason="river's forest does not learn the synthetic function"))
     check(lambda seed: make_predictor(backend, seed))
 
@@ -146,9 +150,27 @@ def test_lgbm_is_monotone_in_budget_and_saves_text():
     row = checks.synthetic_frame(1, rows_per_task=1, seed=9).drop("y", "group").to_dicts()[0]
     preds = []
     for b in (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 600.0):
-        preds.append(p.predict_one(row | {"budget_s": b, "budget_log": math.log(b), "planned_epochs": b / 5}))
+        preds.append(p.predict_one(row | {"budget_s": b, "planned_epochs": b / 5, "images_seen": b * 100}))
     assert all(b >= a - 1e-12 for a, b in zip(preds, preds[1:])), preds
     assert p.feature_importances() and abs(sum(p.feature_importances().values()) - 1) < 1e-9
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_a_machine_twice_as_fast_at_half_the_budget_gets_the_same_prediction(backend):
+    """What a run reaches depends on the epochs and images it trains on, not on the seconds or the
+    machine that bought them: the budget in seconds and the step time are given with every row but
+    learned by no back-end (they told the trees the machine, and a GPU's fell outside all of them)."""
+    frame = checks.synthetic_frame(20, seed=9)
+    assert "budget_s" in frame.columns and not {"budget_log", "step_ms"} & set(frame.columns)
+    p = make_predictor(backend, 0)
+    p.learn_many(frame)
+    test = checks.synthetic_frame(3, seed=9, task_offset=100).drop("y", "group")
+    faster = test.with_columns(pl.col("budget_s") / 2, step_ms=pl.lit(1.0))  # and a step time never seen
+    assert np.array_equal(p.predict_many(test), p.predict_many(faster))
+    row = test.to_dicts()[0]
+    assert p.predict_one(row) == p.predict_one(row | {"budget_s": row["budget_s"] * 10, "step_ms": 0.5})
+    if hasattr(p, "feature_importances") and p.feature_importances():
+        assert not {"budget_s", "budget_log", "step_ms"} & set(p.feature_importances())
 
 
 def test_lgbm_ranks_by_transferability_all_else_equal():
@@ -887,6 +909,31 @@ def test_a_format_1_snapshot_is_upgraded_once_on_load(tmp_path):
     assert not again.predictor.upgraded and again.predictor.online._log == first.predictor.online._log
     task = json.loads(st.runs()["task_features"][0])
     assert again.recommend(task, 60, k=5).equals(first.recommend(task, 60, k=5))
+
+
+def test_a_snapshot_that_learned_retired_features_is_refitted_on_load(tmp_path, zoo):
+    """A model saved before format 2 learned the budget's seconds and the step time, which rows no
+    longer carry: loading it would read them as missing, so its store is fitted afresh (and saved)."""
+    from nasoa.meta.metamodel import MODEL_FORMAT_VERSION, MetaModel, default_model_dir
+
+    st = ExperienceStore(tmp_path / "s.sqlite")
+    st.append_many(synthetic.synthetic_runs(zoo, 8, 6, seed=3))
+    mm = MetaModel.fit(st, zoo=zoo, backend="lgbm-regressor")
+    mm.save(default_model_dir(st.path))
+    meta = default_model_dir(st.path) / "metamodel.json"
+    doc = json.loads(meta.read_text())
+    assert doc["format_version"] == MODEL_FORMAT_VERSION == 2
+    same = MetaModel.load(st, zoo=zoo)
+    assert json.loads(meta.read_text())["predictor"] == doc["predictor"]  # current: loaded as it is
+    meta.write_text(json.dumps(doc | {"format_version": 1}))
+    again = MetaModel.load(st, zoo=zoo)
+    now = json.loads(meta.read_text())
+    assert now["format_version"] == 2 and now["predictor"] != doc["predictor"]  # refitted and saved
+    task = json.loads(st.runs()["task_features"][0])
+    a, b = again.recommend(task, 60, k=5), same.recommend(task, 60, k=5)  # the same fit as before
+    shown = ("score", "predicted_accuracy", "uncertainty")
+    assert a.drop(*shown).equals(b.drop(*shown))
+    assert np.allclose(a["score"].to_numpy(), b["score"].to_numpy(), rtol=0, atol=1e-9)
 
 
 def _level_and_rank_world(seed):

@@ -17,7 +17,7 @@ from nasoa.core.runtime import CpuMeter, cpu_wait_share, run_queue_wait_s
 from nasoa.core.runtime import other_runnable as runtime_other
 from nasoa.meta.candidates import Grid, enumerate_candidates
 from nasoa.meta.descriptors import MemberTable, descriptor
-from nasoa.meta.features import TimeModel, row_features
+from nasoa.meta.features import TimeModel, _base_row, derive
 from nasoa.meta.timing import calibrate_records
 
 ZOO = [
@@ -58,6 +58,13 @@ def test_one_run_is_evidence_not_the_whole_truth():
     assert 12.0 < f < 36.0  # the run measured 4x the table: it moves toward it, not all the way
 
 
+def _step_ms(task: dict, member: dict, regime: dict, budget_s: float) -> float:
+    """The step time derive() plans for one regime (a column of candidates, not a learned feature)."""
+    import polars as pl
+
+    return float(derive(pl.DataFrame([_base_row(task, member, regime, budget_s)]), TimeModel())["step_ms"][0])
+
+
 def test_the_batch_exponent_is_learned_and_derive_uses_it():
     # Per-step cost grows as batch**0.7 here (fixed per-step costs), not linearly.
     runs = []
@@ -71,11 +78,11 @@ def test_the_batch_exponent_is_learned_and_derive_uses_it():
     assert slow["train_step_ms"]["0"] == pytest.approx(100.0, rel=0.05)
     task = {"task_num_train": 640.0, "task_num_val": 0.0}
     d = descriptor(slow)
-    at32 = row_features(task, d, {"frozen_stages": 0, "batch_size": 32}, 60.0)
-    assert at32["step_ms"] == pytest.approx(100.0 * 0.5 ** 0.7, rel=0.06)  # linear would say 50
+    at32 = _step_ms(task, d, {"frozen_stages": 0, "batch_size": 32}, 60.0)
+    assert at32 == pytest.approx(100.0 * 0.5 ** 0.7, rel=0.06)  # linear would say 50
     # Without calibration the linear default stands (the time model's own default).
-    plain = row_features(task, descriptor(ZOO[1]), {"frozen_stages": 0, "batch_size": 32}, 60.0)
-    assert plain["step_ms"] == pytest.approx(50.0)
+    plain = _step_ms(task, descriptor(ZOO[1]), {"frozen_stages": 0, "batch_size": 32}, 60.0)
+    assert plain == pytest.approx(50.0)
 
 
 def test_a_frozen_setting_never_run_moves_with_those_that_were():
@@ -344,7 +351,8 @@ def test_the_size_slope_is_learned_from_runs_at_several_sides():
 
 def test_a_stored_run_keeps_the_side_it_ran_at():
     """The training frame takes a run's side from its record (extra.input_size), not from the zoo's
-    descriptor that replaces its model features; its step time is what it measured."""
+    descriptor that replaces its model features; without its epochs, they are planned from the step
+    time it measured (not a learned feature since format 2: the machine's, not the regime's)."""
     from nasoa.meta.features import training_frame
 
     wide = descriptor(_sized_zoo()[1])
@@ -353,9 +361,13 @@ def test_a_stored_run_keeps_the_side_it_ran_at():
            "regime": {"lr": 0.01, "frozen_stages": 0, "batch_size": 64},
            "extra": {"input_size": 32, "step_ms_at_input_size": 55.0, "epochs": 20.0}}
     frame = training_frame([run], TimeModel(), {"wide": wide})
-    assert frame["model_input_size"][0] == 32.0 and frame["step_ms"][0] == 55.0
+    assert frame["model_input_size"][0] == 32.0 and frame["planned_epochs"][0] == 20.0
+    assert "step_ms" not in frame.columns
+    timed = [dict(run, extra={"input_size": 32, "step_ms": ms}) for ms in (55.0, 110.0)]
+    fast, slow = training_frame(timed, TimeModel(), {"wide": wide})["planned_epochs"].to_list()
+    assert 1.8 < fast / slow < 2.2  # half the measured step, about twice the epochs
     frame = training_frame([dict(run, extra={"epochs": 5.0})], TimeModel(), {"wide": wide})
-    assert frame["model_input_size"][0] == 64.0 and frame["step_ms"][0] == pytest.approx(200.0)
+    assert frame["model_input_size"][0] == 64.0 and frame["planned_epochs"][0] == 5.0
 
 
 def test_scoring_costs_measured_by_adapt_runs_set_each_members_per_image_cost():

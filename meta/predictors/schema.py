@@ -11,12 +11,16 @@ import numpy as np
 
 from nasoa.core.errors import NasoaError
 
+from ..features import CONTEXT_COLUMNS
+
 if TYPE_CHECKING:
     import polars as pl
 
 __all__ = ["RESERVED", "FeatureSchema"]
 
-RESERVED = frozenset({"y", "group", "id", "created", "task_id"})
+# Never features: targets, keys, and the decision's context (the budget in seconds: what it buys is
+# learned from planned_epochs and images_seen, the same on every machine).
+RESERVED = frozenset({"y", "group", "id", "created", "task_id", *CONTEXT_COLUMNS})
 
 
 def _clean(x: Mapping[str, Any]) -> dict[str, float | str]:
