@@ -61,7 +61,7 @@ from .timing import calibrated_zoo
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["MetaModel", "default_model_dir", "saved_grid", "DEFAULT_ONLINE"]
+__all__ = ["MetaModel", "default_model_dir", "saved_grid", "snapshot_is_current", "split_backend", "DEFAULT_ONLINE"]
 
 # Chosen by the prequential comparison in the module docstring.
 DEFAULT_ONLINE = "blend"
@@ -89,6 +89,25 @@ def saved_grid(model_dir: str | Path) -> Grid | None:
         return Grid.from_dict(json.loads((Path(model_dir) / "metamodel.json").read_text())["grid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def snapshot_is_current(model_dir: str | Path) -> bool:
+    """Whether ``model_dir`` holds a saved meta-model of this version's format (one of an older
+    format is refitted rather than loaded, :data:`MODEL_FORMAT_VERSION`)."""
+    try:
+        doc = json.loads((Path(model_dir) / "metamodel.json").read_text())
+        return doc.get("format") == MODEL_FORMAT and int(doc.get("format_version", 1)) >= MODEL_FORMAT_VERSION
+    except (OSError, ValueError, TypeError, AttributeError):
+        return False
+
+
+def split_backend(name: str) -> tuple[str, str | None]:
+    """A saved model's back-end name as (back-end, online combination):
+    ``combo-blend:lgbm-regressor`` -> (``lgbm-regressor``, ``blend``); ``lgbm-ranker`` -> (``lgbm-ranker``, None)."""
+    if name.startswith("combo-") and ":" in name:
+        online, base = name[len("combo-"):].split(":", 1)
+        return base, online
+    return name, None
 
 
 def _open_store(store: ExperienceStore | str | Path | None) -> ExperienceStore:
@@ -219,7 +238,13 @@ class MetaModel:
                 mm._save_cache(mdir)  # the next process starts from here (and from the current format)
             return mm
         if st.count():
-            mm = cls.fit(st, zoo=zoo, seed=seed, **kw)
+            if doc is not None and doc.get("backend"):  # an older format: refit it as it was made
+                backend, online = split_backend(str(doc["backend"]))
+                kw.setdefault("grid", saved_grid(mdir))
+                seed = int(doc.get("seed", seed))
+                mm = cls.fit(st, zoo=zoo, backend=backend, online=online, seed=seed, **kw)
+            else:
+                mm = cls.fit(st, zoo=zoo, seed=seed, **kw)
             if model_dir is None:
                 mm.snapshot_dir = mdir
                 mm._save_cache(mdir)  # fitted once per store, not once per process

@@ -918,7 +918,8 @@ def test_a_snapshot_that_learned_retired_features_is_refitted_on_load(tmp_path, 
 
     st = ExperienceStore(tmp_path / "s.sqlite")
     st.append_many(synthetic.synthetic_runs(zoo, 8, 6, seed=3))
-    mm = MetaModel.fit(st, zoo=zoo, backend="lgbm-regressor")
+    grid = Grid(lrs=(0.01, 0.1))
+    mm = MetaModel.fit(st, zoo=zoo, backend="lgbm-regressor", grid=grid, seed=4)
     mm.save(default_model_dir(st.path))
     meta = default_model_dir(st.path) / "metamodel.json"
     doc = json.loads(meta.read_text())
@@ -929,6 +930,7 @@ def test_a_snapshot_that_learned_retired_features_is_refitted_on_load(tmp_path, 
     again = MetaModel.load(st, zoo=zoo)
     now = json.loads(meta.read_text())
     assert now["format_version"] == 2 and now["predictor"] != doc["predictor"]  # refitted and saved
+    assert (again.backend, again.grid, again.seed) == (mm.backend, grid, 4)  # as it was made
     task = json.loads(st.runs()["task_features"][0])
     a, b = again.recommend(task, 60, k=5), same.recommend(task, 60, k=5)  # the same fit as before
     shown = ("score", "predicted_accuracy", "uncertainty")

@@ -119,6 +119,11 @@ def test_upgrade_adds_a_newer_ship_to_a_seeded_store_and_refits_with_its_grid(tm
     assert again["added"] == 0 and not again["refit"]
     _note_shipped_gap(tmp_path / "user.sqlite")
     assert capsys.readouterr().err == ""
+    # A snapshot of an older format (it learned features rows no longer carry) is refitted, runs or not.
+    meta = default_model_dir(user.path) / "metamodel.json"
+    meta.write_text(json.dumps(json.loads(meta.read_text()) | {"format_version": 1}))
+    old = E.upgrade_store(user, zoo=profiled_records())
+    assert old["added"] == 0 and old["refit"] and json.loads(meta.read_text())["format_version"] >= 2
 
 
 def test_load_fits_once_then_reuses_the_cached_model(tmp_path, monkeypatch):

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from nasoa.core.errors import NasoaError
-from nasoa.meta.metamodel import DEFAULT_ONLINE, MetaModel, default_model_dir, saved_grid
+from nasoa.meta.metamodel import (DEFAULT_ONLINE, MetaModel, default_model_dir, saved_grid, snapshot_is_current,
+                                  split_backend)
 from nasoa.meta.ship import PACKAGE_DATA_DIR, user_shipped_dir
 from nasoa.meta.store import ExperienceStore
 
@@ -91,10 +92,7 @@ def _shipped_backend() -> tuple[str, str | None]:
         name = str(json.loads((shipped_model() / "metamodel.json").read_text())["backend"])
     except (OSError, ValueError, KeyError, TypeError):
         return "lgbm-regressor", DEFAULT_ONLINE
-    if name.startswith("combo-") and ":" in name:
-        online, base = name[len("combo-"):].split(":", 1)
-        return base, online
-    return name, None
+    return split_backend(name)
 
 
 def upgrade_store(st: ExperienceStore, *, zoo: Sequence[Mapping[str, Any]], seed: int = 0,
@@ -102,7 +100,8 @@ def upgrade_store(st: ExperienceStore, *, zoo: Sequence[Mapping[str, Any]], seed
     """Bring a store seeded by an earlier version up to this version's shipped experience: append
     the shipped runs it lacks (by ``uid``; its own runs stay as they are) and refit its meta-model
     on all of them, with the shipped model's back-end and regime grid (the grid this version's
-    experience was collected for). Nothing to add and a model in place: nothing is done. Returns
+    experience was collected for). Nothing to add and a model of this version's format in place:
+    nothing is done. Returns
     ``{"added", "runs", "refit", "model_dir", "backend"}``."""
     shipped = shipped_experience()
     if not shipped.is_file():
@@ -112,7 +111,7 @@ def upgrade_store(st: ExperienceStore, *, zoo: Sequence[Mapping[str, Any]], seed
     dest = Path(model_dir) if model_dir is not None else default_model_dir(st.path)
     out: dict[str, Any] = {"added": added, "runs": st.count(), "refit": False, "model_dir": str(dest),
                            "backend": None}
-    if added == 0 and (dest / "metamodel.json").is_file():
+    if added == 0 and snapshot_is_current(dest):
         return out
     backend, online = _shipped_backend()
     grid = saved_grid(shipped_model()) or saved_grid(dest)
