@@ -96,9 +96,14 @@ def snapshot_is_current(model_dir: str | Path) -> bool:
     format is refitted rather than loaded, :data:`MODEL_FORMAT_VERSION`)."""
     try:
         doc = json.loads((Path(model_dir) / "metamodel.json").read_text())
-        return doc.get("format") == MODEL_FORMAT and int(doc.get("format_version", 1)) >= MODEL_FORMAT_VERSION
+        return doc.get("format") == MODEL_FORMAT and _current_format(doc)
     except (OSError, ValueError, TypeError, AttributeError):
         return False
+
+
+def _current_format(doc: Mapping[str, Any]) -> bool:
+    """A saved model's manifest is of this version's format (older ones are refitted, not loaded)."""
+    return int(doc.get("format_version", 1)) >= MODEL_FORMAT_VERSION
 
 
 def split_backend(name: str) -> tuple[str, str | None]:
@@ -217,7 +222,7 @@ class MetaModel:
                     raise NasoaError(f"{meta_file} is unreadable ({e}); refit with `nasoa meta fit`") from None
                 if doc.get("format") != MODEL_FORMAT:
                     raise NasoaError(f"{meta_file} is not a nasoa meta-model; refit with `nasoa meta fit`")
-                if int(doc.get("format_version", 1)) < MODEL_FORMAT_VERSION:
+                if not _current_format(doc):
                     break  # it learned features no longer given: the store is refitted below
                 try:
                     predictor = load_predictor(mdir / doc.get("predictor", "predictor"))
@@ -238,13 +243,12 @@ class MetaModel:
                 mm._save_cache(mdir)  # the next process starts from here (and from the current format)
             return mm
         if st.count():
+            made: dict[str, Any] = {}
             if doc is not None and doc.get("backend"):  # an older format: refit it as it was made
                 backend, online = split_backend(str(doc["backend"]))
-                kw.setdefault("grid", saved_grid(mdir))
+                made = {"backend": backend, "online": online, "grid": saved_grid(mdir)}
                 seed = int(doc.get("seed", seed))
-                mm = cls.fit(st, zoo=zoo, backend=backend, online=online, seed=seed, **kw)
-            else:
-                mm = cls.fit(st, zoo=zoo, seed=seed, **kw)
+            mm = cls.fit(st, zoo=zoo, seed=seed, **{**made, **kw})
             if model_dir is None:
                 mm.snapshot_dir = mdir
                 mm._save_cache(mdir)  # fitted once per store, not once per process
