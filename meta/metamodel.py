@@ -102,8 +102,12 @@ def snapshot_is_current(model_dir: str | Path) -> bool:
 
 
 def _current_format(doc: Mapping[str, Any]) -> bool:
-    """A saved model's manifest is of this version's format (older ones are refitted, not loaded)."""
-    return int(doc.get("format_version", 1)) >= MODEL_FORMAT_VERSION
+    """A saved model's manifest is of this version's format (older ones, and one whose version is
+    unreadable, are refitted, not loaded)."""
+    try:
+        return int(doc.get("format_version", 1)) >= MODEL_FORMAT_VERSION
+    except (TypeError, ValueError):
+        return False
 
 
 def split_backend(name: str) -> tuple[str, str | None]:

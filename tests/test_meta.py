@@ -931,6 +931,9 @@ def test_a_snapshot_that_learned_retired_features_is_refitted_on_load(tmp_path, 
     now = json.loads(meta.read_text())
     assert now["format_version"] == 2 and now["predictor"] != doc["predictor"]  # refitted and saved
     assert (again.backend, again.grid, again.seed) == (mm.backend, grid, 4)  # as it was made
+    meta.write_text(json.dumps(now | {"format_version": "two"}))  # unreadable: refitted, no traceback
+    MetaModel.load(st, zoo=zoo)
+    assert json.loads(meta.read_text())["format_version"] == 2
     task = json.loads(st.runs()["task_features"][0])
     a, b = again.recommend(task, 60, k=5), same.recommend(task, 60, k=5)  # the same fit as before
     shown = ("score", "predicted_accuracy", "uncertainty")
