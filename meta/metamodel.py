@@ -93,11 +93,18 @@ def saved_grid(model_dir: str | Path) -> Grid | None:
 
 def snapshot_is_current(model_dir: str | Path) -> bool:
     """Whether ``model_dir`` holds a saved meta-model of this version's format (one of an older
-    format is refitted rather than loaded, :data:`MODEL_FORMAT_VERSION`)."""
+    format is refitted rather than loaded, :data:`MODEL_FORMAT_VERSION`) whose LightGBM boosters
+    were sized as this version sizes them (``LGBMPredictor.CAPACITY``: one saved before loads and
+    learns with its smaller boosters, and `nasoa meta upgrade` refits it)."""
     try:
         doc = json.loads((Path(model_dir) / "metamodel.json").read_text())
-        return doc.get("format") == MODEL_FORMAT and _current_format(doc)
-    except (OSError, ValueError, TypeError, AttributeError):
+        if not (doc.get("format") == MODEL_FORMAT and _current_format(doc)):
+            return False
+        pdir = Path(model_dir) / str(doc["predictor"])
+        manifest = pdir / "base" / "manifest.json"  # a combination's LightGBM part, else the predictor
+        params = json.loads((manifest if manifest.is_file() else pdir / "manifest.json").read_text())["params"]
+        return "objective" not in params or "capacity" in params  # not LightGBM, or sized by capacity
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):
         return False
 
 

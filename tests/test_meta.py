@@ -957,6 +957,38 @@ def _level_and_rank_world(seed):
     return pl.DataFrame(rows)
 
 
+def test_the_boosters_grow_with_the_rows_and_keep_their_size_through_a_reload(tmp_path):
+    """``capacity="auto"``: the small boosters on a few hundred rows (larger ones fit noise there),
+    the large ones from LARGE_FROM_ROWS rows on; warm updates and a reload keep the size of the last
+    full fit, and explicit settings override it."""
+    import polars as pl
+
+    from nasoa.meta.predictors import LGBMPredictor
+
+    small_world = _level_and_rank_world(0)  # 240 rows
+    big_world = pl.concat([_level_and_rank_world(s) for s in range(5)])  # 1,200 rows
+    sizes = {}
+    for name, world in (("small", small_world), ("big", big_world)):
+        p = LGBMPredictor(seed=0, bags=1, relative_weight=0.0)
+        p.learn_many(world)
+        sizes[name] = (p.state()["capacity"], p.state()["trees"], p._lgb_params(world.height, p._schema)["max_bin"])
+        p.save(tmp_path / name)
+        again = LGBMPredictor.load(tmp_path / name)
+        assert again.state()["capacity"] == p.state()["capacity"] and again.n_rounds == p.n_rounds
+        test = _level_and_rank_world(9).drop("y", "group")
+        assert np.allclose(again.predict_many(test), p.predict_many(test))
+    small, large = LGBMPredictor.CAPACITY["small"], LGBMPredictor.CAPACITY["large"]
+    assert sizes["small"] == ("small", small["n_rounds"], small["max_bin"])
+    assert sizes["big"] == ("large", large["n_rounds"], large["max_bin"])
+    assert LGBMPredictor.LARGE_FROM_ROWS <= big_world.height
+    forced = LGBMPredictor(seed=0, bags=1, capacity="large", n_rounds=40, relative_weight=0.0)
+    forced.learn_many(small_world)
+    assert forced.state()["capacity"] == "large" and forced.state()["trees"] == 40
+    assert forced.num_leaves == large["num_leaves"]
+    with pytest.raises(NasoaError, match="unknown capacity"):
+        LGBMPredictor(capacity="huge")
+
+
 @pytest.mark.parametrize("relative", ["lambdarank", "percentile"])
 def test_the_within_task_part_ranks_runs_within_a_task_and_survives_a_reload(tmp_path, relative):
     from nasoa.meta.evaluate import task_metrics

@@ -3,6 +3,7 @@ and its fitted model, and the per-store model cache of ``MetaModel.load``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from nasoa.app import adapt as A
 from nasoa.app import experience as E
 from nasoa.meta.features import training_frame
-from nasoa.meta.metamodel import MetaModel, default_model_dir
+from nasoa.meta.metamodel import MetaModel, default_model_dir, snapshot_is_current
 from nasoa.meta.store import ExperienceStore, RunRecord
 from nasoa.zoo import profiled_records
 
@@ -124,6 +125,24 @@ def test_upgrade_adds_a_newer_ship_to_a_seeded_store_and_refits_with_its_grid(tm
     meta.write_text(json.dumps(json.loads(meta.read_text()) | {"format_version": 1}))
     old = E.upgrade_store(user, zoo=profiled_records())
     assert old["added"] == 0 and old["refit"] and json.loads(meta.read_text())["format_version"] >= 2
+    # One whose LightGBM boosters were sized before capacities (their settings saved as numbers, no
+    # "capacity") still loads, with those settings; upgrade refits it with this version's sizing.
+    base = default_model_dir(user.path) / json.loads(meta.read_text())["predictor"] / "base" / "manifest.json"
+    manifest = json.loads(base.read_text())
+    params = manifest["params"]
+    assert params["capacity"] == "auto" and params["n_rounds"] is None
+    manifest["params"] = {k: v for k, v in params.items() if k != "capacity"} | {
+        "n_rounds": 150, "learning_rate": 0.08, "num_leaves": 15}
+    base.write_text(json.dumps(manifest))
+    top = json.loads((base.parent.parent / "manifest.json").read_text())  # as that version saved it: its
+    top["params"]["base"] = manifest["params"]  # sub-manifest's checksum beside the parts' settings
+    top["state"]["sub"]["base"] = hashlib.sha256(base.read_bytes()).hexdigest()
+    (base.parent.parent / "manifest.json").write_text(json.dumps(top))
+    assert not snapshot_is_current(default_model_dir(user.path))
+    pre = MetaModel.load(user, zoo=profiled_records())
+    assert (pre.predictor.base.capacity, pre.predictor.base.n_rounds) == ("small", 150)
+    assert E.upgrade_store(user, zoo=profiled_records())["refit"]
+    assert snapshot_is_current(default_model_dir(user.path))
 
 
 def test_load_fits_once_then_reuses_the_cached_model(tmp_path, monkeypatch):

@@ -1,0 +1,44 @@
+"""The acceptance table of this folder's nasoa rows (seeds given) against practice and default at the
+same seeds in ../adapt-heldout-20261204/seedN/ (they read neither the meta-model nor the store), beside
+the previous ship's nasoa (../adapt-heldout-20261204e/seedN/): means, the worst task against the
+better baseline, one-shot plans within 25%; then every task cell that changed member or moved by more
+than a point.     python summary.py 2 3 4 5      # -> summary.txt
+"""
+import json
+import sys
+
+
+def rows(p):
+    return {(r["task_index"], r["budget_s"], r["strategy"]): r for r in map(json.loads, open(p))}
+
+
+plans, moved = [], []
+print("| seed | budget | nasoa | previous ship's nasoa | practice | default | nasoa - practice | nasoa - default | "
+      "worst task vs the better |")
+print("|---|---|---|---|---|---|---|---|---|")
+for s in sys.argv[1:]:
+    new, base = rows(f"seed{s}/rows.jsonl"), rows(f"../adapt-heldout-20261204/seed{s}/rows.jsonl")
+    prev = rows(f"../adapt-heldout-20261204e/seed{s}/rows.jsonl")
+    for bud in (30.0, 90.0):
+        tasks = sorted(t for (t, b, k) in new if b == bud and k == "nasoa")
+        acc = {k: sum((new if k == "nasoa" else base)[(t, bud, k)]["test_accuracy"] for t in tasks) / len(tasks)
+               for k in ("nasoa", "practice", "default")}
+        before = sum(prev[(t, bud, "nasoa")]["test_accuracy"] for t in tasks) / len(tasks)
+        worst = min((new[(t, bud, "nasoa")]["test_accuracy"]
+                     - max(base[(t, bud, k)]["test_accuracy"] for k in ("practice", "default")), t) for t in tasks)
+        for t in tasks:
+            r, p = new[(t, bud, "nasoa")], prev[(t, bud, "nasoa")]
+            if r.get("planned_epochs"):
+                plans.append(r["epochs"] / r["planned_epochs"])
+            if r["model"] != p["model"] or abs(r["test_accuracy"] - p["test_accuracy"]) > 0.01:
+                moved.append(f"seed {s} {int(bud)} s task {t}: {p['model']} {p['test_accuracy']:.4f} -> "
+                             f"{r['model']} {r['test_accuracy']:.4f}{' (probe)' if r.get('probe') else ''}")
+        print(f"| {s} | {int(bud)} s | {acc['nasoa']:.4f} | {before:.4f} | {acc['practice']:.4f} | "
+              f"{acc['default']:.4f} | {100 * (acc['nasoa'] - acc['practice']):+.1f} | "
+              f"{100 * (acc['nasoa'] - acc['default']):+.1f} | "
+              f"{100 * worst[0]:+.2f} (task {worst[1]}) |")
+plans.sort()
+print(f"\none-shot plans: {sum(0.75 <= x <= 1.25 for x in plans)} of {len(plans)} within 25% "
+      f"(run/plan {plans[0]:.2f}-{plans[-1]:.2f}, median {plans[len(plans) // 2]:.2f})")
+print("\nchanged member or moved by more than a point against the previous ship:")
+print("\n".join(moved))
