@@ -75,8 +75,9 @@ REGIME_FEATURES = ("lr_log10", "frozen_stages", "frozen_frac", "schedule", "opti
 # seconds (``budget_s``, its log) and the measured step time are left out: the same regime buys the
 # same epochs on a machine twice as fast in half the seconds, a second thread makes every step 1.33x
 # faster here and a GPU far more, so as features they told the trees the machine and its load, and on
-# a new machine they fell outside everything learned (a GPU's step time below every CPU run's). What a run reaches depends on what it trained on (these two and the member, whose
-# descriptors include its profiled step times). Leaving one family out (4,407 runs, seeds 0-5,
+# a new machine they fell outside everything learned (a GPU's step time below every CPU run's). What a
+# run reaches depends on what it trained on (these two and the member, whose descriptors include its
+# profiled step times). Leaving one family out (4,407 runs, seeds 0-5,
 # bench/results/meta-eval-20261204d/): the regret per decision fell at every seed, per task it held.
 BUDGET_FEATURES = ("planned_epochs", "images_seen")
 # Kept beside the features in every frame and never learned from (predictors.schema.RESERVED): the

@@ -54,7 +54,7 @@ from .evaluate import (decision_key, leave_families_out, leave_tasks_out, plot_p
 from .features import (TimeModel, _base_row, cached_task_features, derive, feature_columns, save_task_features,
                        training_frame)
 from .novelty import novelty
-from .predictors import BACKENDS, CombinedPredictor, Predictor, load_predictor, make_predictor
+from .predictors import BACKENDS, CombinedPredictor, Predictor, load_predictor, make_predictor, saved_lgbm_params
 from .store import ExperienceStore, RunRecord
 from .timing import calibrated_zoo
 
@@ -100,10 +100,8 @@ def snapshot_is_current(model_dir: str | Path) -> bool:
         doc = json.loads((Path(model_dir) / "metamodel.json").read_text())
         if not (doc.get("format") == MODEL_FORMAT and _current_format(doc)):
             return False
-        pdir = Path(model_dir) / str(doc["predictor"])
-        manifest = pdir / "base" / "manifest.json"  # a combination's LightGBM part, else the predictor
-        params = json.loads((manifest if manifest.is_file() else pdir / "manifest.json").read_text())["params"]
-        return "objective" not in params or "capacity" in params  # not LightGBM, or sized by capacity
+        params = saved_lgbm_params(Path(model_dir) / str(doc["predictor"]))
+        return params is None or "capacity" in params  # no LightGBM part, or sized by capacity
     except (OSError, ValueError, TypeError, AttributeError, KeyError):
         return False
 

@@ -57,7 +57,7 @@ from .base import FORMAT, Predictor
 from .baseline import PopularPredictor
 from .combination import CombinedPredictor
 from .lgbm import LGBMPredictor
-from .registry import BACKENDS, load_predictor, make_predictor
+from .registry import BACKENDS, load_predictor, make_predictor, saved_lgbm_params
 from .river_forest import RiverPredictor
 from .schema import FeatureSchema
 
@@ -71,5 +71,6 @@ __all__ = [
     "BACKENDS",
     "make_predictor",
     "load_predictor",
+    "saved_lgbm_params",
     "FORMAT",
 ]

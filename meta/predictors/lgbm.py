@@ -150,8 +150,6 @@ class LGBMPredictor(Predictor):
         self._n_rounds = int(n_rounds) if n_rounds is not None else None
         self._learning_rate = float(learning_rate) if learning_rate is not None else None
         self._num_leaves = int(num_leaves) if num_leaves is not None else None
-        # The capacity of the last full fit; warm updates continue with it.
-        self._fit_capacity = capacity if capacity != "auto" else "small"
         self.min_rows, self.refit_growth = int(min_rows), float(refit_growth)
         self.warm_every, self.warm_rounds = (int(warm_every) if warm_every else None), int(warm_rounds)
         self.warm_window, self.max_warm_trees = int(warm_window), int(max_warm_trees)
@@ -192,6 +190,13 @@ class LGBMPredictor(Predictor):
 
     def describe(self) -> str:
         return "lgbm-ranker" if self.objective == "lambdarank" else "lgbm-regressor"
+
+    @property
+    def _fit_capacity(self) -> str:
+        """The capacity of the last full fit (``auto``: by its rows); warm updates continue with it."""
+        if self.capacity != "auto":
+            return self.capacity
+        return "large" if self._n_fit >= self.LARGE_FROM_ROWS else "small"
 
     def _setting(self, key: str) -> Any:
         return self.CAPACITY[self._fit_capacity][key]
@@ -422,8 +427,6 @@ class LGBMPredictor(Predictor):
         self._prior = RegimePrior.fit(raw) if self.regime_prior else None
         frame = self._with_prior(raw, True)
         schema = FeatureSchema.fit(frame)
-        self._fit_capacity = self.capacity if self.capacity != "auto" else (
-            "large" if raw.height >= self.LARGE_FROM_ROWS else "small")
         self._table, self._table_blob, self._n_fit = raw, None, raw.height
         self._rows, self._y, self._g = [], [], []
         self._pending, self.n_warm, self.warm_trees, self.refit_due = 0, 0, 0, False
@@ -578,7 +581,7 @@ class LGBMPredictor(Predictor):
                  "relative_scales": [w.scale if w is not None else 0.0 for w in self._within],
                  "relative_centers": [w.centre if w is not None else 0.5 for w in self._within],
                  "n_warm": self.n_warm, "warm_trees": self.warm_trees, "refit_due": self.refit_due,
-                 "fit_s": self.fit_s, "y_sum": self._y_sum, "y_n": self._y_n, "fit_capacity": self._fit_capacity,
+                 "fit_s": self.fit_s, "y_sum": self._y_sum, "y_n": self._y_n,
                  "schema": self._schema.to_dict() if self._schema is not None else None}
         return files, state
 
@@ -590,7 +593,6 @@ class LGBMPredictor(Predictor):
         # capacities: the small one (their boosters' settings).
         p = cls(**{"relative": "percentile", "capacity": "small", **manifest["params"]})
         st = manifest["state"]
-        p._fit_capacity = st.get("fit_capacity", p._fit_capacity)
         p._n_fit, p._pending, p.n_fits = int(st["n_fit"]), int(st["pending"]), int(st["n_fits"])
         p.n_warm, p.warm_trees = int(st.get("n_warm", 0)), int(st.get("warm_trees", 0))
         p.refit_due, p.fit_s = bool(st.get("refit_due", False)), st.get("fit_s")

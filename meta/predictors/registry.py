@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from .combination import CombinedPredictor
 from .lgbm import LGBMPredictor
 from .river_forest import RiverPredictor
 
-__all__ = ["BACKENDS", "make_predictor", "load_predictor"]
+__all__ = ["BACKENDS", "make_predictor", "load_predictor", "saved_lgbm_params"]
 
 _KINDS: dict[str, type[Predictor]] = {c.kind: c for c in (LGBMPredictor, RiverPredictor, CombinedPredictor,
                                                          PopularPredictor)}
@@ -42,3 +43,12 @@ def load_predictor(directory: str | Path) -> Predictor:
     """Load a predictor saved by :meth:`Predictor.save`, checking every file's sha256."""
     d, manifest, files = read_saved(directory, _KINDS)
     return _KINDS[manifest["kind"]]._load(d, manifest, files)
+
+
+def saved_lgbm_params(directory: str | Path) -> dict[str, Any] | None:
+    """The settings of a saved predictor's LightGBM part (itself, or a combination's base), read
+    from its manifest alone (no boosters, no checksums); None for a back-end without one."""
+    manifest = json.loads((Path(directory) / "manifest.json").read_text())
+    params = manifest.get("params") or {}
+    kind = manifest.get("kind")
+    return params if kind == LGBMPredictor.kind else params.get("base") if kind == CombinedPredictor.kind else None
