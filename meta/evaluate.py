@@ -9,6 +9,10 @@ A task's runs span several budgets, so its regret also counts ranking a short ru
 one. ``nasoa adapt`` is given its budget and chooses among regimes at that budget: the **per
 decision** reading (:func:`decision_metrics`) regroups the same held-out predictions by task and
 budget, over the decisions with two runs or more.
+
+The overall regrets carry a 95% bootstrap interval over tasks (or decisions), ``regret_ci``: how far
+the mean would move on another draw of tasks like these, to read a difference between two means or
+against a bar by.
 """
 
 from __future__ import annotations
@@ -29,9 +33,8 @@ if TYPE_CHECKING:
 
     from .predictors import Predictor
 
-__all__ = ["task_metrics", "summarize", "regret_floor", "decision_key", "decision_metrics", "leave_tasks_out",
-           "leave_families_out", "prequential", "select_backend",
-           "plot_predicted_vs_actual"]
+__all__ = ["task_metrics", "summarize", "mean_interval", "regret_floor", "decision_key", "decision_metrics",
+           "leave_tasks_out", "leave_families_out", "prequential", "select_backend", "plot_predicted_vs_actual"]
 
 Factory = Callable[[int], "Predictor"]
 
@@ -111,24 +114,42 @@ def decision_key(frame: pl.DataFrame) -> pl.DataFrame:
     return out.filter(pl.len().over("group") >= 2)
 
 
-def decision_metrics(preds: pl.DataFrame) -> dict[str, Any] | None:
+def decision_metrics(preds: pl.DataFrame, interval: bool = False) -> dict[str, Any] | None:
     """Held-out predictions (``group``, ``budget_s``, ``y``, ``pred``, ``accuracy``) scored per
     decision (:func:`decision_key`): :func:`summarize`'s keys plus ``decisions``; None when no
     decision has two runs."""
     d = decision_key(preds)
     if d.height == 0 or "budget_s" not in preds.columns:
         return None
-    s = summarize(task_metrics(d["pred"].to_numpy(), d, d["accuracy"].to_numpy()))
+    s = summarize(task_metrics(d["pred"].to_numpy(), d, d["accuracy"].to_numpy()), interval=interval)
     s["decisions"] = s.pop("tasks")
     return s
 
 
-def summarize(per_task: pl.DataFrame) -> dict[str, Any]:
+def mean_interval(values: np.ndarray, level: float = 0.95, draws: int = 2000, seed: int = 0) -> list[float] | None:
+    """A percentile-bootstrap interval of the mean (scipy's bootstrap, ``draws`` resamples, seeded:
+    the same values give the same interval); None for fewer than two finite values."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return None
+    if np.ptp(v) == 0:
+        return [round(float(v[0]), 5)] * 2
+    from scipy.stats import bootstrap  # lazy: scipy.stats (~1 s); evaluation only
+
+    ci = bootstrap((v,), np.mean, n_resamples=draws, confidence_level=level, method="percentile",
+                   rng=np.random.default_rng(seed), vectorized=True).confidence_interval
+    return [round(float(ci.low), 5), round(float(ci.high), 5)]
+
+
+def summarize(per_task: pl.DataFrame, interval: bool = False) -> dict[str, Any]:
+    """Means (and the median Spearman and regret) over ``per_task``'s rows; with ``interval`` also
+    ``regret_ci``, the regret's 95% bootstrap interval over them (:func:`mean_interval`)."""
     def mean(col: str) -> float | None:
         v = per_task[col].drop_nans().drop_nulls()
         return round(float(v.mean()), 5) if v.len() else None
 
-    return {
+    out = {
         "tasks": per_task.height,
         "spearman": mean("spearman"),
         "spearman_median": (round(float(per_task["spearman"].drop_nans().drop_nulls().median()), 5)
@@ -139,6 +160,9 @@ def summarize(per_task: pl.DataFrame) -> dict[str, Any]:
         "ndcg3": mean("ndcg3"),
         "mae": mean("mae"),
     }
+    if interval:
+        out["regret_ci"] = mean_interval(per_task["regret"].to_numpy()) if per_task.height else None
+    return out
 
 
 def _member(frame: pl.DataFrame) -> list[str]:
@@ -180,8 +204,8 @@ def leave_tasks_out(frame: pl.DataFrame, factory: Factory, folds: int = 5, seed:
             pl.Series("pred", p.predict_many(test)), pl.Series("accuracy", p.predict_accuracy_many(test))))
     preds = pl.concat(parts)
     per_task = task_metrics(preds["pred"].to_numpy(), preds, preds["accuracy"].to_numpy())
-    summary = summarize(per_task)
-    summary["per_decision"] = decision_metrics(preds)
+    summary = summarize(per_task, interval=True)
+    summary["per_decision"] = decision_metrics(preds, interval=True)
     return preds, per_task, summary
 
 
@@ -208,8 +232,8 @@ def leave_families_out(frame: pl.DataFrame, factory: Factory, seed: int = 0,
     per_task = task_metrics(preds["pred"].to_numpy(), preds, preds["accuracy"].to_numpy())
     fam_of = dict(zip(preds["group"].to_list(), preds["family"].to_list()))
     per_task = per_task.with_columns(pl.Series("family", [fam_of[t] for t in per_task["task"].to_list()]))
-    summary = summarize(per_task)
-    summary["per_decision"] = decision_metrics(preds)
+    summary = summarize(per_task, interval=True)
+    summary["per_decision"] = decision_metrics(preds, interval=True)
     summary["families"] = {f: {**summarize(per_task.filter(pl.col("family") == f)),
                                "per_decision": decision_metrics(preds.filter(pl.col("family") == f))} for f in fams}
     return preds, per_task, summary

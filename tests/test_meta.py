@@ -531,6 +531,7 @@ def test_cli_stats_fit_show(tmp_path, zoo, monkeypatch):
     res = runner.invoke(_cli(), ["meta", "eval", "--store", str(path), "--backend", "lgbm-regressor", "--by", "family"])
     assert res.exit_code == 0, res.output
     assert "one family held out" in res.output and "per decision: regret" in res.output, res.output
+    assert res.output.count("[95%: ") == 2, res.output  # the regret's interval, over tasks and over decisions
     fam_lines = [ln for ln in res.output.splitlines() if "tasks  regret" in ln]
     assert len(fam_lines) >= 2 and all("per decision" in ln for ln in fam_lines), res.output  # one per family
     res = runner.invoke(_cli(), ["meta", "fit", "--store", str(path), "--backend", "lgbm-regressor",
@@ -656,6 +657,28 @@ def test_summarize_reports_the_median_spearman_ignoring_nan():
     assert s["spearman_median"] == 0.2 and s["spearman"] == 0.4 and s["tasks"] == 4
     assert set(s) >= {"spearman", "regret", "regret_median", "ndcg3", "mae"}  # existing keys stay
     assert summarize(per_task.head(0))["spearman_median"] is None
+
+
+def test_the_regret_interval_brackets_the_mean_narrows_with_more_tasks_and_is_reproducible():
+    """The 95% bootstrap interval of the mean regret: it holds the mean, shrinks about as
+    1/sqrt(tasks), is the same on the same values, is a point for equal values and absent below two
+    tasks; summarize adds it only when asked (what `meta eval` prints beside each overall regret)."""
+    import numpy as np
+    import polars as pl
+
+    from nasoa.meta.evaluate import mean_interval, summarize
+
+    rng = np.random.default_rng(3)
+    few, many = rng.exponential(0.03, 50), rng.exponential(0.03, 800)
+    lo, hi = mean_interval(few)
+    assert lo < few.mean() < hi and hi - lo > 0.005
+    lo2, hi2 = mean_interval(many)
+    assert lo2 < many.mean() < hi2 and 2.5 < (hi - lo) / (hi2 - lo2) < 6.5  # sqrt(16) = 4
+    assert mean_interval(few) == [lo, hi] and mean_interval(few, seed=1) != [lo, hi]
+    assert mean_interval(np.full(9, 0.02)) == [0.02, 0.02] and mean_interval(np.array([0.1])) is None
+    per_task = pl.DataFrame({"task": [str(i) for i in range(50)], "runs": [3] * 50, "spearman": [0.5] * 50,
+                             "regret": few, "ndcg3": [1.0] * 50, "mae": [0.1] * 50})
+    assert "regret_ci" not in summarize(per_task) and summarize(per_task, interval=True)["regret_ci"] == [lo, hi]
 
 
 def test_refresh_features_brings_old_tasks_up_to_date(tmp_path):

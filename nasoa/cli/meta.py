@@ -252,6 +252,12 @@ def fit_cmd(
             typer.echo(f"  {name}: regret {s['regret']}, spearman {s['spearman']}, ndcg@3 {s['ndcg3']}")
 
 
+def _ci(summary: dict) -> str:
+    """A summary's 95% bootstrap interval of the regret, as printed beside it ('' without one)."""
+    ci = summary.get("regret_ci")
+    return f" [95%: {ci[0]}-{ci[1]}]" if ci else ""
+
+
 @app.command("eval")
 def eval_cmd(
     store: Path = STORE,
@@ -298,11 +304,11 @@ def eval_cmd(
         typer.echo(what)
         for name, s in res[key].items():
             member = f" (wrong member {s['regret_member']})" if s.get("regret_member") is not None else ""
-            typer.echo(f"  {name:16s} regret {s['regret']}{member}  spearman mean {s['spearman']} median "
+            typer.echo(f"  {name:16s} regret {s['regret']}{_ci(s)}{member}  spearman mean {s['spearman']} median "
                        f"{s['spearman_median']}  ndcg@3 {s['ndcg3']}  mae {s['mae']}")
             d = s.get("per_decision")
             if d:
-                typer.echo(f"  {'':16s} per decision: regret {d['regret']} (wrong member {d['regret_member']})  "
+                typer.echo(f"  {'':16s} per decision: regret {d['regret']}{_ci(d)} (wrong member {d['regret_member']})  "
                            f"spearman median {d['spearman_median']}  over {d['decisions']} decisions")
             for fam, fs in (s.get("families") or {}).items():
                 fd = fs.get("per_decision") or {}
