@@ -308,7 +308,8 @@ def eval_cmd(
                        f"{s['spearman_median']}  ndcg@3 {s['ndcg3']}  mae {s['mae']}")
             d = s.get("per_decision")
             if d:
-                typer.echo(f"  {'':16s} per decision: regret {d['regret']}{_ci(d)} (wrong member {d['regret_member']})  "
+                typer.echo(f"  {'':16s} per decision: regret {d['regret']}{_ci(d)} "
+                           f"(wrong member {d['regret_member']})  "
                            f"spearman median {d['spearman_median']}  over {d['decisions']} decisions")
             for fam, fs in (s.get("families") or {}).items():
                 fd = fs.get("per_decision") or {}
