@@ -33,10 +33,13 @@ if TYPE_CHECKING:
 
     from .predictors import Predictor
 
-__all__ = ["task_metrics", "summarize", "mean_interval", "regret_floor", "decision_key", "decision_metrics",
+__all__ = ["OFFERED", "task_metrics", "summarize", "mean_interval", "regret_floor", "decision_key", "decision_metrics",
            "leave_tasks_out", "leave_families_out", "prequential", "select_backend", "plot_predicted_vs_actual"]
 
 Factory = Callable[[int], "Predictor"]
+#: A frame's optional column: whether a run's regime is one the model's grid offers (what adapt
+#: chooses among). With it the summaries add ``per_decision_offered``.
+OFFERED = "_offered"
 
 
 def task_metrics(pred: np.ndarray, frame: pl.DataFrame, accuracy: np.ndarray | None = None) -> pl.DataFrame:
@@ -175,6 +178,21 @@ def _budget(frame: pl.DataFrame) -> list[str]:
     return ["budget_s"] if "budget_s" in frame.columns else []
 
 
+def _offered(frame: pl.DataFrame) -> list[str]:
+    """The ``_offered`` column where the frame has one: which runs ran a regime the model's grid
+    offers (:func:`nasoa.meta.candidates.offered`); never learned from (a ``_`` column)."""
+    return [OFFERED] if OFFERED in frame.columns else []
+
+
+def _offered_decisions(preds: pl.DataFrame) -> dict[str, Any] | None:
+    """The per-decision reading over the runs the grid offers, where some runs lie outside it."""
+    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
+
+    if OFFERED not in preds.columns or bool(preds[OFFERED].all()):
+        return None
+    return decision_metrics(preds.filter(pl.col(OFFERED)), interval=True)
+
+
 def _folds(groups: Sequence[str], folds: int, seed: int) -> list[list[str]]:
     uniq = list(dict.fromkeys(groups))
     rng = np.random.default_rng(seed)
@@ -200,12 +218,13 @@ def leave_tasks_out(frame: pl.DataFrame, factory: Factory, folds: int = 5, seed:
         p = factory(seed)
         p.learn_many(frame.filter(~test_mask))
         test = frame.filter(test_mask)
-        parts.append(test.select("group", "y", *_member(test), *_budget(test)).with_columns(
+        parts.append(test.select("group", "y", *_member(test), *_budget(test), *_offered(test)).with_columns(
             pl.Series("pred", p.predict_many(test)), pl.Series("accuracy", p.predict_accuracy_many(test))))
     preds = pl.concat(parts)
     per_task = task_metrics(preds["pred"].to_numpy(), preds, preds["accuracy"].to_numpy())
     summary = summarize(per_task, interval=True)
     summary["per_decision"] = decision_metrics(preds, interval=True)
+    summary["per_decision_offered"] = _offered_decisions(preds)
     return preds, per_task, summary
 
 
@@ -226,7 +245,7 @@ def leave_families_out(frame: pl.DataFrame, factory: Factory, seed: int = 0,
         p.learn_many(frame.filter(~test_mask).drop("family"))
         held = frame.filter(test_mask)
         test = held.drop("family")
-        parts.append(held.select("group", "family", "y", *_member(held), *_budget(held)).with_columns(
+        parts.append(held.select("group", "family", "y", *_member(held), *_budget(held), *_offered(held)).with_columns(
             pl.Series("pred", p.predict_many(test)), pl.Series("accuracy", p.predict_accuracy_many(test))))
     preds = pl.concat(parts)
     per_task = task_metrics(preds["pred"].to_numpy(), preds, preds["accuracy"].to_numpy())
@@ -234,6 +253,7 @@ def leave_families_out(frame: pl.DataFrame, factory: Factory, seed: int = 0,
     per_task = per_task.with_columns(pl.Series("family", [fam_of[t] for t in per_task["task"].to_list()]))
     summary = summarize(per_task, interval=True)
     summary["per_decision"] = decision_metrics(preds, interval=True)
+    summary["per_decision_offered"] = _offered_decisions(preds)
     summary["families"] = {f: {**summarize(per_task.filter(pl.col("family") == f)),
                                "per_decision": decision_metrics(preds.filter(pl.col("family") == f))} for f in fams}
     return preds, per_task, summary

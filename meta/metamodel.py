@@ -47,10 +47,10 @@ import numpy as np
 from nasoa.core.errors import NasoaError
 from nasoa.core.runtime import atomic_write_json, utc_now
 
-from .candidates import REGIME_COLUMNS, Grid, candidate_regime, enumerate_candidates
+from .candidates import REGIME_COLUMNS, Grid, candidate_regime, enumerate_candidates, offered
 from .descriptors import MemberTable, machine_factor
-from .evaluate import (decision_key, leave_families_out, leave_tasks_out, plot_predicted_vs_actual, prequential,
-                       regret_floor, select_backend)
+from .evaluate import (OFFERED, decision_key, leave_families_out, leave_tasks_out, plot_predicted_vs_actual,
+                       prequential, regret_floor, select_backend)
 from .features import (TimeModel, _base_row, cached_task_features, derive, feature_columns, save_task_features,
                        training_frame)
 from .novelty import novelty
@@ -446,7 +446,8 @@ class MetaModel:
         Scores every feasible candidate with one booster call; with an online combination, the
         online part re-scores the ``rescore_top`` best. Columns: the regime, ``planned_epochs``,
         ``predicted_accuracy``, ``score`` (the unclipped ranking score), ``uncertainty`` (for the
-        ``k`` shown, where the back-end has one), ``rank``. :meth:`regime` turns a row into a :class:`nasoa.core.train.Regime` dict.
+        ``k`` shown, where the back-end has one), ``rank``. :meth:`regime` turns a row into a
+        :class:`nasoa.core.train.Regime` dict.
         """
         import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
 
@@ -516,6 +517,8 @@ class MetaModel:
         a user's task comes from no family the experience holds) and leaving tasks out in ``folds``
         folds (``"task"``); optionally the online (prequential) comparison and a
         predicted-vs-actual PNG of the first back-end under the first protocol."""
+        import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
+
         if self.store is None:
             raise NasoaError("evaluation needs a store; build the MetaModel with MetaModel.load(store)")
         unknown = set(by) - {"family", "task"}
@@ -538,7 +541,10 @@ class MetaModel:
         # context. Needs the validation size, which _learn_frame keeps as a task feature.
         out["regret_floor"] = regret_floor(frame, self.seed)
         out["regret_floor_decision"] = regret_floor(decision_key(frame), self.seed)
-        with_family = frame.with_columns(full["family"])
+        # Which runs adapt could have picked (the grid's regimes): their decisions are read apart too.
+        pickable = pl.Series(OFFERED, offered(full, self.members, self.grid))
+        with_family = frame.with_columns(full["family"], pickable)
+        out["offered_runs"] = int(pickable.sum())
         for proto in by:
             key = "leave_families_out" if proto == "family" else "leave_tasks_out"
             out[key], out[f"per_task_{proto}"] = {}, {}
@@ -547,7 +553,8 @@ class MetaModel:
                 if proto == "family":
                     preds, per_task, summary = leave_families_out(with_family, factory, self.seed)
                 else:
-                    preds, per_task, summary = leave_tasks_out(frame, factory, folds, self.seed)
+                    preds, per_task, summary = leave_tasks_out(frame.with_columns(pickable), factory, folds,
+                                                               self.seed)
                 if name == "most-often-best":
                     summary["mae"] = None  # a ranking score, not an accuracy
                 out[key][name] = summary

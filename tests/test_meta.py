@@ -340,6 +340,19 @@ def test_evaluate_and_plot(filled_store, zoo, tmp_path):
     d = f["per_decision"]
     assert d is not None and d["decisions"] >= res["tasks"] and 0 <= d["regret"] <= f["regret"] + 1e-9
     assert res["regret_floor_decision"]["tasks"] == d["decisions"]
+    lo, hi = d["regret_ci"]
+    assert lo <= d["regret"] <= hi and f["regret_ci"][0] <= f["regret"] <= f["regret_ci"][1]
+    # Every synthetic run lies in the default grid: no separate reading. A grid of one rate offers a
+    # quarter of them, and the decisions among those are read apart, from the same predictions.
+    assert res["offered_runs"] == res["runs"] and f["per_decision_offered"] is None
+    from nasoa.meta.candidates import Grid
+
+    mm.grid = Grid(lrs=(0.01,))
+    one = mm.evaluate(backends=["lgbm-regressor"], by=("family",))
+    o = one["leave_families_out"]["lgbm-regressor"]["per_decision_offered"]
+    assert 0.15 * one["runs"] < one["offered_runs"] < 0.35 * one["runs"]
+    assert o is not None and 0 < o["decisions"] < d["decisions"] and o["regret_ci"][0] <= o["regret"]
+    assert one["leave_families_out"]["lgbm-regressor"]["per_decision"] == d  # the same predictions
 
 
 def test_per_decision_regret_scores_regimes_at_one_budget_not_budgets_against_each_other():

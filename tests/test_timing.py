@@ -309,6 +309,31 @@ def _sized_zoo():
     ]
 
 
+def test_offered_tells_the_runs_adapt_could_pick_from_those_outside_the_grid():
+    """meta eval reads the decisions among the regimes the grid offers apart: every candidate the
+    grid enumerates is offered; a wide member below its profiled side only where the grid lists
+    that side, a rate, frozen setting, optimizer or member outside the grid never."""
+    import polars as pl
+
+    from nasoa.meta.candidates import offered
+
+    task = {"task_num_train": 640.0, "task_num_val": 160.0, "task_image_size": 32.0}
+    members = MemberTable(_sized_zoo())
+    cands = enumerate_candidates(members, task, 60.0, Grid(), TimeModel())
+    assert offered(cands, members, Grid()).all()
+    sized = enumerate_candidates(members, task, 60.0, Grid(input_sizes=(32,)), TimeModel())
+    below = sized.filter((pl.col("model_name") == "wide") & (pl.col("model_input_size") == 32.0))
+    assert below.height > 0 and not offered(below, members, Grid()).any()
+    assert offered(below, members, Grid(input_sizes=(32,))).all()
+    row = cands.filter(pl.col("model_name") == "wide").head(1)
+    for change in ({"lr_log10": math.log10(0.02)}, {"frozen_stages": 5}, {"optimizer": "lion"},
+                   {"model_name": "gone"}, {"model_input_size": 48.0}):
+        bad = row.with_columns(*(pl.lit(v).alias(k) for k, v in change.items()))
+        assert not offered(bad, members, Grid()).any(), change
+    assert offered(row, members, Grid(lrs=tuple(row["lr"].to_list()))).all()
+    assert not offered(row, members, Grid(lrs=(0.5,))).any() and offered(row.head(0), members, Grid()).size == 0
+
+
 def test_the_input_side_is_a_regime_dimension_up_to_the_profiled_side():
     """Grid(input_sizes): a member may run at the listed sides up to the one it was profiled at; the
     time model scales its step time by (side / profiled) ** size_exponent, so a 64 px member at 32 px

@@ -311,6 +311,11 @@ def eval_cmd(
                 typer.echo(f"  {'':16s} per decision: regret {d['regret']}{_ci(d)} "
                            f"(wrong member {d['regret_member']})  "
                            f"spearman median {d['spearman_median']}  over {d['decisions']} decisions")
+            o = s.get("per_decision_offered")
+            if o:
+                typer.echo(f"  {'':16s} per decision among the runs the grid offers (adapt's choices: "
+                           f"{res.get('offered_runs')} of {res['runs']} runs): regret {o['regret']}{_ci(o)} "
+                           f"over {o['decisions']} decisions")
             for fam, fs in (s.get("families") or {}).items():
                 fd = fs.get("per_decision") or {}
                 typer.echo(f"    {fam:24s} {fs['tasks']:4d} tasks  regret {fs['regret']}  per decision "
