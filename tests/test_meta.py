@@ -545,6 +545,12 @@ def test_cli_stats_fit_show(tmp_path, zoo, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "one family held out" in res.output and "per decision: regret" in res.output, res.output
     assert res.output.count("[95%: ") == 2, res.output  # the regret's interval, over tasks and over decisions
+    assert "grid offers" not in res.output  # every synthetic run lies in the fitted model's grid
+    res = runner.invoke(_cli(), ["meta", "eval", "--store", str(path), "--backend", "lgbm-regressor", "--by", "family",
+                                 "--lrs", "0.003,0.01,0.03"])
+    assert res.exit_code == 0, res.output
+    assert "per decision among the runs the grid offers" in res.output and res.output.count("[95%: ") == 3
+    assert "grid: lr 0.003,0.01,0.03; input sides profiled" in res.output, res.output
     fam_lines = [ln for ln in res.output.splitlines() if "tasks  regret" in ln]
     assert len(fam_lines) >= 2 and all("per decision" in ln for ln in fam_lines), res.output  # one per family
     res = runner.invoke(_cli(), ["meta", "fit", "--store", str(path), "--backend", "lgbm-regressor",

@@ -270,11 +270,16 @@ def eval_cmd(
     by: list[str] = typer.Option(None, "--by", help="family (leave one task family out: the primary metric) and/or "
                                                     "task (tasks held out in --folds folds); default: both."),
     seed: int = opt.SEED,
+    input_sizes: str = INPUT_SIZES,
+    lrs: str = LRS,
     as_json: bool = typer.Option(False, "--json", help="Print the full result (with per-task rows) as JSON."),
 ) -> None:
     """Leave-one-family-out and leave-tasks-out evaluation: per-task Spearman, top-1 regret, NDCG@3,
-    each also per decision (a task at one budget, the choice `nasoa adapt` makes) and per family."""
-    from nasoa.meta.metamodel import MetaModel
+    each also per decision (a task at one budget, the choice `nasoa adapt` makes) and per family;
+    where the store holds runs outside the regime grid (that of the store's fitted model, else the
+    shipped model's; --lrs and --input-sizes change it), per decision among those adapt could pick."""
+    from nasoa.app.experience import shipped_model
+    from nasoa.meta.metamodel import MetaModel, default_model_dir, saved_grid
     from nasoa.zoo import profiled_records
     from nasoa.meta.predictors import make_predictor
 
@@ -282,7 +287,8 @@ def eval_cmd(
     if backends:
         for b in backends:
             make_predictor(b)  # validates the name
-    mm = MetaModel(zoo=profiled_records(), store=st, seed=seed)
+    base = saved_grid(default_model_dir(st.path)) or saved_grid(shipped_model())
+    mm = MetaModel(zoo=profiled_records(), store=st, seed=seed, grid=_grid(input_sizes, lrs, base))
     res = mm.evaluate(folds=folds, backends=backends or None, online=online, plot=plot,
                       by=tuple(by) if by else ("family", "task"))
     if as_json:
@@ -316,6 +322,8 @@ def eval_cmd(
                 typer.echo(f"  {'':16s} per decision among the runs the grid offers (adapt's choices: "
                            f"{res.get('offered_runs')} of {res['runs']} runs): regret {o['regret']}{_ci(o)} "
                            f"over {o['decisions']} decisions")
+                typer.echo(f"  {'':16s}   grid: lr {','.join(f'{r:g}' for r in mm.grid.lrs)}; input sides "
+                           f"{','.join(map(str, mm.grid.input_sizes)) if mm.grid.input_sizes else 'profiled'}")
             for fam, fs in (s.get("families") or {}).items():
                 fd = fs.get("per_decision") or {}
                 typer.echo(f"    {fam:24s} {fs['tasks']:4d} tasks  regret {fs['regret']}  per decision "
