@@ -193,42 +193,32 @@ def sample_regimes(members: MemberTable, task_features: Mapping[str, Any], budge
 __all__ += ["sample_regimes", "candidate_side"]
 
 
+def _regime_key(name: Any, frozen: Any, lr: Any, schedule: Any, optimizer: Any, batch: Any, side: Any) -> tuple:
+    """A regime as a hashable key: the learning rate by its log to 2 decimals (about 1%), the side
+    None where unknown."""
+    def num(v: Any) -> float | None:
+        return float(v) if v is not None and math.isfinite(float(v)) else None
+
+    lr_log = num(lr)
+    return (str(name), None if frozen is None else int(frozen), None if lr_log is None else round(lr_log, 2),
+            str(schedule), str(optimizer), None if batch is None else int(batch), num(side))
+
+
 def offered(frame: pl.DataFrame, members: MemberTable, grid: Grid) -> np.ndarray:
     """Which runs of ``frame`` (training-frame rows: ``model_name``, ``lr_log10``, ``frozen_stages``,
     ``schedule``, ``optimizer``, ``batch_size``, ``model_input_size``) ran a regime ``grid`` offers
-    the zoo's ``members``: what `nasoa adapt` could have picked. A collection may run more (the
-    ImageNet members below their profiled side, rates outside the grid); evaluation reads the
-    decisions among these apart. Rates match to about 1% (a run records the rate it was given)."""
-    n = frame.height
-    ok = np.zeros(n, dtype=bool)
-    if n == 0:
-        return ok
-    cols = {c: frame[c].to_list() if c in frame.columns else [None] * n
-            for c in ("model_name", "lr_log10", "frozen_stages", "schedule", "optimizer", "batch_size",
-                      "model_input_size")}
-    log_lrs = np.log10(np.asarray(grid.lrs, dtype=np.float64))
-    for i in range(n):
-        d = members.by_name(str(cols["model_name"][i]))
-        if d is None:
-            continue
-        idx = members.names.index(d["model_name"])
-        frozen, lr, side = cols["frozen_stages"][i], cols["lr_log10"][i], cols["model_input_size"][i]
-        if frozen is None or lr is None or int(frozen) not in members.frozen[idx].tolist():
-            continue
-        if grid.frozen_stages is not None and int(frozen) not in grid.frozen_stages:
-            continue
-        if not np.any(np.abs(log_lrs - float(lr)) < 0.005):
-            continue
-        if cols["schedule"][i] not in grid.schedules or cols["optimizer"][i] not in grid.optimizers:
-            continue
-        if cols["batch_size"][i] is None or int(cols["batch_size"][i]) not in grid.batch_sizes:
-            continue
-        ref = d.get("model_input_size")
-        sides = {float(s) for s in (grid.input_sizes or ()) if ref is None or s <= float(ref)} or {ref}
-        if ref is not None and side is not None and float(side) not in {float(s) for s in sides if s is not None}:
-            continue
-        ok[i] = True
-    return ok
+    the zoo's ``members``, i.e. one of the candidates it enumerates: what `nasoa adapt` could have
+    picked. A collection may run more (the ImageNet members below their profiled side, rates outside
+    the grid); evaluation reads the decisions among these apart."""
+    if frame.height == 0:
+        return np.zeros(0, dtype=bool)
+    cand, _ = _grid_frame(members, grid)
+    grid_keys = set(map(_regime_key, cand["model_name"], cand["frozen_stages"], np.log10(cand["lr"].to_numpy()),
+                        cand["schedule"], cand["optimizer"], cand["batch_size"], cand["model_input_size"]))
+    cols = [frame[c].to_list() if c in frame.columns else [None] * frame.height
+            for c in ("model_name", "frozen_stages", "lr_log10", "schedule", "optimizer", "batch_size",
+                      "model_input_size")]
+    return np.fromiter((_regime_key(*row) in grid_keys for row in zip(*cols)), dtype=bool, count=frame.height)
 
 
 __all__ += ["offered"]

@@ -186,11 +186,9 @@ def _offered(frame: pl.DataFrame) -> list[str]:
 
 def _offered_decisions(preds: pl.DataFrame) -> dict[str, Any] | None:
     """The per-decision reading over the runs the grid offers, where some runs lie outside it."""
-    import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
-
     if OFFERED not in preds.columns or bool(preds[OFFERED].all()):
         return None
-    return decision_metrics(preds.filter(pl.col(OFFERED)), interval=True)
+    return decision_metrics(preds.filter(preds[OFFERED]), interval=True)
 
 
 def _folds(groups: Sequence[str], folds: int, seed: int) -> list[list[str]]:
