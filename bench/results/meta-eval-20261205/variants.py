@@ -11,7 +11,8 @@ accuracy), `rel_params` (LightGBM settings of the LambdaRank part alone), `chanc
 booster learns (y - 1/k) / (1 - 1/k)), `knn_lift` (the k-NN accuracy above chance as a feature),
 `prior_lofo` (a training row's regime prior leaves out its whole family, not only its task), `frac`
 (train on that share of the other families' tasks, drawn with seed 100 + booster seed: the learning
-curve). Prints the regret per task and per decision over all eight families and over the TUNE / TEST
+curve), `run_frac` (train on that share of each of the other families' tasks' runs, at least 2 a task,
+drawn with seed 200 + booster seed: fewer runs per task instead of fewer tasks). Prints the regret per task and per decision over all eight families and over the TUNE / TEST
 halves of ../meta-eval-20261204e/; SAVE=PREFIX writes each seed's predictions to PREFIX-SEED.parquet.
 """
 import sys, json
@@ -141,7 +142,7 @@ for seed in seeds:
     pred = np.zeros(frame.height)
     for f in dict.fromkeys(fam.to_list()):
         out = (fam == f).to_numpy()
-        kw = {k: v for k, v in variant.items() if k not in ("key", "min_runs", "weight", "_pl", "noise_c", "abs_floor", "rel_params", "frac", "chance_norm", "knn_lift")}
+        kw = {k: v for k, v in variant.items() if k not in ("key", "min_runs", "weight", "_pl", "noise_c", "abs_floor", "rel_params", "frac", "chance_norm", "knn_lift", "run_frac")}
         p = Dec(seed=seed, **kw)
         p.chance_norm = variant.get("chance_norm", False)
         p.rel_params = variant.get("rel_params", {})
@@ -154,6 +155,15 @@ for seed in seeds:
             keep = set(np.random.default_rng(100 + seed).choice(groups, int(round(variant["frac"] * len(groups))),
                                                                  replace=False).tolist())
             learn = learn & np.isin(frame["group"].to_numpy(), list(keep))
+        if variant.get("run_frac"):
+            rng = np.random.default_rng(200 + seed)
+            grp = frame["group"].to_numpy()
+            keep = np.zeros(frame.height, dtype=bool)
+            for gkey in np.unique(grp[learn]):
+                idx = np.flatnonzero(learn & (grp == gkey))
+                n = max(2, int(round(variant["run_frac"] * len(idx))))
+                keep[rng.choice(idx, min(n, len(idx)), replace=False)] = True
+            learn = learn & keep
         BUD[:] = frame.filter(pl.Series(learn))["budget_s"].to_list()
         p.learn_many(frame.filter(pl.Series(learn)))
         pred[out] = p.predict_many(frame.filter(pl.Series(out)))
