@@ -12,7 +12,12 @@ booster learns (y - 1/k) / (1 - 1/k)), `knn_lift` (the k-NN accuracy above chanc
 `prior_lofo` (a training row's regime prior leaves out its whole family, not only its task), `frac`
 (train on that share of the other families' tasks, drawn with seed 100 + booster seed: the learning
 curve), `run_frac` (train on that share of each of the other families' tasks' runs, at least 2 a task,
-drawn with seed 200 + booster seed: fewer runs per task instead of fewer tasks). Prints the regret per task and per decision over all eight families and over the TUNE / TEST
+drawn with seed 200 + booster seed: fewer runs per task instead of fewer tasks), `replicates` (the
+noise benches' re-runs, ../noise-2026120*/, join the training rows of every fold whose held-out family
+is not theirs, each as a copy of its original run's row with the replicate's accuracy; they are never
+scored), `half_life` (the within-task part's run weights halve every that share of the table instead
+of every whole table), `level_recency` (the level booster weighs runs by age the same way),
+`train_min_id` (runs with lower ids are scored but never learned from). Prints the regret per task and per decision over all eight families and over the TUNE / TEST
 halves of ../meta-eval-20261204e/; SAVE=PREFIX writes each seed's predictions to PREFIX-SEED.parquet.
 """
 import sys, json
@@ -66,7 +71,10 @@ BUD = []
 class Dec(LGBMPredictor):
     key = "task"; min_runs = 3
     noise_c = 0.0; abs_floor = 0.0; rel_params = {}
+    half_life = 1.0; level_recency = False
     def _rank_data(self, x, y, g, schema, weight=None, member=0):
+        if weight is not None and self.half_life != 1.0:
+            weight = weight ** (1.0 / self.half_life)  # 0.5 ** (age / (half_life * rows))
         if not (self.noise_c or self.abs_floor or self.rel_params):
             return super()._rank_data(x, y, g, schema, weight, member)
         import lightgbm as lgb
@@ -94,6 +102,11 @@ class Dec(LGBMPredictor):
 
     def _dataset(self, frame, schema):
         ds, x, ya = super()._dataset(frame, schema)
+        if self.level_recency:  # the level booster weighs runs by age too, as the within-task part does
+            import lightgbm as lgb
+            age = len(ya) - 1 - np.arange(len(ya))
+            ds = lgb.Dataset(x, ya, weight=0.5 ** (age / (self.half_life * len(ya))), feature_name=schema.names,
+                             categorical_feature=list(schema.categorical), free_raw_data=True, params=self._binning())
         if not self.chance_norm:
             return ds, x, ya
         import lightgbm as lgb
@@ -138,13 +151,33 @@ if variant.get("knn_lift"):
     _c = 1.0 / pl.col("task_num_classes").clip(2, None)
     frame = frame.with_columns(((pl.col("knn") - _c) / (1 - _c)).alias("knn_lift"))
 
+REP = None
+if variant.get("replicates"):
+    import glob, sqlite3
+    uid_id = dict(sqlite3.connect(sys.argv[1]).execute("select uid, id from runs").fetchall())
+    row_of = {i: n for n, i in enumerate(full["id"].to_list())}
+    idx, ys = [], []
+    for fn in sorted(glob.glob(str(Path(__file__).resolve().parent.parent / "noise-2026120*" / "noise-shard*.jsonl"))):
+        for line in open(fn):
+            d = json.loads(line)
+            n = row_of.get(uid_id.get(d["uid"]))
+            if n is None or d.get("y_rep") is None or min(d.get("cpu_share", 1), d.get("cpu_share_rep", 1)) < 0.8:
+                continue
+            if abs(d.get("epochs_rep", 0) - d.get("epochs", 0)) > 0.05 * max(d.get("epochs", 1), 1):
+                continue
+            idx.append(n); ys.append(float(d["y_rep"]))
+    REP = frame[idx].with_columns(pl.Series("y", ys, dtype=frame["y"].dtype))
+    REP_FAM = fam.to_numpy()[idx]
+    print("replicates:", REP.height, "rows", flush=True)
+
 for seed in seeds:
     pred = np.zeros(frame.height)
     for f in dict.fromkeys(fam.to_list()):
         out = (fam == f).to_numpy()
-        kw = {k: v for k, v in variant.items() if k not in ("key", "min_runs", "weight", "_pl", "noise_c", "abs_floor", "rel_params", "frac", "chance_norm", "knn_lift", "run_frac")}
+        kw = {k: v for k, v in variant.items() if k not in ("key", "min_runs", "weight", "_pl", "noise_c", "abs_floor", "rel_params", "frac", "chance_norm", "knn_lift", "run_frac", "replicates", "half_life", "level_recency", "train_min_id")}
         p = Dec(seed=seed, **kw)
         p.chance_norm = variant.get("chance_norm", False)
+        p.half_life = variant.get("half_life", 1.0); p.level_recency = variant.get("level_recency", False)
         p.rel_params = variant.get("rel_params", {})
         p.noise_c = variant.get("noise_c", 0.0); p.abs_floor = variant.get("abs_floor", 0.0)
         p.key = variant.get("key", "task"); p.min_runs = variant.get("min_runs", 3)
@@ -164,8 +197,13 @@ for seed in seeds:
                 n = max(2, int(round(variant["run_frac"] * len(idx))))
                 keep[rng.choice(idx, min(n, len(idx)), replace=False)] = True
             learn = learn & keep
-        BUD[:] = frame.filter(pl.Series(learn))["budget_s"].to_list()
-        p.learn_many(frame.filter(pl.Series(learn)))
+        if variant.get("train_min_id"):  # runs with lower ids are scored, never learned from
+            learn = learn & (full["id"].to_numpy() >= variant["train_min_id"])
+        train = frame.filter(pl.Series(learn))
+        if REP is not None:
+            train = pl.concat([train, REP.filter(pl.Series(REP_FAM != f))])
+        BUD[:] = train["budget_s"].to_list()
+        p.learn_many(train)
         pred[out] = p.predict_many(frame.filter(pl.Series(out)))
     r = score(pred); a = score(pred, TUNE); b = score(pred, [f for f in set(fam.to_list()) if f not in TUNE])
     print(json.dumps(variant), "seed", seed, f"per task {r[0]:.2f} per decision {r[1]:.2f}",
