@@ -13,7 +13,7 @@ booster learns (y - 1/k) / (1 - 1/k)), `knn_lift` (the k-NN accuracy above chanc
 (train on that share of the other families' tasks, drawn with seed 100 + booster seed: the learning
 curve), `run_frac` (train on that share of each of the other families' tasks' runs, at least 2 a task,
 drawn with seed 200 + booster seed: fewer runs per task instead of fewer tasks), `replicates` (the
-noise benches' re-runs, ../noise-2026120*/, join the training rows of every fold whose held-out family
+noise benches' re-runs, ../noise-2026120*/ pooled as ../noise-20261204b/compare.py counts them, join the training rows of every fold whose held-out family
 is not theirs, each as a copy of its original run's row with the replicate's accuracy; they are never
 scored), `half_life` (the within-task part's run weights halve every that share of the table instead
 of every whole table), `level_recency` (the level booster weighs runs by age the same way),
@@ -153,19 +153,16 @@ if variant.get("knn_lift"):
 
 REP = None
 if variant.get("replicates"):
-    import glob, sqlite3
+    import sqlite3
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "noise-20261204b"))
+    from compare import pooled_pairs  # the three noise samples' clean pairs, as their pooled reading counts them
     uid_id = dict(sqlite3.connect(sys.argv[1]).execute("select uid, id from runs").fetchall())
     row_of = {i: n for n, i in enumerate(full["id"].to_list())}
     idx, ys = [], []
-    for fn in sorted(glob.glob(str(Path(__file__).resolve().parent.parent / "noise-2026120*" / "noise-shard*.jsonl"))):
-        for line in open(fn):
-            d = json.loads(line)
-            n = row_of.get(uid_id.get(d["uid"]))
-            if n is None or d.get("y_rep") is None or min(d.get("cpu_share", 1), d.get("cpu_share_rep", 1)) < 0.8:
-                continue
-            if abs(d.get("epochs_rep", 0) - d.get("epochs", 0)) > 0.05 * max(d.get("epochs", 1), 1):
-                continue
-            idx.append(n); ys.append(float(d["y_rep"]))
+    for uid, run in pooled_pairs()[0].items():
+        n = row_of.get(uid_id.get(uid))
+        if n is not None:
+            idx += [n] * len(run["reps"]); ys += [float(y) for y in run["reps"]]
     REP = frame[idx].with_columns(pl.Series("y", ys, dtype=frame["y"].dtype))
     REP_FAM = fam.to_numpy()[idx]
     print("replicates:", REP.height, "rows", flush=True)
