@@ -61,6 +61,9 @@ def score(pred):
         out.append(float(np.mean([100 * (x["y"].max() - x.sort("pred", descending=True)["y"][0])
                                   for _, x in part.group_by(["group", "budget_s"]) if x.height >= 2])))
     return out
+if os.environ.get("SAVE"):  # the within-task forest's predictions (rf_rel), for ../meta-eval-20261205b/combo.py
+    full.select("id", "group", "family", "budget_s", "y").with_columns(pl.Series("pred", rf_rel)).write_parquet(
+        f"{os.environ['SAVE']}-{seed}.parquet")
 lg = base["pred"].to_numpy()
 for name, p in [("lgbm", lg), ("rf level", rf_lvl), ("rf rel", rf_rel), ("rf level+rel", rf_lvl + rf_rel)] + \
         [(f"lgbm + {a} rf_rel", lg + a * rf_rel) for a in (0.5, 0.75, 1, 1.5, 2, 4)] + [(f"lgbm + {a} (rf lvl+rel)", lg + a * (rf_lvl + rf_rel)) for a in (0.5, 1)]:

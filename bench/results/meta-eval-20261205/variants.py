@@ -17,7 +17,9 @@ noise benches' re-runs, ../noise-2026120*/ pooled as ../noise-20261204b/compare.
 is not theirs, each as a copy of its original run's row with the replicate's accuracy; they are never
 scored), `half_life` (the within-task part's run weights halve every that share of the table instead
 of every whole table), `level_recency` (the level booster weighs runs by age the same way),
-`train_min_id` (runs with lower ids are scored but never learned from). Prints the regret per task and per decision over all eight families and over the TUNE / TEST
+`train_min_id` (runs with lower ids are scored but never learned from), `train_min_share` (runs that
+had less than that share of their core, `extra.cpu_share`, are scored but never learned from), `train_profiled` (the ImageNet members' runs below their
+profiled 64 px are scored but never learned from). Prints the regret per task and per decision over all eight families and over the TUNE / TEST
 halves of ../meta-eval-20261204e/; SAVE=PREFIX writes each seed's predictions to PREFIX-SEED.parquet.
 """
 import sys, json
@@ -151,6 +153,14 @@ if variant.get("knn_lift"):
     _c = 1.0 / pl.col("task_num_classes").clip(2, None)
     frame = frame.with_columns(((pl.col("knn") - _c) / (1 - _c)).alias("knn_lift"))
 
+SHARE = None
+if variant.get("train_min_share"):
+    import sqlite3
+    share = dict(sqlite3.connect(sys.argv[1]).execute(
+        "select id, json_extract(extra, '$.cpu_share') from runs where json_valid(extra)").fetchall())
+    # no share recorded (the 613 runs of 2026-11-22, collected before it was): counted as a whole core
+    SHARE = np.array([share.get(i) if share.get(i) is not None else 1.0 for i in full["id"].to_list()])
+
 REP = None
 if variant.get("replicates"):
     import sqlite3
@@ -171,7 +181,7 @@ for seed in seeds:
     pred = np.zeros(frame.height)
     for f in dict.fromkeys(fam.to_list()):
         out = (fam == f).to_numpy()
-        kw = {k: v for k, v in variant.items() if k not in ("key", "min_runs", "weight", "_pl", "noise_c", "abs_floor", "rel_params", "frac", "chance_norm", "knn_lift", "run_frac", "replicates", "half_life", "level_recency", "train_min_id")}
+        kw = {k: v for k, v in variant.items() if k not in ("key", "min_runs", "weight", "_pl", "noise_c", "abs_floor", "rel_params", "frac", "chance_norm", "knn_lift", "run_frac", "replicates", "half_life", "level_recency", "train_min_id", "train_min_share", "train_profiled")}
         p = Dec(seed=seed, **kw)
         p.chance_norm = variant.get("chance_norm", False)
         p.half_life = variant.get("half_life", 1.0); p.level_recency = variant.get("level_recency", False)
@@ -196,6 +206,11 @@ for seed in seeds:
             learn = learn & keep
         if variant.get("train_min_id"):  # runs with lower ids are scored, never learned from
             learn = learn & (full["id"].to_numpy() >= variant["train_min_id"])
+        if variant.get("train_profiled"):  # the ImageNet members' runs below 64 px are scored, never learned from
+            below = full["model_name"].str.ends_with("_imagenet").to_numpy() & (full["model_input_size"].to_numpy() < 64)
+            learn = learn & ~below
+        if variant.get("train_min_share"):  # runs that had less of their core are scored, never learned from
+            learn = learn & (SHARE >= variant["train_min_share"])
         train = frame.filter(pl.Series(learn))
         if REP is not None:
             train = pl.concat([train, REP.filter(pl.Series(REP_FAM != f))])
