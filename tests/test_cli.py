@@ -20,6 +20,31 @@ def test_help_lists_groups():
         assert group in r.output
 
 
+def _commands(group, path=()):
+    """Every command's argument path under a Click group (listed as `--help` lists them: groups may
+    load their commands lazily; Typer carries its own copy of Click, hence no isinstance)."""
+    ctx = group.context_class(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        yield (*path, name)
+        if hasattr(cmd, "list_commands"):
+            yield from _commands(cmd, (*path, name))
+
+
+def test_every_help_renders_its_text_as_written():
+    """Click shows help text verbatim: a "%%" written for %-formatting reaches the user as "%%"."""
+    import typer
+
+    commands = list(_commands(typer.main.get_command(app)))
+    assert ("adapt",) in commands and ("meta", "eval") in commands
+    for path in commands:
+        r = runner.invoke(app, [*path, "--help"], terminal_width=200)
+        assert r.exit_code == 0, (path, r.output)
+        assert "%%" not in r.output, path
+    r = runner.invoke(app, ["adapt", "--help"], terminal_width=200)
+    assert "30% of the budget" in " ".join(r.output.split())
+
+
 def test_help_does_not_import_torch():
     code = "import sys; from nasoa.cli.main import app; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -26,7 +26,7 @@ def adapt(
     probe: str = typer.Option(
         "auto", "--probe",
         help="auto | never | always. auto: on a task unlike the experience, train the best regimes of up to 3 "
-             "members in 30%% of the budget (two: up to 40%%) and continue the best (strategy nasoa). never: the pure "
+             "members in 30% of the budget (two: up to 40%) and continue the best (strategy nasoa). never: the pure "
              "one-shot pick."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the top-k regimes and stop."),
     top_k: int = typer.Option(5, "--top", min=1, max=100, help="How many regimes --dry-run shows."),
