@@ -45,6 +45,19 @@ def test_every_help_renders_its_text_as_written():
     assert "30% of the budget" in " ".join(r.output.split())
 
 
+def test_every_option_has_help():
+    import typer
+
+    root = typer.main.get_command(app)
+    bare = []
+    for path in _commands(root):
+        cmd = root
+        for name in path:
+            cmd = cmd.get_command(cmd.context_class(cmd), name)
+        bare += [(" ".join(path), p.opts[0]) for p in cmd.params if p.param_type_name == "option" and not p.help]
+    assert not bare, bare
+
+
 def test_help_does_not_import_torch():
     code = "import sys; from nasoa.cli.main import app; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -83,9 +83,9 @@ def kernels(
 @app.command("budgets")
 def budgets(
     runs: int = typer.Option(20, "--runs", min=1, max=1000, help="How many random `nasoa train` runs."),
-    min_budget: float = typer.Option(5.0, "--min-budget", min=1.0),
-    max_budget: float = typer.Option(60.0, "--max-budget", min=1.0),
-    seed: int = typer.Option(0, "--seed"),
+    min_budget: float = typer.Option(5.0, "--min-budget", min=1.0, help="Shortest budget a run draws, seconds."),
+    max_budget: float = typer.Option(60.0, "--max-budget", min=1.0, help="Longest budget a run draws, seconds."),
+    seed: int = typer.Option(0, "--seed", help="Draws the runs' tasks, regimes, budgets and seeds."),
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/train-budgets-<date>/)."),
 ) -> None:
     """Deadline adherence: wall/budget of many whole `nasoa train` processes (random tasks and regimes)."""
@@ -106,7 +106,7 @@ def zoo_bench(
     baselines: str = typer.Option(None, "--baselines", help="Comma-separated timm names (default: the four; 'none')."),
     no_members: bool = typer.Option(False, "--no-members", help="Only the baselines (to split the suite over cores)."),
     merge: list[str] = typer.Option(None, "--merge", help="Merge these result dirs into --out instead of running."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="The source's split and test sample, and every run's initialisation."),
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/zoo-<date>/)."),
 ) -> None:
     """Zoo members vs timm baselines trained from scratch on the source under equal budgets."""
@@ -143,7 +143,7 @@ def zoo_bench(
 @app.command("speed")
 def speed(
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/train-speed-<date>/)."),
-    repeats: int = typer.Option(15, "--repeats", min=3, max=1000),
+    repeats: int = typer.Option(15, "--repeats", min=3, max=1000, help="Timed steps per row (median)."),
 ) -> None:
     """Training images/s (ET-NAS vs resnet18 at 32 px, NCHW vs channels_last) and frozen-stage savings."""
     from nasoa.bench.speed import run
@@ -158,7 +158,7 @@ def speed(
 def transfer(
     budget: str = typer.Option("30s", "--budget", help="Fine-tuning budget per run."),
     task: str = typer.Option("builtin:animal?per_class=300", "--task", help="A task outside the zoo's source."),
-    seeds: str = typer.Option("0,1,2", "--seeds"),
+    seeds: str = typer.Option("0,1,2", "--seeds", help="Comma-separated seeds: one run per member, seed and start."),
     members: list[str] = typer.Option(None, "--member", help="Members (default: every ET-NAS member)."),
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/transfer-<date>/)."),
 ) -> None:
@@ -200,7 +200,7 @@ def adapt_bench(
     shard: str = typer.Option("1/1", "--shard", help="K/N: run the tasks with index % N == K-1 (N pinned processes "
                                                      "sharing one --out)."),
     report_only: bool = typer.Option(False, "--report-only", help="Rebuild adapt.md/png/json from the rows so far."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="The generated stream; task i runs at seed + i."),
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/adapt-<date>/); a re-run resumes."),
     executor: str = opt.EXECUTOR,
     address: str = opt.ADDRESS,
@@ -245,7 +245,7 @@ def stability_bench(
     shard: str = typer.Option("1/1", "--shard", help="K/N: run the tasks with index % N == K-1 (N pinned processes "
                                                      "sharing one --out)."),
     report_only: bool = typer.Option(False, "--report-only", help="Rebuild stability.md/json from the rows so far."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Task i's j-th seed is seed + i + 100 j (j = 0: bench adapt's row)."),
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/stability-<date>/; a bench adapt "
                                                 "folder shares its snapshots); a re-run resumes."),
 ) -> None:
@@ -274,7 +274,7 @@ def noise_bench(
     min_runs: int = typer.Option(5, "--min-runs", min=2, help="Only tasks with at least this many runs."),
     shard: str = typer.Option("1/1", "--shard", help="K/N: run the tasks with index % N == K-1 (N pinned processes "
                                                      "sharing one --out)."),
-    device: str = typer.Option("cpu", "--device"),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto: where the re-runs train."),
     report_only: bool = typer.Option(False, "--report-only", help="Rebuild noise.md/json from the rows so far."),
     seed: int = typer.Option(0, "--seed", help="Draws the tasks and the replicates' run seeds."),
     out: str = typer.Option(None, "--out", help="Output dir (default bench/results/noise-<date>/); a re-run resumes."),

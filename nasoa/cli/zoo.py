@@ -65,7 +65,7 @@ def pretrain_cmd(
     members: int = typer.Option(6, "--members", min=1, max=50, help="How many front members, fastest to most accurate."),
     budget: str = typer.Option("5m", "--budget-per-member", help="Training budget per member."),
     prefix: str = typer.Option("etnas_z", "--prefix", help="Member names: PREFIX1, PREFIX2, ... by step time."),
-    lr: float = typer.Option(0.1, "--lr", min=1e-5, max=5.0),
+    lr: float = typer.Option(0.1, "--lr", min=1e-5, max=5.0, help="Peak learning rate of the pretraining."),
     seed: int = opt.SEED,
     skip_existing: bool = typer.Option(True, "--skip-existing/--redo", help="Keep members already pretrained."),
     source: str = typer.Option(None, "--source", help="Data to pretrain on (default: MNIST + Fashion-MNIST train "
@@ -128,11 +128,13 @@ def add(
     name: str = typer.Argument(..., help="A new member name."),
     encoding: str = typer.Option(..., "--encoding", help="Its ET-NAS encoding."),
     weights: Path = typer.Option(..., "--weights", help="A .safetensors state_dict of that architecture."),
-    input_size: int = typer.Option(32, "--input-size", min=8, max=1024),
-    mean: str = typer.Option("0.5,0.5,0.5", "--mean"),
-    std: str = typer.Option("0.5,0.5,0.5", "--std"),
+    input_size: int = typer.Option(32, "--input-size", min=8, max=1024,
+                                   help="The side the weights were trained at, pixels."),
+    mean: str = typer.Option("0.5,0.5,0.5", "--mean", help="The normalisation mean per channel (3 numbers)."),
+    std: str = typer.Option("0.5,0.5,0.5", "--std", help="The normalisation std per channel (3 numbers)."),
     source: str = typer.Option("user", "--source", help="What the weights were trained on."),
-    source_accuracy: float = typer.Option(None, "--source-accuracy", min=0.0, max=1.0),
+    source_accuracy: float = typer.Option(None, "--source-accuracy", min=0.0, max=1.0,
+                                           help="The weights' accuracy on their source data (a meta-feature)."),
 ) -> None:
     """Register your own ET-NAS model + weights (kept in the user zoo: $NASOA_ZOO_DIR or the data dir)."""
     from nasoa.zoo import build
