@@ -21,12 +21,12 @@ def test_help_lists_groups():
 
 
 def _commands(group, path=()):
-    """Every command's argument path under a Click group (listed as `--help` lists them: groups may
-    load their commands lazily; Typer carries its own copy of Click, hence no isinstance)."""
+    """Every command under a Click group, with its argument path (listed as `--help` lists them:
+    groups may load their commands lazily; Typer carries its own copy of Click, hence no isinstance)."""
     ctx = group.context_class(group)
     for name in group.list_commands(ctx):
         cmd = group.get_command(ctx, name)
-        yield (*path, name)
+        yield (*path, name), cmd
         if hasattr(cmd, "list_commands"):
             yield from _commands(cmd, (*path, name))
 
@@ -35,7 +35,7 @@ def test_every_help_renders_its_text_as_written():
     """Click shows help text verbatim: a "%%" written for %-formatting reaches the user as "%%"."""
     import typer
 
-    commands = list(_commands(typer.main.get_command(app)))
+    commands = [path for path, _ in _commands(typer.main.get_command(app))]
     assert ("adapt",) in commands and ("meta", "eval") in commands
     for path in commands:
         r = runner.invoke(app, [*path, "--help"], terminal_width=200)
@@ -48,13 +48,8 @@ def test_every_help_renders_its_text_as_written():
 def test_every_option_has_help():
     import typer
 
-    root = typer.main.get_command(app)
-    bare = []
-    for path in _commands(root):
-        cmd = root
-        for name in path:
-            cmd = cmd.get_command(cmd.context_class(cmd), name)
-        bare += [(" ".join(path), p.opts[0]) for p in cmd.params if p.param_type_name == "option" and not p.help]
+    bare = [(" ".join(path), p.opts[0]) for path, cmd in _commands(typer.main.get_command(app))
+            for p in cmd.params if p.param_type_name == "option" and not p.help]
     assert not bare, bare
 
 
