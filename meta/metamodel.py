@@ -93,15 +93,17 @@ def saved_grid(model_dir: str | Path) -> Grid | None:
 
 def snapshot_is_current(model_dir: str | Path) -> bool:
     """Whether ``model_dir`` holds a saved meta-model of this version's format (one of an older
-    format is refitted rather than loaded, :data:`MODEL_FORMAT_VERSION`) whose LightGBM boosters
-    were sized as this version sizes them (``LGBMPredictor.CAPACITY``: one saved before loads and
-    learns with its smaller boosters, and `nasoa meta upgrade` refits it)."""
+    format is refitted rather than loaded, :data:`MODEL_FORMAT_VERSION`) whose LightGBM part has
+    this version's parts: boosters sized by their rows (``LGBMPredictor.CAPACITY``) and the pairwise
+    part's settings. One saved before either loads and learns as it was made (smaller boosters, no
+    pairwise part), and `nasoa meta upgrade` refits it."""
     try:
         doc = json.loads((Path(model_dir) / "metamodel.json").read_text())
         if not (doc.get("format") == MODEL_FORMAT and _current_format(doc)):
             return False
         params = saved_lgbm_params(Path(model_dir) / str(doc["predictor"]))
-        return params is None or "capacity" in params  # no LightGBM part, or sized by capacity
+        # no LightGBM part, or one with this version's parts
+        return params is None or ("capacity" in params and "pairwise_weight" in params)
     except (OSError, ValueError, TypeError, AttributeError, KeyError):
         return False
 

@@ -1095,6 +1095,78 @@ def test_a_bag_predicts_the_mean_of_its_members_and_keeps_them_through_warm_upda
         LGBMPredictor(bags=0)
 
 
+def test_the_pairwise_part_reranks_the_first_rows_of_each_task_and_survives_a_reload(tmp_path):
+    """The pairwise booster learns which of two runs of a task won; it is fitted at the large
+    capacity only, scores a row against the other first-ranked rows of its group, leaves the rows
+    below them in their order, and a reload keeps it."""
+    import polars as pl
+
+    from nasoa.meta.evaluate import task_metrics
+    from nasoa.meta.predictors import LGBMPredictor
+
+    train = pl.concat([_level_and_rank_world(s) for s in range(5)])  # 1,200 rows: the large capacity
+    test = _level_and_rank_world(7)
+    kw = {"bags": 1, "n_rounds": 40, "relative_weight": 0.0, "pairwise_rounds": 60}
+    p = LGBMPredictor(seed=0, **kw)
+    p.learn_many(train)
+    assert p.state()["pairwise_trees"] == 60
+    level, within = p.predict_parts(test)
+    assert np.allclose(level, p.predict_accuracy_many(test))  # the pairwise part ranks; it adds no accuracy
+    # alone, it finds the best learning rate (1e-2) of every task: a near-perfect within-task order
+    rank = task_metrics(within, test)
+    assert rank["spearman"].mean() > 0.8 and rank["regret"].mean() < 0.005, rank.describe()
+    # its scores are antisymmetric margins: they sum to zero within a group, and lie in [-w/2, w/2]
+    g = test["group"].to_numpy()
+    assert all(abs(within[g == k].sum()) < 1e-9 for k in np.unique(g))
+    assert np.abs(within).max() <= 0.5 * p.pairwise_weight
+    # a task's rows at two budgets are two decisions, each scored on its own
+    two = pl.concat([test.with_columns(pl.lit(b).alias("budget_s")) for b in (8.0, 15.0)])
+    assert np.allclose(p.predict_parts(two)[1], np.tile(within, 2), rtol=0, atol=1e-12)
+    # a row's score depends on the rows of its group: one row alone gets none
+    assert p.predict_parts(test.head(1))[1][0] == 0.0
+    again = LGBMPredictor.load(p.save(tmp_path / "pairwise"))
+    assert again.pairwise_weight == p.pairwise_weight and again.state()["pairwise_trees"] == 60
+    assert np.array_equal(again.predict_many(test), p.predict_many(test))
+    # only the first pairwise_top rows of a group are reranked; those below keep their order under them
+    top2 = LGBMPredictor(seed=0, pairwise_top=2, **kw)
+    top2.learn_many(train)
+    lvl, part = top2.predict_parts(test)
+    for k in np.unique(g):
+        rows = np.flatnonzero(g == k)
+        order = rows[np.argsort(-lvl[rows], kind="stable")]
+        first, rest = order[:2], order[2:]
+        assert np.all(part[rest] == part[first].min())
+        assert (lvl + part)[first].min() >= (lvl + part)[rest].max()
+    # not fitted: at the small capacity (a few hundred rows), at weight 0, or for the ranker objective
+    for learner, rows in ((LGBMPredictor(seed=0, **kw), _level_and_rank_world(0)),
+                          (LGBMPredictor(seed=0, **{**kw, "pairwise_weight": 0.0}), train),
+                          (LGBMPredictor(objective="lambdarank", seed=0, **kw), train)):
+        learner.learn_many(rows)
+        assert learner.state()["pairwise_trees"] == 0 and not learner.predict_parts(test)[1].any()
+    with pytest.raises(NasoaError, match="pairwise_weight"):
+        LGBMPredictor(pairwise_weight=5.0)
+
+
+def test_a_model_saved_before_the_pairwise_part_loads_without_one(tmp_path):
+    import json
+
+    import polars as pl
+
+    from nasoa.meta.predictors import LGBMPredictor
+
+    p = LGBMPredictor(seed=0, bags=1, n_rounds=20, relative_weight=0.0, pairwise_weight=0.0)
+    p.learn_many(pl.concat([_level_and_rank_world(s) for s in range(5)]))
+    d = p.save(tmp_path / "old")
+    manifest = json.loads((d / "manifest.json").read_text())
+    for key in ("pairwise_weight", "pairwise_rounds", "pairwise_top"):
+        del manifest["params"][key]
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    again = LGBMPredictor.load(d)
+    assert again.pairwise_weight == 0.0 and again.state()["pairwise_trees"] == 0
+    test = _level_and_rank_world(7)
+    assert np.array_equal(again.predict_many(test), p.predict_many(test))
+
+
 def test_a_percentile_model_saved_before_the_ranker_part_loads_as_one(tmp_path):
     """Models saved before ``relative`` existed carry a percentile booster: they must load as such."""
     import json

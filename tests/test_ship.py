@@ -143,6 +143,20 @@ def test_upgrade_adds_a_newer_ship_to_a_seeded_store_and_refits_with_its_grid(tm
     assert (pre.predictor.base.capacity, pre.predictor.base.n_rounds) == ("small", 150)
     assert E.upgrade_store(user, zoo=profiled_records())["refit"]
     assert snapshot_is_current(default_model_dir(user.path))
+    # One saved before the pairwise part (no pairwise settings) loads without it; upgrade refits it.
+    base = default_model_dir(user.path) / json.loads(meta.read_text())["predictor"] / "base" / "manifest.json"
+    manifest = json.loads(base.read_text())
+    manifest["params"] = {k: v for k, v in manifest["params"].items() if not k.startswith("pairwise")}
+    base.write_text(json.dumps(manifest))
+    top = json.loads((base.parent.parent / "manifest.json").read_text())
+    top["params"]["base"] = manifest["params"]
+    top["state"]["sub"]["base"] = hashlib.sha256(base.read_bytes()).hexdigest()
+    (base.parent.parent / "manifest.json").write_text(json.dumps(top))
+    assert not snapshot_is_current(default_model_dir(user.path))
+    assert MetaModel.load(user, zoo=profiled_records()).predictor.base.pairwise_weight == 0.0
+    assert E.upgrade_store(user, zoo=profiled_records())["refit"]
+    assert snapshot_is_current(default_model_dir(user.path))
+    assert MetaModel.load(user, zoo=profiled_records()).predictor.base.pairwise_weight > 0
 
 
 def test_load_fits_once_then_reuses_the_cached_model(tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ from nasoa.core.errors import NasoaError
 
 from ..features import MONOTONE_DECREASING, MONOTONE_FEATURES
 from .base import Predictor
-from .regime_prior import RegimePrior
+from .regime_prior import PRIOR_FEATURES, RegimePrior
 from .schema import FeatureSchema, _clean, _frame, _targets
 
 if TYPE_CHECKING:
@@ -110,6 +110,23 @@ class LGBMPredictor(Predictor):
     rows, how each regime cell (member, frozen stages, learning rate, optimizer) did on other tasks,
     and both boosters see it as two more features (``cell_rel``, ``cell_fail``; a training row's
     own task left out), monotone like the transferability scores.
+
+    A **pairwise part** (``pairwise_weight`` > 0, fitted only at the ``large`` capacity: on a few
+    hundred rows it learns noise) is one more booster, fitted at each full fit and never
+    warm-updated, on ordered pairs of runs of one task: whether run i beat run j (LightGBM's binary
+    objective), each pair weighed by their accuracy gap, from both runs' features and the numeric
+    ones' differences (the regime prior's two left out: with them it ranked worse). A row's
+    pairwise score is its mean antisymmetrised margin, ``(p(i, j) - p(j, i)) / 2``, against the
+    other rows of its decision (its ``group`` and ``budget_s`` where the frame has them; every row
+    of a frame without them, as adapt's candidates of one task at one budget) among the first
+    ``pairwise_top`` by the rest of the score; it reranks those, and the rows
+    below them get the lowest of their scores, so they keep their order below them. It adds
+    ``pairwise_weight`` times that to the within-task part. It is not monotone (the boosters above
+    are): it compares the rows of one decision, not one regime at two budgets. Leaving one family out at a time on the
+    4,407 shipped runs (bench/results/meta-eval-20261205b/, ``combo-binary.txt``), weight 0.2 took
+    the top-1 regret per decision from 2.09 / 2.14 / 2.15 / 2.17 / 2.14 to 2.05 / 2.04 / 2.02 / 2.02 /
+    2.13 points at booster seeds 0-4; alone it read 2.18-2.25. Its fit is the costly one (about 20 s
+    on the ship's 39,000 pairs, one thread); the refits outside a budget (``inline_refit_rows``) carry it.
     """
 
     kind = "lgbm"
@@ -131,6 +148,14 @@ class LGBMPredictor(Predictor):
                   "feature_fraction": 0.85, "lambda_l2": 0.15, "max_bin": 255},
     }
     LARGE_FROM_ROWS: ClassVar[int] = 1000
+    #: The pairwise booster's settings (bench/results/meta-eval-20261205b/pairwise.py ``OBJ=binary
+    #: KEY=task ROUNDS=3000 LEAVES=31``; 8,000 rounds or 63 leaves ranked worse).
+    PAIRWISE: ClassVar[dict[str, Any]] = {"learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 20,
+                                          "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,
+                                          "lambda_l2": 1.0}
+    #: At most this many runs of one task make its pairs (drawn with the seed): a task run hundreds
+    #: of times would otherwise make a quadratic number of them.
+    PAIR_RUNS: ClassVar[int] = 48
 
     def __init__(self, objective: str = "regression", seed: int = 0, *, n_rounds: int | None = None,
                  learning_rate: float | None = None, num_leaves: int | None = None, min_rows: int = 8,
@@ -138,7 +163,8 @@ class LGBMPredictor(Predictor):
                  warm_every: int | None = 5, warm_rounds: int = 10, warm_window: int = 200, max_warm_trees: int = 100,
                  inline_refit_rows: int | None = None, extra_params: Mapping[str, Any] | None = None,
                  relative_weight: float = 4.0, relative_leaves: int = 4, relative_rounds: int = 250,
-                 relative: str = "lambdarank", regime_prior: bool = True, bags: int = 5, capacity: str = "auto"):
+                 relative: str = "lambdarank", regime_prior: bool = True, bags: int = 5, capacity: str = "auto",
+                 pairwise_weight: float = 0.2, pairwise_rounds: int = 3000, pairwise_top: int = 32):
         super().__init__(seed)
         if objective not in ("regression", "lambdarank"):
             raise NasoaError(f"unknown LightGBM objective {objective!r}; use regression or lambdarank")
@@ -166,6 +192,14 @@ class LGBMPredictor(Predictor):
         if not 1 <= int(bags) <= 32:
             raise NasoaError(f"bags must lie in [1, 32], not {bags}")
         self.bags = int(bags)
+        if not 0.0 <= float(pairwise_weight) <= 4.0:
+            raise NasoaError(f"pairwise_weight must lie in [0, 4], not {pairwise_weight}")
+        if int(pairwise_top) < 2 or int(pairwise_rounds) < 1:
+            raise NasoaError(f"pairwise_top must be at least 2 and pairwise_rounds at least 1, not {pairwise_top} "
+                             f"and {pairwise_rounds}")
+        self.pairwise_weight = float(pairwise_weight) if objective == "regression" else 0.0
+        self.pairwise_rounds, self.pairwise_top = int(pairwise_rounds), int(pairwise_top)
+        self._pairwise: Any = None  # the pairwise booster (None: no pairwise part)
         self._prior: RegimePrior | None = None
         # One entry each per bag member (seeds seed, seed + 1, ...): its main booster, its
         # within-task part (None without one).
@@ -221,7 +255,9 @@ class LGBMPredictor(Predictor):
                 "inline_refit_rows": self.inline_refit_rows, "extra_params": self.extra_params,
                 "relative_weight": self.relative_weight, "relative": self.relative,
                 "relative_leaves": self.relative_leaves, "relative_rounds": self.relative_rounds,
-                "regime_prior": self.regime_prior, "bags": self.bags, "capacity": self.capacity}
+                "regime_prior": self.regime_prior, "bags": self.bags, "capacity": self.capacity,
+                "pairwise_weight": self.pairwise_weight, "pairwise_rounds": self.pairwise_rounds,
+                "pairwise_top": self.pairwise_top}
 
     @property
     def n_rows(self) -> int:
@@ -238,6 +274,7 @@ class LGBMPredictor(Predictor):
                 "bags": self.bags, "capacity": self._fit_capacity,
                 "trees": sum(b.num_trees() for b in self._boosters),
                 "relative_trees": sum(w.booster.num_trees() for w in self._within if w is not None),
+                "pairwise_trees": self._pairwise.num_trees() if self._pairwise is not None else 0,
                 "warm_updates_since_refit": self.n_warm, "warm_trees": self.warm_trees,
                 "rows_pending": self._pending, "refit_due": self.refit_due,
                 "last_fit_s": round(self.fit_s, 4) if self.fit_s is not None else None}
@@ -332,6 +369,110 @@ class LGBMPredictor(Predictor):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return _Within(lgb.train(params, ds, num_boost_round=self.relative_rounds), scale, 0.5)
+
+    # -- the pairwise part -------------------------------------------------------------------------
+    def _pair_columns(self, schema: FeatureSchema) -> tuple[np.ndarray, int]:
+        """The feature columns the pairwise booster sees (the schema's, less the regime prior's), the
+        numeric first, and how many of them are numeric (their differences join the pair's row)."""
+        numeric = [k for k, n in enumerate(schema.numeric) if n not in PRIOR_FEATURES]
+        cats = [len(schema.numeric) + k for k in range(len(schema.categorical))]
+        return np.array(numeric + cats, dtype=np.int64), len(numeric)
+
+    def _pair_matrix(self, x: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Pairs (i, j) of rows of ``x``: run i's features, run j's, and their numeric differences."""
+        assert self._schema is not None
+        cols, nn = self._pair_columns(self._schema)
+        a, b = x[i][:, cols], x[j][:, cols]
+        return np.column_stack([a, b, a[:, :nn] - b[:, :nn]])
+
+    def _pair_names(self, schema: FeatureSchema) -> tuple[list[str], list[str]]:
+        cols, nn = self._pair_columns(schema)
+        names = [schema.names[k] for k in cols]
+        cats = [f"{side}_{n}" for side in "ab" for n in names[nn:]]
+        return [f"{side}_{n}" for side in "ab" for n in names] + [f"d_{n}" for n in names[:nn]], cats
+
+    def _fit_pairwise(self, x: np.ndarray, ya: np.ndarray, ga: np.ndarray) -> Any:
+        """The pairwise booster, fitted on every ordered pair of runs of one task whose accuracies
+        differ (None: no pairwise part, or under 200 such pairs)."""
+        import lightgbm as lgb  # lazy: lightgbm; loads when a model is fitted or read
+
+        if self.pairwise_weight <= 0 or self._fit_capacity != "large" or self._schema is None:
+            return None
+        rng = np.random.default_rng(self.seed)
+        order, sizes = self._task_blocks(ga)
+        left, right = [], []
+        for block in np.split(order, np.cumsum(sizes)[:-1]):
+            if len(block) > self.PAIR_RUNS:
+                block = np.sort(rng.choice(block, self.PAIR_RUNS, replace=False))
+            a, b = np.meshgrid(block, block, indexing="ij")
+            m = ya[a] != ya[b]
+            left.append(a[m])
+            right.append(b[m])
+        i, j = np.concatenate(left), np.concatenate(right)
+        if len(i) < 200:
+            return None
+        gap = ya[i] - ya[j]
+        names, cats = self._pair_names(self._schema)
+        ds = lgb.Dataset(self._pair_matrix(x, i, j), (gap > 0).astype(np.float64), weight=np.abs(gap),
+                         feature_name=names, categorical_feature=cats, free_raw_data=True,
+                         params={"verbosity": -1})
+        params = {**self.PAIRWISE, "objective": "binary", "seed": self.seed, "deterministic": True,
+                  "num_threads": 1, "verbosity": -1}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return lgb.train(params, ds, num_boost_round=self.pairwise_rounds)
+
+    def _pairwise_scores(self, x: np.ndarray, base: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Each row's pairwise score (see the class doc): its mean antisymmetrised margin against the
+        other rows of its group among the first ``pairwise_top`` by ``base``; the rows below those get
+        their lowest score. One booster call for every group."""
+        out = np.zeros(len(base))
+        tops, left, right = [], [], []
+        for block in np.split(*self._grouped(groups)):
+            if len(block) < 2:
+                continue
+            top = block[np.argsort(-base[block], kind="stable")[: self.pairwise_top]]
+            a, b = np.meshgrid(top, top, indexing="ij")
+            m = a != b
+            tops.append((block, top, m))
+            left.append(a[m])
+            right.append(b[m])
+        if not tops:
+            return out
+        margin = self._pairwise.predict(self._pair_matrix(x, np.concatenate(left), np.concatenate(right)),
+                                        num_threads=1) - 0.5
+        at = 0
+        for block, top, m in tops:
+            k = int(m.sum())
+            mat = np.zeros(m.shape)
+            mat[m] = margin[at: at + k]
+            at += k
+            score = ((mat - mat.T) / 2).sum(1) / (len(top) - 1)
+            out[block] = score.min()
+            out[top] = score
+        return out
+
+    @staticmethod
+    def _decisions(frame: pl.DataFrame) -> np.ndarray:
+        """Which rows a pick compares: those of one ``group`` (a task) at one ``budget_s``, where the
+        frame has those columns (an evaluation's runs); else every row (adapt's candidates: one task,
+        one budget)."""
+        keys = [c for c in ("group", "budget_s") if c in frame.columns]
+        if not keys:
+            return np.zeros(frame.height, dtype=np.int64)
+        import polars as pl  # lazy: polars; importing the meta-model stays light (budget checks, `nasoa --help`)
+
+        key = frame.select(pl.concat_str([pl.col(k).cast(pl.Utf8) for k in keys], separator="|",
+                                         ignore_nulls=True))
+        return np.unique(key.to_series().to_numpy().astype(str), return_inverse=True)[1]
+
+    @staticmethod
+    def _grouped(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row indices ordered by group (stable) and where each group's block starts after the first:
+        ``np.split(*_grouped(g))`` is the list of the groups' row indices."""
+        order = np.argsort(groups, kind="stable")
+        g = groups[order]
+        return order, np.flatnonzero(g[1:] != g[:-1]) + 1
 
     def _rank_data(self, x: np.ndarray, y: np.ndarray, g: np.ndarray, schema: FeatureSchema,
                    weight: np.ndarray | None = None, member: int = 0):
@@ -430,7 +571,7 @@ class LGBMPredictor(Predictor):
         self._table, self._table_blob, self._n_fit = raw, None, raw.height
         self._rows, self._y, self._g = [], [], []
         self._pending, self.n_warm, self.warm_trees, self.refit_due = 0, 0, 0, False
-        self._boosters, self._within = [], []
+        self._boosters, self._within, self._pairwise = [], [], None
         if not schema.names:
             self._schema = None
             return
@@ -442,6 +583,9 @@ class LGBMPredictor(Predictor):
                                                 keep_training_booster=True))
             self._within.append(self._fit_relative(x, ya, frame, schema, i) if self.objective == "regression" else None)
         self._schema = schema
+        if self.objective == "regression":
+            self._pairwise = self._fit_pairwise(schema.matrix(frame), frame["y"].cast(float).to_numpy(),
+                                                np.asarray(frame["group"].cast(str).to_list()))
         self.n_fits += 1
         if self.objective == "lambdarank":
             s = self._main_scores(x)
@@ -522,7 +666,9 @@ class LGBMPredictor(Predictor):
 
     def predict_parts(self, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(accuracy level, within-task part): the main booster's prediction and what the
-        within-task part adds to it (zeros without one); :meth:`predict_many` is their sum."""
+        within-task and pairwise parts add to it (zeros without them); :meth:`predict_many` is their
+        sum. The pairwise part compares the rows of one decision (:meth:`_decisions`): a row's score
+        depends on the rows beside it."""
         if frame.height == 0:
             return np.zeros(0), np.zeros(0)
         if not self._boosters or self._schema is None:
@@ -536,7 +682,11 @@ class LGBMPredictor(Predictor):
         for w in self._within:
             if w is not None and w.scale > 0:
                 within += w.scale * (w.booster.predict(x, num_threads=1) - w.centre)
-        return s, within / len(self._boosters)
+        within /= len(self._boosters)
+        if self._pairwise is not None and frame.height > 1:
+            groups = self._decisions(frame)
+            within += self.pairwise_weight * self._pairwise_scores(x, s + within, groups)
+        return s, within
 
     def _main_scores(self, x: np.ndarray) -> np.ndarray:
         """The main boosters' mean score on a feature matrix."""
@@ -575,6 +725,8 @@ class LGBMPredictor(Predictor):
             files[f"booster{suffix}.txt"] = booster.model_to_string().encode()
             if w is not None:
                 files[f"relative{suffix}.txt"] = w.booster.model_to_string().encode()
+        if self._pairwise is not None:
+            files["pairwise.txt"] = self._pairwise.model_to_string().encode()
         if self._prior is not None:
             files["regime_prior.json"] = json.dumps(self._prior.to_dict()).encode()
         state = {"n_fit": self._n_fit, "pending": self._pending, "calib": list(self._calib), "n_fits": self.n_fits,
@@ -591,7 +743,8 @@ class LGBMPredictor(Predictor):
 
         # Saved before the LambdaRank within-task part existed: theirs is the percentile one; before
         # capacities: the small one (their boosters' settings).
-        p = cls(**{"relative": "percentile", "capacity": "small", **manifest["params"]})
+        # Before the pairwise part: none (its weight 0, whatever the default is now).
+        p = cls(**{"relative": "percentile", "capacity": "small", "pairwise_weight": 0.0, **manifest["params"]})
         st = manifest["state"]
         p._n_fit, p._pending, p.n_fits = int(st["n_fit"]), int(st["pending"]), int(st["n_fits"])
         p.n_warm, p.warm_trees = int(st.get("n_warm", 0)), int(st.get("warm_trees", 0))
@@ -623,6 +776,8 @@ class LGBMPredictor(Predictor):
                 rel = files.get(f"relative{suffix}.txt")
                 p._within.append(None if rel is None else _Within(lgb.Booster(model_str=rel.decode()),
                                                                   float(scales[i]), float(centres[i])))
+        if "pairwise.txt" in files:
+            p._pairwise = lgb.Booster(model_str=files["pairwise.txt"].decode())
         if "regime_prior.json" in files:
             p._prior = RegimePrior.from_dict(json.loads(files["regime_prior.json"]))
         return p

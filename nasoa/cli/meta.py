@@ -393,6 +393,8 @@ def _online_lines(s: dict) -> list[str]:
                f"{lg['rows_at_last_refit']} runs, {num(lg['last_fit_s'], '.2f')} s), {lg['warm_updates_since_refit']} "
                f"warm updates since ({lg['warm_trees']} trees), {lg['rows_pending']} runs pending"
                + ("; a full refit is due" if lg["refit_due"] else ""))
+    if lg.get("pairwise_trees"):
+        out.append(f"  pairwise part: {lg['pairwise_trees']} trees, refitted with the full fits")
     if rv is not None:
         out.append(f"river: {rv['model']} on the last {rv['rows_in_model']} runs (window {rv['window']}, "
                    f"{rv['rebuilds']} rebuilds)")
