@@ -43,6 +43,12 @@ the faster one. Runs without a probe (before 2026-12-02) from this CPU model the
 with a free offset (the ``unprobed`` slope): they still teach how members and settings compare,
 the probed runs set the level. Otherwise only runs from this CPU model enter, unscaled. The overheads come from runs at this
 thread count, unscaled (the evaluation factor and the step excess are ratios to the step time).
+**This machine's own runs.** The probe is one small dense CNN; members step at other ratios on
+other CPUs (on an Intel Xeon VM the probe read 10% faster than on the AMD EPYC VM the experience was
+collected on, while MobileNetV2 stepped 35% slower: plans 1.5x too long). So runs from this machine
+(its CPU label, and a probe within :data:`HERE_PROBE_BAND` of this one's) also set an offset of their
+own on top of the fit, globally and per member, each shrunk by :data:`HERE_PRIOR_RUNS` pseudo-runs:
+a few runs here bring the plan most of the way to what they measured.
 Runs that shared their cores with other work (threads waiting for a core more than
 :data:`MAX_CPU_WAIT` of the time, or, where that was not recorded, ``cpu_share`` below
 :data:`MIN_CPU_SHARE`) never enter. Without usable runs the profiled table and the default overheads stand (times
@@ -79,6 +85,12 @@ _CLIP = 2.5  # |log ratio| above this (12x) is a broken measurement, not a speed
 # Runs with a speed probe needed before the probe, not the CPU label, decides which runs enter.
 MIN_PROBED_RUNS = 20
 _PROBE_CLIP = 8.0  # a probe ratio beyond 8x either way is a broken probe, not another machine
+# A run is this machine's when its CPU label is this one's and its probe lies within this factor of
+# this one's (two VMs with one label stepped up to 2.2x apart).
+HERE_PROBE_BAND = 1.25
+# Pseudo-runs this machine's own offsets are shrunk by: the machine's and then the member's offset
+# each take half of what four runs here measured (three quarters of the way in all), twenty most of it.
+HERE_PRIOR_RUNS = 4.0
 _HUBER = 1.345  # Huber's tuning constant, in robust standard deviations
 # Priors of the step-time slopes: per-step cost linear in the batch, in the image's area, and
 # threads giving less than linear speed-up.
@@ -164,6 +176,23 @@ def _fit_step(obs: list[dict[str, Any]], prior_runs: float) -> dict[str, Any]:
             "resid_sd": float(1.4826 * np.median(np.abs(resid - np.median(resid)))) if len(resid) > 2 else None}
 
 
+def _fit_here(obs: list[dict[str, Any]], fit: Mapping[str, Any]) -> dict[str, Any]:
+    """This machine's own offsets on top of ``fit`` (see the module's doc): ``h``, the shrunk robust
+    mean of what its runs' log step times leave, and ``h_m``, each member's from what ``h`` leaves."""
+    mine = [o for o in obs if o.get("here")]
+    if not mine:
+        return {"runs": 0, "h": 0.0, "h_m": {}}
+    slopes = fit["slopes"]
+    z = np.array([o["y"] - sum(slopes[k] * o["x"][k] for k in PRIOR_SLOPES) - fit["g"]
+                  - fit["r_m"].get(o["member"], 0.0) - fit["r_mf"].get((o["member"], o["frozen"]), 0.0)
+                  for o in mine])
+    w = np.array([o["w"] for o in mine]) * _huber_weights(z - np.median(z), 0.05)
+    h = _shrunk_mean(z, w, HERE_PRIOR_RUNS)
+    members = np.array([o["member"] for o in mine])
+    h_m = {m: _shrunk_mean(z[members == m] - h, w[members == m], HERE_PRIOR_RUNS) for m in sorted(set(members))}
+    return {"runs": len(mine), "h": h, "h_m": h_m}
+
+
 def _fit_overhead(obs: list[dict[str, Any]], prior_runs: float) -> dict[str, Any]:
     """Set-up (global and per member), evaluation factor and step excess from runs that filled their
     budget: ``unused = setup[member] + eval_factor * eval_work + step_excess * window``."""
@@ -219,6 +248,8 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         elif cpu and t.get("cpu") and t.get("cpu") != cpu:
             continue
         unprobed = 1.0 if by_probe and theirs is None else 0.0
+        here = (theirs is not None and bool(cpu) and t.get("cpu") == cpu
+                and 1.0 / HERE_PROBE_BAND <= speed <= HERE_PROBE_BAND)
         if _contended(t):
             continue
         for member, took in ((t.get("transfer") or {}).get("s") or {}).items():
@@ -244,6 +275,7 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         name = str(rec["name"])
         step_obs.append({
             "y": max(-_CLIP, min(_CLIP, math.log(float(measured) / ref))), "w": w, "member": name, "frozen": frozen,
+            "here": here,
             "x": {"batch": math.log(batch / ref_batch), "size": math.log(size / ref_size) if ref_size else 0.0,
                   "threads": math.log(run_threads / max(int(threads), 1)), "ref": math.log(ref / _REF_MS),
                   "unprobed": unprobed},
@@ -266,6 +298,7 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         summary["global_factor"] = 1.0
         return [_with_transfer(dict(r), transfer_obs) for r in records], summary
     fit = _fit_step(step_obs, prior_runs)
+    here = _fit_here(step_obs, fit)
     over = _fit_overhead(over_obs, prior_runs) if over_obs else None
     out = []
     factors: dict[str, dict[str, float]] = {}
@@ -276,7 +309,9 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         table = {str(k): float(v) for k, v in (rec.get("train_step_ms") or {}).items()}
         if table:
             b_ref = fit["slopes"]["ref"]
-            f = {k: math.exp(g + r_m.get(name, 0.0) + r_mf.get((name, int(k)), 0.0) + b_ref * math.log(table[k] / _REF_MS))
+            h = here["h"] + here["h_m"].get(name, 0.0)
+            f = {k: math.exp(g + r_m.get(name, 0.0) + r_mf.get((name, int(k)), 0.0) + h
+                             + b_ref * math.log(table[k] / _REF_MS))
                  for k in table}
             rec["train_step_ms"] = {k: round(table[k] * f[k], 3) for k in table}
             rec["profiled_step_ms"] = table
@@ -293,7 +328,9 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         runs_per_member[o["member"]] += 1
     summary.update({"global_factor": round(math.exp(g), 4), "factors": factors,
                     "slopes": {k: round(v, 4) for k, v in fit["slopes"].items()},
-                    "step_resid_sd": fit["resid_sd"], "overhead": over, "runs_per_member": dict(runs_per_member)})
+                    "step_resid_sd": fit["resid_sd"], "overhead": over, "runs_per_member": dict(runs_per_member),
+                    "here": {"runs": here["runs"], "factor": round(math.exp(here["h"]), 4),
+                             "by_member": {m: round(math.exp(v), 4) for m, v in here["h_m"].items()}}})
     return out, summary
 
 

@@ -1137,6 +1137,14 @@ def test_the_pairwise_part_reranks_the_first_rows_of_each_task_and_survives_a_re
         first, rest = order[:2], order[2:]
         assert np.all(part[rest] == part[first].min())
         assert (lvl + part)[first].min() >= (lvl + part)[rest].max()
+    # a full refit inside a learn keeps the costly booster (its columns unchanged) and marks a refit
+    # due; refit(), outside a budget, fits it anew on every row
+    booster = p._pairwise
+    p.learn_many(pl.concat([_level_and_rank_world(s) for s in (5, 6)]))  # 1,680 >= 1.25 x 1,200: a full refit
+    assert p.n_fits == 2 and p._pairwise is booster and p.refit_due
+    p.refit()
+    assert p.n_fits == 3 and p._pairwise is not booster and not p.refit_due
+    assert p.state()["pairwise_trees"] == 60
     # not fitted: at the small capacity (a few hundred rows), at weight 0, or for the ranker objective
     for learner, rows in ((LGBMPredictor(seed=0, **kw), _level_and_rank_world(0)),
                           (LGBMPredictor(seed=0, **{**kw, "pairwise_weight": 0.0}), train),

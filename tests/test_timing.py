@@ -159,6 +159,41 @@ def test_a_probe_rescales_runs_from_a_slower_machine_with_the_same_cpu_label():
     assert info["speed_by"] == "cpu"
 
 
+def test_runs_on_this_machine_correct_a_member_the_probe_misjudges():
+    """The probe says this machine is as fast as the one the experience ran on, but "slow" steps 1.5x
+    slower here (a member whose kind of layers this CPU runs worse): a few runs here bring its plan
+    most of the way; the other member, never run here, moves by the machine's part of it only, and
+    not at all once its own runs here say it steps as the probe said; runs from a machine with this
+    label but another speed are not this machine's."""
+    there = [dict(r, speed_probe_ms=20.0) for r in _runs("slow", 0, 200.0, 80, cpu="Y") + _runs("fast", 0, 8.0, 80, cpu="Y")]
+
+    def here(n, ms=300.0, probe=20.0, cpu="X"):
+        return [dict(r, speed_probe_ms=probe) for r in _runs("slow", 0, ms, n, cpu=cpu)]
+
+    planned = {}
+    for n in (0, 4, 20):
+        recs, info = calibrate_records(ZOO, here(n) + there, cpu="X", threads=2, speed_probe=20.0)
+        planned[n] = _by_name(recs)["slow"]["train_step_ms"]["0"]
+        assert info["here"]["runs"] == n
+        fast = _by_name(recs)["fast"]["train_step_ms"]["0"]
+        assert 8.0 * 0.98 <= fast <= 8.0 * (1.0 + 0.8 * (planned[n] / 200.0 - 1.0)) + 0.01, (n, fast, planned[n])
+    assert planned[0] == pytest.approx(200.0, rel=0.05)
+    fast_here = [dict(r, speed_probe_ms=20.0) for r in _runs("fast", 0, 8.0, 20)]
+    recs, _ = calibrate_records(ZOO, here(20) + fast_here + there, cpu="X", threads=2, speed_probe=20.0)
+    assert _by_name(recs)["fast"]["train_step_ms"]["0"] == pytest.approx(8.0, rel=0.05)
+    assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(300.0, rel=0.1)
+    assert 250.0 < planned[4] < 285.0  # the machine's and the member's offsets each take half: 3/4 of the way
+    assert planned[20] == pytest.approx(300.0, rel=0.08)
+    # Another VM with this label but a probe 2x off is not this machine; nor is another label.
+    for other in (here(20, ms=600.0, probe=40.0), here(20, cpu="Z")):
+        recs, info = calibrate_records(ZOO, other + there, cpu="X", threads=2, speed_probe=20.0)
+        assert info["here"]["runs"] == 0
+    # Where the experience is this machine's own, its offset is the fit's: nothing moves.
+    recs, info = calibrate_records(ZOO, here(80, ms=200.0), cpu="X", threads=2, speed_probe=20.0)
+    assert info["here"]["runs"] == 80 and info["here"]["factor"] == pytest.approx(1.0, abs=0.01)
+    assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(200.0, rel=0.02)
+
+
 def test_with_probes_runs_from_other_cpus_enter_and_unprobed_ones_teach_relative_speeds():
     probed = [dict(r, speed_probe_ms=10.0) for r in _runs("slow", 0, 200.0, 30, cpu="Y")]  # another CPU, probed
     unknown = _runs("slow", 0, 900.0, 60)  # this CPU's label, speed unknown (runs before probes)
@@ -489,8 +524,12 @@ def test_the_speed_probe_reports_the_median_of_this_boot_s_recent_readings(monke
     assert probe(14.6) == pytest.approx(14.8)
     # A reboot (or another VM with the same CPU label) starts a new history.
     monkeypatch.setattr(profile, "_boot_id", lambda: "boot-b")
+    assert profile.recent_speed_probe_ms() is None  # nothing of this boot yet, and nothing measured
     assert probe(30.0) == 30.0
     assert probe(31.0) == 30.5
+    # What a run that measured no probe (practice) records: this boot's readings, nothing measured.
+    readings = iter([])
+    assert profile.recent_speed_probe_ms() == 30.5
     # A real, lasting change of speed takes over within a few readings; the history stays bounded.
     for _ in range(profile.PROBE_HISTORY):
         last = probe(20.0)

@@ -125,8 +125,10 @@ class LGBMPredictor(Predictor):
     are): it compares the rows of one decision, not one regime at two budgets. Leaving one family out at a time on the
     4,407 shipped runs (bench/results/meta-eval-20261205b/, ``combo-binary.txt``), weight 0.2 took
     the top-1 regret per decision from 2.09 / 2.14 / 2.15 / 2.17 / 2.14 to 2.05 / 2.04 / 2.02 / 2.02 /
-    2.13 points at booster seeds 0-4; alone it read 2.18-2.25. Its fit is the costly one (about 20 s
-    on the ship's 39,000 pairs, one thread); the refits outside a budget (``inline_refit_rows``) carry it.
+    2.13 points at booster seeds 0-4; alone it read 2.18-2.25. Its fit is the costly one (tens of
+    seconds on the ship's 39,000 pairs, one thread), so only the first fit and :meth:`refit` (outside
+    a user's budget) fit it: a full refit inside a learn keeps it where its columns still mean the
+    same (drops it where they do not) and marks a refit due.
     """
 
     kind = "lgbm"
@@ -559,10 +561,21 @@ class LGBMPredictor(Predictor):
         """``frame`` with the regime prior's features (a training row's own task left out)."""
         return self._prior.add(frame, leave_own_task_out=training) if self._prior is not None else frame
 
-    def _fit_full(self) -> None:
+    def _pair_signature(self, schema: FeatureSchema | None) -> Any:
+        """What the pairwise booster's columns mean: their names and the categorical levels' codes."""
+        if schema is None:
+            return None
+        cols, _ = self._pair_columns(schema)
+        return [schema.names[k] for k in cols], schema.categorical
+
+    def _fit_full(self, pairwise: bool = True) -> None:
+        """A full fit on every row. ``pairwise=False`` (a refit inside a learn, which a user's budget
+        may be waiting on) leaves the costly pairwise booster as it is where its columns still mean
+        the same, drops it where they do not, and marks a full refit due (:meth:`refit`)."""
         import lightgbm as lgb  # lazy: lightgbm; loads when a model is fitted or read
 
         t = time.perf_counter()
+        old_pairwise, old_signature = self._pairwise, self._pair_signature(self._schema)
         raw = self._recent_frame()
         assert raw is not None
         self._prior = RegimePrior.fit(raw) if self.regime_prior else None
@@ -583,9 +596,13 @@ class LGBMPredictor(Predictor):
                                                 keep_training_booster=True))
             self._within.append(self._fit_relative(x, ya, frame, schema, i) if self.objective == "regression" else None)
         self._schema = schema
-        if self.objective == "regression":
+        owed = self.objective == "regression" and self.pairwise_weight > 0 and self._fit_capacity == "large"
+        if owed and pairwise:
             self._pairwise = self._fit_pairwise(schema.matrix(frame), frame["y"].cast(float).to_numpy(),
                                                 np.asarray(frame["group"].cast(str).to_list()))
+        elif owed:
+            self._pairwise = old_pairwise if old_signature == self._pair_signature(schema) else None
+            self.refit_due = True
         self.n_fits += 1
         if self.objective == "lambdarank":
             s = self._main_scores(x)
@@ -633,7 +650,7 @@ class LGBMPredictor(Predictor):
             return
         if n >= self.refit_growth * self._n_fit or self.warm_trees >= self.max_warm_trees:
             if self.inline_refit_rows is None or n <= self.inline_refit_rows:
-                self._fit_full()
+                self._fit_full(pairwise=False)  # inside a learn: the pairwise part waits for refit()
                 return
             self.refit_due = True  # left for refit() outside the budget; warm updates go on meanwhile
         if self.warm_every and self._pending >= self.warm_every and self.warm_trees < 4 * self.max_warm_trees:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from nasoa.core.figures import figure, save_png
-from nasoa.core.profile import speed_probe_ms, speed_probe_reading
+from nasoa.core.profile import recent_speed_probe_ms, speed_probe_ms, speed_probe_reading
 from nasoa.core.runtime import atomic_write_json, cpu_model, machine, training_threads, versions
 from nasoa.meta.descriptors import descriptor
 from nasoa.meta.features import task_id
@@ -55,7 +55,9 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
         extra["cpu_share"] = round(float(cpu_share), 3)
     if cpu_wait is not None:
         extra["cpu_wait"] = round(float(cpu_wait), 3)
-    probe = speed_probe_ms(measure=False)  # measured when the time model was calibrated
+    # Measured when the time model was calibrated; a run that planned nothing (practice) records this
+    # boot's recent readings instead, so that the time model knows it ran on this machine.
+    probe = speed_probe_ms(measure=False) or recent_speed_probe_ms()
     if probe is not None:
         extra["speed_probe_ms"] = probe  # the median of this boot's recent readings
         raw = (speed_probe_reading() or {}).get("raw")

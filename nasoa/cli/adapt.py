@@ -120,8 +120,11 @@ def _print_time_model(m: dict) -> None:
         return
     how = (f"rescaled by this machine's speed probe ({tm['speed_probe_ms']:.1f} ms) over theirs"
            if tm.get("speed_by") == "probe" else "of this CPU model")
+    here = tm.get("here") or {}
+    own = (f"; {here['runs']} of them ran on this machine and move it by {here['factor']:.2f}x"
+           if here.get("runs") else "")
     typer.echo(f"time model: step times calibrated on {tm['runs']} measured runs {how}; "
-               f"{tm['global_factor']:.2f}x the profiled table overall")
+               f"{tm['global_factor']:.2f}x the profiled table overall{own}")
 
 
 def _print_probe(m: dict) -> None:

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nasoa.core.runtime import atomic_write_json, configure_torch_threads, cpu_model, user_data_dir
 from nasoa.core.train.loop import _freeze, _set_train_mode
@@ -158,10 +159,8 @@ def _boot_id() -> str | None:
         return None
 
 
-def _probe_history(reading: float, now: float) -> tuple[float, int]:
-    """Add ``reading`` to this machine's probe history in the user data dir and return (the median of
-    its recent readings, how many). The history is a convenience: an unreadable, corrupt or
-    unwritable file is replaced or skipped, and the reading then stands alone."""
+def _recent_readings(now: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(this machine's boot and CPU, its probe history's readings of this boot, none too old)."""
     path = user_data_dir() / PROBE_HISTORY_FILE
     here = {"boot": _boot_id(), "cpu": cpu_model()}
     try:
@@ -169,10 +168,28 @@ def _probe_history(reading: float, now: float) -> tuple[float, int]:
         past = [r for r in data.get("readings", []) if isinstance(r, dict)] if isinstance(data, dict) else []
     except (OSError, ValueError):
         past = []
-    keep = [r for r in past
-            if r.get("boot") == here["boot"] and r.get("cpu") == here["cpu"]
-            and isinstance(r.get("ms"), (int, float)) and isinstance(r.get("at"), (int, float))
-            and 0 <= now - r["at"] <= PROBE_HISTORY_MAX_AGE_S][-(PROBE_HISTORY - 1):]
+    return here, [r for r in past
+                  if r.get("boot") == here["boot"] and r.get("cpu") == here["cpu"]
+                  and isinstance(r.get("ms"), (int, float)) and isinstance(r.get("at"), (int, float))
+                  and 0 <= now - r["at"] <= PROBE_HISTORY_MAX_AGE_S]
+
+
+def recent_speed_probe_ms() -> float | None:
+    """The median of this boot's recent probe readings, measuring nothing (None without one): what a
+    run that never measured the probe (common practice's, which plans nothing) records as its
+    machine's speed, so that the time model counts it as this machine's."""
+    _, readings = _recent_readings(time.time())
+    readings = readings[-PROBE_HISTORY:]
+    return round(statistics.median(r["ms"] for r in readings), 3) if readings else None
+
+
+def _probe_history(reading: float, now: float) -> tuple[float, int]:
+    """Add ``reading`` to this machine's probe history in the user data dir and return (the median of
+    its recent readings, how many). The history is a convenience: an unreadable, corrupt or
+    unwritable file is replaced or skipped, and the reading then stands alone."""
+    path = user_data_dir() / PROBE_HISTORY_FILE
+    here, keep = _recent_readings(now)
+    keep = keep[-(PROBE_HISTORY - 1):]
     keep.append({**here, "ms": reading, "at": now})
     try:
         atomic_write_json(path, {"readings": keep})
