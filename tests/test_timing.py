@@ -165,7 +165,8 @@ def test_runs_on_this_machine_correct_a_member_the_probe_misjudges():
     most of the way; the other member, never run here, moves by the machine's part of it only, and
     not at all once its own runs here say it steps as the probe said; runs from a machine with this
     label but another speed are not this machine's."""
-    there = [dict(r, speed_probe_ms=20.0) for r in _runs("slow", 0, 200.0, 80, cpu="Y") + _runs("fast", 0, 8.0, 80, cpu="Y")]
+    there = [dict(r, speed_probe_ms=20.0)
+             for r in _runs("slow", 0, 200.0, 80, cpu="Y") + _runs("fast", 0, 8.0, 80, cpu="Y")]
 
     def here(n, ms=300.0, probe=20.0, cpu="X"):
         return [dict(r, speed_probe_ms=probe) for r in _runs("slow", 0, ms, n, cpu=cpu)]

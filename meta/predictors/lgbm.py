@@ -119,16 +119,16 @@ class LGBMPredictor(Predictor):
     pairwise score is its mean antisymmetrised margin, ``(p(i, j) - p(j, i)) / 2``, against the
     other rows of its decision (its ``group`` and ``budget_s`` where the frame has them; every row
     of a frame without them, as adapt's candidates of one task at one budget) among the first
-    ``pairwise_top`` by the rest of the score; it reranks those, and the rows
-    below them get the lowest of their scores, so they keep their order below them. It adds
-    ``pairwise_weight`` times that to the within-task part. It is not monotone (the boosters above
-    are): it compares the rows of one decision, not one regime at two budgets. Leaving one family out at a time on the
-    4,407 shipped runs (bench/results/meta-eval-20261205b/, ``combo-binary.txt``), weight 0.2 took
-    the top-1 regret per decision from 2.09 / 2.14 / 2.15 / 2.17 / 2.14 to 2.05 / 2.04 / 2.02 / 2.02 /
-    2.13 points at booster seeds 0-4; alone it read 2.18-2.25. Its fit is the costly one (tens of
-    seconds on the ship's 39,000 pairs, one thread), so only the first fit and :meth:`refit` (outside
-    a user's budget) fit it: a full refit inside a learn keeps it where its columns still mean the
-    same (drops it where they do not) and marks a refit due.
+    ``pairwise_top`` by the rest of the score; it reranks those, and the rows below them get the
+    lowest of their scores, so they keep their order below them. It adds ``pairwise_weight`` times
+    that to the within-task part. It is not monotone (the boosters above are): it compares the rows
+    of one decision, not one regime at two budgets. Leaving one family out at a time on the 4,407
+    shipped runs (bench/results/meta-eval-20261205c/), weight 0.2 took the top-1 regret per
+    decision from 2.09 / 2.14 / 2.15 / 2.17 / 2.14 to 2.01 / 2.02 / 2.06 / 2.10 / 2.07 points at
+    booster seeds 0-4 (alone it read 2.18-2.25, ../meta-eval-20261205b/). Its fit is the costly one
+    (a full fit on the ship takes 29.6 s with it, 6.8 s without, one thread), so only the first fit
+    and :meth:`refit` (outside a user's budget) fit it: a full refit inside a learn keeps it where its
+    columns still mean the same (drops it where they do not) and marks a refit due.
     """
 
     kind = "lgbm"

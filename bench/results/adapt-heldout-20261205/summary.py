@@ -19,7 +19,8 @@ print("| seed | budget | nasoa | practice | default | nasoa - practice | nasoa -
 print("|---|---|---|---|---|---|---|---|---|")
 for s in sys.argv[1:]:
     new = rows(f"seed{s}/rows.jsonl")
-    prev, amd = rows(f"../adapt-heldout-20261204g/seed{s}/rows.jsonl"), rows(f"../adapt-heldout-20261204/seed{s}/rows.jsonl")
+    prev = rows(f"../adapt-heldout-20261204g/seed{s}/rows.jsonl")
+    amd = rows(f"../adapt-heldout-20261204/seed{s}/rows.jsonl")
     for bud in (30.0, 90.0):
         tasks = sorted(t for (t, b, k) in new if b == bud and k == "nasoa")
         acc = {k: sum(new[(t, bud, k)]["test_accuracy"] for t in tasks) / len(tasks)
