@@ -394,7 +394,7 @@ def _online_lines(s: dict) -> list[str]:
                f"warm updates since ({lg['warm_trees']} trees), {lg['rows_pending']} runs pending"
                + ("; a full refit is due" if lg["refit_due"] else ""))
     if lg.get("pairwise_trees"):
-        out.append(f"  pairwise part: {lg['pairwise_trees']} trees, refitted with the full fits")
+        out.append(f"  pairwise part: {lg['pairwise_trees']} trees, fitted by the full fits outside a run's budget")
     if rv is not None:
         out.append(f"river: {rv['model']} on the last {rv['rows_in_model']} runs (window {rv['window']}, "
                    f"{rv['rebuilds']} rebuilds)")
