@@ -430,7 +430,8 @@ class LGBMPredictor(Predictor):
         their lowest score. One booster call for every group."""
         out = np.zeros(len(base))
         tops, left, right = [], [], []
-        for block in np.split(*self._grouped(groups)):
+        order, sizes = self._task_blocks(groups)
+        for block in np.split(order, np.cumsum(sizes)[:-1]):
             if len(block) < 2:
                 continue
             top = block[np.argsort(-base[block], kind="stable")[: self.pairwise_top]]
@@ -467,14 +468,6 @@ class LGBMPredictor(Predictor):
         key = frame.select(pl.concat_str([pl.col(k).cast(pl.Utf8) for k in keys], separator="|",
                                          ignore_nulls=True))
         return np.unique(key.to_series().to_numpy().astype(str), return_inverse=True)[1]
-
-    @staticmethod
-    def _grouped(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Row indices ordered by group (stable) and where each group's block starts after the first:
-        ``np.split(*_grouped(g))`` is the list of the groups' row indices."""
-        order = np.argsort(groups, kind="stable")
-        g = groups[order]
-        return order, np.flatnonzero(g[1:] != g[:-1]) + 1
 
     def _rank_data(self, x: np.ndarray, y: np.ndarray, g: np.ndarray, schema: FeatureSchema,
                    weight: np.ndarray | None = None, member: int = 0):
@@ -598,8 +591,8 @@ class LGBMPredictor(Predictor):
         self._schema = schema
         owed = self.objective == "regression" and self.pairwise_weight > 0 and self._fit_capacity == "large"
         if owed and pairwise:
-            self._pairwise = self._fit_pairwise(schema.matrix(frame), frame["y"].cast(float).to_numpy(),
-                                                np.asarray(frame["group"].cast(str).to_list()))
+            # x, ya: the regressor's rows in frame order (only the ranker's dataset reorders them)
+            self._pairwise = self._fit_pairwise(x, ya, np.asarray(frame["group"].cast(str).to_list()))
         elif owed:
             self._pairwise = old_pairwise if old_signature == self._pair_signature(schema) else None
             self.refit_due = True
