@@ -30,7 +30,7 @@ _LOG_KEYS = ("params", "macs")
 _SKIP = {"name", "family", "encoding", "mean", "std", "source", "train_step_ms", "train_step_batch", "provenance",
          "profiled_step_ms", "train_step_batch_exponent", "train_step_size_exponent", "train_setup_s",
          "train_eval_factor", "train_step_excess", "transfer_image_ms", "weights", "origin", "source_accuracy_split",
-         "pretrain", "notes"}
+         "pretrain", "notes", "reference_step"}
 
 
 def _source_kind(source: Any) -> str:
@@ -55,8 +55,10 @@ def descriptor(record: Mapping[str, Any]) -> dict[str, Any]:
                 out[f"model_{key}"] = float(value)
     table = {str(k): float(v) for k, v in (record.get("train_step_ms") or {}).items()}
     # The member's cost as a feature comes from the profiled table, which is the same on every
-    # machine; the time model's table (``_train_step_ms``) may be calibrated to this machine.
-    profiled = {str(k): float(v) for k, v in (record.get("profiled_step_ms") or table).items()}
+    # machine (the shipped one, where ``nasoa zoo profile`` measured this machine's over it); the
+    # time model's table (``_train_step_ms``) may be calibrated to this machine.
+    reference = (record.get("reference_step") or {}).get("train_step_ms")
+    profiled = {str(k): float(v) for k, v in (record.get("profiled_step_ms") or reference or table).items()}
     if table:
         keys = sorted(profiled, key=int)
         out["model_num_stages"] = float(int(keys[-1]))

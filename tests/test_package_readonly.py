@@ -174,6 +174,27 @@ def test_user_records_overlay_the_shipped_ones(tmp_path, monkeypatch):
     assert [r["name"] for r in registry.records(include_user=False)] == list(shipped)
 
 
+def test_a_profile_measured_here_leaves_the_predictor_inputs_as_learned(tmp_path, monkeypatch):
+    """``nasoa zoo profile`` overlays this machine's step times for the time model, but the member's
+    cost as a meta-model input stays the shipped table's: the model learned it from that table, and a
+    machine's profile would otherwise move every prediction of that member."""
+    from nasoa.meta.descriptors import descriptor
+    from nasoa.zoo import build, registry
+
+    monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "zoo"))
+    shipped = {r["name"]: r for r in registry.records(include_user=False)}["etnas_z3"]
+    table = {k: round(float(v) / 3.0, 2) for k, v in shipped["train_step_ms"].items()}
+    build.upsert(tmp_path / "zoo" / "measured.json", {"name": "etnas_z3", "train_step_ms": table})
+    z3 = {r["name"]: r for r in registry.records()}["etnas_z3"]
+    assert z3["train_step_ms"] == table
+    assert z3["reference_step"]["train_step_ms"] == shipped["train_step_ms"]
+    here, there = descriptor(z3), descriptor(shipped)
+    assert here["_train_step_ms"] == table  # what the time model plans with
+    assert {k: v for k, v in here.items() if not k.startswith("_")} == {
+        k: v for k, v in there.items() if not k.startswith("_")}
+    assert here["model_step_ms_full"] == float(shipped["train_step_ms"]["0"])
+
+
 def test_pretrain_names_its_weights_relative_to_the_registry(tmp_path, monkeypatch):
     from nasoa.zoo import build
 

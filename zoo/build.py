@@ -215,7 +215,8 @@ def profile_members(names: Sequence[str] | None = None, *, imagenet: bool = Fals
             measured = {"name": name, "train_step_ms": measure_step_ms(model, rec["input_size"], 20),
                         "train_step_batch": ZOO_BATCH, "provenance": provenance()}
             if registry is not None:
-                out = {k: v for k, v in rec.items() if not k.startswith("_") and k not in ("origin", "measured_here")}
+                out = {k: v for k, v in rec.items()
+                       if not k.startswith("_") and k not in ("origin", "measured_here", "reference_step")}
                 out.update(measured)
             else:
                 out = measured

@@ -78,6 +78,13 @@ def records(include_user: bool = True) -> list[dict[str, Any]]:
         for m in _read(udir / MEASURED_FILENAME):
             base = out.get(m.get("name"))
             if base is not None:
+                if m.get("train_step_ms") and base.get("train_step_ms") and "reference_step" not in base:
+                    # The shipped table stays known: the member's cost as a predictor input
+                    # (:func:`nasoa.meta.descriptors.descriptor`) must stay the one the meta-model
+                    # learned from; the time model plans from this machine's table.
+                    base["reference_step"] = {"train_step_ms": dict(base["train_step_ms"]),
+                                              "train_step_batch": base.get("train_step_batch"),
+                                              "input_size": base.get("input_size")}
                 base.update({k: v for k, v in m.items() if k not in _NOT_OVERLAID and not k.startswith("_")})
                 base["measured_here"] = True
             elif m.get("family") and "weights" not in m:
