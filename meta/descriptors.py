@@ -30,7 +30,7 @@ _LOG_KEYS = ("params", "macs")
 _SKIP = {"name", "family", "encoding", "mean", "std", "source", "train_step_ms", "train_step_batch", "provenance",
          "profiled_step_ms", "train_step_batch_exponent", "train_step_size_exponent", "train_setup_s",
          "train_eval_factor", "train_step_excess", "transfer_image_ms", "weights", "origin", "source_accuracy_split",
-         "pretrain", "notes", "reference_step"}
+         "pretrain", "notes", "reference_step", "calibration"}
 
 
 def _source_kind(source: Any) -> str:

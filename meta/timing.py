@@ -47,8 +47,13 @@ thread count, unscaled (the evaluation factor and the step excess are ratios to 
 other CPUs (on an Intel Xeon VM the probe read 10% faster than on the AMD EPYC VM the experience was
 collected on, while MobileNetV2 stepped 35% slower: plans 1.5x too long). So runs from this machine
 (its CPU label, and a probe within :data:`HERE_PROBE_BAND` of this one's) also set an offset of their
-own on top of the fit, globally and per member, each shrunk by :data:`HERE_PRIOR_RUNS` pseudo-runs:
-a few runs here bring the plan most of the way to what they measured.
+own on top of the fit, globally and per member, each shrunk by :data:`HERE_PRIOR_RUNS` pseudo-runs
+(from its runs at this process's thread count only: a second thread helps members unequally):
+a few runs here bring the plan most of the way to what they measured. ``nasoa zoo calibrate``
+(:func:`nasoa.zoo.build.calibrate_members`) measures the same before any run: it fine-tunes each member
+for a few seconds with the trainer, on random images, at one and at every core, and its measurements,
+kept on the member records, count as runs here (each as :data:`CALIBRATION_WEIGHT` of them; they
+teach no overheads).
 Runs that shared their cores with other work (threads waiting for a core more than
 :data:`MAX_CPU_WAIT` of the time, or, where that was not recorded, ``cpu_share`` below
 :data:`MIN_CPU_SHARE`) never enter. Without usable runs the profiled table and the default overheads stand (times
@@ -91,6 +96,10 @@ HERE_PROBE_BAND = 1.25
 # Pseudo-runs this machine's own offsets are shrunk by: the machine's and then the member's offset
 # each take half of what four runs here measured (three quarters of the way in all), twenty most of it.
 HERE_PRIOR_RUNS = 4.0
+# What one ``nasoa zoo calibrate`` measurement weighs, in runs: the median of a member's steps on an
+# idle machine, in the setting it names, is less noisy than a run's (whose task, size and neighbours
+# vary), and a calibration gives each member only its two frozen settings per thread count.
+CALIBRATION_WEIGHT = 4.0
 _HUBER = 1.345  # Huber's tuning constant, in robust standard deviations
 # Priors of the step-time slopes: per-step cost linear in the batch, in the image's area, and
 # threads giving less than linear speed-up.
@@ -181,16 +190,21 @@ def _fit_here(obs: list[dict[str, Any]], fit: Mapping[str, Any]) -> dict[str, An
     mean of what its runs' log step times leave, and ``h_m``, each member's from what ``h`` leaves."""
     mine = [o for o in obs if o.get("here")]
     if not mine:
-        return {"runs": 0, "h": 0.0, "h_m": {}}
+        return {"runs": 0, "calibration": 0, "h": 0.0, "h_m": {}}
     slopes = fit["slopes"]
     z = np.array([o["y"] - sum(slopes[k] * o["x"][k] for k in PRIOR_SLOPES) - fit["g"]
                   - fit["r_m"].get(o["member"], 0.0) - fit["r_mf"].get((o["member"], o["frozen"]), 0.0)
                   for o in mine])
-    w = np.array([o["w"] for o in mine]) * _huber_weights(z - np.median(z), 0.05)
-    h = _shrunk_mean(z, w, HERE_PRIOR_RUNS)
     members = np.array([o["member"] for o in mine])
+    # Outliers are judged within their member: a member whose every run here departs from the rest is
+    # what the member's offset is for, not an outlier (judged against all runs, a calibration's
+    # MobileNetV2 measurements 1.4x off the others were weighed down to almost nothing).
+    centred = z - np.array([np.median(z[members == m]) for m in members])
+    w = np.array([o["w"] for o in mine]) * _huber_weights(centred, 0.05)
+    h = _shrunk_mean(z, w, HERE_PRIOR_RUNS)
     h_m = {m: _shrunk_mean(z[members == m] - h, w[members == m], HERE_PRIOR_RUNS) for m in sorted(set(members))}
-    return {"runs": len(mine), "h": h, "h_m": h_m}
+    calibration = sum(1 for o in mine if o.get("calibration"))
+    return {"runs": len(mine) - calibration, "calibration": calibration, "h": h, "h_m": h_m}
 
 
 def _fit_overhead(obs: list[dict[str, Any]], prior_runs: float) -> dict[str, Any]:
@@ -234,7 +248,7 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
     (None: none); a probe measures the CPU, so a run on a machine with another GPU (or a GPU where
     this one has none) is never rescaled by it."""
     by_name = {str(r["name"]): r for r in records}
-    timings = list(timings)
+    timings = _calibration_timings(records) + list(timings)
     probed = sum(1 for t in timings if _probe(t) is not None and t.get("gpu") == gpu) if speed_probe else 0
     by_probe = bool(speed_probe) and probed >= MIN_PROBED_RUNS
     step_obs: list[dict[str, Any]] = []
@@ -248,8 +262,17 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         elif cpu and t.get("cpu") and t.get("cpu") != cpu:
             continue
         unprobed = 1.0 if by_probe and theirs is None else 0.0
-        here = (theirs is not None and bool(cpu) and t.get("cpu") == cpu
-                and 1.0 / HERE_PROBE_BAND <= speed <= HERE_PROBE_BAND)
+        # This machine's, at this thread count: what a second thread is worth differs by member (on
+        # the Intel VM MobileNetV2 stepped 1.44x faster on two threads, etnas_z1 1.26x slower), which
+        # the fit's one thread slope cannot tell.
+        same_machine = (theirs is not None and bool(cpu) and t.get("cpu") == cpu
+                        and 1.0 / HERE_PROBE_BAND <= speed <= HERE_PROBE_BAND)
+        here = same_machine and int(t.get("threads") or threads or 1) == int(threads)
+        if same_machine:
+            # Not rescaled: within the band two readings differ more by the probe's own noise (15.6 to
+            # 19.1 ms within an hour on the Intel VM, a neighbour on the other core) than by any change
+            # of the machine, and unscaled runs here also correct a plan whose probe misread this time.
+            speed = 1.0
         if _contended(t):
             continue
         for member, took in ((t.get("transfer") or {}).get("s") or {}).items():
@@ -266,7 +289,9 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         ref = _ref(rec, frozen)
         if not ref:
             continue
-        w = 1.0  # every run alike: weighting recent runs more did worse on held-out tasks
+        # Every run alike (weighting recent runs more did worse on held-out tasks); a calibration
+        # measurement counts as CALIBRATION_WEIGHT runs.
+        w = CALIBRATION_WEIGHT if t.get("calibration") else 1.0
         ref_batch = float(rec.get("train_step_batch") or 64)
         batch = float(t.get("batch_size") or ref_batch)
         ref_size = float(rec.get("input_size") or 0) or None
@@ -275,7 +300,7 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         name = str(rec["name"])
         step_obs.append({
             "y": max(-_CLIP, min(_CLIP, math.log(float(measured) / ref))), "w": w, "member": name, "frozen": frozen,
-            "here": here,
+            "here": here, "calibration": bool(t.get("calibration")),
             "x": {"batch": math.log(batch / ref_batch), "size": math.log(size / ref_size) if ref_size else 0.0,
                   "threads": math.log(run_threads / max(int(threads), 1)), "ref": math.log(ref / _REF_MS),
                   "unprobed": unprobed},
@@ -291,7 +316,9 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
             over_obs.append({"unused": budget - _margin_s(budget) - window, "w": w, "member": name,
                              "budget_s": budget,
                              "eval_work": float(n_val) * own / batch / 1000.0, "window": window})
-    summary: dict[str, Any] = {"runs": len(step_obs), "overhead_runs": len(over_obs), "threads": int(threads),
+    n_cal = sum(1 for o in step_obs if o["calibration"])
+    summary: dict[str, Any] = {"runs": len(step_obs) - n_cal, "calibration": n_cal,
+                               "overhead_runs": len(over_obs), "threads": int(threads),
                                "cpu": cpu, "prior_runs": prior_runs, "speed_probe_ms": speed_probe,
                                "probed_runs": probed, "speed_by": "probe" if by_probe else "cpu"}
     if not step_obs:
@@ -329,9 +356,22 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
     summary.update({"global_factor": round(math.exp(g), 4), "factors": factors,
                     "slopes": {k: round(v, 4) for k, v in fit["slopes"].items()},
                     "step_resid_sd": fit["resid_sd"], "overhead": over, "runs_per_member": dict(runs_per_member),
-                    "here": {"runs": here["runs"], "factor": round(math.exp(here["h"]), 4),
+                    "here": {"runs": here["runs"], "calibration": here["calibration"],
+                             "factor": round(math.exp(here["h"]), 4),
                              "by_member": {m: round(math.exp(v), 4) for m, v in here["h_m"].items()}}})
     return out, summary
+
+
+def _calibration_timings(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``nasoa zoo calibrate``'s measurements on the records, as timings of runs that only stepped
+    (no budget: the overheads are not learned from them)."""
+    out = []
+    for r in records:
+        for m in r.get("calibration") or ():
+            if isinstance(m, Mapping) and m.get("step_ms"):
+                out.append({**m, "model_name": r["name"], "calibration": True, "budget_s": None, "steps": None,
+                            "stop_reason": None, "num_val": None, "choice_s": 0.0, "transfer": None})
+    return out
 
 
 def _contended(t: Mapping[str, Any]) -> bool:

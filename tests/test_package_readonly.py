@@ -148,6 +148,51 @@ def test_profile_refuses_an_unknown_member_and_writes_nothing(tmp_path, monkeypa
     assert not (tmp_path / "zoo").exists()
 
 
+def test_calibrate_measures_a_member_here_and_the_time_model_reads_it(tmp_path, monkeypatch):
+    """`nasoa zoo calibrate` fine-tunes the member with the trainer at each frozen setting it is
+    calibrated at, keeps the median step times with this machine's CPU and probe on the member's
+    measured.json entry (a re-calibration replaces them; a profile measured here stays), leaves the
+    shipped step table and the process's cores as they were, and the time model counts them as
+    measurements on this machine; bad arguments get a one-line error and write nothing."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from nasoa.cli.main import app
+    from nasoa.core.runtime import cpu_model
+    from nasoa.meta.timing import calibrated_zoo
+    from nasoa.zoo import build, registry
+
+    monkeypatch.setenv("NASOA_ZOO_DIR", str(tmp_path / "zoo"))
+    for args, msg in ((["etnas_z1", "nosuch"], "no profiled zoo member named 'nosuch'"),
+                      (["--threads", "0"], "--threads takes 1 to"), (["--threads", "x"], "--threads 'x'")):
+        r = CliRunner().invoke(app, ["zoo", "calibrate", *args])
+        assert r.exit_code != 0 and len(r.stderr.strip().splitlines()) == 1 and msg in r.stderr, r.stderr
+    assert not (tmp_path / "zoo").exists()
+    shipped = registry.record("etnas_z1")
+    build.upsert(registry.measured_file(), {"name": "etnas_z1", "train_step_ms": {"0": 9.0, "1": 8.0, "2": 7.0,
+                                                                                  "3": 6.0}})
+    affinity = os.sched_getaffinity(0)
+    for _ in range(2):
+        done = build.calibrate_members(["etnas_z1"], threads=[1], seconds=2.5)
+    assert os.sched_getaffinity(0) == affinity and "NASOA_THREADS" not in os.environ
+    assert [m["frozen_stages"] for m in done] == build.calibration_settings(shipped) == [0, 1]
+    rec = registry.record("etnas_z1")
+    assert rec["calibration"] == [{k: v for k, v in m.items() if k != "model_name"} for m in done]
+    assert rec["train_step_ms"] == {"0": 9.0, "1": 8.0, "2": 7.0, "3": 6.0}  # the profile stays
+    for m in done:
+        assert m["threads"] == 1 and m["steps"] >= 8 and m["step_ms"] > 0 and m["cpu"] == cpu_model()
+        assert m["speed_probe_ms"] > 0 and m["batch_size"] == 64 and m["input_size"] == shipped["input_size"]
+    assert registry.record("etnas_z2").get("calibration") is None
+
+    class _Store:  # no runs: only the calibration is this machine's
+        def timings(self):
+            return []
+
+    _, summary = calibrated_zoo(_Store(), registry.profiled_records())
+    assert summary["calibration"] == 2 and summary["runs"] == 0
+
+
 def test_user_records_overlay_the_shipped_ones(tmp_path, monkeypatch):
     """A user member of a shipped name replaces it; measured.json updates a member's stats (never its
     weights) or, as a whole record naming no member, adds one."""

@@ -195,6 +195,66 @@ def test_runs_on_this_machine_correct_a_member_the_probe_misjudges():
     assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(200.0, rel=0.02)
 
 
+def test_a_calibration_here_corrects_the_plan_before_any_run_here():
+    """`nasoa zoo calibrate` puts measurements on the member records: the time model counts them as
+    this machine's runs, each as CALIBRATION_WEIGHT of them, so two measurements bring a misjudged
+    member most of the way with no run here; they teach no overheads, and a calibration from another
+    machine (another probe) is not this one's."""
+    from nasoa.meta.timing import CALIBRATION_WEIGHT
+
+    there = [dict(r, speed_probe_ms=20.0, budget_s=30.0, steps=100, num_val=50, stop_reason="planned")
+             for r in _runs("slow", 0, 200.0, 80, cpu="Y") + _runs("fast", 0, 8.0, 80, cpu="Y")]
+    cal = [{"frozen_stages": 0, "batch_size": 64, "input_size": 32, "threads": 2, "step_ms": 300.0,
+            "cpu": "X", "speed_probe_ms": 20.0, "gpu": None}] * 2
+    zoo = [dict(r, calibration=cal) if r["name"] == "slow" else r for r in ZOO]
+    plain, info0 = calibrate_records(ZOO, there, cpu="X", threads=2, speed_probe=20.0)
+    recs, info = calibrate_records(zoo, there, cpu="X", threads=2, speed_probe=20.0)
+    assert _by_name(plain)["slow"]["train_step_ms"]["0"] == pytest.approx(200.0, rel=0.05)
+    assert info["here"] == {**info["here"], "runs": 0, "calibration": 2}
+    assert info["runs"] == info0["runs"] == 160 and info["calibration"] == 2
+    # 2 x 4 run-weights against 4 pseudo-runs for the machine and the member: 8/9 of the way.
+    assert CALIBRATION_WEIGHT == 4.0
+    assert 280.0 < _by_name(recs)["slow"]["train_step_ms"]["0"] < 300.0
+    assert info["overhead"] == info0["overhead"]  # a calibration only stepped: no overheads from it
+    elsewhere = [dict(c, speed_probe_ms=40.0) for c in cal]
+    recs, info = calibrate_records([dict(r, calibration=elsewhere) if r["name"] == "slow" else r for r in ZOO],
+                                   there, cpu="X", threads=2, speed_probe=20.0)
+    assert info["here"]["calibration"] == 0
+
+
+def test_this_machine_s_offsets_come_from_its_own_thread_count_unscaled_by_its_probe():
+    """What a second thread is worth differs by member, so only measurements here at this process's
+    thread count set this machine's offsets; they are not rescaled by the probe (two readings here
+    differ by its noise); and a member whose measurements all depart from the others' is corrected,
+    not weighed down as an outlier."""
+    there = [dict(r, speed_probe_ms=20.0)
+             for r in _runs("slow", 0, 200.0, 80, cpu="Y") + _runs("fast", 0, 8.0, 80, cpu="Y")]
+
+    def cal(ms, threads=1, probe=20.0):
+        return [{"frozen_stages": 0, "batch_size": 64, "input_size": 32, "threads": threads, "step_ms": ms,
+                 "cpu": "X", "speed_probe_ms": probe}] * 2
+
+    def plan(slow_cal, fast_cal, probe=20.0):
+        zoo = [dict(ZOO[0], calibration=fast_cal), dict(ZOO[1], calibration=slow_cal)]
+        recs, info = calibrate_records(zoo, there, cpu="X", threads=1, speed_probe=probe)
+        return _by_name(recs)["slow"]["train_step_ms"]["0"], _by_name(recs)["fast"]["train_step_ms"]["0"], info
+    # Run threads 2 in `there` against 1 here: the fit's thread slope (at its prior) plans 200 * 2**0.7.
+    base, _, _ = plan([], [])
+    # "slow" steps 1.5x its plan here, "fast" as planned: "slow" moves most of the way, "fast" barely.
+    slow, fast, info = plan(cal(1.5 * base), cal(8.0 * 2 ** 0.7))
+    assert info["here"]["calibration"] == 4
+    assert 1.35 * base < slow < 1.5 * base and fast == pytest.approx(8.0 * 2 ** 0.7, rel=0.1)
+    # The same measurements at two threads, where this process plans for one, are not this machine's.
+    _, _, info = plan(cal(1.5 * base, threads=2), cal(8.0 * 2 ** 0.7, threads=2))
+    assert info["here"]["calibration"] == 0
+    # A probe reading 10% slower this time (22 ms, within the band) rescales the runs from elsewhere but
+    # not those from here: with enough of them the plan stays what they measured.
+    many = [dict(c) for c in cal(1.5 * base)] * 8
+    slow_now, _, _ = plan(many, cal(8.0 * 2 ** 0.7) * 8)
+    slow_noisy, _, _ = plan(many, cal(8.0 * 2 ** 0.7) * 8, probe=22.0)
+    assert slow_noisy == pytest.approx(slow_now, rel=0.03) and slow_now == pytest.approx(1.5 * base, rel=0.05)
+
+
 def test_with_probes_runs_from_other_cpus_enter_and_unprobed_ones_teach_relative_speeds():
     probed = [dict(r, speed_probe_ms=10.0) for r in _runs("slow", 0, 200.0, 30, cpu="Y")]  # another CPU, probed
     unknown = _runs("slow", 0, 900.0, 60)  # this CPU's label, speed unknown (runs before probes)

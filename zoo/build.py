@@ -16,9 +16,10 @@ from safetensors import SafetensorError
 
 from nasoa.core.errors import NasoaError
 from nasoa.core.models import create_model, is_model, reset_registry
-from nasoa.core.profile import measure_train_step
+from nasoa.core.profile import measure_train_step, speed_probe_ms
 from nasoa.core.provenance import provenance
-from nasoa.core.runtime import atomic_write_json, check_name
+from nasoa.core.runtime import (ENV_THREADS, CpuMeter, atomic_write_json, available_cores, check_name, machine,
+                                other_runnable, training_threads, utc_now)
 from nasoa.core.space import count_cost, parse
 from nasoa.core.train import Regime, evaluate, finetune, save_weights
 
@@ -224,6 +225,111 @@ def profile_members(names: Sequence[str] | None = None, *, imagenet: bool = Fals
         written.append(out)
         log(f"{out['name']}: step ms {out['train_step_ms']}")
     return written
+
+
+# ``nasoa zoo calibrate``: each measurement fine-tunes the member this long on random images.
+CALIBRATE_S = 5.0
+CALIBRATE_CLASSES = 10
+CALIBRATE_TRAIN = 640
+
+
+def calibration_settings(rec: dict[str, Any]) -> list[int]:
+    """The frozen-stage settings a member is calibrated at: every stage trained, and half of them frozen
+    (how a member's speed here departs from the experience's machines differs between its body and head)."""
+    stages = max(0, len(rec.get("train_step_ms") or {"0": 0}) - 1)
+    return sorted({0, stages // 2})
+
+
+def calibrate_members(names: Sequence[str] | None = None, *, threads: Sequence[int] | None = None,
+                      seconds: float = CALIBRATE_S, log: Callable[[str], None] = lambda s: None,
+                      ) -> list[dict[str, Any]]:
+    """Fine-tune each profiled member (default: every one) for ``seconds`` on random images at its input
+    side, the way a run trains (the trainer, its batches and augmentation, batch 64), at each thread
+    count (default: one and every core this process may use) and at :func:`calibration_settings`, and
+    keep the median step times with this machine's CPU, speed probe and GPU in the user zoo's
+    ``measured.json`` (``calibration`` on each member's entry, replacing an earlier calibration).
+    The time model counts them as runs on this machine (:mod:`nasoa.meta.timing`), so a new machine
+    plans from its own speeds before any run. Returns the measurements."""
+    import torch  # lazy: torch; `nasoa zoo` checks arguments first
+
+    from nasoa.core.data.task import TaskData  # lazy: torch; `nasoa zoo` checks arguments first
+
+    recs = [r for r in records() if r.get("train_step_ms")]
+    known = {r["name"]: r for r in recs}
+    missing = [n for n in (names or ()) if n not in known]
+    if missing:
+        raise NasoaError(f"no profiled zoo member named {missing[0]!r}; see `nasoa zoo list` for the members")
+    todo = [known[n] for n in dict.fromkeys(names)] if names else recs
+    cores = available_cores()
+    counts = sorted({int(t) for t in (threads or (1, cores))})
+    if not counts or counts[0] < 1 or counts[-1] > cores:
+        raise NasoaError(f"--threads takes 1 to {cores} (the cores this process may use), e.g. 1,{cores}")
+    busy = other_runnable()
+    if busy:
+        log(f"warning: {busy} other thread(s) are running: calibrate on an idle machine, or the time model "
+            "leaves the measurements that waited for a core out")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":  # a GPU run's step does not depend on the CPU threads: measure once
+        counts = counts[-1:]
+    probe = speed_probe_ms()
+    where = {"cpu": machine().get("cpu"), "gpu": machine().get("gpu"), "speed_probe_ms": probe}
+    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    env_before = os.environ.get(ENV_THREADS)
+    out: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for n in counts:
+            # One thread per core it may use, like a run pinned to those cores (a bench row, a Ray worker).
+            if affinity is not None:
+                os.sched_setaffinity(0, affinity[:n])
+            os.environ[ENV_THREADS] = str(n)
+            training_threads(refresh=True)  # the trainer's threads follow the cores set here
+            for rec in todo:
+                size = int(rec.get("input_size") or ZOO_INPUT)
+                gen = torch.Generator().manual_seed(0)
+                task = TaskData(
+                    name="calibration",
+                    x_train=torch.randint(0, 256, (CALIBRATE_TRAIN, 3, size, size), dtype=torch.uint8, generator=gen),
+                    y_train=torch.arange(CALIBRATE_TRAIN) % CALIBRATE_CLASSES,
+                    x_val=torch.randint(0, 256, (64, 3, size, size), dtype=torch.uint8, generator=gen),
+                    y_val=torch.arange(64) % CALIBRATE_CLASSES,
+                    classes=[str(i) for i in range(CALIBRATE_CLASSES)], source="calibration")
+                for frozen in calibration_settings(rec):
+                    torch.manual_seed(0)
+                    name = rec["name"]
+                    model = create_model(name if is_model(name) else rec["encoding"], num_classes=CALIBRATE_CLASSES,
+                                         input_size=size)
+                    # About ``seconds`` of steps by the profiled table (at least 8), run to their end: the
+                    # budget is only a bound (a short one would spend itself on the evaluation's reserve).
+                    ms = float(rec["train_step_ms"].get(str(frozen)) or next(iter(rec["train_step_ms"].values())))
+                    steps = int(min(400, max(8, seconds * 1000.0 / max(ms, 1e-3))))
+                    regime = Regime(lr=0.001, frozen_stages=frozen, optimizer="adamw", batch_size=ZOO_BATCH,
+                                    epochs=steps * ZOO_BATCH / CALIBRATE_TRAIN)
+                    meter = CpuMeter()
+                    res = finetune(model, task, regime, max(60.0, 10.0 * seconds), device=device,
+                                   mean=tuple(rec.get("mean") or (0.5,) * 3), std=tuple(rec.get("std") or (0.5,) * 3),
+                                   progress=False)
+                    share, wait = meter.read(n)
+                    m = {"frozen_stages": frozen, "batch_size": ZOO_BATCH, "input_size": size,
+                         "threads": torch.get_num_threads() if device == "cpu" else n,
+                         "step_ms": round(res.step_ms, 3), "steps": res.steps, "cpu_share": round(share, 3),
+                         "cpu_wait": None if wait is None else round(wait, 3), **where, "date": utc_now()}
+                    out.setdefault(name, []).append(m)
+                    log(f"{name}: {n} thread(s), frozen {frozen}: {m['step_ms']:.1f} ms a step over {res.steps} steps")
+    finally:
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)
+        if env_before is None:
+            os.environ.pop(ENV_THREADS, None)
+        else:
+            os.environ[ENV_THREADS] = env_before
+        training_threads(refresh=True)
+    target = measured_file()
+    entries = {m["name"]: m for m in _read(target)}
+    for name, cal in out.items():
+        entries[name] = {**entries.get(name, {"name": name}), "calibration": cal}
+    write_members(target, list(entries.values()))
+    reset_registry()
+    return [dict(m, model_name=name) for name, cal in out.items() for m in cal]
 
 
 def add_user_member(name: str, encoding: str, weights: Path, input_size: int, mean, std, source: str,

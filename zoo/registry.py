@@ -86,7 +86,9 @@ def records(include_user: bool = True) -> list[dict[str, Any]]:
                                               "train_step_batch": base.get("train_step_batch"),
                                               "input_size": base.get("input_size")}
                 base.update({k: v for k, v in m.items() if k not in _NOT_OVERLAID and not k.startswith("_")})
-                base["measured_here"] = True
+                # Its stats measured here (not only its calibration: ``nasoa zoo calibrate``).
+                base["measured_here"] = base.get("measured_here", False) or any(
+                    k not in _NOT_OVERLAID and k != "calibration" for k in m)
             elif m.get("family") and "weights" not in m:
                 out[m["name"]] = dict(m, origin="user", _dir=str(udir), measured_here=True)
     return list(out.values())

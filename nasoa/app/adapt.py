@@ -318,7 +318,8 @@ def time_model_summary(mm) -> dict[str, Any] | None:
     cal = mm.calibration if mm is not None else None
     if not cal:
         return None
-    out = {k: cal.get(k) for k in ("speed_probe_ms", "speed_by", "runs", "probed_runs", "global_factor", "here")}
+    out = {k: cal.get(k) for k in ("speed_probe_ms", "speed_by", "runs", "calibration", "probed_runs", "global_factor",
+                                 "here")}
     reading = speed_probe_reading()  # the probe is the median of recent readings; this call's own beside it
     if reading and "raw" in reading:
         out.update(speed_probe_raw_ms=reading["raw"], speed_probe_readings=reading.get("readings"))

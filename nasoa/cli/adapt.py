@@ -115,14 +115,18 @@ def _print_time_model(m: dict) -> None:
     tm = m.get("time_model")
     if tm is None:  # $NASOA_MACHINE_FACTOR sets the speed
         return
-    if not tm.get("runs"):
-        typer.echo("time model: the zoo's profiled step times (no measured run here to calibrate them)")
+    if not tm.get("runs") and not tm.get("calibration"):
+        typer.echo("time model: the zoo's profiled step times (no measured run here to calibrate them; "
+                   "`nasoa zoo calibrate` measures this machine)")
         return
     how = (f"rescaled by this machine's speed probe ({tm['speed_probe_ms']:.1f} ms) over theirs"
            if tm.get("speed_by") == "probe" else "of this CPU model")
     here = tm.get("here") or {}
-    own = (f"; {here['runs']} of them ran on this machine and move it by {here['factor']:.2f}x"
-           if here.get("runs") else "")
+    parts = ([f"{here['runs']} of them ran on this machine"] if here.get("runs") else []) + (
+        [f"`nasoa zoo calibrate` measured it {here['calibration']} times"] if here.get("calibration") else [])
+    own = f"; {' and '.join(parts)}, which moves it by {here['factor']:.2f}x" if parts else ""
+    if not here.get("calibration") and not here.get("runs"):
+        own += " (`nasoa zoo calibrate` measures this machine)"
     typer.echo(f"time model: step times calibrated on {tm['runs']} measured runs {how}; "
                f"{tm['global_factor']:.2f}x the profiled table overall{own}")
 

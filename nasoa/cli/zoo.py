@@ -1,4 +1,4 @@
-"""``nasoa zoo``: list, show, pretrain, profile and add zoo members."""
+"""``nasoa zoo``: list, show, pretrain, profile, calibrate and add zoo members."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from nasoa.core.runtime import check_name, parse_duration
 
 from . import _options as opt
 
-app = typer.Typer(help="The pretrained zoo: list, show, pretrain, profile and add members.", no_args_is_help=True)
+app = typer.Typer(help="The pretrained zoo: list, show, pretrain, profile, calibrate and add members.",
+                  no_args_is_help=True)
 
 _LIST_KEYS = ("name", "family", "encoding", "input_size", "params", "macs", "source", "source_accuracy", "train_step_ms")
 
@@ -121,6 +122,30 @@ def profile_cmd(
     from nasoa.zoo import build
 
     build.profile_members(names or None, imagenet=imagenet, registry=registry, log=typer.echo)
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    names: list[str] = typer.Argument(None, help="Members to calibrate (default: every profiled member)."),
+    threads: str = typer.Option(None, "--threads", help="Comma-separated thread counts to measure at (default: 1 "
+                                                       "and every core this process may use)."),
+    seconds: float = typer.Option(5.0, "--seconds", min=2.0, max=120.0,
+                                  help="How long each measurement fine-tunes, seconds."),
+) -> None:
+    """Measure how fast each member fine-tunes on this machine (its trainer, batch 64, random images;
+    about 2 minutes on 2 cores) and keep it in the user zoo, so that plans on a new machine land before
+    its first run. Run it once per machine, idle, and again after a hardware or torch change."""
+    from nasoa.zoo import build
+
+    counts = None
+    if threads:
+        try:
+            counts = [int(t) for t in threads.split(",") if t.strip()]
+        except ValueError:
+            raise NasoaError(f"--threads {threads!r}: give thread counts such as 1,2") from None
+    done = build.calibrate_members(names or None, threads=counts, seconds=seconds, log=typer.echo)
+    typer.echo(f"kept {len(done)} measurements of {len({m['model_name'] for m in done})} members in the user zoo; "
+               "`nasoa adapt --dry-run` shows how they move the plan")
 
 
 @app.command("add")
