@@ -252,6 +252,8 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
                                         str(w / "w.safetensors")], "position", None),
         ("zoo-pretrain-nothing", ["zoo", "pretrain"], "nothing to pretrain", None),
         ("zoo-profile-unknown", ["zoo", "profile", "nosuch"], "no zoo member named 'nosuch'", None),
+        ("zoo-calibrate-unknown", ["zoo", "calibrate", "nosuch"], "no profiled zoo member named 'nosuch'", None),
+        ("zoo-calibrate-no-threads", ["zoo", "calibrate", "--threads", "0"], "--threads takes 1 to", None),
         # arch
         ("arch-show-unknown", ["arch", "show", "etnas_q"], "unknown model", None),
         ("arch-show-malformed-encoding", ["arch", "show", "031-_32_1-1-231-11121"], "position 13", None),
