@@ -94,3 +94,26 @@ def test_malformed_through_real_process():
     )
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and "position 13" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_plan_far_from_what_ran_suggests_calibrating_the_machine(capsys):
+    """An adapt run whose epochs missed the plan by more than 25% on a machine never calibrated says so
+    and names `nasoa zoo calibrate`; within 25%, once calibrated, or for a run without a time model (a
+    plain `nasoa train`), it says nothing."""
+    from nasoa.cli._options import print_result
+
+    base = {"model": "m", "task": "t", "num_classes": 2, "num_train": 10, "num_val": 5, "strategy": "nasoa",
+            "n_candidates": 3, "recommend_ms": 1.0, "regime": {"lr": 0.01, "frozen_stages": 0, "schedule": "cosine",
+                                                               "optimizer": "adamw", "batch_size": 64},
+            "val_accuracy": 0.9, "steps": 100, "epochs": 26.4, "planned_epochs": 42.4, "images_per_s": 300.0,
+            "elapsed_s": 57.7, "budget_s": 60.0, "predicted_s": 57.1, "stop_reason": "planned", "run_dir": "r",
+            "time_model": {"runs": 1700, "here": {"runs": 1, "calibration": 0}}}
+    cases = [(base, True), ({**base, "epochs": 40.0}, False),
+             ({**base, "time_model": {"runs": 1700, "here": {"runs": 0, "calibration": 16}}}, False),
+             ({**base, "time_model": None}, False), ({**base, "stop_reason": "diverged"}, False)]
+    for p, says in cases:
+        print_result(p)
+        out = capsys.readouterr().out
+        assert ("`nasoa zoo calibrate`" in out) == says, out
+        if says:
+            assert "ran 0.62x the planned epochs" in " ".join(out.split())
