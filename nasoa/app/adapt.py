@@ -30,7 +30,6 @@ This module runs a pick end to end.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from dataclasses import asdict
@@ -45,8 +44,8 @@ from nasoa.app.probe import PROBE_MODES, pick_winner, plan_probe
 from nasoa.app.record import (POST_RESERVE_S, add_to_run_manifest, plot_curve, post_reserve_s, record_run,
                                remember_post_s, run_record)
 from nasoa.app.setup_budget import (TRANSFER_MEMBER_S, TRANSFER_MIN_IMAGES, TRANSFER_SHARE, check_budget,
-                                    impute_unscored, member_min_budgets, precheck_budget, setup_features,
-                                    transfer_cost_s)
+                                    impute_unscored, member_min_budgets, named_budget, precheck_budget,
+                                    setup_features, transfer_cost_s)
 from nasoa.app.transfer import penultimate_features
 from nasoa.app.workflow import prepare_model_and_task, resolve_device, run_dir_for
 from nasoa.core.data import load_task
@@ -173,7 +172,7 @@ def adapt(
         try:
             choice = choose(strategy, mm, task, budget_s - spent, seed=seed, explore=explore, k=k, features=features)
         except BudgetTooSmallError as e:  # name the smallest whole budget, not what was left after loading
-            need = math.ceil(spent + e.minimum_s)
+            need = named_budget(spent, e.minimum_s)
             raise BudgetTooSmallError(
                 f"a budget of {budget_s:g}s is too small for every candidate regime on this task: loading and scoring "
                 f"took {spent:.1f}s and the quickest regime needs about {e.minimum_s:.0f}s more; pass --budget {need}s "

@@ -46,6 +46,13 @@ def member_min_budgets(members, time_model, features: dict[str, Any], grid=None)
     return {str(m): float(v) for m, v in agg.iter_rows() if v is not None}
 
 
+def named_budget(spent: float, quickest: float) -> int:
+    """The whole budget a too-small error names: what this run needed, with room for loading and
+    scoring to take half as long again and a second besides (named without it, the budget was
+    refused again on a re-run whose loading took 0.2 s longer)."""
+    return math.ceil(quickest + 1.5 * spent) + 1
+
+
 def check_budget(need: dict[str, float], budget_s: float, spent: float) -> float:
     """The quickest member's need (seconds) when it fits what is left of the budget; else a
     one-line :class:`BudgetTooSmallError` naming the smallest whole budget that would do."""
@@ -56,7 +63,7 @@ def check_budget(need: dict[str, float], budget_s: float, spent: float) -> float
         raise BudgetTooSmallError(
             f"a budget of {budget_s:g}s is too small for every candidate regime on this task: loading and scoring "
             f"took {spent:.1f}s and the quickest regime needs about {quickest:.0f}s more; pass --budget "
-            f"{math.ceil(spent + quickest)}s or more", spent + quickest)
+            f"{named_budget(spent, quickest)}s or more", spent + quickest)
     return quickest
 
 
