@@ -272,7 +272,8 @@ def calibrate_members(names: Sequence[str] | None = None, *, threads: Sequence[i
     if device == "cuda":  # a GPU run's step does not depend on the CPU threads: measure once
         counts = counts[-1:]
     probe = speed_probe_ms()
-    where = {"cpu": machine().get("cpu"), "gpu": machine().get("gpu"), "speed_probe_ms": probe}
+    here = machine()
+    where = {"cpu": here.get("cpu"), "gpu": here.get("gpu"), "speed_probe_ms": probe}
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     env_before = os.environ.get(ENV_THREADS)
     out: dict[str, list[dict[str, Any]]] = {}

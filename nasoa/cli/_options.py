@@ -41,7 +41,8 @@ def print_result(p: dict) -> None:
         f"time: {p['elapsed_s']:.1f}s of {p['budget_s']:.0f}s budget (predicted {p['predicted_s']:.1f}s); stopped: {p['stop_reason']}",
         highlight=False,
     )
-    here = ((p.get("time_model") or {}).get("here") or {}) if p.get("time_model") else None
+    tm = p.get("time_model")
+    here = (tm.get("here") or {}) if tm else None
     if (here is not None and planned and p["stop_reason"] in ("planned", "deadline")
             and not 0.75 <= p["epochs"] / planned <= 1.25 and not here.get("calibration")):
         # The trainer fitted the run to its budget, but the plan (a predictor input) was off on this machine.
