@@ -41,7 +41,9 @@ def _without_wall_probe(extra: str, run_id: int) -> str:
     return json.dumps(e)
 
 
-def main(out: str) -> None:
+def main(out: str, select: pl.Expr | None = None) -> None:
+    """``select``: which of the collection's runs to consider (default all; the CPU-share threshold
+    still applies)."""
     dest = ExperienceStore(out)
     with tempfile.TemporaryDirectory() as tmp:
         shipped = ExperienceStore(HERE / "shipped-refreshed.sqlite", create=False)
@@ -50,6 +52,8 @@ def main(out: str) -> None:
         col = ExperienceStore(HERE / "collect.sqlite", create=False)
         col.export_parquet(Path(tmp) / "collect.parquet")
         frame = pl.read_parquet(Path(tmp) / "collect.parquet")
+        if select is not None:
+            frame = frame.filter(select)
         share = [json.loads(e).get("cpu_share") for e in frame["extra"].to_list()]
         keep = frame.filter(pl.Series([s is not None and s >= MIN_CPU_SHARE for s in share]))
         keep = keep.with_columns(pl.Series("extra", [_without_wall_probe(e, i) for e, i in
