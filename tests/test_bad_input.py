@@ -197,6 +197,9 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("data-show-csv-outside", ["data", "show", csv], "--allow-outside", None),
         ("data-show-corrupt-only", ["data", "show", str(w / "corrupt")], "no readable images", None),
         ("data-list-unknown-option", ["data", "list", "--yaml"], "No such option", None),
+        ("data-export-missing", ["data", "export", str(w / "nope"), str(w / "export-never")], "does not exist", None),
+        ("data-export-into-nonempty", ["data", "export", good, str(w / "one")], "not empty", None),
+        ("data-export-onto-a-file", ["data", "export", good, str(w / "ok.png")], "is a file", None),
         # meta
         ("meta-collect-corrupt-store", ["meta", "collect", "--runs", "1", "--store", str(corrupt)], "unreadable",
          None),

@@ -117,3 +117,15 @@ def test_a_plan_far_from_what_ran_suggests_calibrating_the_machine(capsys):
         assert ("`nasoa zoo calibrate`" in out) == says, out
         if says:
             assert "ran 0.62x the planned epochs" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("argv", [["data", "list", "--json"], ["arch", "sample", "-n", "3"]])
+def test_a_reader_that_goes_away_ends_the_command_quietly(argv):
+    """`nasoa ... | head`: output to a pipe whose reader has gone ends with the shell's code for a broken
+    pipe (141) and no error line or traceback: nothing was wrong with the input."""
+    p = subprocess.Popen([sys.executable, "-m", "nasoa.cli.main", *argv], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()  # before the interpreter has started: its first write finds no reader
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141, err
+    assert "error" not in err and "Traceback" not in err and "Exception ignored" not in err

@@ -558,3 +558,68 @@ def test_cli_data_list_and_show():
     assert doc["num_train"] == 80 and doc["meta_features"]["task_num_classes"] == 2
     r = runner.invoke(app, ["data", "show", "builtin:digits?classes=1&per_class=40"])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and r.output.startswith("error:")
+
+
+# -- export as an ImageFolder ------------------------------------------------------------------------
+def _by_class(task, split: str = "train") -> dict[str, torch.Tensor]:
+    """Each class's images of a split, sorted (a folder reads them back in file-name order)."""
+    x, y = (task.x_train, task.y_train) if split == "train" else (task.x_val, task.y_val)
+    return {c: x[y == i].flatten(1).sort(0).values for i, c in enumerate(task.classes)}
+
+
+@pytest.mark.parametrize("spec", ["builtin:textures?classes=2,5,11&per_class=6&val_per_class=3&size=24&seed=3",
+                                  "builtin:digits?classes=0,7&per_class=5&val_per_class=2"])
+def test_an_exported_task_reads_back_as_the_same_task(tmp_path, spec):
+    from nasoa.core.data import export_image_folder
+    from nasoa.meta.features import task_meta_features
+
+    task, test = load_task(spec), load_test(spec)
+    out = tmp_path / "task"
+    done = export_image_folder(task, out, test)
+    assert (done["train"], done["val"], done["test"]) == (task.num_train, task.num_val, test.num_val)
+    back, back_test = load_task(str(out)), load_test(str(out))
+    assert back.classes == task.classes and back.channels == task.channels and back.image_size == task.image_size
+    for split in ("train", "val"):
+        a, b = _by_class(task, split), _by_class(back, split)
+        assert all(torch.equal(a[c], b[c]) for c in task.classes), split
+    a, b = _by_class(test, "val"), _by_class(back_test, "val")
+    assert all(torch.equal(a[c], b[c]) for c in task.classes)
+    fa, fb = task_meta_features(task), task_meta_features(back)
+    assert all(fa[k] == pytest.approx(fb[k], rel=1e-6, abs=1e-9) for k in fa)
+    assert not list(tmp_path.glob(".task.partial-*"))
+
+
+def test_export_names_class_folders_safely_and_refuses_a_used_folder(tmp_path):
+    from nasoa.core.data import export_image_folder
+    from nasoa.core.data.export import class_folder_names
+
+    assert class_folder_names(["a/b", "..", "A", "a", "", "ok name", "x\n"]) == [
+        "a_b", "class", "A", "a-2", "class-2", "ok name", "x_"]
+    task = load_task("builtin:digits?classes=0,1&per_class=2&val_per_class=1")
+    used = tmp_path / "used"
+    (used / "keep.txt").parent.mkdir()
+    (used / "keep.txt").write_text("mine")
+    with pytest.raises(DataError, match="not empty"):
+        export_image_folder(task, used)
+    assert sorted(p.name for p in used.iterdir()) == ["keep.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert export_image_folder(task, empty)["train"] == 4 and not (empty / "test").exists()
+
+
+def test_an_interrupted_export_leaves_no_folder(tmp_path, monkeypatch):
+    from nasoa.core.data import export as export_mod
+
+    task = load_task("builtin:digits?classes=0,1&per_class=2&val_per_class=1")
+    real, calls = export_mod._write_split, []
+
+    def stop_at_val(root, x, y, folders):
+        calls.append(root.name)
+        if root.name == "val":
+            raise KeyboardInterrupt
+        return real(root, x, y, folders)
+
+    monkeypatch.setattr(export_mod, "_write_split", stop_at_val)
+    with pytest.raises(KeyboardInterrupt):
+        export_mod.export_image_folder(task, tmp_path / "out")
+    assert calls == ["train", "val"] and list(tmp_path.iterdir()) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -66,6 +67,17 @@ def os_error_message(e: OSError) -> str:
     return f"cannot use{where}: {what}; {fix}"
 
 
+def silence_stdout() -> None:
+    """Point stdout at the null device, so that output still buffered for a reader that went away
+    is dropped at exit instead of raising a second BrokenPipeError there."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (a test runner's capture): nothing to silence
+        pass
+
+
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings as the CLI prints them: ``warning: ...`` on one line, no source line; each data
     warning is printed here and only here."""
@@ -91,6 +103,11 @@ class NasoaGroup(TyperGroup):
             return super().invoke(ctx)
         except _user_error_types() as e:
             raise fail(str(e), getattr(e, "exit_code", 2)) from None
+        except BrokenPipeError:
+            # Whoever read the output went away (`nasoa data show DIR | head`): not the user's input
+            # at fault, so no error line; the shell's code for a broken pipe, as `cat` would give.
+            silence_stdout()
+            raise typer.Exit(141) from None
         except OSError as e:
             raise fail(os_error_message(e)) from None
         except bare_group:

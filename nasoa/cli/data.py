@@ -1,14 +1,17 @@
-"""``nasoa data``: the built-in sources, and what nasoa reads from a dataset before training on it."""
+"""``nasoa data``: the built-in sources, what nasoa reads from a dataset before training on it, and a
+task written out as an ImageFolder tree."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
 from . import _options as opt
 
-app = typer.Typer(help="Datasets: the built-in sources, and a check of your own data.", no_args_is_help=True)
+app = typer.Typer(help="Datasets: the built-in sources, a check of your own data, a task written as a folder.",
+                  no_args_is_help=True)
 
 
 @app.command("list")
@@ -73,3 +76,36 @@ def show(
     typer.echo("meta-features:")
     for k, v in doc["meta_features"].items():
         typer.echo(f"  {k}: {v:.4g}" if isinstance(v, float) else f"  {k}: {v}")
+
+
+@app.command("export")
+def export(
+    data: str = typer.Argument(..., help="An ImageFolder tree, a CSV of (path, label), an .npz, or builtin:NAME?..."),
+    out: Path = typer.Argument(..., help="A new or empty folder to write train/, val/ and test/ into."),
+    seed: int = opt.SEED,
+    test: bool = typer.Option(True, "--test/--no-test",
+                              help="Also write the held-out test split (test/), which nasoa only scores on."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse unreadable images instead of skipping them."),
+    allow_outside: bool = opt.ALLOW_OUTSIDE,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+) -> None:
+    """Write a dataset's task as an ImageFolder tree of PNGs (train/, val/, test/, one folder per class):
+    a built-in or generated task as a user's folder, for `nasoa adapt OUT`, to share or to look at.
+    Reading OUT back gives the same images, labels and splits."""
+    import time
+
+    from nasoa.core.data import export_image_folder, load_task, load_test
+    from nasoa.core.data.export import check_export_target
+
+    t = time.perf_counter()
+    check_export_target(out)  # before the (possibly long) load
+    task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
+    held = load_test(data, seed=seed, strict=strict, allow_outside=allow_outside) if test else None
+    doc = {"data": data, "seed": seed, **export_image_folder(task, out, held), "seconds": time.perf_counter() - t}
+    if as_json:
+        typer.echo(json.dumps(doc))
+        return
+    split = f", {doc['test']} test" if test else ""
+    typer.echo(f"wrote {doc['train']} train, {doc['val']} validation{split} images of {len(doc['classes'])} classes "
+               f"({doc['channels']} channel(s), {doc['image_size']} px) to {doc['out']} in {doc['seconds']:.1f}s")
+    typer.echo(f"use it as your own data: nasoa adapt {doc['out']} --budget 60s")

@@ -48,7 +48,11 @@ def main() -> None:
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     if "torch" in sys.modules:
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader went away after the command's last write
+            _common.silence_stdout()
+            code = code or 141
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)

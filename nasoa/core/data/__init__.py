@@ -31,12 +31,13 @@ recorded in ``task.info["warnings"]`` and emitted with :func:`warnings.warn` as 
 One concern per module: :mod:`.task` (TaskData, DataError), :mod:`.specs` (spec strings),
 :mod:`.splits` (seeded train/val/test splits), :mod:`.builtin` (built-in sources), :mod:`.files`
 (ImageFolder and CSV), :mod:`.npz`, :mod:`.decode` (the image decoder), :mod:`.load` (the entry
-points) and :mod:`.batches` (Batches). This package re-exports the public names.
+points), :mod:`.export` (a task written as an ImageFolder) and :mod:`.batches` (Batches). This package re-exports the public names.
 """
 
 from nasoa.core.data.batches import Batches
 from nasoa.core.data.builtin import BUILTIN_NAMES, list_builtin
 from nasoa.core.data.decode import load_images
+from nasoa.core.data.export import export_image_folder
 from nasoa.core.data.load import load_task, load_test
 from nasoa.core.data.task import DataError, DataWarning, TaskData, class_counts, resize_uint8
 
@@ -47,6 +48,7 @@ __all__ = [
     "DataWarning",
     "TaskData",
     "class_counts",
+    "export_image_folder",
     "list_builtin",
     "load_images",
     "load_task",
