@@ -187,6 +187,7 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("predict-not-a-run", ["predict", good, str(w / "ok.png")], "not a finished run dir", None),
         ("predict-missing-image", ["predict", str(w / "run"), str(w / "gone.png")], "not a readable image", None),
         ("predict-not-an-image", ["predict", str(w / "run"), str(w / "notimage.png")], "not a readable image", None),
+        ("predict-folder-without-images", ["predict", str(w / "run"), str(w / "empty")], "holds no image files", None),
         ("predict-decompression-bomb", ["predict", str(w / "run"), str(w / "big.png")], "decompression bomb", None),
         ("predict-corrupt-weights", ["predict", str(w / "run_bad_weights"), str(w / "ok.png")], "cannot load", None),
         ("predict-damaged-manifest", ["predict", str(w / "run_bad_manifest"), str(w / "ok.png")], "damaged", None),

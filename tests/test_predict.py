@@ -205,9 +205,44 @@ def test_predict_on_a_run_dir_reproduces_its_validation_predictions(mode, tmp_pa
         return [p["label"] for p in json.loads(r.stdout)]
 
     assert predicted(files) == expected
+    # The val folder itself: its images in the same order, each scored against its folder's class,
+    # and the accuracy printed is the one the run measured.
+    r = runner.invoke(app, ["predict", str(run), str(root / "val"), "--json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert [p["label"] for p in rows] == expected and [p["folder_class"] for p in rows] == truth
+    r = runner.invoke(app, ["predict", str(run), str(root / "val")])
+    assert r.stdout.splitlines()[-1].startswith(f"accuracy {accuracy:.4f} ({round(accuracy * len(truth))} of "
+                                                f"{len(truth)} images")
     seen = []
     for i, x in enumerate(task.x_val):
         seen.append(tmp_path / "seen" / f"{i:04d}.png")
         _write(seen[-1], x[0].numpy() if x.shape[0] == 1 else x.permute(1, 2, 0).numpy(), mode)
     assert torch.equal(load_images(seen, fmt, size=16), task.x_val)
     assert predicted(seen) == expected
+
+
+def test_a_folder_stands_for_its_images_and_names_their_class(tmp_path):
+    """Folders expand to their image files (recursively, sorted; hidden names and other files left
+    out); the accuracy is read only when every image lies in a folder named after a class."""
+    from nasoa.app.predict import Prediction, accuracy, image_files
+    from nasoa.core.data import DataError
+
+    rng = np.random.default_rng(0)
+    for rel in ("b/2.png", "b/10.jpg", "a/1.png", "a/deep/3.PNG", ".hidden/4.png", "a/.5.png"):
+        _image(tmp_path / "f" / rel, "RGB", rng, 0)
+    (tmp_path / "f" / "a" / "notes.txt").write_text("not an image")
+    loose = tmp_path / "loose.png"
+    _image(loose, "L", rng, 1)
+    got = image_files([loose, tmp_path / "f"])
+    assert [p.relative_to(tmp_path).as_posix() for p in got] == [
+        "loose.png", "f/a/1.png", "f/a/deep/3.PNG", "f/b/10.jpg", "f/b/2.png"]
+    (tmp_path / "none").mkdir()
+    with pytest.raises(DataError, match="holds no image files"):
+        image_files([tmp_path / "none"])
+
+    def pred(label, folder):
+        return Prediction("x.png", label, 1.0, [(label, 1.0)], folder)
+
+    assert accuracy([pred("cat", "cat"), pred("dog", "cat"), pred("dog", "dog")]) == (2, 3)
+    assert accuracy([pred("cat", "cat"), pred("cat", None)]) is None and accuracy([]) is None

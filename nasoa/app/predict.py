@@ -1,8 +1,9 @@
-"""Classify new images with a fine-tuned run (``nasoa predict RUN_DIR IMAGE...``)."""
+"""Classify new images with a fine-tuned run (``nasoa predict RUN_DIR IMAGE_OR_FOLDER...``)."""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +12,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from nasoa.core.errors import NasoaError
-from nasoa.core.data import Batches, load_images
+from nasoa.core.data import Batches, DataError, load_images
+from nasoa.core.data.export import class_folder_names
+from nasoa.core.data.files import IMAGE_EXTENSIONS
 from nasoa.core.models import create_model
+
+#: Images decoded and classified at a time: a folder of any size is read in bounded memory.
+CHUNK = 512
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,36 @@ class Prediction:
     label: str
     probability: float
     top: list[tuple[str, float]]
+    #: The class named by the folder the image lies in (``OUT/test/cat/1.png``: ``cat``), when it names one.
+    folder_class: str | None = None
+
+
+def image_files(paths: list[str | Path]) -> list[Path]:
+    """What to classify: each file as given; each folder's image files, recursively, folders and
+    files in sorted order, hidden names and links to folders skipped (a folder link could loop)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            out.append(p)
+            continue
+        found = []
+        for root, dirs, files in os.walk(p):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            found += [Path(root) / f for f in sorted(files)
+                      if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS]
+        if not found:
+            raise DataError(f"{p} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}); pass image files or "
+                            f"a folder of them")
+        out += found
+    return out
+
+
+def accuracy(preds: list[Prediction]) -> tuple[int, int] | None:
+    """(right, of) when every image lies in a folder named after one of the run's classes (an
+    ImageFolder split, say ``nasoa data export``'s ``test/``), else None."""
+    if not preds or any(p.folder_class is None for p in preds):
+        return None
+    return sum(p.label == p.folder_class for p in preds), len(preds)
 
 
 def load_run(run_dir: str | Path):
@@ -28,7 +64,8 @@ def load_run(run_dir: str | Path):
     run = Path(run_dir)
     for f in ("manifest.json", "model.safetensors", "classes.json"):
         if not (run / f).is_file():
-            raise NasoaError(f"{run} is not a finished run dir (no {f}); pass the --out dir of `nasoa train` or `nasoa adapt`")
+            raise NasoaError(f"{run} is not a finished run dir (no {f}); pass the --out dir of `nasoa train` or "
+                             f"`nasoa adapt`")
     try:
         manifest = json.loads((run / "manifest.json").read_text())
         classes = json.loads((run / "classes.json").read_text())
@@ -58,23 +95,29 @@ def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3) -> li
     to the model's input (:func:`nasoa.core.data.resize_uint8`; an image already at the input size is
     used as it is) and the normalisation of :class:`nasoa.core.data.Batches`, in channels_last as the
     trainer evaluates; so an image of the run's validation split, as a file of the task or as the
-    model saw it, gets the prediction the run's validation accuracy counted.
+    model saw it, gets the prediction the run's validation accuracy counted. A folder stands for
+    its images (:func:`image_files`), read :data:`CHUNK` at a time; each prediction carries the class
+    its folder names, if any, for :func:`accuracy`.
     """
     model, classes, spec = load_run(run_dir)
+    files = image_files(images)
     fmt = spec.get("image_format") or {"channels": spec.get("channels", 3)}  # runs made before it was recorded
-    x = load_images([Path(p) for p in images], fmt, size=int(spec["input_size"]))
-    batches = Batches(x, torch.zeros(len(x), dtype=torch.long), batch_size=256, shuffle=False, augment=False,
-                      mean=spec.get("mean", (0.5, 0.5, 0.5)), std=spec.get("std", (0.5, 0.5, 0.5)), channels=3,
-                      channels_last=True)
+    by_folder = {**dict(zip(class_folder_names(classes), classes)), **{c: c for c in classes}}
     model.to(memory_format=torch.channels_last)
-    probs = []
-    with torch.inference_mode():
-        for xb, _ in batches.epoch(0):
-            probs.append(torch.softmax(model(xb.contiguous(memory_format=torch.channels_last)).float(), 1))
-    out = []
     k = min(top_k, len(classes))
-    for path, p in zip(images, torch.cat(probs)):
-        pv, pi = p.topk(k)
-        top = [(classes[i], float(v)) for v, i in zip(pv.tolist(), pi.tolist())]
-        out.append(Prediction(str(path), top[0][0], top[0][1], top))
+    out = []
+    for start in range(0, len(files), CHUNK):
+        chunk = files[start:start + CHUNK]
+        x = load_images(chunk, fmt, size=int(spec["input_size"]))
+        batches = Batches(x, torch.zeros(len(x), dtype=torch.long), batch_size=256, shuffle=False, augment=False,
+                          mean=spec.get("mean", (0.5, 0.5, 0.5)), std=spec.get("std", (0.5, 0.5, 0.5)), channels=3,
+                          channels_last=True)
+        probs = []
+        with torch.inference_mode():
+            for xb, _ in batches.epoch(0):
+                probs.append(torch.softmax(model(xb.contiguous(memory_format=torch.channels_last)).float(), 1))
+        for path, p in zip(chunk, torch.cat(probs)):
+            pv, pi = p.topk(k)
+            top = [(classes[i], float(v)) for v, i in zip(pv.tolist(), pi.tolist())]
+            out.append(Prediction(str(path), top[0][0], top[0][1], top, by_folder.get(path.parent.name)))
     return out
