@@ -201,6 +201,7 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("data-export-missing", ["data", "export", str(w / "nope"), str(w / "export-never")], "does not exist", None),
         ("data-export-into-nonempty", ["data", "export", good, str(w / "one")], "not empty", None),
         ("data-export-onto-a-file", ["data", "export", good, str(w / "ok.png")], "is a file", None),
+        ("data-export-unwritable", ["data", "export", good, "/proc/nasoa-export"], "cannot write into", None),
         # meta
         ("meta-collect-corrupt-store", ["meta", "collect", "--runs", "1", "--store", str(corrupt)], "unreadable",
          None),

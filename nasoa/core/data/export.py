@@ -82,9 +82,13 @@ def export_image_folder(task: TaskData, out: str | os.PathLike, test: TaskData |
     if task.x_train.dtype != torch.uint8:
         raise DataError(f"an export needs uint8 images, not {task.x_train.dtype}")
     folders = class_folder_names(task.classes)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
-    tmp.mkdir()  # the user's umask, as OUT itself would get
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()  # the user's umask, as OUT itself would get
+    except OSError as e:
+        raise DataError(f"cannot write into '{out.parent}' ({e.strerror or e}); export into a folder you may "
+                        f"write") from None
     try:
         counts = {"train": _write_split(tmp / "train", task.x_train, task.y_train, folders),
                   "val": _write_split(tmp / "val", task.x_val, task.y_val, folders)}
