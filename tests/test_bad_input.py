@@ -202,6 +202,8 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("data-export-into-nonempty", ["data", "export", good, str(w / "one")], "not empty", None),
         ("data-export-onto-a-file", ["data", "export", good, str(w / "ok.png")], "is a file", None),
         ("data-export-unwritable", ["data", "export", good, "/proc/nasoa-export"], "cannot write into", None),
+        ("data-export-no-test-split", ["data", "export", good, str(w / "export-none"), "--test"], "no test split",
+         None),
         # meta
         ("meta-collect-corrupt-store", ["meta", "collect", "--runs", "1", "--store", str(corrupt)], "unreadable",
          None),

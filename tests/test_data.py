@@ -623,3 +623,23 @@ def test_an_interrupted_export_leaves_no_folder(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         export_mod.export_image_folder(task, tmp_path / "out")
     assert calls == ["train", "val"] and list(tmp_path.iterdir()) == []
+
+
+def test_export_writes_a_test_split_when_the_data_has_one(tmp_path):
+    """`nasoa data export`: test/ by default when the data holds one; none, and no error, when it
+    does not; `--test` asked for by name on data without one is an error that writes nothing."""
+    from typer.testing import CliRunner
+
+    from nasoa.cli.main import app
+
+    src = tmp_path / "src"
+    for c in ("a", "b"):
+        for i in range(6):
+            _image(src / c / f"{i}.png", seed=10 * ord(c) + i)
+    r = CliRunner().invoke(app, ["data", "export", str(src), str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["train", "val"]
+    r = CliRunner().invoke(app, ["data", "export", str(src), str(tmp_path / "asked"), "--test"])
+    assert r.exit_code == 2 and "no test split" in r.output and not (tmp_path / "asked").exists()
+    r = CliRunner().invoke(app, ["data", "export", str(tmp_path / "out"), str(tmp_path / "again"), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["train"] == 10 and "test" not in json.loads(r.stdout)

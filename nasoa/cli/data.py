@@ -83,8 +83,9 @@ def export(
     data: str = typer.Argument(..., help="An ImageFolder tree, a CSV of (path, label), an .npz, or builtin:NAME?..."),
     out: Path = typer.Argument(..., help="A new or empty folder to write train/, val/ and test/ into."),
     seed: int = opt.SEED,
-    test: bool = typer.Option(True, "--test/--no-test",
-                              help="Also write the held-out test split (test/), which nasoa only scores on."),
+    test: bool | None = typer.Option(None, "--test/--no-test", show_default=False,
+                                     help="Write the held-out test split too (test/), which nasoa only scores on "
+                                          "[default: when the data has one]."),
     strict: bool = typer.Option(False, "--strict", help="Refuse unreadable images instead of skipping them."),
     allow_outside: bool = opt.ALLOW_OUTSIDE,
     as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
@@ -94,18 +95,24 @@ def export(
     Reading OUT back gives the same images, labels and splits."""
     import time
 
-    from nasoa.core.data import export_image_folder, load_task, load_test
+    from nasoa.core.data import NoTestSplit, export_image_folder, load_task, load_test
     from nasoa.core.data.export import check_export_target
 
     t = time.perf_counter()
     check_export_target(out)  # before the (possibly long) load
     task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
-    held = load_test(data, seed=seed, strict=strict, allow_outside=allow_outside) if test else None
+    held = None
+    if test is not False:
+        try:
+            held = load_test(data, seed=seed, strict=strict, allow_outside=allow_outside)
+        except NoTestSplit:
+            if test:  # asked for by name
+                raise
     doc = {"data": data, "seed": seed, **export_image_folder(task, out, held), "seconds": time.perf_counter() - t}
     if as_json:
         typer.echo(json.dumps(doc))
         return
-    split = f", {doc['test']} test" if test else ""
+    split = f", {doc['test']} test" if held is not None else ""
     typer.echo(f"wrote {doc['train']} train, {doc['val']} validation{split} images of {len(doc['classes'])} classes "
                f"({doc['channels']} channel(s), {doc['image_size']} px) to {doc['out']} in {doc['seconds']:.1f}s")
     typer.echo(f"use it as your own data: nasoa adapt {doc['out']} --budget 60s")

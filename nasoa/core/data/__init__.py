@@ -39,13 +39,15 @@ from nasoa.core.data.builtin import BUILTIN_NAMES, list_builtin
 from nasoa.core.data.decode import load_images
 from nasoa.core.data.export import export_image_folder
 from nasoa.core.data.load import load_task, load_test
-from nasoa.core.data.task import DataError, DataWarning, TaskData, class_counts, resize_uint8
+from nasoa.core.data.task import (DataError, DataWarning, NoTestSplit, TaskData, class_counts,
+                                  resize_uint8)
 
 __all__ = [
     "BUILTIN_NAMES",
     "Batches",
     "DataError",
     "DataWarning",
+    "NoTestSplit",
     "TaskData",
     "class_counts",
     "export_image_folder",

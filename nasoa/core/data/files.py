@@ -18,7 +18,7 @@ import numpy as np
 from nasoa.core.data.decode import _decode_many, _stack
 from nasoa.core.data.specs import _check_enough_classes, _make_task, _resolve_classes, _Spec
 from nasoa.core.data.splits import _class_rng, _default_val_per_class, _split_indices
-from nasoa.core.data.task import DataError, TaskData, _warn
+from nasoa.core.data.task import DataError, NoTestSplit, TaskData, _warn
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 VAL_DIR_NAMES = ("val", "valid", "validation")
@@ -294,7 +294,7 @@ def _files_task(fs: _FileSet, base: str, source: str, spec: _Spec, seed: int, va
 
     if test:
         if fs.test is None:
-            raise DataError(f"{where} has no test split; add a test/ folder (ImageFolder), rows with split=test "
+            raise NoTestSplit(f"{where} has no test split; add a test/ folder (ImageFolder), rows with split=test "
                             f"(CSV) or x_test, y_test arrays (npz)")
         pools = {"train": [], "val": pick(fs.test)}
     else:

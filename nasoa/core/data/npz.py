@@ -13,7 +13,7 @@ import numpy as np
 
 from nasoa.core.data.specs import _check_enough_classes, _make_task, _resolve_classes, _Spec
 from nasoa.core.data.splits import _split_indices
-from nasoa.core.data.task import DataError, TaskData, _warn
+from nasoa.core.data.task import DataError, NoTestSplit, TaskData, _warn
 
 
 def _npz_images(a: np.ndarray, key: str, where: str, sink: list[str]) -> np.ndarray:
@@ -92,7 +92,7 @@ def _npz_task(path: Path, base: str, spec: _Spec, seed: int, val_fraction: float
             x = _npz_images(arrays[kx], kx, where, sink)
             pools[split] = (x, _npz_labels(arrays[ky], ky, len(x), where))
     if test and "test" not in pools:
-        raise DataError(f"{where} has no test split; add x_test, y_test arrays")
+        raise NoTestSplit(f"{where} has no test split; add x_test, y_test arrays")
     raw_train = pools["train"][1]
     if "classes" in arrays:
         names = [str(c) for c in arrays["classes"].reshape(-1)]

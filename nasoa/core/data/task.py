@@ -20,6 +20,11 @@ class DataError(NasoaError):
     """Bad data input; the message is one line: what is wrong and what to do."""
 
 
+class NoTestSplit(DataError):
+    """The data holds no test split (an ImageFolder without test/, a CSV without split=test rows, an
+    npz without x_test): :func:`~nasoa.core.data.load_test` has nothing to read."""
+
+
 class DataWarning(UserWarning):
     """A recoverable data problem (skipped files, resized images); also in ``task.info["warnings"]``."""
 
