@@ -31,7 +31,8 @@ recorded in ``task.info["warnings"]`` and emitted with :func:`warnings.warn` as 
 One concern per module: :mod:`.task` (TaskData, DataError), :mod:`.specs` (spec strings),
 :mod:`.splits` (seeded train/val/test splits), :mod:`.builtin` (built-in sources), :mod:`.files`
 (ImageFolder and CSV), :mod:`.npz`, :mod:`.decode` (the image decoder), :mod:`.load` (the entry
-points), :mod:`.export` (a task written as an ImageFolder) and :mod:`.batches` (Batches). This package re-exports the public names.
+points), :mod:`.export` (a task written as an ImageFolder) and :mod:`.batches` (Batches). This
+package re-exports the public names.
 """
 
 from nasoa.core.data.batches import Batches
