@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from safetensors.torch import load_file
 from nasoa.core.errors import NasoaError
 from nasoa.core.data import Batches, DataError, load_images
 from nasoa.core.data.export import class_folder_names
-from nasoa.core.data.files import IMAGE_EXTENSIONS
+from nasoa.core.data.files import IMAGE_EXTENSIONS, images_under
 from nasoa.core.models import create_model
 
 #: Images decoded and classified at a time: a folder of any size is read in bounded memory.
@@ -32,22 +31,18 @@ class Prediction:
 
 
 def image_files(paths: list[str | Path]) -> list[Path]:
-    """What to classify: each file as given; each folder's image files, recursively, folders and
-    files in sorted order, hidden names and links to folders skipped (a folder link could loop)."""
+    """What to classify: each file as given; each folder's image files as an ImageFolder scan reads
+    them (:func:`nasoa.core.data.files.images_under`)."""
     out: list[Path] = []
     for p in map(Path, paths):
         if not p.is_dir():
             out.append(p)
             continue
-        found = []
-        for root, dirs, files in os.walk(p):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            found += [Path(root) / f for f in sorted(files)
-                      if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS]
+        found = images_under(p)
         if not found:
             raise DataError(f"{p} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}); pass image files or "
                             f"a folder of them")
-        out += found
+        out += map(Path, found)
     return out
 
 

@@ -18,7 +18,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from nasoa.core.data.task import DataError, TaskData
 
@@ -57,8 +56,7 @@ def _write_split(root: Path, x, y, folders: list[str]) -> int:
     """Each image of a split as ``root/CLASS/NNNNN.png``, numbered in the task's order per class."""
     from PIL import Image  # lazy: Pillow; only an export writes images
 
-    arr = x.numpy() if hasattr(x, "numpy") else np.asarray(x)
-    labels = np.asarray(y).reshape(-1)
+    arr, labels = x.numpy(), y.numpy()
     width = max(5, len(str(len(labels))))
     counts = [0] * len(folders)
     for folder in folders:
@@ -79,8 +77,6 @@ def export_image_folder(task: TaskData, out: str | os.PathLike, test: TaskData |
     out = check_export_target(out)
     if test is not None and list(test.classes) != list(task.classes):
         raise DataError("the test split's classes differ from the task's; load both from the same spec")
-    if task.x_train.dtype != torch.uint8:
-        raise DataError(f"an export needs uint8 images, not {task.x_train.dtype}")
     folders = class_folder_names(task.classes)
     tmp = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
     try:

@@ -113,6 +113,15 @@ def _walk_files(top: str, walk: _Walk) -> Iterator[str]:
         stack.extend(reversed(subdirs))
 
 
+def images_under(folder: str | os.PathLike) -> list[str]:
+    """The image files under ``folder`` as an ImageFolder scan reads a class folder's
+    (:func:`_walk_files`: name order, hidden names skipped, symbolic links followed once)."""
+    real = os.path.realpath(folder)
+    walk = _Walk(real)
+    walk.dirs.add(real)
+    return [p for p in _walk_files(os.fspath(folder), walk) if os.path.splitext(p)[1].lower() in IMAGE_EXTENSIONS]
+
+
 def _scan_class_dirs(root: Path, where: str, walk: _Walk) -> tuple[list[str], dict[str, list[str]], list[str]]:
     """Sorted class folders of ``root`` -> their image files (recursive, hidden names ignored)."""
     subdirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
