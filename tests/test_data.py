@@ -134,6 +134,48 @@ def test_mixed_sizes_resized_and_huge_downscaled(tmp_path):
     assert task.x_train.shape[2:] == (32, 64)
 
 
+def _photo(path: Path, h: int, w: int) -> Path:
+    """A w x h image whose centre square (side min(h, w)) is red and whose rest is blue."""
+    a = np.zeros((h, w, 3), np.uint8)
+    a[..., 2] = 255
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    a[top:top + s, left:left + s] = (255, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(a).save(path)
+    return path
+
+
+def test_photos_of_many_sizes_are_centre_cropped_to_the_median_shorter_side(tmp_path):
+    from nasoa.core.data import load_images
+
+    root = tmp_path / "photos"
+    shapes = [(30, 90), (90, 30), (40, 60), (60, 40), (50, 50), (36, 100), (100, 44), (48, 48)]
+    for split in ("train", "val"):
+        for c, cls in enumerate(("cats", "dogs")):
+            for i, (h, w) in enumerate(shapes):
+                _photo(root / split / cls / f"{i}.png", h + c + (split == "val"), w)
+    with pytest.warns(DataWarning, match=r"come in \d+ sizes: 32 of 32 resized on their shorter side to (\d+) px "
+                                         r"\(the median\) and centre-cropped"):
+        task = load_task(root)
+    side = int(np.median([min(h + c + v, w) for v in (0, 1) for c in (0, 1) for h, w in shapes]))
+    assert task.x_train.shape[2:] == (side, side) and task.info["native_size"] == (side, side)
+    assert task.info["image_format"]["fit"] == "crop"
+    # Every image keeps its shape: what is left is its red centre, with at most a blended rim (a stretch
+    # to a square would keep the blue sides of every oblong image).
+    for x in (task.x_train, task.x_val):
+        red = (x[:, 0].float() > 200) & (x[:, 2].float() < 60)
+        assert red[:, 2:-2, 2:-2].all()
+    # nasoa predict frames new files the same way.
+    files = [p for c in task.classes for p in sorted((root / "val" / c).iterdir())]
+    assert torch.equal(load_images(files, task.info["image_format"]), task.x_val)
+    # A folder where one size holds most images keeps that size (a few odd images resized to it).
+    uniform = _folder(tmp_path / "uniform", {"a": 3, "b": 3}, size=(12, 10))
+    _image(uniform / "a" / "odd.png", size=(30, 20))
+    with pytest.warns(DataWarning, match="to the most common size 10x12"):
+        assert load_task(uniform).info["image_format"]["fit"] == "stretch"
+
+
 def test_imagefolder_bad_inputs(tmp_path):
     _raises(r"data path '.*nope' does not exist; pass an ImageFolder directory, a \.csv or a \.npz",
             load_task, tmp_path / "nope")

@@ -78,7 +78,7 @@ def test_load_images_decodes_as_the_task_loader_does(modes_folder):
     assert {Image.open(p).mode for p in (modes_folder / "train" / "red").iterdir()} >= {"RGBA", "P", "L", "RGB"}
     task = load_task(modes_folder)
     fmt = task.info["image_format"]
-    assert fmt == {"decode_size": None, "max_side": 512, "frame": [20, 20], "channels": 3}
+    assert fmt == {"decode_size": None, "max_side": 512, "frame": [20, 20], "channels": 3, "fit": "stretch"}
     files = _val_files(modes_folder, task.classes)
     assert len(files) == task.num_val
     assert torch.equal(load_images(files, fmt), task.x_val)

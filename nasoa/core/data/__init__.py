@@ -25,7 +25,7 @@ that resolve outside it are refused unless ``allow_outside=True`` (``--allow-out
 decoder makes every image, for training and for :func:`load_images` (``nasoa predict``).
 
 Problems with the input raise :class:`DataError` with one line saying what is wrong and what to
-do. Recoverable ones (unreadable files skipped, mixed sizes resized, huge images downscaled) are
+do. Recoverable ones (unreadable files skipped, mixed sizes framed, huge images downscaled) are
 recorded in ``task.info["warnings"]`` and emitted with :func:`warnings.warn` as :class:`DataWarning`.
 
 One concern per module: :mod:`.task` (TaskData, DataError), :mod:`.specs` (spec strings),

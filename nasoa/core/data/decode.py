@@ -92,24 +92,29 @@ def _decode_many(paths: Sequence[str], max_side: int, size: int | None, keep: in
         return list(ex.map(lambda p: _decode_one(p, max_side, size, keep), paths, chunksize=16))
 
 
-def _fit_frame(a: np.ndarray, h: int, w: int) -> np.ndarray:
-    """A decoded image at h x w (bilinear, as an image of an odd size in a mixed-size folder)."""
-    from PIL import Image  # lazy: PIL; Pillow loads only when files are decoded (start-up speed)
+def _fit_frame(a: np.ndarray, h: int, w: int, fit: str = "stretch") -> np.ndarray:
+    """A decoded image at h x w, bilinear: ``stretch`` resizes it to the frame (an odd image in a
+    folder of one size); ``crop`` resizes it on its shorter side and centre-crops, keeping its shape
+    (a folder of photos of many sizes; Pillow's ``ImageOps.fit``)."""
+    from PIL import Image, ImageOps  # lazy: PIL; Pillow loads only when files are decoded (start-up speed)
 
     if a.shape[:2] == (h, w):
         return a
+    if fit == "crop":
+        return np.asarray(ImageOps.fit(Image.fromarray(a), (w, h), method=Image.Resampling.BILINEAR))
     return np.asarray(Image.fromarray(a).resize((w, h), Image.Resampling.BILINEAR))
 
 
-def _stack(arrays: list[np.ndarray], h: int, w: int, channels: int) -> np.ndarray:
+def _stack(arrays: list[np.ndarray], h: int, w: int, channels: int, fit: str = "stretch") -> np.ndarray:
     """Decoded images as one uint8 N x C x H x W array, as a task holds them: each brought to h x w
-    (:func:`_fit_frame`) and to ``channels`` (grey repeated to RGB; colour to grey with Pillow's "L",
-    which only an image handed to a grey task's model needs: a task with any colour image is colour)."""
+    (:func:`_fit_frame`, by ``fit``) and to ``channels`` (grey repeated to RGB; colour to grey with
+    Pillow's "L", which only an image handed to a grey task's model needs: a task with any colour
+    image is colour)."""
     from PIL import Image  # lazy: PIL; Pillow loads only when files are decoded (start-up speed)
 
     out = np.empty((len(arrays), channels, h, w), np.uint8)
     for i, a in enumerate(arrays):
-        a = _fit_frame(a, h, w)
+        a = _fit_frame(a, h, w, fit)
         if a.ndim == 3 and channels == 1:
             a = np.asarray(Image.fromarray(a).convert("L"))
         out[i] = a.transpose(2, 0, 1) if a.ndim == 3 else a[None]  # a grey image broadcasts to 3 channels
@@ -122,7 +127,8 @@ def load_images(paths: Sequence[str | Path], image_format: dict | None = None, s
     ``image_format`` is a task's ``info["image_format"]`` (a run's manifest keeps it under
     ``model.image_format``). Each file takes the task's own steps: decoded by :func:`_decode_one`
     (alpha composited on white, 16-bit rescaled, palettes expanded, ``?size=`` and ``max_side``
-    applied), brought to the task's image size (``frame``) and channels by :func:`_stack`, as a
+    applied), brought to the task's image size (``frame``: stretched, or with ``fit`` "crop"
+    resized on its shorter side and centre-cropped) and channels by :func:`_stack`, as a
     mixed-size or mixed-colour folder's images are, then resized to ``size`` by
     :func:`resize_uint8`, as :meth:`TaskData.resized` brings a task to a model's input. A file that
     is already ``size`` x ``size`` is the model's input itself (say a resized task's image saved
@@ -134,6 +140,7 @@ def load_images(paths: Sequence[str | Path], image_format: dict | None = None, s
     decode_size = fmt.get("decode_size")
     channels = int(fmt.get("channels") or 3)
     frame = tuple(int(v) for v in fmt["frame"]) if fmt.get("frame") else None
+    fit = str(fmt.get("fit") or "stretch")  # a run from before 2026-12-06 stretched every image
     keep = int(size) if size is not None else None
     arrays, at_input = [], []
     for p, d in zip(paths, _decode_many([str(p) for p in paths], max_side, decode_size, keep)):
@@ -149,7 +156,7 @@ def load_images(paths: Sequence[str | Path], image_format: dict | None = None, s
     out = torch.empty((len(arrays), channels, *((keep, keep) if keep is not None else frame)), dtype=torch.uint8)
     if rest:
         idx = [i for i, k in enumerate(at_input) if not k]
-        x = torch.from_numpy(_stack(rest, frame[0], frame[1], channels))
+        x = torch.from_numpy(_stack(rest, frame[0], frame[1], channels, fit))
         out[idx] = resize_uint8(x, keep) if keep is not None else x
     if any(at_input):
         idx = [i for i, k in enumerate(at_input) if k]

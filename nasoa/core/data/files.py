@@ -260,19 +260,35 @@ def _csv_files(path: Path, allow_outside: bool = False) -> _FileSet:
 
 
 def _assemble(arrays: list[np.ndarray], where: str, sink: list[str], info: dict) -> np.ndarray:
-    """Stack decoded images into uint8 N x C x H x W: mixed sizes resized to the most common one,
-    grey ones repeated to 3 channels when any image has colour."""
+    """Stack decoded images into uint8 N x C x H x W in one frame, grey ones repeated to 3 channels
+    when any image has colour.
+
+    Where one size holds at least half of the images (a uniform set with a few odd ones), that size
+    is the frame and the odd ones are resized to it. Otherwise (photos of many sizes and shapes, where
+    the most common size may be a single odd image) the frame is a square of the images' median
+    shorter side, and each image is resized on its shorter side and centre-cropped to it, as an
+    ImageNet evaluation transform does: no image is squashed. ``info["image_format"]["fit"]`` says
+    which, so that :func:`~nasoa.core.data.decode.load_images` frames new images the same way."""
     sizes = Counter(a.shape[:2] for a in arrays)
-    (h, w), _ = sizes.most_common(1)[0]
+    (h, w), most = sizes.most_common(1)[0]
+    fit = "stretch"
+    if 2 * most < len(arrays):
+        h = w = max(1, int(np.median([min(a.shape[:2]) for a in arrays])))
+        fit = "crop"
     info["native_size"] = (int(h), int(w))
+    info.setdefault("image_format", {})["fit"] = fit
     odd = sum(n for s, n in sizes.items() if s != (h, w))
-    if odd:  # _stack resizes them
+    if odd and fit == "stretch":  # _stack resizes them
         _warn(sink, f"resized {odd} of {len(arrays)} images in {where} to the most common size {h}x{w} "
                     f"({len(sizes)} sizes found); add ?size=N to the data path to choose the size")
+    elif odd:
+        _warn(sink, f"the images in {where} come in {len(sizes)} sizes: {odd} of {len(arrays)} resized on their "
+                    f"shorter side to {h} px (the median) and centre-cropped to {h}x{w}; add ?size=N to the data "
+                    f"path to resize every image to N x N instead")
     info["resized_mixed_sizes"] = odd
     colour = any(a.ndim == 3 for a in arrays)
     info["native_channels"] = 3 if colour else 1
-    return _stack(arrays, h, w, 3 if colour else 1)
+    return _stack(arrays, h, w, 3 if colour else 1, fit)
 
 
 def _files_task(fs: _FileSet, base: str, source: str, spec: _Spec, seed: int, val_fraction: float, strict: bool,
