@@ -685,3 +685,26 @@ def test_export_writes_a_test_split_when_the_data_has_one(tmp_path):
     assert r.exit_code == 2 and "no test split" in r.output and not (tmp_path / "asked").exists()
     r = CliRunner().invoke(app, ["data", "export", str(tmp_path / "out"), str(tmp_path / "again"), "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["train"] == 10 and "test" not in json.loads(r.stdout)
+
+
+def test_user_images_are_read_at_twice_the_largest_member_input(tmp_path):
+    """Photos are read at the side the zoo needs (128 px for members of 32-64 px), by `data show`,
+    `data export`, `train` and `adapt` alike; a member that takes larger inputs raises it."""
+    from typer.testing import CliRunner
+
+    from nasoa.cli.main import app
+    from nasoa.zoo import read_side
+
+    assert read_side() == 128  # the shipped members take 32-64 px
+    assert read_side([{"input_size": 32}, {"input_size": 224}]) == 448
+    assert read_side([{"input_size": 600}]) == 512 and read_side([{}]) == 128
+    root = _folder(tmp_path / "photos", {"cats": 4, "dogs": 4}, size=(300, 200))
+    r = CliRunner().invoke(app, ["data", "show", str(root), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["image_size"] == 85  # 300 x 200 read at 128 x 85 (the stored frame is H x W)
+    assert any("downscaled 8 images larger than 128 px" in w for w in doc["warnings"])
+    out = tmp_path / "export"
+    r = CliRunner().invoke(app, ["data", "export", str(root), str(out)])
+    assert r.exit_code == 0, r.output
+    assert {Image.open(p).size for p in out.rglob("*.png")} == {(128, 85)}

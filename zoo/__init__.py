@@ -7,8 +7,8 @@ on the first lookup, as a family registers into timm's registry; so ``create_mod
 
 from nasoa.core.models import create_model, list_models, register_source, reset_registry
 
-from .registry import entries, profiled_records, record, records
+from .registry import entries, profiled_records, read_side, record, records
 
 register_source("zoo", entries)
 
-__all__ = ["create_model", "entries", "list_models", "profiled_records", "record", "records", "reset_registry"]
+__all__ = ["create_model", "entries", "list_models", "profiled_records", "read_side", "record", "records", "reset_registry"]

@@ -94,6 +94,15 @@ def records(include_user: bool = True) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+def read_side(members: list[dict[str, Any]] | None = None) -> int:
+    """The longest side (px) a user's images are read at (``load_task(max_side=...)``): twice the
+    largest input any member takes, within 128-512. The shipped members take 32-64 px, so photos are
+    read at 128 px: decoding a folder of phone photos at full size (or at the loader's 512 px cap)
+    costs seconds and gigabytes of a short budget for detail every model throws away on resizing."""
+    sides = [int(r.get("input_size") or 0) for r in (records() if members is None else members)]
+    return int(min(512, max(128, 2 * max(sides, default=0))))
+
+
 def profiled_records() -> list[dict[str, Any]]:
     """The members with measured step times: what the meta-model describes and the time model plans
     with (``MetaModel(zoo=...)``); a member added without a profile is not a candidate."""

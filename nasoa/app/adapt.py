@@ -57,7 +57,7 @@ from nasoa.core.train import Regime, finetune
 from nasoa.meta.candidates import candidate_side
 from nasoa.meta.features import TRANSFER_IMAGES, cached_task_features, save_task_features
 from nasoa.meta.metamodel import MetaModel
-from nasoa.zoo import profiled_records
+from nasoa.zoo import profiled_records, read_side
 from nasoa.zoo.registry import record as zoo_record
 
 # What this module offered before its parts moved out; importers keep working.
@@ -120,7 +120,7 @@ def adapt(
     with deadline_guard(start + budget_s * 0.8, lambda: (
             f"the budget of {budget_s:g}s is too small: start-up and loading {data} took {time.time() - start:.0f}s "
             f"of it; give a larger --budget or a smaller task")) as guard:
-        task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
+        task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside, max_side=read_side())
         for w in task.info.get("warnings", []):
             if warn is not None:
                 warn(w)

@@ -125,8 +125,9 @@ def prepare_model_and_task(
         )
     if task is None:
         from nasoa.core.data import load_task  # lazy: torch; `nasoa train` loads it inside its deadline guard
+        from nasoa.zoo import read_side  # lazy: the zoo registry; read with the data, inside the deadline guard
 
-        task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
+        task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside, max_side=read_side())
         if warn is not None:
             for w in task.info.get("warnings", []):
                 warn(w)

@@ -52,8 +52,10 @@ def show(
     """Load a dataset as nasoa would (split, checks, warnings) and print its size and meta-features."""
     from nasoa.core.data import class_counts, load_task
     from nasoa.meta.features import task_id, task_meta_features
+    from nasoa.zoo import read_side
 
-    task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)  # warnings: printed as they occur
+    # At the side adapt reads it (warnings: printed as they occur).
+    task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside, max_side=read_side())
     train, val = class_counts(task, "train"), class_counts(task, "val")
     outside = int(task.info.get("rows_outside", 0))
     doc = {
@@ -97,14 +99,16 @@ def export(
 
     from nasoa.core.data import NoTestSplit, export_image_folder, load_task, load_test
     from nasoa.core.data.export import check_export_target
+    from nasoa.zoo import read_side
 
     t = time.perf_counter()
     check_export_target(out)  # before the (possibly long) load
-    task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside)
+    side = read_side()  # the images adapt would train on: reading OUT back gives the same ones
+    task = load_task(data, seed=seed, strict=strict, allow_outside=allow_outside, max_side=side)
     held = None
     if test is not False:
         try:
-            held = load_test(data, seed=seed, strict=strict, allow_outside=allow_outside)
+            held = load_test(data, seed=seed, strict=strict, allow_outside=allow_outside, max_side=side)
         except NoTestSplit:
             if test:  # asked for by name
                 raise

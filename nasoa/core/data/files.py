@@ -376,7 +376,7 @@ def _files_task(fs: _FileSet, base: str, source: str, spec: _Spec, seed: int, va
                     f"them (--strict makes this an error)")
     if downscaled:
         _warn(sink, f"downscaled {downscaled} images larger than {max_side} px on their longest side in {where} "
-                    f"to {max_side} px on load; pass max_side= (or ?size=N) to change it")
+                    f"to {max_side} px on load; add ?size=N to the data path to choose the size")
     info.update({"skipped_files": len(failures), "skipped_examples": [p for p, _ in failures[:5]],
                  "downscaled_images": downscaled})
     parts = [decoded[s] for s in ("train", "val") if s in decoded]
