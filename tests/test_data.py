@@ -708,3 +708,31 @@ def test_user_images_are_read_at_twice_the_largest_member_input(tmp_path):
     r = CliRunner().invoke(app, ["data", "export", str(root), str(out)])
     assert r.exit_code == 0, r.output
     assert {Image.open(p).size for p in out.rglob("*.png")} == {(128, 85)}
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    """A phone photo stored sideways with an EXIF orientation tag is read upright, as a viewer shows
+    it, by the task loader and by nasoa predict's decoder alike."""
+    from nasoa.core.data import load_images
+
+    root = tmp_path / "phone"
+    for c, cls in enumerate(("cats", "dogs")):
+        for i in range(4):
+            a = np.zeros((20, 40, 3), np.uint8)  # stored 40 wide, 20 high; its left half red
+            a[:, :20] = (255, 0, 0)
+            a[:, 20:] = (0, 0, 255 - 60 * c)
+            exif = Image.Exif()
+            exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+            path = root / cls / f"{i}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(a).save(path, exif=exif, quality=95)
+    bad = root / "cats" / "bad-exif.jpg"  # a malformed EXIF block: the pixels are still read, as stored
+    Image.fromarray(np.full((20, 40, 3), 128, np.uint8)).save(bad, exif=b"Exif\x00\x00garbage")
+    with pytest.warns(DataWarning, match="resized 1 of 9 images"):  # the malformed one, read as stored
+        task = load_task(root)
+    x = torch.cat([task.x_train, task.x_val])
+    assert x.shape[2:] == (40, 20)  # upright: 20 wide, 40 high
+    upright = x[(x[:, 0] > 200).flatten(1).any(1)]
+    assert len(upright) == 8 and (upright[:, 0, :20] > 200).all() and (upright[:, 0, 22:] < 60).all()
+    files = [p for p in sorted((root / "dogs").iterdir())]
+    assert load_images(files, task.info["image_format"]).shape[2:] == (40, 20)

@@ -51,12 +51,12 @@ def _to_l_or_rgb(im: Any) -> Any:
 def _decode_one(path: str, max_side: int, size: int | None, keep: int | None = None) -> _Decoded:
     """One image file as uint8 H x W (grey) or H x W x 3: the decoder of every image nasoa reads.
 
-    Alpha is composited on white and 16-bit rescaled (:func:`_to_l_or_rgb`); then the image is
-    resized to ``size`` x ``size`` (a task's ``?size=``), or shrunk to ``max_side`` on its longest
-    side. An image of exactly ``keep`` x ``keep`` px is returned as decoded, never resized
+    An EXIF orientation is applied (Pillow's ``exif_transpose``), alpha composited on white and
+    16-bit rescaled (:func:`_to_l_or_rgb`); then the image is resized to ``size`` x ``size`` (a
+    task's ``?size=``), or shrunk to ``max_side`` on its longest side. An image of exactly ``keep`` x ``keep`` px is returned as decoded, never resized
     (:func:`load_images`: a file already at a model's input size is that input).
     """
-    from PIL import Image  # lazy: PIL; Pillow loads only when files are decoded (start-up speed)
+    from PIL import Image, ImageOps  # lazy: PIL; Pillow loads only when files are decoded (start-up speed)
 
     try:
         with Image.open(path) as im:
@@ -66,6 +66,10 @@ def _decode_one(path: str, max_side: int, size: int | None, keep: int | None = N
             if not as_is and im.format == "JPEG" and max(im.size) > 2 * target:  # decode at a reduced scale
                 im.draft("RGB" if im.mode not in ("L", "1") else "L", (target, target))
             im.load()
+            try:  # upright as a viewer shows it: a phone photo's pixels are stored as the sensor read them
+                ImageOps.exif_transpose(im, in_place=True)
+            except Exception:  # noqa: BLE001 - a malformed EXIF block leaves the pixels as stored, still readable
+                pass
             im = _to_l_or_rgb(im)
             if as_is:
                 pass
