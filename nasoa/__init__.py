@@ -31,11 +31,19 @@ _EXPORTS = {
     "NasoaError": "nasoa.core.errors",
     "create_model": "nasoa.zoo",  # the registry with the zoo's members registered
     "list_models": "nasoa.zoo",
+    # The jobs, as the CLI runs them: `nasoa adapt`, `nasoa predict`, and the loader behind every DATA.
+    "adapt": "nasoa.app.adapt",
+    "predict": "nasoa.app.predict",
+    "load_task": "nasoa.core.data",
+    "DataError": "nasoa.core.data",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
+    from .app.adapt import adapt
+    from .app.predict import predict
+    from .core.data import DataError, load_task
     from .core.errors import NasoaError
     from .core.models import create_model, list_models
     from .core.space import Architecture, EncodingError, parse

@@ -108,6 +108,25 @@ def test_adapt_runs_within_budget_and_learns(tiny_zoo):
     assert _count(store) == 1  # --no-learn leaves the store untouched
 
 
+def test_the_python_api_runs_adapt_and_predict_on_a_folder(tiny_zoo):
+    """`import nasoa` gives the jobs the CLI runs: adapt on a user's folder, predict on its val/
+    folder (the accuracy the run recorded), load_task; bad data is a one-line DataError."""
+    from nasoa.core.data import export_image_folder
+
+    folder = tiny_zoo / "mine"
+    export_image_folder(nasoa.load_task("builtin:digits?classes=1,7&per_class=30"), folder)
+    m = nasoa.adapt(str(folder), 10.0, out=tiny_zoo / "run", learn=False, probe="never")
+    assert m["elapsed_s"] <= 10 * 1.05 + 0.5 and m["strategy"] == "nasoa"
+    assert json.loads((tiny_zoo / "run" / "manifest.json").read_text())["adapt"]["model"] == m["model"]
+    preds = nasoa.predict(tiny_zoo / "run", [folder / "val"])
+    assert len(preds) == nasoa.load_task(str(folder)).num_val
+    assert {p.folder_class for p in preds} == {"1", "7"}
+    right = sum(p.label == p.folder_class for p in preds) / len(preds)
+    assert right == pytest.approx(m["val_accuracy"])
+    with pytest.raises(nasoa.DataError, match="does not exist"):
+        nasoa.adapt(str(tiny_zoo / "nope"), 10.0, learn=False)
+
+
 @pytest.mark.parametrize("strategy", ["default", "random", "logme", "bohb"])
 def test_baseline_strategies_choose(tiny_zoo, strategy):
     r = runner.invoke(app, ["adapt", TASK, "--budget", "20s", "--dry-run", "--json", "--strategy", strategy,

@@ -101,7 +101,9 @@ def adapt(
     probe: str = "auto",
     allow_outside: bool = False,
 ) -> dict[str, Any]:
-    """Run one task end to end; returns the manifest (also written to ``out/manifest.json``).
+    """Run one task end to end; returns the run's summary (what ``nasoa adapt --json`` prints: model,
+    regime, strategy, predicted and val accuracy, planned and run epochs, timings), which the run
+    dir's ``manifest.json`` keeps under ``adapt`` beside the task, regime, result and versions.
 
     ``probe`` (strategy nasoa): ``auto`` tries the top candidates of a few members in a part of
     the budget when the task is unlike the experience (:mod:`nasoa.app.probe`), ``never`` keeps the
