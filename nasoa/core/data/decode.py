@@ -6,7 +6,7 @@ brought to the task's frame and channels."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,12 +88,17 @@ def _decode_one(path: str, max_side: int, size: int | None, keep: int | None = N
     return _Decoded(np.ascontiguousarray(a), None, downscaled, as_is)
 
 
+def _threaded(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """``fn`` over ``items`` in order, on threads for 64 items or more: Pillow releases the GIL
+    while it decodes and resizes."""
+    if len(items) < 64:
+        return [fn(v) for v in items]
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as ex:
+        return list(ex.map(fn, items))
+
+
 def _decode_many(paths: Sequence[str], max_side: int, size: int | None, keep: int | None = None) -> list[_Decoded]:
-    if len(paths) < 64:
-        return [_decode_one(p, max_side, size, keep) for p in paths]
-    workers = min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(workers) as ex:  # Pillow releases the GIL while decoding
-        return list(ex.map(lambda p: _decode_one(p, max_side, size, keep), paths, chunksize=16))
+    return _threaded(lambda p: _decode_one(p, max_side, size, keep), paths)
 
 
 def _fit_frame(a: np.ndarray, h: int, w: int, fit: str = "stretch") -> np.ndarray:
@@ -117,11 +122,14 @@ def _stack(arrays: list[np.ndarray], h: int, w: int, channels: int, fit: str = "
     from PIL import Image  # lazy: PIL; Pillow loads only when files are decoded (start-up speed)
 
     out = np.empty((len(arrays), channels, h, w), np.uint8)
-    for i, a in enumerate(arrays):
-        a = _fit_frame(a, h, w, fit)
+
+    def put(i: int) -> None:
+        a = _fit_frame(arrays[i], h, w, fit)
         if a.ndim == 3 and channels == 1:
             a = np.asarray(Image.fromarray(a).convert("L"))
         out[i] = a.transpose(2, 0, 1) if a.ndim == 3 else a[None]  # a grey image broadcasts to 3 channels
+
+    _threaded(put, range(len(arrays)))
     return out
 
 
