@@ -445,8 +445,8 @@ class MetaModel:
     def recommend(self, task: Any, budget_s: float, k: int = 5) -> pl.DataFrame:
         """The ``k`` best candidate regimes for the task within ``budget_s``, best first.
 
-        Scores every feasible candidate with one booster call; with an online combination, the
-        online part re-scores the ``rescore_top`` best. Columns: the regime, ``planned_epochs``,
+        Scores every feasible candidate with one pass of the boosters; with an online combination,
+        the online part re-scores the ``rescore_top`` best. Columns: the regime, ``planned_epochs``,
         ``predicted_accuracy``, ``score`` (the unclipped ranking score), ``uncertainty`` (for the
         ``k`` shown, where the back-end has one), ``rank``. :meth:`regime` turns a row into a
         :class:`nasoa.core.train.Regime` dict.
@@ -455,10 +455,17 @@ class MetaModel:
 
         frame = self.candidates(task, budget_s)
         p = self.predictor
-        if isinstance(p, CombinedPredictor) and frame.height > self.rescore_top:
-            base = p.base.predict_many(frame)
-            frame = frame[np.argsort(-base, kind="stable")[: self.rescore_top]]
-        pred = p.predict_many(frame)
+        parts = None
+        if isinstance(p, CombinedPredictor):
+            # LightGBM scores every candidate once (its pairwise part reads the best few side by side,
+            # as the evaluation scores a decision's runs); river re-scores the best rescore_top.
+            parts = p.base.predict_parts(frame)
+            if frame.height > self.rescore_top:
+                keep = np.argsort(-(parts[0] + parts[1]), kind="stable")[: self.rescore_top]
+                frame, parts = frame[keep], (parts[0][keep], parts[1][keep])
+            pred = p.combine(frame, *parts)
+        else:
+            pred = p.predict_many(frame)
         if p.n_seen == 0:
             # Untrained: a documented prior order (best source accuracy, lr nearest 0.01, most epochs).
             src = frame["model_source_accuracy"].fill_null(0.0).to_numpy() \
@@ -469,7 +476,9 @@ class MetaModel:
             order = np.argsort(-pred, kind="stable")
         top = order[:k]
         shown = frame[top]
-        out = self._output(shown, pred[top], p.predict_std_many(shown), p.predict_accuracy_many(shown))
+        accuracy = (p.combine_accuracy(shown, parts[0][top], parts[1][top]) if parts is not None
+                    else p.predict_accuracy_many(shown))
+        out = self._output(shown, pred[top], p.predict_std_many(shown), accuracy)
         return out.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"))
 
     def novelty(self, task: Any) -> dict[str, Any]:

@@ -41,6 +41,21 @@ def test_dry_run_lists_candidates_and_writes_nothing(tiny_zoo):
     assert "transferability: 1 cached" in r.output  # the first dry run cached the member's scores
 
 
+@pytest.mark.parametrize("score, mode, rankings", [(0.4, "auto", 1), (2.5, "auto", 2), (0.4, "always", 2),
+                                                    (2.5, "never", 1)])
+def test_candidates_are_ranked_again_only_for_a_probe(tiny_zoo, monkeypatch, score, mode, rankings):
+    """A familiar task (or --probe never) is ranked once: the probe's wider ranking costs a part of
+    a short budget (0.6 s here) and is made only when the pick will probe."""
+    from nasoa.meta.metamodel import MetaModel
+
+    calls = []
+    recommend = MetaModel.recommend
+    monkeypatch.setattr(MetaModel, "novelty", lambda self, features: {"score": score})
+    monkeypatch.setattr(MetaModel, "recommend", lambda self, *a, **kw: calls.append(kw) or recommend(self, *a, **kw))
+    nasoa.adapt(TASK, 20.0, store=tiny_zoo / "exp.sqlite", dry_run=True, probe=mode)
+    assert [kw.get("k") for kw in calls] == [5, 200][:rankings]
+
+
 def test_task_features_are_cached_only_when_the_run_goes_ahead(tiny_zoo, monkeypatch):
     """A refused adapt (the budget fits no regime) once left its task in the store's tasks table;
     --no-learn did too. Now only a command that goes ahead caches them, and a later one reuses them."""

@@ -213,7 +213,17 @@ class CombinedPredictor(Predictor):
         return self.base.predict_parts(frame)[0]
 
     def predict_many(self, frame: pl.DataFrame) -> np.ndarray:
-        level, within = self.base.predict_parts(frame)
+        return self.combine(frame, *self.base.predict_parts(frame))
+
+    def predict_accuracy_many(self, frame: pl.DataFrame) -> np.ndarray:
+        """As :meth:`predict_many`, with LightGBM's accuracy level in place of its ranking score
+        (blend); the residual mode's river learned the score's errors, so its sum is the accuracy."""
+        return self.combine_accuracy(frame, *self.base.predict_parts(frame))
+
+    def combine(self, frame: pl.DataFrame, level: np.ndarray, within: np.ndarray) -> np.ndarray:
+        """:meth:`predict_many` from LightGBM's parts (``base.predict_parts``) already computed for
+        ``frame``'s rows: a caller that scored every candidate re-scores the best few with river
+        without asking the boosters again."""
         if frame.height == 0 or not self.base.fitted:
             return self.online.predict_many(frame) if self.mode == "blend" and self.online.n_seen else level + within
         if self.mode == "residual":
@@ -223,12 +233,10 @@ class CombinedPredictor(Predictor):
             return level + within
         return w * (level + within) + (1 - w) * self.online.predict_many(frame)
 
-    def predict_accuracy_many(self, frame: pl.DataFrame) -> np.ndarray:
-        """As :meth:`predict_many`, with LightGBM's accuracy level in place of its ranking score
-        (blend); the residual mode's river learned the score's errors, so its sum is the accuracy."""
+    def combine_accuracy(self, frame: pl.DataFrame, level: np.ndarray, within: np.ndarray) -> np.ndarray:
+        """:meth:`predict_accuracy_many` from LightGBM's parts already computed for ``frame``."""
         if self.mode == "residual" or frame.height == 0 or not self.base.fitted:
-            return self.predict_many(frame)
-        level = self._level(frame)
+            return self.combine(frame, level, within)
         w = self.weight
         if not self.online.n_seen or w >= 1.0:
             return level

@@ -40,7 +40,7 @@ from nasoa.app.bohb import bohb_search
 from nasoa.app.choose import (DEFAULT_REGIME, PRACTICE_MIN_SIZE, PRACTICE_MODEL, PRACTICE_REGIME, STRATEGIES, Choice,
                               check_strategy, choose, practice_choice)
 from nasoa.app.experience import open_store, shipped_experience, shipped_model
-from nasoa.app.probe import PROBE_MODES, pick_winner, plan_probe
+from nasoa.app.probe import PROBE_MODES, pick_winner, plan_probe, probe_reason
 from nasoa.app.record import (POST_RESERVE_S, add_to_run_manifest, plot_curve, post_reserve_s, record_run,
                                remember_post_s, run_record)
 from nasoa.app.setup_budget import (TRANSFER_MEMBER_S, TRANSFER_MIN_IMAGES, TRANSFER_SHARE, check_budget,
@@ -182,7 +182,7 @@ def adapt(
         plan = None
         if strategy == "nasoa":
             choice.novelty = mm.novelty(features)
-            if probe != "never":
+            if probe_reason(choice.novelty, probe) is not None:  # else no second ranking: 0.6 s of a short budget
                 ranked = mm.recommend(features, budget_s - spent, k=200).to_dicts()
                 plan = plan_probe(ranked, choice.novelty, budget_s - (time.time() - start), mode=probe)
     if learn:  # the choice stands: from here the command runs (or, with --dry-run, reports it)

@@ -21,7 +21,7 @@ from typing import Any
 
 from nasoa.core.errors import NasoaError
 
-__all__ = ["ProbePlan", "plan_probe", "pick_winner", "PROBE_MODES", "NOVELTY_THRESHOLD"]
+__all__ = ["ProbePlan", "plan_probe", "probe_reason", "pick_winner", "PROBE_MODES", "NOVELTY_THRESHOLD"]
 
 PROBE_MODES = ("auto", "never", "always")
 # Probe when the task is farther from the experience than this (1: farther than nine experience
@@ -68,6 +68,23 @@ class ProbePlan:
                 "reason": self.reason, "skipped": self.skipped}
 
 
+def probe_reason(novelty: dict[str, Any] | None, mode: str = "auto", threshold: float = NOVELTY_THRESHOLD,
+                 ) -> str | None:
+    """Why the pick would probe (``mode`` always, or under ``auto`` a task whose novelty score is
+    above ``threshold``), or None for the one-shot pick: what :func:`plan_probe` decides first, and
+    what adapt asks before it ranks the candidates a probe would need."""
+    if mode not in PROBE_MODES:
+        raise NasoaError(f"unknown --probe {mode!r}; choose one of {', '.join(PROBE_MODES)}")
+    if mode == "never":
+        return None
+    if mode == "always":
+        return "--probe always"
+    score = (novelty or {}).get("score")
+    if score is None or score <= threshold:
+        return None
+    return f"novelty {score:.2f} > {threshold:g}: the task is unlike the experience"
+
+
 def plan_probe(top: list[dict[str, Any]], novelty: dict[str, Any] | None, budget_left_s: float, *,
                mode: str = "auto", k: int = MAX_PROBES, fraction: float = PROBE_FRACTION,
                max_fraction: float = MAX_PROBE_FRACTION, threshold: float = NOVELTY_THRESHOLD) -> ProbePlan | None:
@@ -77,17 +94,9 @@ def plan_probe(top: list[dict[str, Any]], novelty: dict[str, Any] | None, budget
     ``budget_left_s`` (two of them up to ``max_fraction``). Returns None for the one-shot pick:
     ``mode`` never, a familiar task under ``auto``, or no two candidates, the first-ranked one
     among them, that fit."""
-    if mode not in PROBE_MODES:
-        raise NasoaError(f"unknown --probe {mode!r}; choose one of {', '.join(PROBE_MODES)}")
-    if mode == "never" or k < 2:
+    reason = probe_reason(novelty, mode, threshold)
+    if reason is None or k < 2:
         return None
-    score = (novelty or {}).get("score")
-    if mode == "auto":
-        if score is None or score <= threshold:
-            return None
-        reason = f"novelty {score:.2f} > {threshold:g}: the task is unlike the experience"
-    else:
-        reason = "--probe always"
     chosen: list[dict[str, Any]] = []
     for row in top:  # the best regime of each member, in predicted order
         if all(c["model_name"] != row["model_name"] for c in chosen):
