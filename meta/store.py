@@ -278,7 +278,8 @@ class ExperienceStore:
         ``threads``, ``cpu``, ``cpu_share``, ``cpu_wait`` (None where not recorded), ``input_size``,
         and what the overheads are learned from:
         ``budget_s``, ``choice_s`` (what of it ``nasoa adapt`` spent before preparing its member;
-        0 for other runs), ``steps``, ``stop_reason``, ``num_val``, and ``transfer`` (what scoring
+        0 for other runs), ``reserve_s`` (what of it adapt kept free after training; 0 for other
+        runs and adapt runs before 2026-12-06), ``steps``, ``stop_reason``, ``num_val``, and ``transfer`` (what scoring
         each member's transferability took in ``nasoa adapt``'s set-up: ``{"images", "s"}``), and
         ``speed_probe_ms``, the speed of the machine it ran on (None before 2026-12-02), and ``gpu``,
         its GPU's name where it had one (a
@@ -300,7 +301,8 @@ class ExperienceStore:
                         "step_ms": step_ms, "threads": e.get("threads", m.get("cores")),
                         "cpu": m.get("cpu"), "cpu_share": e.get("cpu_share"),
                         "cpu_wait": e.get("cpu_wait"), "input_size": e.get("input_size"),
-                        "budget_s": budget_s, "choice_s": float(e.get("choice_s") or 0.0), "steps": e.get("steps"),
+                        "budget_s": budget_s, "choice_s": float(e.get("choice_s") or 0.0),
+                        "reserve_s": float(e.get("reserve_s") or 0.0), "steps": e.get("steps"),
                         "stop_reason": stop_reason, "num_val": n_val, "transfer": e.get("transfer"),
                         "speed_probe_ms": e.get("speed_probe_ms"), "gpu": m.get("gpu")})
         return out

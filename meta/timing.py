@@ -307,9 +307,10 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         })
         # The budget the time model planned over: an adapt run had already spent ``choice_s`` of
         # it loading and scoring (counting that as the member's set-up made every later plan think
-        # a member needs seconds to start: three concurrent 15 s adapts were refused).
+        # a member needs seconds to start: three concurrent 15 s adapts were refused), and kept
+        # ``reserve_s`` free after training for recording and saving, which adapt plans without.
         budget, steps, n_val = t.get("budget_s"), t.get("steps"), t.get("num_val")
-        budget = float(budget) - float(t.get("choice_s") or 0.0) if budget else None
+        budget = float(budget) - float(t.get("choice_s") or 0.0) - float(t.get("reserve_s") or 0.0) if budget else None
         if (budget and budget > 0 and steps and n_val is not None and t.get("stop_reason") in _FILLED
                 and run_threads == int(threads)):
             window = float(steps) * own / 1000.0
@@ -370,7 +371,8 @@ def _calibration_timings(records: Sequence[Mapping[str, Any]]) -> list[dict[str,
         for m in r.get("calibration") or ():
             if isinstance(m, Mapping) and m.get("step_ms"):
                 out.append({**m, "model_name": r["name"], "calibration": True, "budget_s": None, "steps": None,
-                            "stop_reason": None, "num_val": None, "choice_s": 0.0, "transfer": None})
+                            "stop_reason": None, "num_val": None, "choice_s": 0.0, "reserve_s": 0.0,
+                            "transfer": None})
     return out
 
 

@@ -111,6 +111,10 @@ def test_adapt_runs_within_budget_and_learns(tiny_zoo):
     st = ExperienceStore(store)
     extra = st.records()[0].extra
     assert 0 < extra["choice_s"] < m["elapsed_s"] and 0 < extra["cpu_share"] <= 1.5
+    # The plan was made over what was left less the post-training reserve, which the run records so
+    # that the time model learns its overheads without it.
+    assert extra["reserve_s"] == m["post_s"]["reserved"] > 0
+    assert m["top"][0]["budget_s"] <= 12 - extra["choice_s"] - extra["reserve_s"] + 1.0
     assert 0 <= extra["cpu_wait"] <= 1  # its threads' wait for a core (Linux reports it)
     assert 0 < extra["speed_probe_ms"] < 1000  # the machine's speed, measured when the plan was calibrated
     # The reserve's sample is read after the manifest is written too (the whole post-training phase).

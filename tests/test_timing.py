@@ -374,6 +374,14 @@ def test_what_adapt_spent_before_its_member_is_not_learned_as_the_members_set_up
     _, blind = calibrate_records(ZOO, [{k: v for k, v in r.items() if k != "choice_s"} for r in adapt_runs],
                                  cpu="X", threads=2)
     assert blind["overhead"]["setup_by_member"]["fast"] > 2.0
+    # What adapt keeps free after training (``reserve_s``, its post-training reserve) is left out the
+    # same way: adapt plans over the budget less that reserve.
+    reserved = [dict(r, budget_s=r["budget_s"] + 1.5, reserve_s=1.5) for r in adapt_runs]
+    _, info = calibrate_records(ZOO, reserved, cpu="X", threads=2)
+    assert info["overhead"]["setup_by_member"]["fast"] == pytest.approx(0.4, abs=0.3)
+    _, blind = calibrate_records(ZOO, [{k: v for k, v in r.items() if k != "reserve_s"} for r in reserved],
+                                 cpu="X", threads=2)
+    assert blind["overhead"]["setup_by_member"]["fast"] > 1.2
 
 
 def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
@@ -391,8 +399,8 @@ def test_store_timings_read_runs_whose_json_holds_nan(tmp_path):
     rows = st.timings()
     assert [r["step_ms"] for r in rows] == [8.0, 7.0] and rows[0] == {
         "model_name": "fast", "frozen_stages": 1, "batch_size": 64, "step_ms": 8.0, "threads": 2, "cpu": "X",
-        "cpu_share": None, "cpu_wait": None, "input_size": 32, "budget_s": 10.0, "choice_s": 0.0, "steps": 100,
-        "stop_reason": "planned", "num_val": 40.0, "transfer": None, "speed_probe_ms": 12.5, "gpu": None}
+        "cpu_share": None, "cpu_wait": None, "input_size": 32, "budget_s": 10.0, "choice_s": 0.0, "reserve_s": 0.0,
+        "steps": 100, "stop_reason": "planned", "num_val": 40.0, "transfer": None, "speed_probe_ms": 12.5, "gpu": None}
     assert len(st.timings(limit=1)) == 0  # the most recent run has no measurement
 
 

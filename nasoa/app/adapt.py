@@ -171,10 +171,14 @@ def adapt(
         elif st is not None:  # practice, learning: the meta-features its store record needs (no LogME)
             task_features = cached_task_features(task, store=st, unsaved=unsaved)[1]
         spent = time.time() - start
+        # What the trainer will keep free after training (plotting, recording, saving): the plan is
+        # made over the rest, as the time model learned its overheads without it (record.run_record).
+        post_reserve = post_reserve_s(st)
         try:
-            choice = choose(strategy, mm, task, budget_s - spent, seed=seed, explore=explore, k=k, features=features)
+            choice = choose(strategy, mm, task, budget_s - spent - post_reserve, seed=seed, explore=explore, k=k,
+                            features=features)
         except BudgetTooSmallError as e:  # name the smallest whole budget, not what was left after loading
-            need = named_budget(spent, e.minimum_s)
+            need = named_budget(spent + post_reserve, e.minimum_s)
             raise BudgetTooSmallError(
                 f"a budget of {budget_s:g}s is too small for every candidate regime on this task: loading and scoring "
                 f"took {spent:.1f}s and the quickest regime needs about {e.minimum_s:.0f}s more; pass --budget {need}s "
@@ -183,8 +187,8 @@ def adapt(
         if strategy == "nasoa":
             choice.novelty = mm.novelty(features)
             if probe_reason(choice.novelty, probe) is not None:  # else no second ranking: 0.6 s of a short budget
-                ranked = mm.recommend(features, budget_s - spent, k=200).to_dicts()
-                plan = plan_probe(ranked, choice.novelty, budget_s - (time.time() - start), mode=probe)
+                ranked = mm.recommend(features, budget_s - spent - post_reserve, k=200).to_dicts()
+                plan = plan_probe(ranked, choice.novelty, budget_s - (time.time() - start) - post_reserve, mode=probe)
     if learn:  # the choice stands: from here the command runs (or, with --dry-run, reports it)
         if mm is not None:
             mm.save_task_features()
@@ -212,7 +216,6 @@ def adapt(
     else:  # practice: the member's record straight from the zoo (the meta-model is not loaded)
         rec = zoo_record(choice.model_name)
     size = choice.input_size or int(rec.get("input_size") or 32)
-    post_reserve = post_reserve_s(st)
     if plan is not None:  # try the candidates in a slice each; the winner goes on with its weights
         choice, rec, prep = _run_probes(mm, task, data, plan, seed, device, learn, manifest, measured)
         meter = CpuMeter()  # the CPU and core waits of the run, for the time model (run_record)
@@ -241,10 +244,11 @@ def adapt(
         # A run that continued a probe's weights is not a one-shot run of its regime: recorded apart.
         manifest["run_id"] = record_run(mm, task, prep, regime, result, choice.model_name,
                                         PROBED_STRATEGY if plan is not None else strategy, seed, run_dir, measured,
-                                        choice_s, cpu_share, setup, cpu_wait)
+                                        choice_s, cpu_share, setup, cpu_wait, post_reserve)
     elif learn:  # practice: recorded like every run, but no predictor learns here (it never loaded one)
         manifest["run_id"] = st.append(run_record(task, task_features, rec, prep, regime, result, strategy, seed,
-                                                  run_dir, choice_s, cpu_share, cpu_wait=cpu_wait))
+                                                  run_dir, choice_s, cpu_share, cpu_wait=cpu_wait,
+                                                  reserve_s=post_reserve))
     manifest["post_s"] = {"reserved": round(post_reserve, 3), "took": round(time.time() - trained, 3)}
     manifest["elapsed_s"] = round(time.time() - start, 3)
     add_to_run_manifest(run_dir, manifest)

@@ -33,10 +33,12 @@ POST_RESERVE_MIN_S = 0.3
 
 def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep, regime, result, strategy: str,
                seed: int, run_dir: Path | None, choice_s: float = 0.0, cpu_share: float | None = None,
-               transfer: dict[str, Any] | None = None, cpu_wait: float | None = None):
+               transfer: dict[str, Any] | None = None, cpu_wait: float | None = None, reserve_s: float = 0.0):
     """The finished run as the experience store keeps it (a :class:`nasoa.meta.store.RunRecord`).
     ``choice_s``: the seconds of the budget spent before the chosen member was prepared (``nasoa
-    adapt``'s loading and scoring); the time model learns its overheads from the rest only.
+    adapt``'s loading and scoring); ``reserve_s``: the seconds kept free after training for what
+    follows it (adapt's post-training reserve, :func:`post_reserve_s`); the time model learns its
+    overheads from the rest only, as adapt plans over the rest.
     ``cpu_share``: the CPU the process got per wall second and thread while it prepared and trained
     the member (below :data:`nasoa.meta.timing.MIN_CPU_SHARE` the step time measures contention, and
     the time model leaves the run out). ``cpu_wait``: the share of its thread-time it waited for a
@@ -51,6 +53,8 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
              "step_ms": result.step_ms, "batch_size": min(regime.batch_size, prep.task.num_train),
              "predicted_s": result.predicted_s, "train_accuracy": result.train_accuracy, "machine": machine(),
              "input_size": prep.size, "choice_s": round(float(choice_s), 3), "threads": training_threads()}
+    if reserve_s:
+        extra["reserve_s"] = round(float(reserve_s), 3)
     if cpu_share is not None:
         extra["cpu_share"] = round(float(cpu_share), 3)
     if cpu_wait is not None:
@@ -79,13 +83,13 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
 def record_run(mm, task, prep, regime, result, model_name: str, strategy: str, seed: int,
                run_dir: Path | None, features: dict[str, Any] | None = None, choice_s: float = 0.0,
                cpu_share: float | None = None, transfer: dict[str, Any] | None = None,
-               cpu_wait: float | None = None) -> int | None:
+               cpu_wait: float | None = None, reserve_s: float = 0.0) -> int | None:
     """Append the finished run to the experience store and update the predictor online; the task's
     ``features``: those measured for its choice (never imputed ones; default: read from the store's cache)."""
     feats = features if features is not None else mm.task_features(task)
     rec = next(r for r in mm.records if r["name"] == model_name)
     return mm.learn(run_record(task, feats, rec, prep, regime, result, strategy, seed, run_dir, choice_s, cpu_share,
-                               transfer, cpu_wait))
+                               transfer, cpu_wait, reserve_s))
 
 
 def plot_curve(loss_curve: list[tuple[int, float]], path: Path, title: str) -> None:
