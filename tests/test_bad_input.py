@@ -188,6 +188,8 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("predict-missing-image", ["predict", str(w / "run"), str(w / "gone.png")], "not a readable image", None),
         ("predict-not-an-image", ["predict", str(w / "run"), str(w / "notimage.png")], "not a readable image", None),
         ("predict-folder-without-images", ["predict", str(w / "run"), str(w / "empty")], "holds no image files", None),
+        ("predict-summary-unlabelled", ["predict", str(w / "run"), str(w / "ok.png"), "--summary"],
+         "--summary needs every image in a folder named after one of the run's classes", None),
         ("predict-decompression-bomb", ["predict", str(w / "run"), str(w / "big.png")], "decompression bomb", None),
         ("predict-corrupt-weights", ["predict", str(w / "run_bad_weights"), str(w / "ok.png")], "cannot load", None),
         ("predict-damaged-manifest", ["predict", str(w / "run_bad_manifest"), str(w / "ok.png")], "damaged", None),

@@ -214,6 +214,16 @@ def test_predict_on_a_run_dir_reproduces_its_validation_predictions(mode, tmp_pa
     r = runner.invoke(app, ["predict", str(run), str(root / "val")])
     assert r.stdout.splitlines()[-1].startswith(f"accuracy {accuracy:.4f} ({round(accuracy * len(truth))} of "
                                                 f"{len(truth)} images")
+    # --summary: no line per image; a row per class with its recall over the run's own predictions.
+    r = runner.invoke(app, ["predict", str(run), str(root / "val"), "--summary"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["class", "images", "recall", "precision", "most", "often", "taken", "for"]
+    assert len(lines) == 2 + len(set(truth)) and lines[-1].startswith(f"accuracy {accuracy:.4f}")
+    for line in lines[1:-1]:
+        name, n, recall = line.split()[:3]
+        right = sum(e == t == name for e, t in zip(expected, truth))
+        assert int(n) == truth.count(name) and float(recall) == pytest.approx(right / truth.count(name), abs=5e-4)
     seen = []
     for i, x in enumerate(task.x_val):
         seen.append(tmp_path / "seen" / f"{i:04d}.png")
@@ -225,7 +235,7 @@ def test_predict_on_a_run_dir_reproduces_its_validation_predictions(mode, tmp_pa
 def test_a_folder_stands_for_its_images_and_names_their_class(tmp_path):
     """Folders expand to their image files (recursively, sorted; hidden names and other files left
     out); the accuracy is read only when every image lies in a folder named after a class."""
-    from nasoa.app.predict import Prediction, accuracy, image_files
+    from nasoa.app.predict import Prediction, accuracy, image_files, per_class
     from nasoa.core.data import DataError
 
     rng = np.random.default_rng(0)
@@ -246,3 +256,13 @@ def test_a_folder_stands_for_its_images_and_names_their_class(tmp_path):
 
     assert accuracy([pred("cat", "cat"), pred("dog", "cat"), pred("dog", "dog")]) == (2, 3)
     assert accuracy([pred("cat", "cat"), pred("cat", None)]) is None and accuracy([]) is None
+    # Per class: recall over its folder's images, precision over the images labelled it, and the
+    # class its images are most often taken for; a label no folder names has no row.
+    rows = per_class([pred("cat", "cat"), pred("dog", "cat"), pred("dog", "cat"), pred("dog", "dog"),
+                      pred("fox", "dog")])
+    assert rows == [
+        {"class": "cat", "images": 3, "right": 1, "recall": 1 / 3, "precision": 1.0, "taken_for": "dog",
+         "taken_for_images": 2},
+        {"class": "dog", "images": 2, "right": 1, "recall": 0.5, "precision": 1 / 3, "taken_for": "fox",
+         "taken_for_images": 1}]
+    assert per_class([pred("cat", None)]) is None

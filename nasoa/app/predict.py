@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -52,6 +53,34 @@ def accuracy(preds: list[Prediction]) -> tuple[int, int] | None:
     if not preds or any(p.folder_class is None for p in preds):
         return None
     return sum(p.label == p.folder_class for p in preds), len(preds)
+
+
+def per_class(preds: list[Prediction]) -> list[dict[str, Any]] | None:
+    """Per class of the folders the images lie in, in the order they first appear: ``images``,
+    ``right``, ``recall``, ``precision`` (of the images labelled that class, the share right; None
+    when none was) and ``taken_for``/``taken_for_images``, the class its images are most often
+    mislabelled as (None when never); None unless every image lies in a class's folder
+    (:func:`accuracy`)."""
+    if accuracy(preds) is None:
+        return None
+    from sklearn.metrics import confusion_matrix  # lazy: scikit-learn; only a labelled folder reads it
+
+    truth, guess = [p.folder_class for p in preds], [p.label for p in preds]
+    labels = list(dict.fromkeys(truth + guess))
+    cm = confusion_matrix(truth, guess, labels=labels)
+    rows = []
+    for i, name in enumerate(labels):
+        n = int(cm[i].sum())
+        if n == 0:
+            continue
+        off = cm[i].copy()
+        off[i] = 0
+        j = int(off.argmax())
+        labelled = int(cm[:, i].sum())
+        rows.append({"class": name, "images": n, "right": int(cm[i, i]), "recall": float(cm[i, i] / n),
+                     "precision": float(cm[i, i] / labelled) if labelled else None,
+                     "taken_for": labels[j] if off[j] else None, "taken_for_images": int(off[j])})
+    return rows
 
 
 def load_run(run_dir: str | Path):
