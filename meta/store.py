@@ -279,11 +279,11 @@ class ExperienceStore:
         and what the overheads are learned from:
         ``budget_s``, ``choice_s`` (what of it ``nasoa adapt`` spent before preparing its member;
         0 for other runs), ``reserve_s`` (what of it adapt kept free after training; 0 for other
-        runs and adapt runs before 2026-12-06), ``steps``, ``stop_reason``, ``num_val``, and ``transfer`` (what scoring
-        each member's transferability took in ``nasoa adapt``'s set-up: ``{"images", "s"}``), and
-        ``speed_probe_ms``, the speed of the machine it ran on (None before 2026-12-02), and ``gpu``,
-        its GPU's name where it had one (a
-        bounded query: its cost does not grow with the store)."""
+        runs and adapt runs before 2026-12-06), ``steps``, ``stop_reason``, ``num_val``, and
+        ``transfer`` (what scoring each member's transferability took in ``nasoa adapt``'s set-up:
+        ``{"images", "s"}``), and ``speed_probe_ms``, the speed of the machine it ran on (None before
+        2026-12-02), and ``gpu``, its GPU's name where it had one (a bounded query: its cost does not
+        grow with the store)."""
         # Parsed here, not with SQLite's json_extract: Python writes NaN into JSON, which SQLite
         # rejects as malformed.
         with self._guard():

@@ -11,4 +11,5 @@ from .registry import entries, profiled_records, read_side, record, records
 
 register_source("zoo", entries)
 
-__all__ = ["create_model", "entries", "list_models", "profiled_records", "read_side", "record", "records", "reset_registry"]
+__all__ = ["create_model", "entries", "list_models", "profiled_records", "read_side", "record", "records",
+           "reset_registry"]

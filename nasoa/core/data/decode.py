@@ -53,8 +53,9 @@ def _decode_one(path: str, max_side: int, size: int | None, keep: int | None = N
 
     An EXIF orientation is applied (Pillow's ``exif_transpose``), alpha composited on white and
     16-bit rescaled (:func:`_to_l_or_rgb`); then the image is resized to ``size`` x ``size`` (a
-    task's ``?size=``), or shrunk to ``max_side`` on its longest side. An image of exactly ``keep`` x ``keep`` px is returned as decoded, never resized
-    (:func:`load_images`: a file already at a model's input size is that input).
+    task's ``?size=``), or shrunk to ``max_side`` on its longest side. An image of exactly ``keep``
+    x ``keep`` px is returned as decoded, never resized (:func:`load_images`: a file already at a
+    model's input size is that input).
     """
     from PIL import Image, ImageOps  # lazy: PIL; Pillow loads only when files are decoded (start-up speed)
 
