@@ -9,16 +9,12 @@ cd "$(dirname "$0")/../../.."
 seed=$1
 core=${2:-0}
 here=$(pwd)/bench/results/adapt-heldout-20261206
-before=$(pwd)/bench/results/adapt-heldout-20261205/seed$seed
-i=$(pwd)/bench/results/adapt-heldout-20261202i
 out=$here/seed$seed
 mkdir -p "$out" "$here/empty-zoo"
-for f in "$before"/seed*.sqlite; do
-    [ -e "$f" ] || continue
-    b=$(basename "$f" .sqlite)
-    [ -e "$out/$b.sqlite" ] || { cp "$f" "$out/$b.sqlite" && cp -r "$before/$b.model" "$out/$b.model"; }
-done
-NASOA_ZOO_DIR=$here/empty-zoo taskset -c "$core" .venv/bin/nasoa bench adapt --tasks-from "$i/tasks-fresh2.txt" \
-    --hold-out-family --seed "$seed" --budgets 30s,90s --strategies nasoa --ratio-budgets "" --out "$out" \
-    >> "$out/run.log" 2>&1
+# the snapshots (stores and fitted models) of ../adapt-heldout-20261205/seedSEED, where it still has them
+snapshots=bench/results/adapt-heldout-20261205/seed$seed
+cp -rn "$snapshots"/seed*.sqlite "$snapshots"/seed*.model "$out"/ 2>/dev/null
+NASOA_ZOO_DIR=$here/empty-zoo taskset -c "$core" .venv/bin/nasoa bench adapt \
+    --tasks-from bench/results/adapt-heldout-20261202i/tasks-fresh2.txt --hold-out-family --seed "$seed" \
+    --budgets 30s,90s --strategies nasoa --ratio-budgets "" --out "$out" >> "$out/run.log" 2>&1
 .venv/bin/nasoa bench adapt --out "$out" --report-only > "$out/report.txt"
