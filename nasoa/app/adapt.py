@@ -181,8 +181,8 @@ def adapt(
             need = named_budget(spent + post_reserve, e.minimum_s)
             raise BudgetTooSmallError(
                 f"a budget of {budget_s:g}s is too small for every candidate regime on this task: loading and scoring "
-                f"took {spent:.1f}s and the quickest regime needs about {e.minimum_s:.0f}s more; pass --budget {need}s "
-                f"or more", need) from None
+                f"took {spent:.1f}s and the quickest regime needs about {e.minimum_s + post_reserve:.0f}s more; pass "
+                f"--budget {need}s or more", need) from None
         plan = None
         if strategy == "nasoa":
             choice.novelty = mm.novelty(features)

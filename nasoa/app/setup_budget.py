@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from nasoa.app.record import post_reserve_s
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
 from nasoa.core.models import get_entry
 from nasoa.meta.candidates import Grid, enumerate_candidates
@@ -53,17 +54,19 @@ def named_budget(spent: float, quickest: float) -> int:
     return math.ceil(quickest + 1.5 * spent) + 1
 
 
-def check_budget(need: dict[str, float], budget_s: float, spent: float) -> float:
-    """The quickest member's need (seconds) when it fits what is left of the budget; else a
-    one-line :class:`BudgetTooSmallError` naming the smallest whole budget that would do."""
+def check_budget(need: dict[str, float], budget_s: float, spent: float, reserve_s: float = 0.0) -> float:
+    """The quickest member's need (seconds) when it fits what is left of the budget, less the
+    ``reserve_s`` adapt keeps free after training (:func:`nasoa.app.record.post_reserve_s`: the
+    choice plans without it, so this check must too); else a one-line
+    :class:`BudgetTooSmallError` naming the smallest whole budget that would do."""
     if not need:
         raise NasoaError("the zoo has no members with measured step times; run `nasoa zoo profile` first")
     quickest = min(need.values())
-    if quickest > budget_s - spent:
+    if quickest > budget_s - spent - reserve_s:
         raise BudgetTooSmallError(
             f"a budget of {budget_s:g}s is too small for every candidate regime on this task: loading and scoring "
-            f"took {spent:.1f}s and the quickest regime needs about {quickest:.0f}s more; pass --budget "
-            f"{named_budget(spent, quickest)}s or more", spent + quickest)
+            f"took {spent:.1f}s and the quickest regime needs about {quickest + reserve_s:.0f}s more; pass --budget "
+            f"{named_budget(spent + reserve_s, quickest)}s or more", spent + reserve_s + quickest)
     return quickest
 
 
@@ -75,7 +78,7 @@ def precheck_budget(task, st, budget_s: float, start: float, unsaved: dict) -> f
     feats = cached_task_features(task, store=st, unsaved=unsaved)[1]
     records, _ = calibrated_zoo(st, profiled_records())
     need = member_min_budgets(MemberTable(records), TimeModel(machine_factor=machine_factor()), feats)
-    return check_budget(need, budget_s, time.time() - start)
+    return check_budget(need, budget_s, time.time() - start, post_reserve_s(st))
 
 
 def transfer_cost_s(mm, member: str, images: int) -> float:
@@ -128,16 +131,17 @@ def setup_features(mm, task, budget_s: float, start: float, extract: Callable[[A
     feats = mm.task_features(task, members=())
     spent = time.time() - start
     need = member_min_budgets(mm.members, mm.time_model, feats, mm.grid)
-    quickest = check_budget(need, budget_s, spent)
+    reserve = post_reserve_s(mm.store)  # kept free after training: no part of the budget to score in
+    quickest = check_budget(need, budget_s, spent, reserve)
     info: dict[str, Any] = {"images": 0, "scored": [], "cached": [], "skipped": [], "allowance_s": 0.0,
                             "warmup_s": 0.0, "costs_s": {}}
     if extract is None:
         return feats, info
-    fits = sorted(m for m, s in need.items() if s <= budget_s - spent)
+    fits = sorted(m for m, s in need.items() if s <= budget_s - spent - reserve)
     info["cached"] = [m for m in fits if all(m in (feats.get(k) or {}) for k in TRANSFER_SCORES)]
     todo = [m for m in fits if m not in info["cached"]]
     info["warmup_s"] = round(warm_up(todo), 3)
-    left = budget_s - (time.time() - start)
+    left = budget_s - (time.time() - start) - reserve
     allowance = max(0.0, min(TRANSFER_SHARE * left, left - quickest))
     full = min(images, int(task.num_train))
     n = full
