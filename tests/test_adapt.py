@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 import nasoa
 from nasoa.cli.main import app
+from nasoa.core.data import load_images
 from nasoa.meta.store import ExperienceStore
 
 runner = CliRunner()
@@ -142,6 +143,15 @@ def test_the_python_api_runs_adapt_and_predict_on_a_folder(tiny_zoo):
     assert {p.folder_class for p in preds} == {"1", "7"}
     right = sum(p.label == p.folder_class for p in preds) / len(preds)
     assert right == pytest.approx(m["val_accuracy"])
+    # export_run: the served file labels the val images as predict does
+    info = nasoa.export_run(tiny_zoo / "run", fmt="pt2")
+    assert info["path"] == str(tiny_zoo / "run" / "export" / "model.pt2") and info["classes"] == ["1", "7"]
+    fmt = json.loads((tiny_zoo / "run" / "manifest.json").read_text())["model"]["image_format"]
+    files = sorted((folder / "val").rglob("*.png"))
+    x = load_images(files, fmt, size=info["input"]["size"]).permute(0, 2, 3, 1).contiguous()
+    probs, _ = torch.export.load(info["path"]).module()(x)
+    by_path = {p.path: p.label for p in preds}
+    assert [info["classes"][i] for i in probs.argmax(1).tolist()] == [by_path[str(f)] for f in files]
     with pytest.raises(nasoa.DataError, match="does not exist"):
         nasoa.adapt(str(tiny_zoo / "nope"), 10.0, learn=False)
 

@@ -193,6 +193,14 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("predict-decompression-bomb", ["predict", str(w / "run"), str(w / "big.png")], "decompression bomb", None),
         ("predict-corrupt-weights", ["predict", str(w / "run_bad_weights"), str(w / "ok.png")], "cannot load", None),
         ("predict-damaged-manifest", ["predict", str(w / "run_bad_manifest"), str(w / "ok.png")], "damaged", None),
+        # export
+        ("export-not-a-run", ["export", good], "not a finished run dir", None),
+        ("export-corrupt-weights", ["export", str(w / "run_bad_weights")], "cannot load", None),
+        ("export-unknown-format", ["export", str(w / "run"), "--format", "tflite"], "unknown export format", None),
+        ("export-out-is-a-folder", ["export", str(w / "run"), "--out", str(w / "empty")], "is a folder", None),
+        ("export-out-is-the-description", ["export", str(w / "run"), "--out", str(w / "never" / "m.json")],
+         "names the description file", None),
+        ("export-opset-out-of-range", ["export", str(w / "run"), "--opset", "7"], "--opset", None),
         # data
         ("data-show-missing", ["data", "show", str(w / "nope")], "does not exist", None),
         ("data-show-one-class", ["data", "show", str(w / "one")], "found 1 class", None),
