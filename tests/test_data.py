@@ -56,14 +56,14 @@ def _raises(match: str, fn, *args, **kwargs) -> str:
 
 
 def test_imagefolder_stratified_split(tmp_path):
-    root = _folder(tmp_path / "pets", {"dogs": 6, "cats": 5, "ants": 2})
+    root = _folder(tmp_path / "pets", {"dogs": 6, "cats": 5, "ants": 3})
     (root / ".hidden").mkdir()
     _image(root / "cats" / ".DS_Store.png")
     task = load_task(root, seed=1)
     assert task.classes == ["ants", "cats", "dogs"]
     assert task.x_train.dtype == torch.uint8 and task.y_train.dtype == torch.int64
     assert task.x_train.shape[1:] == (3, 12, 12) and task.channels == 3 and task.image_size == 12
-    assert task.num_train + task.num_val == 13
+    assert task.num_train + task.num_val == 14
     assert all(v >= 1 for v in class_counts(task, "val")) and all(t >= 1 for t in class_counts(task))
     assert task.info["split"] == "stratified" and task.info["warnings"] == []
     assert task.source.startswith("imagefolder:") and task.name.endswith("?seed=1")
@@ -413,6 +413,18 @@ def test_stratified_split_property():
     assert task.info["split"] == "stratified" and task.info["hflip"] is False
     json.dumps(task.info)
     assert torch.equal(load_task("builtin:digits", seed=np.int64(3), val_fraction=0.25).y_train, task.y_train)
+
+
+def test_imbalanced_classes_are_named_in_a_warning(tmp_path):
+    """Largest over smallest training class >= 4: one warning that names both and the way out; below
+    it, or with ?per_class=N (equal classes), none."""
+    root = _folder(tmp_path / "pets", {"dogs": 40, "cats": 12, "ants": 5})
+    with pytest.warns(DataWarning, match=r"imbalanced .*'dogs' has 32 training images, 'ants' 4 \(8x\).*"
+                                         r"balanced accuracy.*\?per_class=N"):
+        task = load_task(root)
+    assert len(task.info["warnings"]) == 1 and class_counts(task) == [4, 10, 32]
+    assert load_task(f"{root}?per_class=4").info["warnings"] == []
+    assert load_task(_folder(tmp_path / "even", {"a": 12, "b": 5})).info["warnings"] == []  # 10 vs 4: 2.5x
 
 
 def test_default_val_shrinks_with_warning():

@@ -133,9 +133,11 @@ def check_run_dirs(root: Path) -> dict[str, int]:
 def shipped_runs() -> int:
     import polars as pl
 
-    from nasoa.app.adapt import shipped_experience
+    from nasoa.app import experience
 
-    p = shipped_experience()
+    # Through the module, not `from nasoa.app.adapt import shipped_experience`: a module first imported
+    # while a fixture had patched nasoa.app.experience (conftest's tiny zoo) keeps the patched function.
+    p = experience.shipped_experience()
     return pl.read_parquet(p, columns=["uid"]).height if p.is_file() else 0
 
 

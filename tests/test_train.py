@@ -129,6 +129,55 @@ def test_cli_train_json(tmp_path):
     assert (out / "manifest.json").exists()
 
 
+def test_evaluate_by_class_agrees_with_scikit_learn():
+    """Per-class counts, accuracy and balanced accuracy as scikit-learn reads the same predictions; a
+    class without validation images counts (0, 0) and is left out of the balanced mean."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+    from nasoa.core.train import balanced_accuracy, evaluate, evaluate_by_class
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(5, 4)
+    x, y = torch.randn(50, 5), torch.tensor([0] * 30 + [1] * 12 + [2] * 8)
+    batches = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 50, 16)]
+    acc, loss, n, per_class = evaluate_by_class(model, batches, "cpu")
+    with torch.no_grad():
+        pred = model(x).argmax(1)
+    assert n == 50 and len(per_class) == 4 and per_class[3] == (0, 0)
+    assert [c for _, c in per_class] == [30, 12, 8, 0]
+    assert [r for r, _ in per_class] == [int(((pred == y) & (y == k)).sum()) for k in range(4)]
+    assert acc == pytest.approx(accuracy_score(y, pred))
+    with pytest.warns(UserWarning):  # scikit-learn: class 3 is predicted but has no true images
+        want = balanced_accuracy_score(y, pred)
+    assert balanced_accuracy(per_class) == pytest.approx(want) and want != pytest.approx(acc)
+    assert evaluate(model, batches, "cpu") == (acc, loss, n)
+    assert math.isnan(balanced_accuracy([(0, 0)]))
+
+
+def test_an_imbalanced_task_reports_balanced_accuracy(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c, (cls, n) in enumerate({"many": 60, "few": 10}.items()):
+        (tmp_path / "d" / cls).mkdir(parents=True)
+        for i in range(n):
+            a = rng.integers(0, 120, (16, 16, 3)).astype(np.uint8)
+            a[..., c] += 100
+            Image.fromarray(a).save(tmp_path / "d" / cls / f"{i}.png")
+    r = runner.invoke(app, ["train", str(tmp_path / "d"), "--model", ENC, "--scratch", "--budget", "10s",
+                            "--epochs", "2", "--out", str(tmp_path / "run"), "--lr", "0.05"])
+    assert r.exit_code == 0, r.output
+    assert "imbalanced" in r.output and ", balanced " in r.output and "lowest recall: " in r.output
+    r = runner.invoke(app, ["train", str(tmp_path / "d"), "--model", ENC, "--scratch", "--budget", "10s",
+                            "--epochs", "2", "--out", str(tmp_path / "run2"), "--lr", "0.05", "--json"])
+    p = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(p["val_recall_by_class"]) == {"many", "few"} and p["val_imbalance"] == 6.0  # 12 vs 2 val images
+    assert p["val_balanced_accuracy"] == pytest.approx(np.mean(list(p["val_recall_by_class"].values())), abs=1e-4)
+    manifest = json.loads((tmp_path / "run2" / "manifest.json").read_text())
+    assert manifest["result"]["val_per_class"] == [[round(p["val_recall_by_class"][c] * n), n]
+                                                   for c, n in (("few", 2), ("many", 12))]
+
+
 def _bad_inputs(tmp_path):
     one = tmp_path / "one_class" / "cats"
     one.mkdir(parents=True)

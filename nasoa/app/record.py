@@ -55,6 +55,9 @@ def run_record(task, task_features: dict[str, Any], member: dict[str, Any], prep
              "input_size": prep.size, "choice_s": round(float(choice_s), 3), "threads": training_threads()}
     if reserve_s:
         extra["reserve_s"] = round(float(reserve_s), 3)
+    if result.val_balanced_accuracy is not None and len({n for _, n in result.val_per_class if n}) > 1:
+        # a val split whose classes differ in size: what its accuracy hides
+        extra["val_balanced_accuracy"] = round(float(result.val_balanced_accuracy), 5)
     if cpu_share is not None:
         extra["cpu_share"] = round(float(cpu_share), 3)
     if cpu_wait is not None:

@@ -74,8 +74,13 @@ class Prepared:
 
     def summary(self, result, regime, start: float, **extra: Any) -> dict[str, Any]:
         """The keys `nasoa train --json` and `nasoa adapt --json` promise, plus details."""
+        seen = [(c, r, n) for c, (r, n) in zip(self.task.classes, result.val_per_class) if n]
         out = {
             "val_accuracy": result.val_accuracy,
+            # the mean recall over classes, and each class's: what accuracy hides on an imbalanced split
+            "val_balanced_accuracy": result.val_balanced_accuracy,
+            "val_recall_by_class": {c: round(r / n, 4) for c, r, n in seen},
+            "val_imbalance": round(max(n for *_, n in seen) / min(n for *_, n in seen), 3) if seen else None,
             "elapsed_s": round(time.time() - start, 3),
             "budget_s": result.budget_s,
             "model": self.entry.name,

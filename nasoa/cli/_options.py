@@ -32,6 +32,9 @@ def print_result(p: dict) -> None:
     )
     pred = p.get("predicted_accuracy")
     acc = f"val accuracy {p['val_accuracy']:.4f}"
+    if p.get("val_balanced_accuracy") is not None and (p.get("val_imbalance") or 1) >= 1.5:
+        worst = min(p["val_recall_by_class"].items(), key=lambda kv: kv[1])
+        acc += f", balanced {p['val_balanced_accuracy']:.4f} (lowest recall: {worst[0]} {worst[1]:.3f})"
     if pred is not None:
         acc += f" (predicted {pred:.4f})"
     planned = p.get("planned_epochs")

@@ -14,6 +14,9 @@ from nasoa.core.data.task import DataError, _warn
 # Seeds the fixed test split of built-ins that ship without one; independent of any task seed.
 TEST_SPLIT_SEED = 20210917
 TEST_FRACTION = 0.2
+#: Largest over smallest training class at which a task is called imbalanced (a warning, and the
+#: balanced accuracy printed beside the accuracy).
+IMBALANCE_WARN = 4.0
 
 
 def _class_rng(seed: int, class_id: int, stream: int = 0) -> np.random.Generator:
@@ -98,6 +101,14 @@ def _split_indices(
     if shrunk:
         _warn(sink, f"{len(shrunk)} class(es) have fewer than per_class + the default val images in {where} "
                     f"({', '.join(shrunk[:5])}); their val sets use what is left; pass val_per_class= to fix it")
+    counts = [len(p) for p in train_parts]
+    big, small = int(np.argmax(counts)), int(np.argmin(counts))
+    if counts[big] >= IMBALANCE_WARN * counts[small]:
+        _warn(sink, f"the classes are imbalanced in {where}: {names[big]!r} has {counts[big]} training images, "
+                    f"{names[small]!r} {counts[small]} ({counts[big] / counts[small]:.0f}x), so accuracy counts "
+                    f"mostly the large classes; runs report the balanced accuracy (the mean recall over classes) "
+                    f"beside it; add ?per_class=N to the data path to train on N images of each class, or add "
+                    f"images to the small ones")
     if y_val is not None:
         method = "given"
     elif per_class is not None or val_per_class is not None:

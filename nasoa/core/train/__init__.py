@@ -7,8 +7,8 @@ the torch-free :mod:`nasoa.core.deadline`), ``checkpoint`` (the run directory's 
 
 from nasoa.core.errors import BudgetTooSmallError
 from nasoa.core.train.checkpoint import save_weights, write_manifest
-from nasoa.core.train.loop import evaluate, finetune
+from nasoa.core.train.loop import balanced_accuracy, evaluate, evaluate_by_class, finetune
 from nasoa.core.train.regime import OPTIMIZERS, SCHEDULES, Regime, TrainResult
 
-__all__ = ["Regime", "TrainResult", "BudgetTooSmallError", "finetune", "evaluate", "SCHEDULES", "OPTIMIZERS",
-           "save_weights", "write_manifest"]
+__all__ = ["Regime", "TrainResult", "BudgetTooSmallError", "finetune", "evaluate", "evaluate_by_class",
+           "balanced_accuracy", "SCHEDULES", "OPTIMIZERS", "save_weights", "write_manifest"]

@@ -98,15 +98,22 @@ def _make_optimizer(model, regime: Regime):
 
 def evaluate(model, batches, device, memory_format=None) -> tuple[float, float, int]:
     """Top-1 accuracy, mean loss and count over an iterable of (x, y) batches."""
+    acc, loss, n, _ = evaluate_by_class(model, batches, device, memory_format)
+    return acc, loss, n
+
+
+def evaluate_by_class(model, batches, device,
+                      memory_format=None) -> tuple[float, float, int, list[tuple[int, int]]]:
+    """:func:`evaluate`, plus ``(right, of)`` for each of the head's classes (label order; a class
+    without an image counts ``(0, 0)``), from which :func:`balanced_accuracy` is read."""
     import torch  # lazy: torch; importing nasoa.core.train stays light
     import torch.nn.functional as F  # lazy: torch; importing nasoa.core.train stays light
 
     was_training = model.training
     model.eval()
-    correct = 0
     total = 0
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    correct_t = torch.zeros((), dtype=torch.int64, device=device)
+    right_t = count_t = None
     with torch.inference_mode():
         for x, y in batches:
             x = x.to(device, non_blocking=True)
@@ -115,13 +122,25 @@ def evaluate(model, batches, device, memory_format=None) -> tuple[float, float, 
             y = y.to(device, non_blocking=True)
             out = model(x).float()
             loss_sum += F.cross_entropy(out, y, reduction="sum").double()
-            correct_t += (out.argmax(1) == y).sum()
+            if right_t is None:
+                right_t = torch.zeros(out.shape[1], dtype=torch.int64, device=device)
+                count_t = torch.zeros(out.shape[1], dtype=torch.int64, device=device)
+            hit = (out.argmax(1) == y).long()
+            right_t.index_add_(0, y, hit)
+            count_t.index_add_(0, y, torch.ones_like(hit))
             total += len(y)
     model.train(was_training)
-    correct = int(correct_t.item())
     if total == 0:
-        return 0.0, float("nan"), 0
-    return correct / total, float(loss_sum.item()) / total, total
+        return 0.0, float("nan"), 0, []
+    per_class = list(zip(right_t.tolist(), count_t.tolist()))
+    return sum(r for r, _ in per_class) / total, float(loss_sum.item()) / total, total, per_class
+
+
+def balanced_accuracy(per_class: list[tuple[int, int]]) -> float:
+    """The mean recall over the classes that have images (scikit-learn's ``balanced_accuracy_score``):
+    on an imbalanced split, what accuracy would be if every class counted alike; nan without images."""
+    recalls = [r / n for r, n in per_class if n]
+    return sum(recalls) / len(recalls) if recalls else float("nan")
 
 
 # -- the steps of finetune ------------------------------------------------------------------------
@@ -313,8 +332,9 @@ def _result(model, setup: _Setup, planner: StepPlanner, state: _LoopState, budge
     """Evaluate (not after an interruption) and gather what the run measured; ``elapsed_s`` is set
     by the caller once saving is done."""
     t = time.time()
-    val_acc, val_loss, _ = evaluate(model, setup.val_batches.epoch(0), setup.device, setup.memory_format) if (
-        state.stop_reason != "interrupted") else (float("nan"), float("nan"), 0)
+    val_acc, val_loss, _, per_class = evaluate_by_class(
+        model, setup.val_batches.epoch(0), setup.device, setup.memory_format) if (
+        state.stop_reason != "interrupted") else (float("nan"), float("nan"), 0, [])
     timings["eval"] = time.time() - t
     step_times = planner.step_times
     step_ms = 1000 * statistics.median(step_times[1:] or step_times) if step_times else float("nan")
@@ -336,6 +356,8 @@ def _result(model, setup: _Setup, planner: StepPlanner, state: _LoopState, budge
         timings=timings,
         loss_curve=state.loss_curve,
         run_dir=str(run_path) if run_path else None,
+        val_balanced_accuracy=balanced_accuracy(per_class) if per_class else None,
+        val_per_class=[list(rc) for rc in per_class],
     )
 
 

@@ -104,6 +104,11 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict)
     loss_curve: list[tuple[int, float]] = field(default_factory=list)
     run_dir: str | None = None
+    #: The mean recall over the validation classes (:func:`nasoa.core.train.loop.balanced_accuracy`):
+    #: on an imbalanced split, what ``val_accuracy`` would be if every class counted alike.
+    val_balanced_accuracy: float | None = None
+    #: ``[right, of]`` per class, in the task's class order (the manifest's per-class recall).
+    val_per_class: list[list[int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
