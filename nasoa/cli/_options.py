@@ -17,7 +17,7 @@ def print_result(p: dict) -> None:
     """A short human summary of a train/adapt result."""
     from rich.console import Console
 
-    c = Console()
+    c = Console(soft_wrap=True)  # a line per fact, never broken at 80 columns (logs are grepped)
     r = p["regime"]
     c.print(f"[bold]{p['model']}[/bold] on {p['task']} ({p['num_classes']} classes, {p['num_train']} train / {p['num_val']} val images)", highlight=False)
     if p.get("strategy"):
