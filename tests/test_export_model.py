@@ -155,6 +155,9 @@ def test_onnx_without_its_exporter_names_the_install(run, tmp_path, monkeypatch)
     info = export_model.export_run(run, tmp_path / "m.onnx")
     assert info["check"]["images"] == 0 and "onnxruntime is not installed" in info["check"]["skipped"]
     assert (tmp_path / "m.onnx").is_file()
+    assert "not checked: onnxruntime is not installed" in "\n".join(export_model.describe(info))
+    info = export_model.export_run(run, tmp_path / "m.pt2", fmt="pt2", check_images=0)
+    assert info["check"]["images"] == 0 and "--check 0" in info["check"]["skipped"]
 
 
 def test_the_readmes_serving_recipe_runs_as_written(run):

@@ -175,7 +175,9 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, fmt: str = "o
         check: dict[str, Any] = {"images": 0, "runtime": runtime, "tolerance": TOLERANCE}
         if runtime is None:
             check["skipped"] = "onnxruntime is not installed (pip install 'nasoa[export]')"
-        elif check_images > 0:
+        elif check_images <= 0:
+            check["skipped"] = "no check images asked for (--check 0)"
+        else:
             imgs = rng.integers(0, 256, (max(2, check_images), size, size, channels), dtype=np.uint8)
             try:
                 got = np.concatenate([_run_check(fmt, tmp, imgs[:1]), _run_check(fmt, tmp, imgs[1:])])
