@@ -168,6 +168,8 @@ def test_an_imbalanced_task_reports_balanced_accuracy(tmp_path):
                             "--epochs", "2", "--out", str(tmp_path / "run"), "--lr", "0.05"])
     assert r.exit_code == 0, r.output
     assert "imbalanced" in r.output and ", balanced " in r.output and "lowest recall: " in r.output
+    assert r.output.rstrip().endswith(f"next: nasoa predict {tmp_path / 'run'} IMAGES... (classify)  |  "
+                                      f"nasoa export {tmp_path / 'run'} (ONNX for serving)")
     # one line per fact however long the data path (not wrapped at 80 columns off a terminal)
     assert any(ln.startswith(f"{ENC} on ") and ln.endswith("val images)") for ln in r.output.splitlines())
     r = runner.invoke(app, ["train", str(tmp_path / "d"), "--model", ENC, "--scratch", "--budget", "10s",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import typer
 
 SEED = typer.Option(0, "--seed", help="One seed for splits, sampling, initialisation and the predictor.")
@@ -54,6 +56,10 @@ def print_result(p: dict) -> None:
     if p.get("diverged"):
         c.print("[red]the loss diverged (NaN/inf): try a lower --lr[/red]")
     c.print(f"run dir: {p['run_dir']}", highlight=False)
+    if p.get("run_dir") and p.get("stop_reason") != "interrupted" and not p.get("diverged"):
+        run = shlex.quote(str(p["run_dir"]))
+        c.print(f"next: nasoa predict {run} IMAGES... (classify)  |  nasoa export {run} (ONNX for serving)",
+                highlight=False)
 
 
 # Executors (nasoa.app.executor): where a command's independent runs are carried out.
