@@ -122,6 +122,13 @@ def world(tmp_path_factory):
     for f in ("classes.json", "model.safetensors"):
         (bad_manifest / f).write_bytes((run / f).read_bytes())
     (bad_manifest / "manifest.json").write_text('{"model": {"name": "x"')
+    for status in ("diverged", "running"):
+        d = w / f"run_{status}"
+        d.mkdir()
+        for f in ("classes.json", "model.safetensors"):
+            (d / f).write_bytes((run / f).read_bytes())
+        (d / "manifest.json").write_text(json.dumps({**json.loads((run / "manifest.json").read_text()),
+                                                     "status": status}))
     decompression_bomb(w / "big.png")
     (w / "notimage.png").write_text("hello")
     _png(w / "ok.png", 1)
@@ -201,6 +208,8 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("export-out-is-the-description", ["export", str(w / "run"), "--out", str(w / "never" / "m.json")],
          "names the description file", None),
         ("export-opset-out-of-range", ["export", str(w / "run"), "--opset", "7"], "--opset", None),
+        ("export-diverged-run", ["export", str(w / "run_diverged")], "lower --lr", None),
+        ("export-unfinished-run", ["export", str(w / "run_running")], "still running", None),
         # data
         ("data-show-missing", ["data", "show", str(w / "nope")], "does not exist", None),
         ("data-show-one-class", ["data", "show", str(w / "one")], "found 1 class", None),

@@ -181,3 +181,18 @@ def test_the_readmes_serving_recipe_runs_as_written(run):
     with contextlib.redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {})
     assert out.getvalue().strip() == str([p.label for p in predict(run, files, top_k=1)])
+
+
+def test_an_interrupted_run_is_exported_and_says_so(run, tmp_path):
+    import shutil
+
+    from nasoa.app.export_model import describe, export_run
+
+    stopped = tmp_path / "stopped"
+    shutil.copytree(run, stopped, ignore=shutil.ignore_patterns("export"))
+    manifest = json.loads((stopped / "manifest.json").read_text())
+    (stopped / "manifest.json").write_text(json.dumps({**manifest, "status": "interrupted"}))
+    info = export_run(stopped, fmt="pt2", check_images=0)
+    assert info["run_status"] == "interrupted"
+    assert any(line.startswith("note: the run was interrupted") for line in describe(info))
+    assert export_run(run, tmp_path / "done.pt2", fmt="pt2", check_images=0)["run_status"] == "done"

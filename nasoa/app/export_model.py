@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -127,6 +128,20 @@ def _write(kind: str, wrapped: nn.Module, example: torch.Tensor, path: Path, ops
                          f"--format") from None
 
 
+def _run_status(run_dir: str | Path) -> str:
+    """The run's manifest status; a diverged run, or one that never finished, has no model to serve.
+    An interrupted run's weights are what it had learned when stopped: exported, and the description
+    says so."""
+    status = str(json.loads((Path(run_dir) / "manifest.json").read_text()).get("status") or "done")
+    if status == "diverged":
+        raise NasoaError(f"the run in {run_dir} diverged (its loss became NaN or inf), so its model is not worth "
+                         f"serving; train again with a lower --lr")
+    if status == "running":
+        raise NasoaError(f"the run in {run_dir} is still running, or was killed before it finished; wait for it, "
+                         f"or export a finished run")
+    return status
+
+
 def _onnx_runtime() -> str | None:
     try:
         import onnxruntime  # lazy: optional (nasoa[export]); the check runs when it is there
@@ -149,6 +164,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, fmt: str = "o
     if fmt not in FORMATS:
         raise NasoaError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     model, classes, spec = load_run(run_dir)
+    status = _run_status(run_dir)
     path = Path(out) if out is not None else default_out(run_dir, fmt)
     meta_path = description_path(path)
     if path.suffix.lower() == ".json" or path.name in ("", "."):
@@ -200,6 +216,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, fmt: str = "o
             **({"opset": opset} if fmt == "onnx" else {}),
             "bytes": tmp.stat().st_size,
             "run": str(Path(run_dir)),
+            "run_status": status,
             "model": {k: spec[k] for k in ("name", "encoding", "family", "params") if k in spec},
             "classes": list(classes),
             "input": {"name": INPUT, "dtype": "uint8", "layout": "NHWC", "shape": ["batch", size, size, channels],
@@ -241,6 +258,8 @@ def describe(info: dict[str, Any]) -> list[str]:
              f"({inp['colour']}); "
              f"outputs '{info['outputs'][0]['name']}' and '{info['outputs'][1]['name']}' (batch x "
              f"{len(info['classes'])}); normalisation inside"]
+    if info.get("run_status") == "interrupted":
+        lines.append("note: the run was interrupted; this is the model as it was when it stopped")
     if check.get("skipped"):
         lines.append(f"not checked: {check['skipped']}")
     elif check.get("images"):
