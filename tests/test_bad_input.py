@@ -210,6 +210,9 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("export-opset-out-of-range", ["export", str(w / "run"), "--opset", "7"], "--opset", None),
         ("export-diverged-run", ["export", str(w / "run_diverged")], "lower --lr", None),
         ("export-unfinished-run", ["export", str(w / "run_running")], "still running", None),
+        # runs
+        ("runs-missing-folder", ["runs", str(w / "nope")], "is not a folder", None),
+        ("runs-unknown-sort", ["runs", str(w / "good"), "--sort", "size"], "unknown --sort", None),
         # data
         ("data-show-missing", ["data", "show", str(w / "nope")], "does not exist", None),
         ("data-show-one-class", ["data", "show", str(w / "one")], "found 1 class", None),

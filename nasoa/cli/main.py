@@ -9,7 +9,7 @@ import typer
 
 from nasoa.core.runtime import process_start_time
 
-from . import _common, adapt, arch, bench, data, export, meta, predict, search, stream, train, zoo
+from . import _common, adapt, arch, bench, data, export, meta, predict, runs, search, stream, train, zoo
 from ._common import NasoaGroup
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(meta.app, name="meta")
 app.command("predict")(predict.predict)
 app.command("export")(export.export)
+app.command("runs")(runs.runs)
 app.command("adapt")(adapt.adapt)
 app.command("stream")(stream.stream)
 
