@@ -196,3 +196,28 @@ def test_an_interrupted_run_is_exported_and_says_so(run, tmp_path):
     assert info["run_status"] == "interrupted"
     assert any(line.startswith("note: the run was interrupted") for line in describe(info))
     assert export_run(run, tmp_path / "done.pt2", fmt="pt2", check_images=0)["run_status"] == "done"
+
+
+@pytest.mark.parametrize("member", ["mobilenetv2_imagenet", "efficientnet_lite0_imagenet"])
+def test_the_imagenet_members_export_to_onnx(member, tmp_path):
+    """The zoo's torchvision and timm members pass the export's own check (probabilities within 1e-4
+    of the run's model in onnxruntime), on an RGB run dir at their 64 px."""
+    pytest.importorskip("onnxruntime")
+    from safetensors.torch import save_file
+
+    import nasoa
+    from nasoa.app.export_model import export_run
+
+    torch.manual_seed(0)
+    model = nasoa.create_model(member, num_classes=3, input_size=64)
+    run = tmp_path / "run"
+    run.mkdir()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, run / "model.safetensors")
+    (run / "classes.json").write_text(json.dumps(["a", "b", "c"]))
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    (run / "manifest.json").write_text(json.dumps({"status": "done", "model": {
+        "name": member, "input_size": 64, "mean": mean, "std": std, "channels": 3,
+        "image_format": {"frame": [64, 64], "channels": 3}}}))
+    info = export_run(run)
+    assert info["check"]["images"] == 8 and info["check"]["max_abs_diff"] <= 1e-4
+    assert info["input"]["shape"] == ["batch", 64, 64, 3] and info["in_the_model"]["std"] == std
