@@ -210,6 +210,10 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("export-opset-out-of-range", ["export", str(w / "run"), "--opset", "7"], "--opset", None),
         ("export-diverged-run", ["export", str(w / "run_diverged")], "lower --lr", None),
         ("export-unfinished-run", ["export", str(w / "run_running")], "still running", None),
+        ("export-out-unwritable", ["export", str(w / "run"), "--out", _unwritable(w) + "/x/m.onnx"], "cannot use",
+         None),
+        ("export-out-under-a-file", ["export", str(w / "run"), "--out", str(w / "afile" / "m.onnx")],
+         "a file stands where a folder is needed", None),
         # runs
         ("runs-missing-folder", ["runs", str(w / "nope")], "is not a folder", None),
         ("runs-unknown-sort", ["runs", str(w / "good"), "--sort", "size"], "unknown --sort", None),
