@@ -170,6 +170,7 @@ def test_an_imbalanced_task_reports_balanced_accuracy(tmp_path):
     assert "imbalanced" in r.output and ", balanced " in r.output and "lowest recall: " in r.output
     assert r.output.rstrip().endswith(f"next: nasoa predict {tmp_path / 'run'} IMAGES... (classify)  |  "
                                       f"nasoa export {tmp_path / 'run'} (ONNX for serving)")
+    assert "held-out test split" not in r.output  # no test/ folder
     # one line per fact however long the data path (not wrapped at 80 columns off a terminal)
     assert any(ln.startswith(f"{ENC} on ") and ln.endswith("val images)") for ln in r.output.splitlines())
     r = runner.invoke(app, ["train", str(tmp_path / "d"), "--model", ENC, "--scratch", "--budget", "10s",
@@ -180,6 +181,25 @@ def test_an_imbalanced_task_reports_balanced_accuracy(tmp_path):
     manifest = json.loads((tmp_path / "run2" / "manifest.json").read_text())
     assert manifest["result"]["val_per_class"] == [[round(p["val_recall_by_class"][c] * n), n]
                                                    for c, n in (("few", 2), ("many", 12))]
+
+
+def test_a_folder_with_a_test_split_is_told_how_to_score_it(tmp_path):
+    from nasoa.core.data import export_image_folder, load_test
+
+    folder = tmp_path / "with test"  # a space: the printed command must stay one shell word
+    spec = "builtin:digits?classes=1,7&per_class=20"
+    export_image_folder(load_task(spec), folder, test=load_test(spec))
+    assert (folder / "test").is_dir()
+    r = runner.invoke(app, ["train", str(folder), "--model", ENC, "--scratch", "--budget", "8s", "--epochs", "1",
+                            "--out", str(tmp_path / "run")])
+    assert r.exit_code == 0, r.output
+    line = next(ln for ln in r.output.splitlines() if ln.startswith("score the held-out test split: "))
+    cmd = line.split(": ", 1)[1]
+    import shlex
+
+    assert shlex.split(cmd) == ["nasoa", "predict", str(tmp_path / "run"), str(folder / "test"), "--summary"]
+    r = runner.invoke(app, shlex.split(cmd)[1:])
+    assert r.exit_code == 0 and "accuracy " in r.output.splitlines()[-1]
 
 
 def _bad_inputs(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import typer
 
@@ -15,8 +16,17 @@ ALLOW_OUTSIDE = typer.Option(False, "--allow-outside",
                              help="Read CSV rows whose images lie outside the CSV's folder (absolute paths, ..).")
 
 
-def print_result(p: dict) -> None:
-    """A short human summary of a train/adapt result."""
+def _test_split(data: str | None) -> str | None:
+    """``DATA/test`` when ``data`` is an ImageFolder with a test split (held out of training and choice)."""
+    if not data or data.startswith("builtin:"):
+        return None
+    folder = Path(data.split("?", 1)[0])
+    return str(folder / "test") if (folder / "test").is_dir() else None
+
+
+def print_result(p: dict, data: str | None = None) -> None:
+    """A short human summary of a train/adapt result; ``data`` (the command's DATA) names the test
+    split to score when it has one."""
     from rich.console import Console
 
     c = Console(soft_wrap=True)  # a line per fact, never broken at 80 columns (logs are grepped)
@@ -58,6 +68,10 @@ def print_result(p: dict) -> None:
     c.print(f"run dir: {p['run_dir']}", highlight=False)
     if p.get("run_dir") and p.get("stop_reason") != "interrupted" and not p.get("diverged"):
         run = shlex.quote(str(p["run_dir"]))
+        test = _test_split(data)
+        if test is not None:
+            c.print(f"score the held-out test split: nasoa predict {run} {shlex.quote(test)} --summary",
+                    highlight=False)
         c.print(f"next: nasoa predict {run} IMAGES... (classify)  |  nasoa export {run} (ONNX for serving)",
                 highlight=False)
 

@@ -70,7 +70,7 @@ def adapt(
         return
     _print_transfer(m)
     _print_probe(m)
-    opt.print_result(m)
+    opt.print_result(m, data)
     if not no_learn and m.get("strategy") != "practice":
         _note_shipped_gap(store)
 

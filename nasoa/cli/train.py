@@ -76,4 +76,4 @@ def train(
     if as_json:
         typer.echo(json.dumps(payload))
     else:
-        opt.print_result(payload)
+        opt.print_result(payload, data)
