@@ -13,8 +13,9 @@ dynamo=True)``, which needs the ``onnx`` and ``onnxscript`` packages) and a torc
 
 Every export is checked before it is written in place: seeded random images go through the exported
 file (onnxruntime, or ``torch.export.load``) and through the run's model exactly as ``nasoa predict``
-feeds it (:class:`nasoa.core.data.Batches`' normalisation), at batch sizes 1 and 8, and the export
-is refused if a probability differs by more than :data:`TOLERANCE`.
+feeds it (:class:`nasoa.core.data.Batches`' normalisation), as a batch of one and a batch of the
+rest (the batch size is free), and the export is refused if a probability differs by more than
+:data:`TOLERANCE`.
 """
 
 from __future__ import annotations
