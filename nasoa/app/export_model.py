@@ -13,7 +13,7 @@ dynamo=True)``, which needs the ``onnx`` and ``onnxscript`` packages) and a torc
 
 Every export is checked before it is written in place: seeded random images go through the exported
 file (onnxruntime, or ``torch.export.load``) and through the run's model exactly as ``nasoa predict``
-feeds it (:class:`nasoa.core.data.Batches`' normalisation), as a batch of one and a batch of the
+feeds it (:func:`nasoa.app.predict.probabilities`), as a batch of one and a batch of the
 rest (the batch size is free), and the export is refused if a probability differs by more than
 :data:`TOLERANCE`.
 """
@@ -35,12 +35,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from nasoa.core.data import Batches
 from nasoa.core.errors import NasoaError, first_line
 from nasoa.core.provenance import provenance
 from nasoa.core.runtime import atomic_write_json
 
-from .predict import load_run
+from .predict import load_run, probabilities
 
 FORMATS = ("onnx", "pt2")
 #: Largest difference in any class probability between the exported file and the run's model.
@@ -96,16 +95,6 @@ def _run_check(kind: str, path: Path, images: np.ndarray) -> np.ndarray:
     program = torch.export.load(str(path))
     with torch.inference_mode():
         return program.module()(torch.from_numpy(images))[0].numpy()
-
-
-def _reference(model: nn.Module, spec: dict, images: np.ndarray) -> np.ndarray:
-    """``nasoa predict``'s probabilities for the same uint8 arrays."""
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
-    batches = Batches(x, torch.zeros(len(x), dtype=torch.long), batch_size=len(x), shuffle=False, augment=False,
-                      mean=_norm(spec, "mean", 0.5), std=_norm(spec, "std", 0.5), channels=3)
-    with torch.inference_mode():
-        xb, _ = next(iter(batches.epoch(0)))
-        return torch.softmax(model(xb).float(), 1).numpy()
 
 
 def _write(kind: str, wrapped: nn.Module, example: torch.Tensor, path: Path, opset: int) -> None:
@@ -201,7 +190,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, fmt: str = "o
             except Exception as e:  # a runtime that cannot load the file: say so in one line
                 raise NasoaError(f"the exported {fmt} file does not run in {runtime} ({first_line(e)[:300]}); "
                                  f"try the other --format") from None
-            want = _reference(model, spec, imgs)
+            want = probabilities(model, spec, torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()).numpy()
             diff = float(np.abs(got - want).max())
             same = int((got.argmax(1) == want.argmax(1)).sum())
             check.update(images=len(imgs), batch_sizes=[1, len(imgs) - 1], max_abs_diff=diff, same_top1=same)

@@ -111,6 +111,20 @@ def load_run(run_dir: str | Path):
     return model, classes, spec
 
 
+def probabilities(model, spec: dict, x: torch.Tensor) -> torch.Tensor:
+    """Class probabilities of uint8 N x C x H x W images at the model's input size, normalised as the
+    trainer evaluated (:class:`nasoa.core.data.Batches`, with the run's ``spec`` mean and std) and
+    fed in channels_last, 256 at a time."""
+    batches = Batches(x, torch.zeros(len(x), dtype=torch.long), batch_size=256, shuffle=False, augment=False,
+                      mean=spec.get("mean", (0.5, 0.5, 0.5)), std=spec.get("std", (0.5, 0.5, 0.5)), channels=3,
+                      channels_last=True)
+    probs = []
+    with torch.inference_mode():
+        for xb, _ in batches.epoch(0):
+            probs.append(torch.softmax(model(xb.contiguous(memory_format=torch.channels_last)).float(), 1))
+    return torch.cat(probs)
+
+
 def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3) -> list[Prediction]:
     """Label and top-k classes of each image, as the run's model sees it.
 
@@ -132,15 +146,8 @@ def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3) -> li
     out = []
     for start in range(0, len(files), CHUNK):
         chunk = files[start:start + CHUNK]
-        x = load_images(chunk, fmt, size=int(spec["input_size"]))
-        batches = Batches(x, torch.zeros(len(x), dtype=torch.long), batch_size=256, shuffle=False, augment=False,
-                          mean=spec.get("mean", (0.5, 0.5, 0.5)), std=spec.get("std", (0.5, 0.5, 0.5)), channels=3,
-                          channels_last=True)
-        probs = []
-        with torch.inference_mode():
-            for xb, _ in batches.epoch(0):
-                probs.append(torch.softmax(model(xb.contiguous(memory_format=torch.channels_last)).float(), 1))
-        for path, p in zip(chunk, torch.cat(probs)):
+        probs = probabilities(model, spec, load_images(chunk, fmt, size=int(spec["input_size"])))
+        for path, p in zip(chunk, probs):
             pv, pi = p.topk(k)
             top = [(classes[i], float(v)) for v, i in zip(pv.tolist(), pi.tolist())]
             out.append(Prediction(str(path), top[0][0], top[0][1], top, by_folder.get(path.parent.name)))

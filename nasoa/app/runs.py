@@ -8,6 +8,7 @@ folder of hundreds lists in well under a second.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,9 @@ def list_runs(folders: list[str | Path], sort: str = "created") -> tuple[list[di
                 continue
             if m is not None:
                 rows.append(_row(run, m))
-    if sort == "val":
-        rows.sort(key=lambda r: -(r["val_accuracy"] if isinstance(r["val_accuracy"], (int, float))
-                                  and r["val_accuracy"] == r["val_accuracy"] else -1.0))
+    if sort == "val":  # best first; a run without an accuracy (interrupted: nan) last
+        rows.sort(key=lambda r: -r["val_accuracy"] if isinstance(r["val_accuracy"], float)
+                  and not math.isnan(r["val_accuracy"]) else math.inf)
     else:
         rows.sort(key=lambda r: str(r[sort] or ""))
     return rows, damaged

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 import typer
 
@@ -18,10 +17,10 @@ ALLOW_OUTSIDE = typer.Option(False, "--allow-outside",
 
 def _test_split(data: str | None) -> str | None:
     """``DATA/test`` when ``data`` is an ImageFolder with a test split (held out of training and choice)."""
-    if not data or data.startswith("builtin:"):
-        return None
-    folder = Path(data.split("?", 1)[0])
-    return str(folder / "test") if (folder / "test").is_dir() else None
+    from nasoa.core.data import data_path  # lazy: the data package; the CLI starts with typer only
+
+    folder = data_path(data) if data else None
+    return str(folder / "test") if folder is not None and (folder / "test").is_dir() else None
 
 
 def print_result(p: dict, data: str | None = None) -> None:

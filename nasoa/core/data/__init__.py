@@ -40,6 +40,7 @@ from nasoa.core.data.builtin import BUILTIN_NAMES, list_builtin
 from nasoa.core.data.decode import load_images
 from nasoa.core.data.export import export_image_folder
 from nasoa.core.data.load import load_task, load_test
+from nasoa.core.data.specs import data_path
 from nasoa.core.data.task import (DataError, DataWarning, NoTestSplit, TaskData, class_counts,
                                   resize_uint8)
 
@@ -51,6 +52,7 @@ __all__ = [
     "NoTestSplit",
     "TaskData",
     "class_counts",
+    "data_path",
     "export_image_folder",
     "list_builtin",
     "load_images",

@@ -74,6 +74,13 @@ def _parse_spec(spec: str | Path) -> _Spec:
     return _Spec(kind, target, **values)
 
 
+def data_path(spec: str | Path) -> Path | None:
+    """The local file or folder a DATA spec names (its query cut off, ``~`` expanded, as the loader
+    reads it); None for a built-in source. Raises :class:`DataError` for a malformed spec."""
+    parsed = _parse_spec(spec)
+    return None if parsed.kind == "builtin" else Path(parsed.target).expanduser()
+
+
 def _resolve_classes(tokens: tuple[str, ...] | None, names: Sequence[str], where: str) -> list[int]:
     """Class indices selected by ``classes=`` (indices, or names when not an integer)."""
     k = len(names)
