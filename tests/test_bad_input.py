@@ -122,6 +122,13 @@ def world(tmp_path_factory):
     for f in ("classes.json", "model.safetensors"):
         (bad_manifest / f).write_bytes((run / f).read_bytes())
     (bad_manifest / "manifest.json").write_text('{"model": {"name": "x"')
+    for name, temperature in (("run_bad_temperature", -1.0), ("run_text_temperature", "hot")):
+        d = w / name
+        d.mkdir()
+        for f in ("classes.json", "model.safetensors"):
+            (d / f).write_bytes((run / f).read_bytes())
+        (d / "manifest.json").write_text(json.dumps({**json.loads((run / "manifest.json").read_text()),
+                                                     "result": {"calibration": {"temperature": temperature}}}))
     for status in ("diverged", "running"):
         d = w / f"run_{status}"
         d.mkdir()
@@ -200,6 +207,12 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("predict-decompression-bomb", ["predict", str(w / "run"), str(w / "big.png")], "decompression bomb", None),
         ("predict-corrupt-weights", ["predict", str(w / "run_bad_weights"), str(w / "ok.png")], "cannot load", None),
         ("predict-damaged-manifest", ["predict", str(w / "run_bad_manifest"), str(w / "ok.png")], "damaged", None),
+        ("predict-negative-temperature", ["predict", str(w / "run_bad_temperature"), str(w / "ok.png")],
+         "temperature is -1.0", None),
+        ("predict-text-temperature", ["predict", str(w / "run_text_temperature"), str(w / "ok.png")], "damaged", None),
+        ("predict-min-confidence-above-1", ["predict", str(w / "run"), str(w / "ok.png"), "--min-confidence", "1.5"],
+         "--min-confidence", None),
+        ("export-negative-temperature", ["export", str(w / "run_bad_temperature")], "damaged", None),
         # export
         ("export-not-a-run", ["export", good], "not a finished run dir", None),
         ("export-corrupt-weights", ["export", str(w / "run_bad_weights")], "cannot load", None),

@@ -80,6 +80,8 @@ def test_onnx_export_serves_the_runs_model_without_nasoa(run):
     assert written["input"]["shape"] == ["batch", SIZE, SIZE, channels]
     assert written["input"]["colour"] == ("grey" if channels == 1 else "RGB")
     assert written["in_the_model"]["mean"] == manifest["model"]["mean"]
+    # the run's calibration is inside: the probabilities are predict's calibrated ones (below)
+    assert written["temperature"] == manifest["result"]["calibration"]["temperature"] != 1.0
     assert written["check"]["images"] == 8 and written["check"]["same_top1"] == 8
     assert written["check"]["max_abs_diff"] <= 1e-4
     assert written["provenance"]["versions"]["torch"] == torch.__version__.split("+")[0]

@@ -61,7 +61,8 @@ def _val_files(root: Path, classes: list[str]) -> list[Path]:
 
 def _trainer_predictions(run: Path, task) -> tuple[list[str], list[float]]:
     """Labels and top probabilities of the run's model on ``task.x_val`` (the run's task at its input
-    size), computed as the trainer evaluates: its batches, normalisation, eval mode, channels_last."""
+    size), computed as the trainer evaluates: its batches, normalisation, eval mode, channels_last;
+    the probabilities with the temperature the run fitted (its manifest's calibration)."""
     from nasoa.app.predict import load_run
 
     model, classes, spec = load_run(run)
@@ -70,7 +71,10 @@ def _trainer_predictions(run: Path, task) -> tuple[list[str], list[float]]:
     model.to(memory_format=torch.channels_last)
     with torch.inference_mode():
         logits = torch.cat([model(x) for x, _ in batches.epoch(0)])
-    return [classes[i] for i in logits.argmax(1).tolist()], torch.softmax(logits.float(), 1).max(1).values.tolist()
+    temperature = json.loads((run / "manifest.json").read_text())["result"]["calibration"]["temperature"]
+    assert spec["temperature"] == temperature
+    probs = torch.softmax(logits.float() / temperature, 1)
+    return [classes[i] for i in logits.argmax(1).tolist()], probs.max(1).values.tolist()
 
 
 @pytest.mark.filterwarnings("ignore:resized 1 of:nasoa.core.data.DataWarning")
@@ -111,6 +115,22 @@ def test_predict_reproduces_the_runs_validation_predictions(modes_folder, tmp_pa
     truth = [task.classes[i] for i in task.y_val.tolist()]
     accuracy = sum(g == t for g, t in zip(got, truth)) / len(truth)
     assert accuracy == pytest.approx(manifest["result"]["val_accuracy"])
+
+    # --uncalibrated: the network's own softmax, the same labels; the run's temperature moved them.
+    cal = manifest["result"]["calibration"]
+    assert cal["images"] == task.num_val and abs(cal["temperature"] - 1) > 1e-3
+    r = runner.invoke(app, ["predict", str(run), *map(str, files), "--json", "--uncalibrated"])
+    assert r.exit_code == 0, r.output
+    raw = json.loads(r.stdout)
+    model, _, _ = __import__("nasoa.app.predict", fromlist=["load_run"]).load_run(run)
+    assert [p["label"] for p in raw] == expected
+    with torch.inference_mode():
+        logits = torch.cat([model(x.contiguous(memory_format=torch.channels_last)) for x, _ in Batches(
+            task.x_val, task.y_val, batch_size=256, shuffle=False, mean=manifest["model"]["mean"],
+            std=manifest["model"]["std"], channels=3, channels_last=True).epoch(0)])
+    assert [p["probability"] for p in raw] == pytest.approx(torch.softmax(logits, 1).max(1).values.tolist(),
+                                                            abs=1e-5)
+    assert [p["probability"] for p in raw] != pytest.approx(expected_p, abs=1e-3)
 
 
 def test_grey_run_sees_a_colour_image_in_grey(tmp_path):

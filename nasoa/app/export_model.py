@@ -53,17 +53,19 @@ class Deployable(nn.Module):
     """The run's network behind the trainer's input step: uint8 N x H x W x C in, ``(probabilities,
     logits)`` out. The arithmetic is :class:`nasoa.core.data.Batches`' (``x * 1/(255 std) - mean/std``,
     grey broadcast to the three channels the network takes), so the outputs match ``nasoa predict``'s
-    to float rounding."""
+    to float rounding. ``logits`` are the network's divided by the run's calibration ``temperature``
+    (:mod:`nasoa.core.train.calibrate`), so that ``probabilities`` is their softmax."""
 
-    def __init__(self, net: nn.Module, mean: list[float], std: list[float]):
+    def __init__(self, net: nn.Module, mean: list[float], std: list[float], temperature: float = 1.0):
         super().__init__()
         self.net = net
         self.register_buffer("scale", torch.tensor([1.0 / (255.0 * s) for s in std]).view(1, 3, 1, 1))
         self.register_buffer("shift", torch.tensor([-m / s for m, s in zip(mean, std)]).view(1, 3, 1, 1))
+        self.register_buffer("inv_temperature", torch.tensor(1.0 / float(temperature)))
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.addcmul(self.shift, images.permute(0, 3, 1, 2).float(), self.scale)
-        logits = self.net(x)
+        logits = self.net(x) * self.inv_temperature
         return torch.softmax(logits, dim=1), logits
 
 
@@ -166,7 +168,8 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, fmt: str = "o
     channels = int(fmt_info.get("channels") or spec.get("channels") or 3)
     mean, std = _norm(spec, "mean", 0.5), _norm(spec, "std", 0.5)
     model = model.to("cpu").float().eval()
-    wrapped = Deployable(model, mean, std).eval()
+    temperature = float(spec.get("temperature", 1.0))
+    wrapped = Deployable(model, mean, std, temperature).eval()
     rng = np.random.default_rng(seed)
     example = torch.from_numpy(rng.integers(0, 256, (2, size, size, channels), dtype=np.uint8))
 
@@ -211,8 +214,12 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, fmt: str = "o
             "classes": list(classes),
             "input": {"name": INPUT, "dtype": "uint8", "layout": "NHWC", "shape": ["batch", size, size, channels],
                       "colour": "grey" if channels == 1 else "RGB", "size": size, "channels": channels},
-            "outputs": [{"name": OUTPUTS[0], "dtype": "float32", "shape": ["batch", len(classes)]},
-                        {"name": OUTPUTS[1], "dtype": "float32", "shape": ["batch", len(classes)]}],
+            "outputs": [{"name": OUTPUTS[0], "dtype": "float32", "shape": ["batch", len(classes)],
+                         "meaning": "class probabilities, calibrated on the run's validation split"},
+                        {"name": OUTPUTS[1], "dtype": "float32", "shape": ["batch", len(classes)],
+                         "meaning": "the network's logits divided by the temperature: probabilities = "
+                                    "softmax(logits)"}],
+            "temperature": temperature,
             "in_the_model": {"scale": "x / 255", "mean": mean, "std": std,
                              **({"grey": "the one channel is spread to the network's three"} if channels == 1
                                 else {})},
@@ -247,7 +254,8 @@ def describe(info: dict[str, Any]) -> list[str]:
              f"input '{inp['name']}': uint8 batch x {inp['size']} x {inp['size']} x {inp['channels']} "
              f"({inp['colour']}); "
              f"outputs '{info['outputs'][0]['name']}' and '{info['outputs'][1]['name']}' (batch x "
-             f"{len(info['classes'])}); normalisation inside"]
+             f"{len(info['classes'])}); normalisation and calibration (temperature {info['temperature']:.3g}) "
+             f"inside"]
     if info.get("run_status") == "interrupted":
         lines.append("note: the run was interrupted; this is the model as it was when it stopped")
     if check.get("skipped"):

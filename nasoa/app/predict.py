@@ -16,6 +16,7 @@ from nasoa.core.data import Batches, DataError, load_images
 from nasoa.core.data.export import class_folder_names
 from nasoa.core.data.files import IMAGE_EXTENSIONS, images_under
 from nasoa.core.models import create_model
+from nasoa.core.train.calibrate import confidence_error
 
 #: Images decoded and classified at a time: a folder of any size is read in bounded memory.
 CHUNK = 512
@@ -55,6 +56,26 @@ def accuracy(preds: list[Prediction]) -> tuple[int, int] | None:
     return sum(p.label == p.folder_class for p in preds), len(preds)
 
 
+def calibration_error(preds: list[Prediction]) -> float | None:
+    """The expected calibration error of the predictions' top probabilities against the classes their
+    folders name (:func:`nasoa.core.train.calibrate.confidence_error`); None unless every image lies in
+    a class's folder (:func:`accuracy`)."""
+    if accuracy(preds) is None:
+        return None
+    return confidence_error(torch.tensor([p.probability for p in preds], dtype=torch.float64),
+                            torch.tensor([float(p.label == p.folder_class) for p in preds], dtype=torch.float64))
+
+
+def confident(preds: list[Prediction], min_confidence: float) -> dict[str, Any]:
+    """What labelling only the images whose top probability is at least ``min_confidence`` gives:
+    ``labelled`` and ``left`` (for review) counts, and the ``accuracy`` on the labelled ones (None
+    unless every image lies in a class's folder, or when none is labelled)."""
+    kept = [p for p in preds if p.probability >= min_confidence]
+    scored = accuracy(kept) if accuracy(preds) is not None else None
+    return {"min_confidence": min_confidence, "images": len(preds), "labelled": len(kept),
+            "left": len(preds) - len(kept), "accuracy": scored[0] / scored[1] if scored else None}
+
+
 def per_class(preds: list[Prediction]) -> list[dict[str, Any]] | None:
     """Per class of the folders the images lie in, in the order they first appear: ``images``,
     ``right``, ``recall``, ``precision`` (of the images labelled that class, the share right; None
@@ -84,7 +105,9 @@ def per_class(preds: list[Prediction]) -> list[dict[str, Any]] | None:
 
 
 def load_run(run_dir: str | Path):
-    """The fine-tuned model of a run dir, its class names and its input spec."""
+    """The fine-tuned model of a run dir, its class names and its input spec (the manifest's ``model``
+    block, plus the ``temperature`` its probabilities are divided by: the run's calibration, 1.0 for
+    a run recorded without one)."""
     run = Path(run_dir)
     for f in ("manifest.json", "model.safetensors", "classes.json"):
         if not (run / f).is_file():
@@ -98,6 +121,10 @@ def load_run(run_dir: str | Path):
         input_size = int(spec["input_size"])
         if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
             raise ValueError("classes.json does not list the class names")
+        temperature = float(((manifest.get("result") or {}).get("calibration") or {}).get("temperature") or 1.0)
+        if not 0 < temperature < float("inf"):
+            raise ValueError(f"its calibration temperature is {temperature}")
+        spec = {**spec, "temperature": temperature}
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         what = f"no {e}" if isinstance(e, KeyError) else " ".join(str(e).split())[:200]
         raise NasoaError(f"the manifest or classes of {run} are unreadable ({what}); the run dir is damaged: train "
@@ -114,19 +141,25 @@ def load_run(run_dir: str | Path):
 def probabilities(model, spec: dict, x: torch.Tensor) -> torch.Tensor:
     """Class probabilities of uint8 N x C x H x W images at the model's input size, normalised as the
     trainer evaluated (:class:`nasoa.core.data.Batches`, with the run's ``spec`` mean and std) and
-    fed in channels_last, 256 at a time."""
+    fed in channels_last, 256 at a time: the softmax of the logits divided by ``spec``'s
+    ``temperature`` (:func:`load_run`; 1.0 when absent)."""
+    temperature = float(spec.get("temperature", 1.0))
     batches = Batches(x, torch.zeros(len(x), dtype=torch.long), batch_size=256, shuffle=False, augment=False,
                       mean=spec.get("mean", (0.5, 0.5, 0.5)), std=spec.get("std", (0.5, 0.5, 0.5)), channels=3,
                       channels_last=True)
     probs = []
     with torch.inference_mode():
         for xb, _ in batches.epoch(0):
-            probs.append(torch.softmax(model(xb.contiguous(memory_format=torch.channels_last)).float(), 1))
+            logits = model(xb.contiguous(memory_format=torch.channels_last)).float()
+            probs.append(torch.softmax(logits / temperature, 1))
     return torch.cat(probs)
 
 
-def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3) -> list[Prediction]:
-    """Label and top-k classes of each image, as the run's model sees it.
+def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3,
+            calibrated: bool = True) -> list[Prediction]:
+    """Label and top-k classes of each image, as the run's model sees it; the probabilities are the
+    run's calibrated ones (its temperature, :mod:`nasoa.core.train.calibrate`) unless ``calibrated``
+    is False (the labels are the same either way).
 
     The images go through the trainer's input path: the decoder that made the run's task
     (:func:`nasoa.core.data.load_images`, with the task's image format from the manifest), the resize
@@ -138,6 +171,8 @@ def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3) -> li
     its folder names, if any, for :func:`accuracy`.
     """
     model, classes, spec = load_run(run_dir)
+    if not calibrated:
+        spec = {**spec, "temperature": 1.0}
     files = image_files(images)
     fmt = spec.get("image_format") or {"channels": spec.get("channels", 3)}  # runs made before it was recorded
     by_folder = {**dict(zip(class_folder_names(classes), classes)), **{c: c for c in classes}}

@@ -81,6 +81,8 @@ class Prepared:
             "val_balanced_accuracy": result.val_balanced_accuracy,
             "val_recall_by_class": {c: round(r / n, 4) for c, r, n in seen},
             "val_imbalance": round(max(n for *_, n in seen) / min(n for *_, n in seen), 3) if seen else None,
+            # temperature scaling fitted on the validation split: what predict and export apply
+            "calibration": result.calibration,
             "elapsed_s": round(time.time() - start, 3),
             "budget_s": result.budget_s,
             "model": self.entry.name,

@@ -62,6 +62,11 @@ def print_result(p: dict, data: str | None = None) -> None:
         # The trainer fitted the run to its budget, but the plan (a predictor input) was off on this machine.
         c.print(f"note: this machine ran {p['epochs'] / planned:.2f}x the planned epochs; `nasoa zoo calibrate` "
                 "(once, idle, about 2 minutes) measures its speeds for the next plans", highlight=False)
+    cal = p.get("calibration")
+    if cal:
+        c.print(f"probabilities calibrated on the {cal['images']} validation images: temperature "
+                f"{cal['temperature']:.3g} (NLL {cal['nll'][0]:.3f} -> {cal['nll'][1]:.3f}); predict and export "
+                "apply it", highlight=False)
     if p.get("diverged"):
         c.print("[red]the loss diverged (NaN/inf): try a lower --lr[/red]")
     c.print(f"run dir: {p['run_dir']}", highlight=False)

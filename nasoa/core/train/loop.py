@@ -33,6 +33,7 @@ from nasoa.core.deadline import StepPlanner
 from nasoa.core.deadline import margin_s as default_margin_s
 from nasoa.core.errors import BudgetTooSmallError, NasoaError
 from nasoa.core.runtime import configure_torch_threads
+from nasoa.core.train.calibrate import calibration
 from nasoa.core.train.checkpoint import load_checkpoint, mark_running, save_checkpoint, save_s_estimate, write_manifest
 from nasoa.core.train.progress import Progress, stderr_is_tty
 from nasoa.core.train.regime import Regime, TrainResult
@@ -102,10 +103,11 @@ def evaluate(model, batches, device, memory_format=None) -> tuple[float, float, 
     return acc, loss, n
 
 
-def evaluate_by_class(model, batches, device,
-                      memory_format=None) -> tuple[float, float, int, list[tuple[int, int]]]:
+def evaluate_by_class(model, batches, device, memory_format=None,
+                      outputs: list | None = None) -> tuple[float, float, int, list[tuple[int, int]]]:
     """:func:`evaluate`, plus ``(right, of)`` for each of the head's classes (label order; a class
-    without an image counts ``(0, 0)``), from which :func:`balanced_accuracy` is read."""
+    without an image counts ``(0, 0)``), from which :func:`balanced_accuracy` is read. With
+    ``outputs`` (a list), each batch's ``(logits, labels)`` is appended to it, on the device."""
     import torch  # lazy: torch; importing nasoa.core.train stays light
     import torch.nn.functional as F  # lazy: torch; importing nasoa.core.train stays light
 
@@ -121,6 +123,8 @@ def evaluate_by_class(model, batches, device,
                 x = x.contiguous(memory_format=memory_format)
             y = y.to(device, non_blocking=True)
             out = model(x).float()
+            if outputs is not None:
+                outputs.append((out, y))
             loss_sum += F.cross_entropy(out, y, reduction="sum").double()
             if right_t is None:
                 right_t = torch.zeros(out.shape[1], dtype=torch.int64, device=device)
@@ -331,11 +335,19 @@ def _result(model, setup: _Setup, planner: StepPlanner, state: _LoopState, budge
             timings: dict[str, float], run_path: Path | None) -> TrainResult:
     """Evaluate (not after an interruption) and gather what the run measured; ``elapsed_s`` is set
     by the caller once saving is done."""
+    import torch  # lazy: torch; importing nasoa.core.train stays light
+
     t = time.time()
+    outputs: list = []
     val_acc, val_loss, _, per_class = evaluate_by_class(
-        model, setup.val_batches.epoch(0), setup.device, setup.memory_format) if (
+        model, setup.val_batches.epoch(0), setup.device, setup.memory_format, outputs) if (
         state.stop_reason != "interrupted") else (float("nan"), float("nan"), 0, [])
     timings["eval"] = time.time() - t
+    calib = None
+    if outputs and not state.diverged:
+        t = time.time()
+        calib = calibration(torch.cat([o for o, _ in outputs]), torch.cat([y for _, y in outputs]))
+        timings["calibrate"] = time.time() - t
     step_times = planner.step_times
     step_ms = 1000 * statistics.median(step_times[1:] or step_times) if step_times else float("nan")
     train_s = sum(step_times)
@@ -358,6 +370,7 @@ def _result(model, setup: _Setup, planner: StepPlanner, state: _LoopState, budge
         run_dir=str(run_path) if run_path else None,
         val_balanced_accuracy=balanced_accuracy(per_class) if per_class else None,
         val_per_class=[list(rc) for rc in per_class],
+        calibration=calib,
     )
 
 

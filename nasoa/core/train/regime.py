@@ -109,6 +109,10 @@ class TrainResult:
     val_balanced_accuracy: float | None = None
     #: ``[right, of]`` per class, in the task's class order (the manifest's per-class recall).
     val_per_class: list[list[int]] = field(default_factory=list)
+    #: Temperature scaling fitted on the validation split (:func:`nasoa.core.train.calibrate.calibration`):
+    #: ``temperature``, ``images``, ``nll`` and ``ece`` as ``[before, after]``; None when not evaluated
+    #: (interrupted) or diverged.
+    calibration: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
