@@ -122,6 +122,12 @@ def world(tmp_path_factory):
     for f in ("classes.json", "model.safetensors"):
         (bad_manifest / f).write_bytes((run / f).read_bytes())
     (bad_manifest / "manifest.json").write_text('{"model": {"name": "x"')
+    no_flips = w / "run_no_flips"  # trained without horizontal flips (digits): no test-time mirroring
+    no_flips.mkdir()
+    for f in ("classes.json", "model.safetensors"):
+        (no_flips / f).write_bytes((run / f).read_bytes())
+    spec = json.loads((run / "manifest.json").read_text())
+    (no_flips / "manifest.json").write_text(json.dumps({**spec, "model": {**spec["model"], "hflip": False}}))
     for name, temperature in (("run_bad_temperature", -1.0), ("run_text_temperature", "hot")):
         d = w / name
         d.mkdir()
@@ -213,6 +219,10 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("predict-min-confidence-above-1", ["predict", str(w / "run"), str(w / "ok.png"), "--min-confidence", "1.5"],
          "--min-confidence", None),
         ("export-negative-temperature", ["export", str(w / "run_bad_temperature")], "damaged", None),
+        ("predict-tta-without-flips", ["predict", str(w / "run_no_flips"), str(w / "ok.png"), "--tta"],
+         "trained without horizontal flips", None),
+        ("export-tta-without-flips", ["export", str(w / "run_no_flips"), "--tta"], "trained without horizontal flips",
+         None),
         # export
         ("export-not-a-run", ["export", good], "not a finished run dir", None),
         ("export-corrupt-weights", ["export", str(w / "run_bad_weights")], "cannot load", None),

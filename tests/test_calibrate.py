@@ -149,3 +149,41 @@ def test_a_run_records_its_calibration_and_predict_marks_the_unsure(tmp_path, ca
     assert load_run(run)[2]["temperature"] == 1.0
     assert [p.probability for p in predict(run, [val / "val"])] == pytest.approx(
         [p.probability for p in predict(run, [val / "val"], calibrated=False)], abs=0)
+
+
+def test_tta_averages_the_mirror_image_and_is_refused_where_mirroring_changes_the_class(tmp_path):
+    """`predict --tta`: each image's probabilities are the mean of its own and its mirror image's,
+    through the same input path; the manifest records whether the run trained with flips, and a run
+    that did not (digits) refuses --tta in predict and export with a one-line error."""
+    from nasoa.app.predict import load_run, predict, probabilities
+    from nasoa.cli.main import app
+    from nasoa.core.data import load_images
+
+    run = tmp_path / "animal"
+    r = runner.invoke(app, ["train", "builtin:animal?classes=0,1,2&per_class=20&val_per_class=8", "-m", ENC,
+                            "--scratch", "--budget", "30s", "--epochs", "2", "--size", "16", "--out", str(run)])
+    assert r.exit_code == 0, r.output
+    model, classes, spec = load_run(run)
+    assert spec["hflip"] is True
+    data = tmp_path / "animal-data"
+    assert runner.invoke(app, ["data", "export", "builtin:animal?classes=0,1,2&per_class=20&val_per_class=8",
+                               str(data)]).exit_code == 0
+    plain = predict(run, [data / "val"], top_k=3)
+    tta = predict(run, [data / "val"], top_k=3, tta=True)
+    files = [p.path for p in plain]
+    assert [p.path for p in tta] == files
+    x = load_images(files, spec["image_format"], size=16)
+    model.to(memory_format=torch.channels_last)
+    want = (probabilities(model, spec, x) + probabilities(model, spec, x.flip(3))) / 2
+    got = torch.tensor([[dict(p.top)[c] for c in classes] for p in tta])
+    assert torch.allclose(got, want.double().float(), atol=1e-6)
+    assert not torch.allclose(got, probabilities(model, spec, x), atol=1e-3)  # the mirror image counted
+    r = runner.invoke(app, ["predict", str(run), str(data / "val"), "--tta", "--json", "--top", "3"])
+    assert [x["probability"] for x in json.loads(r.stdout)] == pytest.approx([p.probability for p in tta], abs=1e-7)
+
+    _, digits, _ = _tiny_run(tmp_path, "digits")
+    assert load_run(digits)[2]["hflip"] is False
+    for args in (["predict", str(digits), str(data / "val"), "--tta"], ["export", str(digits), "--tta"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code != 0 and "trained without horizontal flips" in r.output and "Traceback" not in r.output
+    assert not (digits / "export").exists()

@@ -105,6 +105,29 @@ def test_onnx_export_serves_the_runs_model_without_nasoa(run):
     np.testing.assert_allclose(one, probs[:1], atol=1e-6)
 
 
+def test_tta_export_serves_predict_tta(run, tmp_path):
+    """`export --tta`: the mirror-image average is inside the graph; onnxruntime on the validation
+    images gives `predict --tta`'s probabilities, and logits are their logarithm."""
+    ort = pytest.importorskip("onnxruntime")
+    from nasoa.app.predict import predict
+    from nasoa.cli.main import app
+
+    out = tmp_path / "tta.onnx"
+    r = runner.invoke(app, ["export", str(run), "--tta", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.stdout)
+    assert info["tta"] and info["check"]["max_abs_diff"] <= 1e-4
+    files = _val(run)
+    classes = json.loads((run / "classes.json").read_text())
+    mode = "L" if info["input"]["channels"] == 1 else "RGB"
+    batch = np.stack([np.asarray(Image.open(f).convert(mode), np.uint8).reshape(SIZE, SIZE, -1) for f in files])
+    probs, logits = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"images": batch})
+    want = np.array([[dict(p.top)[c] for c in classes] for p in predict(run, files, top_k=len(classes), tta=True)])
+    np.testing.assert_allclose(probs, want, atol=1e-5)
+    np.testing.assert_allclose(np.exp(logits), probs, atol=1e-6)
+    assert not np.allclose(probs, _predicted(run, files), atol=1e-4)  # not the plain model's
+
+
 def test_pt2_export_loads_in_plain_torch(run, tmp_path):
     from nasoa.cli.main import app
 

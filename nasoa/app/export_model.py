@@ -39,7 +39,7 @@ from nasoa.core.errors import NasoaError, first_line
 from nasoa.core.provenance import provenance
 from nasoa.core.runtime import atomic_write_json
 
-from .predict import load_run, probabilities
+from .predict import check_tta, load_run, probabilities
 
 FORMATS = ("onnx", "pt2")
 #: Largest difference in any class probability between the exported file and the run's model.
@@ -54,11 +54,14 @@ class Deployable(nn.Module):
     logits)`` out. The arithmetic is :class:`nasoa.core.data.Batches`' (``x * 1/(255 std) - mean/std``,
     grey broadcast to the three channels the network takes), so the outputs match ``nasoa predict``'s
     to float rounding. ``logits`` are the network's divided by the run's calibration ``temperature``
-    (:mod:`nasoa.core.train.calibrate`), so that ``probabilities`` is their softmax."""
+    (:mod:`nasoa.core.train.calibrate`), so that ``probabilities`` is their softmax. With ``tta`` the
+    probabilities are the mean of the image's and its mirror image's (as ``nasoa predict --tta``) and
+    ``logits`` their logarithm."""
 
-    def __init__(self, net: nn.Module, mean: list[float], std: list[float], temperature: float = 1.0):
+    def __init__(self, net: nn.Module, mean: list[float], std: list[float], temperature: float = 1.0,
+                 tta: bool = False):
         super().__init__()
-        self.net = net
+        self.net, self.tta = net, tta
         self.register_buffer("scale", torch.tensor([1.0 / (255.0 * s) for s in std]).view(1, 3, 1, 1))
         self.register_buffer("shift", torch.tensor([-m / s for m, s in zip(mean, std)]).view(1, 3, 1, 1))
         self.register_buffer("inv_temperature", torch.tensor(1.0 / float(temperature)))
@@ -66,7 +69,10 @@ class Deployable(nn.Module):
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.addcmul(self.shift, images.permute(0, 3, 1, 2).float(), self.scale)
         logits = self.net(x) * self.inv_temperature
-        return torch.softmax(logits, dim=1), logits
+        if not self.tta:
+            return torch.softmax(logits, dim=1), logits
+        probs = (torch.softmax(logits, dim=1) + torch.softmax(self.net(x.flip(3)) * self.inv_temperature, dim=1)) / 2
+        return probs, torch.log(probs)
 
 
 def default_out(run_dir: str | Path, fmt: str) -> Path:
@@ -143,7 +149,7 @@ def _onnx_runtime() -> str | None:
 
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, fmt: str = "onnx", opset: int = OPSET,
-               check_images: int = 8, seed: int = 0) -> dict[str, Any]:
+               check_images: int = 8, seed: int = 0, tta: bool = False) -> dict[str, Any]:
     """Write the run's model as ``fmt`` to ``out`` (default :func:`default_out`) and its description
     beside it (:func:`description_path`); return that description, with ``path`` and ``description``
     added.
@@ -157,6 +163,8 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, fmt: str = "o
         raise NasoaError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
     model, classes, spec = load_run(run_dir)
     status = _run_status(run_dir)
+    if tta:
+        check_tta(run_dir, spec)
     path = Path(out) if out is not None else default_out(run_dir, fmt)
     meta_path = description_path(path)
     if path.suffix.lower() == ".json" or path.name in ("", "."):
@@ -169,7 +177,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, fmt: str = "o
     mean, std = _norm(spec, "mean", 0.5), _norm(spec, "std", 0.5)
     model = model.to("cpu").float().eval()
     temperature = float(spec.get("temperature", 1.0))
-    wrapped = Deployable(model, mean, std, temperature).eval()
+    wrapped = Deployable(model, mean, std, temperature, tta).eval()
     rng = np.random.default_rng(seed)
     example = torch.from_numpy(rng.integers(0, 256, (2, size, size, channels), dtype=np.uint8))
 
@@ -193,7 +201,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, fmt: str = "o
             except Exception as e:  # a runtime that cannot load the file: say so in one line
                 raise NasoaError(f"the exported {fmt} file does not run in {runtime} ({first_line(e)[:300]}); "
                                  f"try the other --format") from None
-            want = probabilities(model, spec, torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()).numpy()
+            want = probabilities(model, spec, torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous(), tta).numpy()
             diff = float(np.abs(got - want).max())
             same = int((got.argmax(1) == want.argmax(1)).sum())
             check.update(images=len(imgs), batch_sizes=[1, len(imgs) - 1], max_abs_diff=diff, same_top1=same)
@@ -220,6 +228,8 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, fmt: str = "o
                          "meaning": "the network's logits divided by the temperature: probabilities = "
                                     "softmax(logits)"}],
             "temperature": temperature,
+            "tta": "each image's probabilities averaged with its mirror image's; logits = log(probabilities)"
+                   if tta else None,
             "in_the_model": {"scale": "x / 255", "mean": mean, "std": std,
                              **({"grey": "the one channel is spread to the network's three"} if channels == 1
                                 else {})},
@@ -255,7 +265,7 @@ def describe(info: dict[str, Any]) -> list[str]:
              f"({inp['colour']}); "
              f"outputs '{info['outputs'][0]['name']}' and '{info['outputs'][1]['name']}' (batch x "
              f"{len(info['classes'])}); normalisation and calibration (temperature {info['temperature']:.3g}) "
-             f"inside"]
+             f"inside" + ("; mirror-image test-time augmentation inside" if info.get("tta") else "")]
     if info.get("run_status") == "interrupted":
         lines.append("note: the run was interrupted; this is the model as it was when it stopped")
     if check.get("skipped"):

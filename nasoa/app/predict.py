@@ -138,11 +138,14 @@ def load_run(run_dir: str | Path):
     return model, classes, spec
 
 
-def probabilities(model, spec: dict, x: torch.Tensor) -> torch.Tensor:
+def probabilities(model, spec: dict, x: torch.Tensor, tta: bool = False) -> torch.Tensor:
     """Class probabilities of uint8 N x C x H x W images at the model's input size, normalised as the
     trainer evaluated (:class:`nasoa.core.data.Batches`, with the run's ``spec`` mean and std) and
     fed in channels_last, 256 at a time: the softmax of the logits divided by ``spec``'s
-    ``temperature`` (:func:`load_run`; 1.0 when absent)."""
+    ``temperature`` (:func:`load_run`; 1.0 when absent). With ``tta``, the mean of the image's and
+    its mirror image's probabilities (test-time augmentation; see :func:`check_tta`)."""
+    if tta:
+        return (probabilities(model, spec, x) + probabilities(model, spec, x.flip(3))) / 2
     temperature = float(spec.get("temperature", 1.0))
     batches = Batches(x, torch.zeros(len(x), dtype=torch.long), batch_size=256, shuffle=False, augment=False,
                       mean=spec.get("mean", (0.5, 0.5, 0.5)), std=spec.get("std", (0.5, 0.5, 0.5)), channels=3,
@@ -155,11 +158,22 @@ def probabilities(model, spec: dict, x: torch.Tensor) -> torch.Tensor:
     return torch.cat(probs)
 
 
+def check_tta(run_dir: str | Path, spec: dict) -> None:
+    """Refuse test-time augmentation for a run that trained without horizontal flips (its task's
+    classes may change when mirrored, as digits and letters do); a run recorded before the manifest
+    said (no ``hflip``) is taken to have trained with them, the trainer's default."""
+    if spec.get("hflip") is False:
+        raise NasoaError(f"the run in {run_dir} trained without horizontal flips (its classes may change when "
+                         f"mirrored, as digits do), so --tta would average in images it never learned; leave "
+                         f"out --tta")
+
+
 def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3,
-            calibrated: bool = True) -> list[Prediction]:
+            calibrated: bool = True, tta: bool = False) -> list[Prediction]:
     """Label and top-k classes of each image, as the run's model sees it; the probabilities are the
     run's calibrated ones (its temperature, :mod:`nasoa.core.train.calibrate`) unless ``calibrated``
-    is False (the labels are the same either way).
+    is False (the labels are the same either way). ``tta``: average each image's probabilities
+    with its mirror image's (twice the compute; :func:`check_tta` refuses runs trained without flips).
 
     The images go through the trainer's input path: the decoder that made the run's task
     (:func:`nasoa.core.data.load_images`, with the task's image format from the manifest), the resize
@@ -173,6 +187,8 @@ def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3,
     model, classes, spec = load_run(run_dir)
     if not calibrated:
         spec = {**spec, "temperature": 1.0}
+    if tta:
+        check_tta(run_dir, spec)
     files = image_files(images)
     fmt = spec.get("image_format") or {"channels": spec.get("channels", 3)}  # runs made before it was recorded
     by_folder = {**dict(zip(class_folder_names(classes), classes)), **{c: c for c in classes}}
@@ -181,7 +197,7 @@ def predict(run_dir: str | Path, images: list[str | Path], top_k: int = 3,
     out = []
     for start in range(0, len(files), CHUNK):
         chunk = files[start:start + CHUNK]
-        probs = probabilities(model, spec, load_images(chunk, fmt, size=int(spec["input_size"])))
+        probs = probabilities(model, spec, load_images(chunk, fmt, size=int(spec["input_size"])), tta=tta)
         for path, p in zip(chunk, probs):
             pv, pi = p.topk(k)
             top = [(classes[i], float(v)) for v, i in zip(pv.tolist(), pi.tolist())]

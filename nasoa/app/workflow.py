@@ -70,6 +70,8 @@ class Prepared:
             # how image files became the task's images: nasoa predict decodes new images the same way
             "image_format": self.task.info.get("image_format"),
             "params": sum(p.numel() for p in self.model.parameters()),
+            # trained with random horizontal flips: a mirrored image is the same class (predict --tta)
+            "hflip": self.hflip,
         }
 
     def summary(self, result, regime, start: float, **extra: Any) -> dict[str, Any]:

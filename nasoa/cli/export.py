@@ -17,6 +17,8 @@ def export(
     opset: int = typer.Option(18, "--opset", min=13, max=23, help="ONNX opset (onnxruntime >= 1.14 runs 18)."),
     check: int = typer.Option(8, "--check", min=0, max=1024, help="Seeded random images to run through the "
                                                                   "export and the run's model (0: no check)."),
+    tta: bool = typer.Option(False, "--tta", help="Test-time augmentation inside the model: each image's "
+                                                  "probabilities averaged with its mirror image's (as predict --tta)."),
     as_json: bool = typer.Option(False, "--json", help="Print the description as one JSON object on stdout."),
 ) -> None:
     """Export a run's fine-tuned model for serving without nasoa: it takes uint8 images (batch x size x
@@ -26,7 +28,7 @@ def export(
     in place (probabilities within 1e-4)."""
     from nasoa.app.export_model import describe, export_run
 
-    info = export_run(run_dir, out, fmt=fmt.lower(), opset=opset, check_images=check)
+    info = export_run(run_dir, out, fmt=fmt.lower(), opset=opset, check_images=check, tta=tta)
     if as_json:
         typer.echo(json.dumps(info))
         return

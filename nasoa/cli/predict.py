@@ -21,6 +21,8 @@ def predict(
                                          help="Mark images whose top probability is below this as unsure (for a "
                                               "person to review) and report how many are labelled, and how "
                                               "accurately, at this threshold."),
+    tta: bool = typer.Option(False, "--tta", help="Test-time augmentation: average each image's probabilities with "
+                                                  "its mirror image's (twice the compute; runs trained with flips)."),
     uncalibrated: bool = typer.Option(False, "--uncalibrated", help="The network's own probabilities, without the "
                                                                     "run's temperature (the labels are the same)."),
 ) -> None:
@@ -33,7 +35,7 @@ def predict(
     from nasoa.app.predict import accuracy, calibration_error, confident, per_class
     from nasoa.app.predict import predict as run
 
-    preds = run(run_dir, list(images), top_k, calibrated=not uncalibrated)
+    preds = run(run_dir, list(images), top_k, calibrated=not uncalibrated, tta=tta)
     sure = (lambda p: True) if min_confidence is None else (lambda p: p.probability >= min_confidence)
     if as_json:
         typer.echo(json.dumps([{"path": p.path, "label": p.label, "probability": p.probability, "top": p.top,
