@@ -176,7 +176,7 @@ def test_tta_averages_the_mirror_image_and_is_refused_where_mirroring_changes_th
     model.to(memory_format=torch.channels_last)
     want = (probabilities(model, spec, x) + probabilities(model, spec, x.flip(3))) / 2
     got = torch.tensor([[dict(p.top)[c] for c in classes] for p in tta])
-    assert torch.allclose(got, want.double().float(), atol=1e-6)
+    assert torch.allclose(got, want, atol=1e-6)
     assert not torch.allclose(got, probabilities(model, spec, x), atol=1e-3)  # the mirror image counted
     r = runner.invoke(app, ["predict", str(run), str(data / "val"), "--tta", "--json", "--top", "3"])
     assert [x["probability"] for x in json.loads(r.stdout)] == pytest.approx([p.probability for p in tta], abs=1e-7)

@@ -91,6 +91,7 @@ def test_load_images_decodes_as_the_task_loader_does(modes_folder):
 
 @pytest.mark.filterwarnings("ignore:resized 1 of:nasoa.core.data.DataWarning")
 def test_predict_reproduces_the_runs_validation_predictions(modes_folder, tmp_path):
+    from nasoa.app.predict import load_run
     from nasoa.cli.main import app
 
     run = tmp_path / "run"
@@ -122,7 +123,7 @@ def test_predict_reproduces_the_runs_validation_predictions(modes_folder, tmp_pa
     r = runner.invoke(app, ["predict", str(run), *map(str, files), "--json", "--uncalibrated"])
     assert r.exit_code == 0, r.output
     raw = json.loads(r.stdout)
-    model, _, _ = __import__("nasoa.app.predict", fromlist=["load_run"]).load_run(run)
+    model, _, _ = load_run(run)
     assert [p["label"] for p in raw] == expected
     with torch.inference_mode():
         logits = torch.cat([model(x.contiguous(memory_format=torch.channels_last)) for x, _ in Batches(
