@@ -188,6 +188,8 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("train-npz-without-x-y", ["train", str(w / "noxy.npz"), *tr], "it needs x", None),
         ("train-unknown-file-kind", ["train", str(w / "garbage.bin"), *tr], "is a .bin file", None),
         ("train-unknown-device", ["train", good, *tr, "--device", "tpu"], "device", None),
+        ("train-unknown-precision", ["train", good, *tr, "--precision", "fp8"], "unknown --precision", None),
+        ("train-fp16-on-cpu", ["train", good, *tr, "--device", "cpu", "--precision", "fp16"], "needs a CUDA GPU", None),
         ("train-unknown-schedule", ["train", good, *tr, "--schedule", "zigzag"], "schedule", None),
         ("train-lr-out-of-range", ["train", good, *tr, "--lr", "0"], "--lr", None),
         # adapt (every case hands it a store, which must come out unchanged)

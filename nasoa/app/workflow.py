@@ -85,6 +85,8 @@ class Prepared:
             "val_imbalance": round(max(n for *_, n in seen) / min(n for *_, n in seen), 3) if seen else None,
             # temperature scaling fitted on the validation split: what predict and export apply
             "calibration": result.calibration,
+            # the training step's arithmetic: fp32, or bf16 / fp16 (autocast; evaluation and weights in fp32)
+            "precision": (result.precision or {}).get("name", "fp32"),
             "elapsed_s": round(time.time() - start, 3),
             "budget_s": result.budget_s,
             "model": self.entry.name,

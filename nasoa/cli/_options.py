@@ -11,6 +11,9 @@ BUDGET = typer.Option(..., "--budget", "-b", help="Wall-clock budget from the co
 DEVICE = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto (cuda when available).")
 JSON = typer.Option(False, "--json", help="Print the manifest as one JSON object on stdout.")
 STRICT = typer.Option(False, "--strict", help="Fail on corrupt or unreadable images instead of skipping them.")
+PRECISION = typer.Option("fp32", "--precision",
+                         help="The training steps' arithmetic: fp32, bf16 (CPUs with AVX512-BF16 or AMX, and GPUs) or "
+                              "fp16 (CUDA; the loss is scaled). Evaluation and the saved weights stay fp32.")
 ALLOW_OUTSIDE = typer.Option(False, "--allow-outside",
                              help="Read CSV rows whose images lie outside the CSV's folder (absolute paths, ..).")
 
@@ -62,6 +65,9 @@ def print_result(p: dict, data: str | None = None) -> None:
         # The trainer fitted the run to its budget, but the plan (a predictor input) was off on this machine.
         c.print(f"note: this machine ran {p['epochs'] / planned:.2f}x the planned epochs; `nasoa zoo calibrate` "
                 "(once, idle, about 2 minutes) measures its speeds for the next plans", highlight=False)
+    if p.get("precision", "fp32") != "fp32":
+        c.print(f"precision: {p['precision']} training steps (autocast); evaluation, the saved weights, predict and "
+                "export in fp32", highlight=False)
     cal = p.get("calibration")
     if cal:
         c.print(f"probabilities calibrated on the {cal['images']} validation images: temperature "

@@ -38,6 +38,7 @@ def train(
     strict: bool = opt.STRICT,
     allow_outside: bool = opt.ALLOW_OUTSIDE,
     device: str = opt.DEVICE,
+    precision: str = opt.PRECISION,
     as_json: bool = opt.JSON,
 ) -> None:
     """Fine-tune one model with one explicit regime on one dataset, finishing within --budget."""
@@ -61,6 +62,11 @@ def train(
     with deadline_guard(guard_at, lambda: (
             f"the budget of {budget_s:g}s is too small: start-up and loading {data} and the model took "
             f"{time.time() - start:.0f}s of it; give a larger --budget or a smaller task")):
+        from nasoa.app.workflow import resolve_device
+        from nasoa.core.train.precision import resolve_precision
+
+        # Refused before loading (fp16 on a CPU, bf16 on a GPU without it); warned when a CPU emulates bf16.
+        resolve_precision(precision, resolve_device(device), warn=lambda line: typer.echo(f"warning: {line}", err=True))
         prepared = prepare_model_and_task(data, model, seed=seed, pretrained=not scratch, size=size, strict=strict,
                                           device=device, allow_outside=allow_outside)
     out = out or run_dir_for("train", prepared.entry.name)
@@ -69,7 +75,7 @@ def train(
     result = finetune(
         prepared.model, prepared.task, regime, budget_s, seed=seed, start_time=start, device=prepared.device,
         mean=prepared.mean, std=prepared.std, hflip=prepared.hflip, run_dir=out, resume=resume,
-        progress=None if not as_json else False,
+        progress=None if not as_json else False, precision=precision,
         manifest_extra={"model": prepared.describe(), "data": data, "command": "train", "argv": sys.argv[1:]},
     )
     payload = prepared.summary(result, regime, start)

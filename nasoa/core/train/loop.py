@@ -35,6 +35,7 @@ from nasoa.core.errors import BudgetTooSmallError, NasoaError
 from nasoa.core.runtime import configure_torch_threads
 from nasoa.core.train.calibrate import calibration
 from nasoa.core.train.checkpoint import load_checkpoint, mark_running, save_checkpoint, save_s_estimate, write_manifest
+from nasoa.core.train.precision import Precision, resolve_precision
 from nasoa.core.train.progress import Progress, stderr_is_tty
 from nasoa.core.train.regime import Regime, TrainResult
 
@@ -160,6 +161,7 @@ class _Setup:
     optimizer: Any
     train_batches: Any  # nasoa.core.data.Batches
     val_batches: Any
+    precision: Precision  # the training step's arithmetic (evaluation stays fp32)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -187,7 +189,7 @@ class _LoopState:
 
 
 def _set_up(model, task, regime: Regime, *, seed: int, device: str, mean, std, hflip: bool,
-            memory_format: str) -> _Setup:
+            memory_format: str, precision: str = "fp32") -> _Setup:
     """Seed, freeze, move the model to its device and memory format, and build its optimizer and batches."""
     import torch  # lazy: torch; importing nasoa.core.train stays light
 
@@ -195,6 +197,7 @@ def _set_up(model, task, regime: Regime, *, seed: int, device: str, mean, std, h
     from nasoa.core.data import Batches  # lazy: torch; importing nasoa.core.train stays light
 
     dev = torch.device(device)
+    prec = resolve_precision(precision, dev)
     mf = None if memory_format == "contiguous" else torch.channels_last
     torch.manual_seed(seed)
     frozen = _freeze(model, regime.frozen_stages)
@@ -214,7 +217,7 @@ def _set_up(model, task, regime: Regime, *, seed: int, device: str, mean, std, h
         task.x_val, task.y_val, batch_size=256, shuffle=False, augment=False, seed=seed,
         mean=mean, std=std, channels=3, drop_last=False, channels_last=mf is not None,
     )
-    return _Setup(dev, mf, frozen, optimizer, train_batches, val_batches)
+    return _Setup(dev, mf, frozen, optimizer, train_batches, val_batches, prec)
 
 
 def _time_eval_batch(model, setup: _Setup) -> float:
@@ -266,11 +269,12 @@ def _train_step(model, regime: Regime, setup: _Setup, planner: StepPlanner, stat
     lr = regime.lr_at(planner.progress(state.step))
     for g in setup.optimizer.param_groups:
         g["lr"] = lr
-    out = model(x)
-    loss = F.cross_entropy(out, y, label_smoothing=regime.label_smoothing)
+    with setup.precision.autocast():
+        out = model(x)
+    # The loss in fp32 whatever the forward pass ran in (a no-op in fp32).
+    loss = F.cross_entropy(out.float(), y, label_smoothing=regime.label_smoothing)
     setup.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    setup.optimizer.step()
+    setup.precision.backward_and_step(loss, setup.optimizer)
     state.step += 1
     state.seen += len(y)
     state.correct += (out.detach().argmax(1) == y).sum()
@@ -371,6 +375,7 @@ def _result(model, setup: _Setup, planner: StepPlanner, state: _LoopState, budge
         val_balanced_accuracy=balanced_accuracy(per_class) if per_class else None,
         val_per_class=[list(rc) for rc in per_class],
         calibration=calib,
+        precision=setup.precision.describe(),
     )
 
 
@@ -404,6 +409,7 @@ def finetune(
     margin_s: float | None = None,
     memory_format: str = "auto",
     expected_step_s: float | None = None,
+    precision: str = "fp32",
 ) -> TrainResult:
     """Fine-tune ``model`` on ``task`` (a :class:`nasoa.core.data.TaskData` already at the model's input
     size) with ``regime``, finishing evaluation and saving before ``start_time + budget_s``.
@@ -425,6 +431,8 @@ def finetune(
         expected_step_s: the time model's step time for this regime here (seconds), if known: it
             bounds the first, cold step's time as the estimate of the next until a warm step is seen.
         memory_format: ``auto`` (channels_last), ``channels_last`` or ``contiguous``.
+        precision: the training step's arithmetic, ``fp32``, ``bf16`` or ``fp16`` (CUDA)
+            (:mod:`nasoa.core.train.precision`); evaluation and the saved weights stay fp32.
     """
     import torch  # lazy: torch; importing nasoa.core.train stays light
 
@@ -438,7 +446,7 @@ def finetune(
 
     t = time.time()
     setup = _set_up(model, task, regime, seed=seed, device=device, mean=mean, std=std, hflip=hflip,
-                    memory_format=memory_format)
+                    memory_format=memory_format, precision=precision)
     step, loss_curve = load_checkpoint(run_path, model, setup.optimizer) if resume else (0, [])
     timings["setup"] = time.time() - t
 

@@ -113,6 +113,9 @@ class TrainResult:
     #: ``temperature``, ``images``, ``nll`` and ``ece`` as ``[before, after]``; None when not evaluated
     #: (interrupted) or diverged.
     calibration: dict[str, Any] | None = None
+    #: The training step's arithmetic (:mod:`nasoa.core.train.precision`): ``name`` (fp32, bf16, fp16),
+    #: ``device`` and fp16's final ``loss_scale``; None for results recorded before it was kept.
+    precision: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
