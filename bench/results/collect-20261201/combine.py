@@ -20,6 +20,7 @@ probe as shipped (CPU time, measured before each run).
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -49,6 +50,8 @@ def main(out: str, select: pl.Expr | None = None) -> None:
         shipped = ExperienceStore(HERE / "shipped-refreshed.sqlite", create=False)
         shipped.export_parquet(Path(tmp) / "shipped.parquet")
         n_old = dest.import_parquet(Path(tmp) / "shipped.parquet")
+        if not (HERE / "collect.sqlite").exists():  # committed as collect.sqlite.xz
+            subprocess.run(["bash", str(HERE / "store.sh"), "unpack"], check=True)
         col = ExperienceStore(HERE / "collect.sqlite", create=False)
         col.export_parquet(Path(tmp) / "collect.parquet")
         frame = pl.read_parquet(Path(tmp) / "collect.parquet")

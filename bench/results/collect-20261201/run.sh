@@ -8,6 +8,7 @@ set -u
 cd "$(dirname "$0")/../../.."
 seed=$1; core=$2
 out=bench/results/collect-20261201
+bash "$out/store.sh" unpack   # the store is committed as collect.sqlite.xz
 for attempt in $(seq 1 20); do
     taskset -c "$core" .venv/bin/nasoa meta collect --store "$out/collect.sqlite" --runs 1500 --seed "$seed" \
         --budgets 8,15,30,60,120 --budget-weights 3,3,2,1.3,0.7 --runs-per-task 10 \
