@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -111,3 +112,8 @@ def test_cli_train_precision(tmp_path):
                             "--budget", "30s", "--epochs", "1", "--size", "16", "--precision", "bf16",
                             "--out", str(tmp_path / "r16")])
     assert r.exit_code == 0 and "precision: bf16 training steps (autocast)" in r.output
+    listing = runner.invoke(app, ["runs", str(tmp_path), "--json"])
+    assert listing.exit_code == 0, listing.output
+    assert {Path(row["run"]).name: row["precision"] for row in json.loads(listing.stdout)} == {
+        "run": "bf16", "r32": "fp32", "r16": "bf16"}
+    assert "frozen 0 bf16" in runner.invoke(app, ["runs", str(tmp_path)]).output

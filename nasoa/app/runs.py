@@ -32,6 +32,8 @@ def _row(run: Path, m: dict[str, Any]) -> dict[str, Any]:
         "classes": task.get("num_classes"),
         "model": model.get("name"),
         "regime": {k: (m.get("regime") or {}).get(k) for k in ("lr", "frozen_stages", "optimizer", "schedule")},
+        # the training steps' arithmetic (nasoa train --precision); fp32 for runs recorded before it was kept
+        "precision": (result.get("precision") or {}).get("name", "fp32"),
         "budget_s": result.get("budget_s"),
         "elapsed_s": adapt.get("elapsed_s", result.get("elapsed_s")),
         "epochs": result.get("epochs"),

@@ -37,6 +37,8 @@ def runs(
         reg = r["regime"]
         regime = (f"{reg['optimizer']} {reg['lr']:g} frozen {reg['frozen_stages']}" if reg.get("lr") is not None
                   else "-")
+        if r["precision"] != "fp32":
+            regime += f" {r['precision']}"
         epochs = _num(r["epochs"], ".1f") + (f"/{r['planned_epochs']:.1f}" if r["planned_epochs"] else "")
         acc = _num(r["val_accuracy"], ".4f")
         if r["val_balanced_accuracy"] is not None and r["val_balanced_accuracy"] != r["val_accuracy"]:
