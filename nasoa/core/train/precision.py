@@ -4,7 +4,8 @@ A mixed-precision step runs the forward pass under :func:`torch.autocast` (convo
 products in 16 bits, the rest as autocast decides); the weights, the optimizer's state and the loss stay
 in fp32, and ``fp16`` scales the loss (:class:`torch.amp.GradScaler`) so that small gradients do not
 underflow. Evaluation, calibration, ``nasoa predict`` and ``nasoa export`` stay in fp32, so the accuracy a
-run reports is the one its exported model reproduces.
+run reports is the one its exported model reproduces. A resumed run (``--resume``) may change precision;
+fp16's loss scale is not checkpointed and starts afresh.
 
 On a CPU, bf16 is fast only where the CPU multiplies bf16 itself (AVX512-BF16 or AMX); elsewhere oneDNN
 emulates it and a step is slower than in fp32. Even there, which members gain depends on their layers:
