@@ -37,6 +37,24 @@ def _fresh_model_registry():
     reset_registry()
 
 
+def tiny_net(task, seed: int = 0, size: int = 16):
+    """A small ET-NAS network (``ENC``, random initialisation from ``seed``) with a head for ``task``."""
+    import torch
+
+    import nasoa
+
+    torch.manual_seed(seed)
+    return nasoa.create_model(ENC, num_classes=task.num_classes, input_size=size)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """UCI digits, 40 images a class, at 16 px: a task :func:`tiny_net` trains on in seconds."""
+    from nasoa.core.data import load_task
+
+    return load_task("builtin:digits?per_class=40", seed=0).resized(16)
+
+
 def make_tiny_zoo(root, mp: pytest.MonkeyPatch, name: str = "tiny_member") -> None:
     """Make the zoo one small pretrained-looking ET-NAS member (added with `nasoa zoo add` into a
     user zoo under ``root``), with stores that start empty: the shipped experience is about the

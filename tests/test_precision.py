@@ -11,24 +11,13 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-import nasoa
-from nasoa.core.data import load_task
 from nasoa.core.errors import NasoaError
 from nasoa.core.train import Regime, finetune
 from nasoa.core.train import precision as P
 
-ENC = "031-_8_1-1-21-1"
+from conftest import ENC, tiny_net
+
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_task("builtin:digits?per_class=40", seed=0).resized(16)
-
-
-def _net(task, seed=0):
-    torch.manual_seed(seed)
-    return nasoa.create_model(ENC, num_classes=task.num_classes, input_size=16)
 
 
 def test_names_are_checked_against_the_device(monkeypatch):
@@ -82,7 +71,7 @@ def test_a_bf16_run_learns_records_it_and_saves_fp32_weights(digits, tmp_path):
     regime = Regime(lr=0.05, epochs=10, batch_size=32)
     runs = {}
     for name in ("fp32", "bf16"):
-        res = finetune(_net(digits), digits, regime, 60.0, seed=0, run_dir=tmp_path / name, progress=False,
+        res = finetune(tiny_net(digits), digits, regime, 60.0, seed=0, run_dir=tmp_path / name, progress=False,
                        precision=name)
         runs[name] = res
         assert res.stop_reason == "epochs" and res.precision["name"] == name

@@ -10,24 +10,14 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-import nasoa
 from nasoa.cli.main import app
 from nasoa.core.data import load_task
 from nasoa.core.errors import NasoaError
 from nasoa.core.train import BudgetTooSmallError, Regime, finetune
 
-ENC = "031-_8_1-1-21-1"
+from conftest import ENC, tiny_net
+
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_task("builtin:digits?per_class=40", seed=0).resized(16)
-
-
-def _net(task, seed=0):
-    torch.manual_seed(seed)
-    return nasoa.create_model(ENC, num_classes=task.num_classes, input_size=16)
 
 
 def test_regime_validation_and_schedules():
@@ -49,7 +39,7 @@ def test_regime_validation_and_schedules():
 
 def test_short_run_meets_its_deadline_and_learns(digits, tmp_path):
     start = time.time()
-    res = finetune(_net(digits), digits, Regime(lr=0.05), 6.0, seed=0, run_dir=tmp_path / "run", progress=False)
+    res = finetune(tiny_net(digits), digits, Regime(lr=0.05), 6.0, seed=0, run_dir=tmp_path / "run", progress=False)
     wall = time.time() - start
     assert res.elapsed_s <= 6.0 * 1.05 + 0.3 and wall <= 6.0 * 1.05 + 0.5  # slack for a shared CI machine
     assert res.steps > 10 and res.planned_steps >= res.steps * 0.8
@@ -63,7 +53,7 @@ def test_short_run_meets_its_deadline_and_learns(digits, tmp_path):
     assert {"torch", "python", "nasoa"} <= set(manifest["versions"])
     assert json.loads((run / "classes.json").read_text()) == list(digits.classes)
     weights = load_file(run / "model.safetensors")
-    fresh = _net(digits, seed=1)
+    fresh = tiny_net(digits, seed=1)
     fresh.load_state_dict(weights)
     fresh.eval()
     x = digits.x_val[:4].float()
@@ -71,10 +61,10 @@ def test_short_run_meets_its_deadline_and_learns(digits, tmp_path):
 
 
 def test_epochs_cap_and_resume(digits, tmp_path):
-    res = finetune(_net(digits), digits, Regime(epochs=1, batch_size=32), 30.0, run_dir=tmp_path, progress=False)
+    res = finetune(tiny_net(digits), digits, Regime(epochs=1, batch_size=32), 30.0, run_dir=tmp_path, progress=False)
     per_epoch = digits.num_train // 32
     assert res.steps == per_epoch and res.stop_reason == "epochs"
-    res2 = finetune(_net(digits, seed=5), digits, Regime(epochs=2, batch_size=32), 30.0, run_dir=tmp_path,
+    res2 = finetune(tiny_net(digits, seed=5), digits, Regime(epochs=2, batch_size=32), 30.0, run_dir=tmp_path,
                     resume=True, progress=False)
     assert res2.steps == 2 * per_epoch  # continued from step per_epoch, not from 0
     state = load_file(tmp_path / "state.safetensors")
@@ -82,7 +72,7 @@ def test_epochs_cap_and_resume(digits, tmp_path):
 
 
 def test_frozen_stages_are_frozen(digits):
-    net = _net(digits)
+    net = tiny_net(digits)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     finetune(net, digits, Regime(frozen_stages=2, epochs=1), 20.0, progress=False)
     after = net.state_dict()
@@ -92,7 +82,7 @@ def test_frozen_stages_are_frozen(digits):
             assert torch.equal(v, after[k]), k  # weights and BatchNorm running stats
     assert not torch.equal(before["stages.3.0.layers.0.conv.weight"], after["stages.3.0.layers.0.conv.weight"])
     with pytest.raises(NasoaError, match="frozen_stages"):
-        finetune(_net(digits), digits, Regime(frozen_stages=5), 10.0, progress=False)
+        finetune(tiny_net(digits), digits, Regime(frozen_stages=5), 10.0, progress=False)
 
 
 class _Exploding(torch.nn.Module):
@@ -111,7 +101,7 @@ def test_divergence_is_reported_not_raised(digits):
 
 def test_budget_too_small(digits):
     with pytest.raises(BudgetTooSmallError, match="too small") as info:
-        finetune(_net(digits), digits, Regime(), 0.2, progress=False)
+        finetune(tiny_net(digits), digits, Regime(), 0.2, progress=False)
     assert info.value.minimum_s > 0.2
 
 
