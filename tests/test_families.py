@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from nasoa.core.data import DataError, list_builtin, load_task, load_test
+from nasoa.core import families
 from nasoa.core.families import GENERATORS, VARIANTS, family_of
 from nasoa.meta.features import task_meta_features
 
@@ -41,7 +42,7 @@ def test_class_is_the_same_concept_in_every_task(name):
     assert torch.equal(a.x_train[a.y_train == 0], b.x_train[b.y_train == 1])
 
 
-@pytest.mark.parametrize("name", ["textures", "shapes"])
+@pytest.mark.parametrize("name", ["textures", "shapes", "photos"])
 def test_generated_test_split_is_fixed_and_apart_from_training(name):
     spec = f"builtin:{name}?classes=0,4&per_class=20&size=16"
     test = load_test(spec)
@@ -49,6 +50,48 @@ def test_generated_test_split_is_fixed_and_apart_from_training(name):
     assert torch.equal(test.x_val, load_test(spec.replace("size=16", "size=16&seed=9")).x_val)  # no task seed
     train = load_task(spec).x_train.reshape(40, -1).float()
     assert torch.cdist(train, test.x_val.reshape(200, -1).float()).min() > 0
+
+
+def test_photo_crops_of_a_split_stay_inside_its_stripes():
+    """A test crop shares no pixel with a training crop: each lies inside one stripe of its split."""
+    train, test = families._photo_stripes(False), families._photo_stripes(True)
+    assert set(train).isdisjoint(test) and len(train) + len(test) == families._PHOTO_STRIPES
+    rng = np.random.default_rng(0)
+    for h, w in ((300, 451), (191, 384), (512, 512), (640, 427)):
+        sw = w // families._PHOTO_STRIPES
+        for stripes in (train, test):
+            for _ in range(300):
+                top, left, side = families._photo_crop_box(h, w, stripes, rng)
+                assert 0 <= top and top + side <= h and side >= 0.6 * min(h, sw) - 1
+                assert left // sw == (left + side - 1) // sw and left // sw in stripes
+
+
+def test_photos_render_each_split_from_its_own_stripes(monkeypatch):
+    seen = []
+    real = families._photo_crop_box
+    monkeypatch.setattr(families, "_photo_crop_box", lambda h, w, stripes, rng: seen.append(stripes) or
+                        real(h, w, stripes, rng))
+    load_task("builtin:photos?classes=4,8&per_class=3&val_per_class=2&size=16&seed=2")
+    assert seen and set(seen) == {families._photo_stripes(False)}
+    seen.clear()
+    test = load_test("builtin:photos?classes=4,8&size=16")
+    assert test.x_val.shape == (200, 3, 16, 16) and set(seen) == {families._photo_stripes(True)}
+    assert list_builtin_names()["photos"]["classes"][4] == "chelsea"
+
+
+def test_photos_without_scikit_image_say_how_to_install(monkeypatch):
+    import nasoa.core.checksums as checksums
+
+    real = checksums.package_root
+    monkeypatch.setattr(checksums, "package_root", lambda pkg: None if pkg == "skimage" else real(pkg))
+    listed = list_builtin_names()["photos"]
+    assert not listed["available"] and "pip install scikit-image" in listed["missing"]
+    with pytest.raises(DataError, match=r"builtin:photos needs .*pip install scikit-image"):
+        load_task("builtin:photos?classes=0,1&per_class=4")
+
+
+def list_builtin_names() -> dict:
+    return {d["name"]: d for d in list_builtin()}
 
 
 def test_variants_keep_the_base_split_and_transform_each_image_the_same_way():

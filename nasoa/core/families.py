@@ -10,21 +10,26 @@ from it at will; ``nasoa data list`` shows them.
 Two kinds:
 
 * **generated** (:data:`GENERATORS`): a class is a fixed recipe drawn from the family's own seed
-  (class ``c`` of ``textures`` is the same texture in every task); images are rendered at the
-  task's ``size`` from per-image random draws. Train/val images of class ``c`` in a task with seed
-  ``s`` come from the generator seeded ``(family, c, s)``; the test split from a fixed seed that no
-  task uses, so test images never coincide with training ones.
+  (class ``c`` of ``textures`` is the same texture in every task; of ``photos``, the same
+  photograph); images are rendered at the task's ``size`` from per-image random draws. Train/val
+  images of class ``c`` in a task with seed ``s`` come from the generator seeded ``(family, c, s)``;
+  the test split from a fixed seed that no task uses, so test images never coincide with training
+  ones.
 * **variants** (:data:`VARIANTS`): a real grey built-in (Animal-MNIST, Fashion-MNIST, MNIST, UCI
   digits) recoloured on coloured, cluttered backgrounds (``-colour``) or hit by random corruptions
   (``-corrupt``: noise, blur, low contrast, occlusion, pixelation, salt and pepper). Each source
   image gets its own transformation seeded by ``(variant, split, source index)``, so the same
   image always looks the same; the base's train/test split is kept.
 
-Everything here is numpy, vectorised over the images of a class; no file is read or downloaded.
+Everything here is numpy, vectorised over the images of a class, and nothing is downloaded. One
+generated family reads files: ``photos`` crops 20 real photographs that ship inside scikit-image
+and scikit-learn (checked against pinned digests); its test crops come from parts of each photo
+that no training crop touches.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,10 +58,13 @@ class Generator:
     render: Callable[[dict, int, int, np.random.Generator], np.ndarray]
     notes: str = ""
     family_id: int = 0
+    class_names: tuple[str, ...] = ()  # default: NAME-00, NAME-01, ...
+    missing: Callable[[], str | None] | None = None  # a one-line how-to-install when it cannot run here
+    install: str = "nothing to install: generated offline, seeded"
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return tuple(f"{self.name}-{i:02d}" for i in range(self.num_classes))
+        return self.class_names or tuple(f"{self.name}-{i:02d}" for i in range(self.num_classes))
 
     def class_recipe(self, class_id: int) -> dict:
         return self.recipe(np.random.default_rng([self.family_id, int(class_id), 7]))
@@ -299,6 +307,109 @@ def _render_fractal(p: dict, n: int, size: int, rng: np.random.Generator) -> np.
     return _to_uint8(img)
 
 
+# --------------------------------------------------------------------------------------------------
+# photos: crops of real photographs that ship inside scikit-image and scikit-learn
+
+# (class, package, file): 20 natural photographs (colour and grey: people, animals, objects, scenes,
+# materials, microscopy, astronomy, documents). Left out: drawings and synthetic test images (horse,
+# logo, chessboard, color, phantom), microaneurysms (102 px: too small to crop) and motorcycle_right
+# (the left view's twin).
+_PHOTO_FILES: tuple[tuple[str, str, str], ...] = (
+    ("astronaut", "skimage", "data/astronaut.png"), ("brick", "skimage", "data/brick.png"),
+    ("camera", "skimage", "data/camera.png"), ("cell", "skimage", "data/cell.png"),
+    ("chelsea", "skimage", "data/chelsea.png"), ("clock", "skimage", "data/clock_motion.png"),
+    ("coffee", "skimage", "data/coffee.png"), ("coins", "skimage", "data/coins.png"),
+    ("grass", "skimage", "data/grass.png"), ("gravel", "skimage", "data/gravel.png"),
+    ("hubble", "skimage", "data/hubble_deep_field.jpg"), ("ihc", "skimage", "data/ihc.png"),
+    ("moon", "skimage", "data/moon.png"), ("motorcycle", "skimage", "data/motorcycle_left.png"),
+    ("page", "skimage", "data/page.png"), ("retina", "skimage", "data/retina.jpg"),
+    ("rocket", "skimage", "data/rocket.jpg"), ("text", "skimage", "data/text.png"),
+    ("china", "sklearn", "datasets/images/china.jpg"), ("flower", "sklearn", "datasets/images/flower.jpg"),
+)
+_PHOTO_INSTALL = {"skimage": "pip install scikit-image", "sklearn": "pip install scikit-learn"}
+# Photos larger than this (hubble, retina, motorcycle) are shrunk first, so that a crop covers a
+# comparable share of a scene in every class.
+_PHOTO_MAX_SIDE = 640
+# Each photo is cut into this many vertical stripes; crops never straddle two. The test split's
+# crops come from stripes 1 and 4 only, training and validation crops from the others, so no test
+# pixel was ever seen in training (a crop of a stripe it trained on would be a near-copy).
+_PHOTO_STRIPES = 6
+_PHOTO_TEST_STRIPES = (1, 4)
+
+
+def _photos_missing() -> str | None:
+    from nasoa.core.checksums import package_root  # lazy: only builtin:photos reads package files
+
+    for pkg in ("skimage", "sklearn"):
+        if package_root(pkg) is None:
+            what = _PHOTO_INSTALL[pkg]
+            return f"builtin:photos needs the photographs inside {what.split()[-1]}: {what}"
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _photo(index: int) -> np.ndarray:
+    """Photo ``index`` of :data:`_PHOTO_FILES` as H x W x 3 float32 in [0, 1] (grey ones repeated),
+    read once per process from its package after its sha256 is checked."""
+    from PIL import Image  # lazy: Pillow; only builtin:photos decodes files
+
+    from nasoa.core.checksums import package_file  # lazy: as above
+
+    _, pkg, rel = _PHOTO_FILES[index]
+    path = package_file(pkg, rel, _PHOTO_INSTALL[pkg])
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        scale = _PHOTO_MAX_SIDE / max(im.size)
+        if scale < 1:
+            im = im.resize((round(im.size[0] * scale), round(im.size[1] * scale)), Image.Resampling.LANCZOS)
+        return np.asarray(im, dtype=np.float32) / 255.0
+
+
+def _photos_recipe(rng: np.random.Generator) -> dict:
+    return {}  # the class index alone names the photograph
+
+
+def _photo_stripes(test: bool) -> tuple[int, ...]:
+    """The stripes a split's crops come from: the test split's, or all the others."""
+    return _PHOTO_TEST_STRIPES if test else tuple(k for k in range(_PHOTO_STRIPES) if k not in _PHOTO_TEST_STRIPES)
+
+
+def _photo_crop_box(h: int, w: int, stripes: tuple[int, ...], rng: np.random.Generator) -> tuple[int, int, int]:
+    """A square crop ``(top, left, side)`` of an ``h`` x ``w`` photo inside one of ``stripes``, its
+    side 60-100% of a stripe's width (or of ``h`` when that is smaller)."""
+    sw = w // _PHOTO_STRIPES
+    side = max(1, int(min(h, sw) * rng.uniform(0.6, 1.0)))
+    k = int(rng.choice(stripes))
+    return int(rng.integers(0, h - side + 1)), k * sw + int(rng.integers(0, sw - side + 1)), side
+
+
+def _render_photos(p: dict, n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` square crops of the class's photograph, each 60-100% of a stripe's width, from any
+    height of a random stripe of the split (see :data:`_PHOTO_TEST_STRIPES`), resized to ``size``
+    with antialiasing; nearly flat crops (a black border, an empty sky) are drawn again. Per image:
+    position, scale, mirror, brightness, contrast, a slight colour cast and sensor noise."""
+    from PIL import Image  # lazy: Pillow; only builtin:photos resizes crops
+
+    photo = _photo(p["class_id"])
+    stripes = _photo_stripes(p["test"])
+    out = np.empty((n, 3, size, size), dtype=np.float32)
+    for i in range(n):
+        for attempt in range(20):
+            y0, x0, s = _photo_crop_box(photo.shape[0], photo.shape[1], stripes, rng)
+            crop = photo[y0:y0 + s, x0:x0 + s]
+            if crop.std() > 0.04 or attempt == 19:
+                break
+        img = Image.fromarray((crop * 255).round().astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
+        a = np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0
+        if rng.random() < 0.5:
+            a = a[:, :, ::-1]
+        mean = a.mean()
+        a = mean + (a - mean) * rng.uniform(0.8, 1.2) + rng.uniform(-0.08, 0.08)
+        a = a * rng.uniform(0.94, 1.06, (3, 1, 1)).astype(np.float32)
+        out[i] = a + rng.normal(0, 1, a.shape).astype(np.float32) * rng.uniform(0, 0.02)
+    return _to_uint8(out)
+
+
 GENERATORS: dict[str, Generator] = {
     g.name: g for g in (
         Generator("textures", "Procedural textures: oriented periodic patterns, class palettes (RGB)", 50, 3, 64,
@@ -313,6 +424,12 @@ GENERATORS: dict[str, Generator] = {
         Generator("fractals", "Formula-driven fractal images: iterated function systems (RGB)", 40, 3, 64,
                   True, _fractal_recipe, _render_fractal, "FractalDB-style IFS classes (sigma-factor band); per "
                   "image: map jitter, rotation, flip, colours", family_id=4),
+        Generator("photos", "Crops of 20 real photographs: scenes, objects, materials, microscopy (RGB)", 20, 3, 64,
+                  True, _photos_recipe, _render_photos, "class = the photograph a crop comes from (scikit-image's "
+                  "and scikit-learn's sample images); per image: stripe, position, scale, mirror, colour; "
+                  "test crops from stripes no training crop touches", family_id=5,
+                  class_names=tuple(f for f, _, _ in _PHOTO_FILES), missing=_photos_missing,
+                  install="pip install scikit-image scikit-learn (the photographs ship inside them)"),
     )
 }
 
@@ -330,6 +447,7 @@ def generate(name: str, class_ids: list[int], counts: list[int], size: int, seed
             continue
         recipe = g.class_recipe(cid)
         recipe["class_id"] = int(cid)
+        recipe["test"] = bool(test)
         rng = np.random.default_rng([g.family_id, int(cid), stream, 11])
         xs.append(g.render(recipe, int(n), int(size), rng))
         ys.append(np.full(int(n), j, dtype=np.int64))

@@ -110,7 +110,7 @@ def _missing_reason(name: str) -> str | None:
     if "+" in name:
         return next((r for r in map(_missing_reason, name.split("+")) if r), None)
     if name in GENERATORS:
-        return None
+        return GENERATORS[name].missing() if GENERATORS[name].missing else None
     if name in VARIANTS:
         return _missing_reason(VARIANTS[name].base)
     src = _SOURCES[name]
@@ -322,7 +322,7 @@ def _source_meta(name: str) -> _Source:
     if len(parts) == 1 and name in GENERATORS:
         g = GENERATORS[name]
         return _Source(name, g.title, g.classes, (g.native_size, g.native_size), _GENERATED_TRAIN_PER_CLASS * g.num_classes,
-                       TEST_PER_CLASS * g.num_classes, "nothing to install: generated offline, seeded",
+                       TEST_PER_CLASS * g.num_classes, g.install,
                        f"a fixed {TEST_PER_CLASS} images per class from a seed no task uses", hflip=g.hflip,
                        notes=g.notes + f"; ?size=N renders at N px (native {g.native_size})")
     if len(parts) == 1 and name in VARIANTS:
@@ -353,6 +353,8 @@ def _generated_task(spec: _Spec, seed: int, val_fraction: float, test: bool) -> 
     """A task of a generated family (:mod:`nasoa.core.families`), rendered at the task's size."""
     g = GENERATORS[spec.target]
     where = f"builtin:{g.name}"
+    if g.missing and (reason := g.missing()):
+        raise DataError(reason)
     chosen = _resolve_classes(spec.classes, g.classes, where)
     names = [g.classes[i] for i in chosen]
     size = spec.size or g.native_size
