@@ -53,13 +53,15 @@ def test_generated_test_split_is_fixed_and_apart_from_training(name):
 
 
 def test_photo_crops_of_a_split_stay_inside_its_stripes():
-    """A test crop shares no pixel with a training crop: each lies inside one stripe of its split."""
-    train, test = families._photo_stripes(False), families._photo_stripes(True)
-    assert set(train).isdisjoint(test) and len(train) + len(test) == families._PHOTO_STRIPES
+    """A validation or test crop shares no pixel with a training crop: each lies inside one stripe
+    of its split, and the splits' stripes are disjoint."""
+    train, val, test = (families._photo_stripes(s) for s in ("train", "val", "test"))
+    assert not set(train) & set(val) and not set(train) & set(test) and not set(val) & set(test)
+    assert len(train) + len(val) + len(test) == families._PHOTO_STRIPES and train and val and test
     rng = np.random.default_rng(0)
     for h, w in ((300, 451), (191, 384), (512, 512), (640, 427)):
         sw = w // families._PHOTO_STRIPES
-        for stripes in (train, test):
+        for stripes in (train, val, test):
             for _ in range(300):
                 top, left, side = families._photo_crop_box(h, w, stripes, rng)
                 assert 0 <= top and top + side <= h and side >= 0.6 * min(h, sw) - 1
@@ -71,11 +73,16 @@ def test_photos_render_each_split_from_its_own_stripes(monkeypatch):
     real = families._photo_crop_box
     monkeypatch.setattr(families, "_photo_crop_box", lambda h, w, stripes, rng: seen.append(stripes) or
                         real(h, w, stripes, rng))
-    load_task("builtin:photos?classes=4,8&per_class=3&val_per_class=2&size=16&seed=2")
-    assert seen and set(seen) == {families._photo_stripes(False)}
+    train, val, test = (families._photo_stripes(s) for s in ("train", "val", "test"))
+    task = load_task("builtin:photos?classes=4,8&per_class=3&val_per_class=2&size=16&seed=2")
+    assert task.num_train == 6 and task.num_val == 4
+    # Each class draws its 3 training crops, then its 2 validation crops (flat crops may draw again).
+    assert seen.count(val) >= 4 and seen.count(train) >= 6 and set(seen) == {train, val}
+    firsts = [s for s, prev in zip(seen, [None, *seen]) if s != prev]
+    assert firsts == [train, val, train, val]
     seen.clear()
-    test = load_test("builtin:photos?classes=4,8&size=16")
-    assert test.x_val.shape == (200, 3, 16, 16) and set(seen) == {families._photo_stripes(True)}
+    held = load_test("builtin:photos?classes=4,8&size=16")
+    assert held.x_val.shape == (200, 3, 16, 16) and set(seen) == {test}
     assert list_builtin_names()["photos"]["classes"][4] == "chelsea"
 
 

@@ -4,7 +4,8 @@ fine-tuned for real with the trainer and the zoo's pretrained weights, appended 
 ``nasoa meta collect --store PATH --runs N --seed S --budgets 10,30,60`` calls :func:`collect`.
 
 * Tasks are cut from the built-in sources and task families (:mod:`nasoa.core.families`: generated
-  textures, noise fields, shapes, fractals; recoloured and corrupted variants of the real sets):
+  textures, noise fields, shapes, fractals, crops of real photographs; recoloured and corrupted
+  variants of the real sets):
   a class subset (2 to ``max_classes``, log-uniform), images per class (few-shot to a few hundred),
   and an image size (``sizes``), always from their training data: ``load_task`` never touches a
   source's test split. The task's spec (hence its family) is recorded with each run for evaluation

@@ -17,7 +17,8 @@ app = typer.Typer(help="Datasets: the built-in sources, a check of your own data
 @app.command("list")
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="A JSON list of sources on stdout.")) -> None:
     """The built-in sources: real datasets that ship in packages, generated task families (textures, noise,
-    shapes, fractals) and recoloured/corrupted variants of the real ones; classes, images, size, install."""
+    shapes, fractals, crops of real photos) and recoloured/corrupted variants of the real ones; classes,
+    images, size, install."""
     from nasoa.core.data import list_builtin
 
     sources = list_builtin()

@@ -374,7 +374,7 @@ def _generated_task(spec: _Spec, seed: int, val_fraction: float, test: bool) -> 
         per_class = spec.per_class if spec.per_class is not None else _GENERATED_DEFAULT_PER_CLASS
         n_val = spec.val_per_class if spec.val_per_class is not None else _default_val_per_class(per_class,
                                                                                                  val_fraction)
-        x, y = generate(g.name, chosen, [per_class + n_val] * len(chosen), size, seed)
+        x, y = generate(g.name, chosen, [per_class + n_val] * len(chosen), size, seed, val_counts=[n_val] * len(chosen))
         first = (np.arange(len(y)) - np.searchsorted(y, y)) < per_class  # each class: train first, then val
         x_train, y_train, x_val, y_val = x[first], y[first], x[~first], y[~first]
         info["split"] = "per_class"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `nasoa bench adapt` at 30 s and 90 s on tasks.txt (four builtin:photos tasks; the shipped experience
+# holds no photos run, and --hold-out-family would leave them out if it did): nasoa, practice and
+# default, seed SEED (default 0). Two shards, one pinned per core, on an otherwise idle machine;
+# resumable (a re-run continues where it stopped). NASOA=path/to/nasoa runs another install.
+#   bash bench/results/photos-family-20261206/run.sh [SEED]     # ~20 min on the 2-core VM
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/../../.."
+seed=${1:-0}
+out=$here/bench-seed$seed
+nasoa=${NASOA:-$(pwd)/.venv/bin/nasoa}
+mkdir -p "$out"
+for k in 1 2; do
+    taskset -c $((k - 1)) "$nasoa" bench adapt --tasks-from "$here/tasks.txt" --hold-out-family --seed "$seed" \
+        --budgets 30s,90s --strategies nasoa,practice,default --ratio-budgets "" \
+        --shard "$k/2" --out "$out" >> "$out/shard$k.log" 2>&1 &
+done
+wait
+"$nasoa" bench adapt --out "$out" --report-only > "$out/report.txt"
