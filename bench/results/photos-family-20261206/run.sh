@@ -4,16 +4,18 @@
 # default, seed SEED (default 0). Two shards, one pinned per core, on an otherwise idle machine;
 # resumable (a re-run continues where it stopped). NASOA=path/to/nasoa runs another install.
 #   bash bench/results/photos-family-20261206/run.sh [SEED]     # ~20 min on the 2-core VM
+# BUDGETS, STRATEGIES and OUT (a folder) override the defaults: the family's v2 check ran
+#   BUDGETS=90s STRATEGIES=nasoa,practice OUT=.../bench-v2-seed0 bash .../run.sh 0
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../../.."
 seed=${1:-0}
-out=$here/bench-seed$seed
+out=${OUT:-$here/bench-seed$seed}
 nasoa=${NASOA:-$(pwd)/.venv/bin/nasoa}
 mkdir -p "$out"
 for k in 1 2; do
     taskset -c $((k - 1)) "$nasoa" bench adapt --tasks-from "$here/tasks.txt" --hold-out-family --seed "$seed" \
-        --budgets 30s,90s --strategies nasoa,practice,default --ratio-budgets "" \
+        --budgets "${BUDGETS:-30s,90s}" --strategies "${STRATEGIES:-nasoa,practice,default}" --ratio-budgets "" \
         --shard "$k/2" --out "$out" >> "$out/shard$k.log" 2>&1 &
 done
 wait
