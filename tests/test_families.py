@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from nasoa.core.data import DataError, list_builtin, load_task, load_test
 from nasoa.core import families
+from nasoa.core.data import DataError, list_builtin, load_task, load_test
 from nasoa.core.families import GENERATORS, VARIANTS, family_of
 from nasoa.meta.features import task_meta_features
 

@@ -353,8 +353,8 @@ def _photos_missing() -> str | None:
 
 @functools.lru_cache(maxsize=None)
 def _photo(index: int) -> np.ndarray:
-    """Photo ``index`` of :data:`_PHOTO_FILES` as H x W x 3 float32 in [0, 1] (grey ones repeated),
-    read once per process from its package after its sha256 is checked."""
+    """Photo ``index`` of :data:`_PHOTO_FILES` as H x W x 3 uint8 (grey ones repeated), read once per
+    process from its package after its sha256 is checked."""
     from PIL import Image  # lazy: Pillow; only builtin:photos decodes files
 
     from nasoa.core.checksums import package_file  # lazy: as above
@@ -366,7 +366,7 @@ def _photo(index: int) -> np.ndarray:
         scale = _PHOTO_MAX_SIDE / max(im.size)
         if scale < 1:
             im = im.resize((round(im.size[0] * scale), round(im.size[1] * scale)), Image.Resampling.LANCZOS)
-        return np.asarray(im, dtype=np.float32) / 255.0
+        return np.asarray(im, dtype=np.uint8)
 
 
 def _photos_recipe(rng: np.random.Generator) -> dict:
@@ -407,9 +407,9 @@ def _render_photos(p: dict, n: int, size: int, rng: np.random.Generator) -> np.n
         for attempt in range(20):
             y0, x0, s = _photo_crop_box(photo.shape[0], photo.shape[1], stripes, rng)
             crop = photo[y0:y0 + s, x0:x0 + s]
-            if crop.std() > 0.04 or attempt == 19:
+            if crop.std() > 0.04 * 255 or attempt == 19:
                 break
-        img = Image.fromarray((crop * 255).round().astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
+        img = Image.fromarray(crop).resize((size, size), Image.Resampling.BILINEAR)
         a = np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0
         if rng.random() < 0.5:
             a = a[:, :, ::-1]

@@ -353,7 +353,7 @@ def _generated_task(spec: _Spec, seed: int, val_fraction: float, test: bool) -> 
     """A task of a generated family (:mod:`nasoa.core.families`), rendered at the task's size."""
     g = GENERATORS[spec.target]
     where = f"builtin:{g.name}"
-    if g.missing and (reason := g.missing()):
+    if reason := _missing_reason(g.name):
         raise DataError(reason)
     chosen = _resolve_classes(spec.classes, g.classes, where)
     names = [g.classes[i] for i in chosen]
