@@ -400,10 +400,10 @@ def _render_photos(p: dict, n: int, size: int, rng: np.random.Generator) -> np.n
     from PIL import Image  # lazy: Pillow; only builtin:photos resizes crops
 
     photo = _photo(p["class_id"])
-    val_start = p.get("val_start", n)
+    first, rest = (_photo_stripes("test"),) * 2 if p["test"] else (_photo_stripes("train"), _photo_stripes("val"))
     out = np.empty((n, 3, size, size), dtype=np.float32)
     for i in range(n):
-        stripes = _photo_stripes("test" if p["test"] else "train" if i < val_start else "val")
+        stripes = first if i < p["val_start"] else rest
         for attempt in range(20):
             y0, x0, s = _photo_crop_box(photo.shape[0], photo.shape[1], stripes, rng)
             crop = photo[y0:y0 + s, x0:x0 + s]
