@@ -129,3 +129,36 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(argv):
     err = p.stderr.read().decode()
     assert p.wait(timeout=120) == 141, err
     assert "error" not in err and "Traceback" not in err and "Exception ignored" not in err
+
+
+def _sources():
+    return json.loads(runner.invoke(app, ["data", "list", "--json"]).output)
+
+
+def test_listings_piped_keep_each_row_whole_on_one_line():
+    """`nasoa data list | grep fractals`: output that goes to no terminal is printed at the table's own width,
+    not squeezed into 80 columns, so each source's name and title sit whole on one line."""
+    r = runner.invoke(app, ["data", "list"], env={"COLUMNS": None})
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    for s in _sources():
+        assert any(f"│ {s['name']} " in ln and s["title"] in ln for ln in lines), (s["name"], r.output)
+    r = runner.invoke(app, ["zoo", "list"], env={"COLUMNS": None})
+    assert r.exit_code == 0, r.output
+    for m in json.loads(runner.invoke(app, ["zoo", "list", "--json"]).output):
+        assert any(f"│ {m['name']} " in ln and (m.get("encoding") or m.get("family")) in ln
+                   for ln in r.output.splitlines()), (m["name"], r.output)
+
+
+def test_listings_on_a_narrow_terminal_never_cut_a_name():
+    """At 80 columns (or fewer) the sources are listed two lines each, and the zoo's table wraps its other
+    columns first: no name a user types back is cut short with an ellipsis."""
+    r = runner.invoke(app, ["data", "list"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    for s in _sources():
+        assert f"{s['name']} ({s['kind']}): {s['title']}" in r.output.splitlines()
+    r = runner.invoke(app, ["zoo", "list"], env={"COLUMNS": "70"})
+    assert r.exit_code == 0, r.output
+    assert max(map(len, r.output.splitlines())) <= 70
+    for m in json.loads(runner.invoke(app, ["zoo", "list", "--json"]).output):
+        assert any(f"│ {m['name']} " in ln for ln in r.output.splitlines()), (m["name"], r.output)

@@ -67,6 +67,26 @@ def os_error_message(e: OSError) -> str:
     return f"cannot use{where}: {what}; {fix}"
 
 
+def print_table(table, narrow=None) -> None:
+    """Print a rich ``Table`` on stdout. Piped or redirected (no terminal, no ``COLUMNS`` set), it is
+    printed at its natural width, so that a log, ``grep`` or ``less -S`` gets each row whole on one line
+    rather than squeezed into rich's 80-column default. On a terminal narrower than the table, ``narrow()``
+    prints it another way where given; otherwise rich fits it, wrapping the text columns first and cutting
+    the ``no_wrap`` ones (the names a user types back) last."""
+    from rich.console import Console
+
+    console = Console()
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if natural <= console.width:
+        console.print(table)
+    elif not console.is_terminal and not os.environ.get("COLUMNS"):
+        Console(width=natural).print(table)
+    elif narrow is not None:
+        narrow()
+    else:
+        console.print(table)
+
+
 def silence_stdout() -> None:
     """Point stdout at the null device, so that output still buffered for a reader that went away
     is dropped at exit instead of raising a second BrokenPipeError there."""

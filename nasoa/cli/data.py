@@ -25,19 +25,35 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="A JSON list of 
     if as_json:
         typer.echo(json.dumps(sources, default=list))
         return
-    from rich.console import Console
     from rich.table import Table
 
+    from ._common import print_table
+
     t = Table(title="built-in sources (use as builtin:NAME?classes=...&per_class=...&size=...&seed=...)")
-    for col in ("name", "kind", "title", "classes", "train", "test", "size", "ch", "installed"):
+    t.add_column("name", no_wrap=True)  # what a spec names: cut last
+    for col in ("kind", "title"):
         t.add_column(col)
+    for col in ("classes", "train", "test"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for col in ("size", "ch", "installed"):
+        t.add_column(col)
+    rows = []
     for s in sources:
         generated = s["kind"] == "generated"
-        t.add_row(s["name"], s["kind"], s["title"], str(s["num_classes"]),
-                  "any" if generated else str(s["train_images"]), str(s["test_images"]),
-                  "x".join(map(str, s["native_size"])) + (" (any)" if generated else ""), str(s["channels"]),
-                  "yes" if s["available"] else f"no: {s['install']}")
-    Console().print(t)
+        rows.append((s["name"], s["kind"], s["title"], str(s["num_classes"]),
+                     "any" if generated else str(s["train_images"]), str(s["test_images"]),
+                     "x".join(map(str, s["native_size"])) + (" (any)" if generated else ""), str(s["channels"]),
+                     "yes" if s["available"] else f"no: {s['install']}"))
+        t.add_row(*rows[-1])
+
+    def narrow() -> None:  # a terminal too narrow for the table: two lines a source, which wrap as they must
+        typer.echo(t.title)
+        for name, kind, title, classes, train, test, size, ch, installed in rows:
+            typer.echo(f"{name} ({kind}): {title}")
+            typer.echo(f"    {classes} classes, train {train}, test {test}, size {size}, {ch} channel(s); "
+                       f"installed: {installed}")
+
+    print_table(t, narrow)
     typer.echo("Generated families render any number of images per class at any ?size=N; a class is the same "
                "recipe in every task, and the test split comes from a seed no task uses.")
 

@@ -35,19 +35,22 @@ def list_cmd(
     if as_json:
         typer.echo(json.dumps([{k: r.get(k) for k in _LIST_KEYS} | {"origin": r.get("origin", "published")} for r in recs]))
         return
-    from rich.console import Console
     from rich.table import Table
 
+    from ._common import print_table
+
     t = Table(title=f"nasoa zoo ({len(recs)} members)")
-    for col in ("name", "encoding / family", "input", "params", "source acc", "step ms (frozen 0)"):
-        t.add_column(col)
+    t.add_column("name", no_wrap=True)  # what --model and `zoo show` take: cut last
+    t.add_column("encoding / family", overflow="fold")  # an encoding is copied whole, never cut with "..."
+    for col in ("input", "params", "source acc", "step ms (frozen 0)"):
+        t.add_column(col, justify="right")
     for r in recs:
         steps = r.get("train_step_ms") or {}
         t.add_row(r["name"], r.get("encoding") or r.get("family", ""), str(r.get("input_size", "")),
                   f"{r['params'] / 1e6:.2f}M" if r.get("params") else "-",
                   f"{r['source_accuracy']:.4f}" if r.get("source_accuracy") is not None else "-",
                   f"{steps.get('0', float('nan')):.1f}" if steps else "-")
-    Console().print(t)
+    print_table(t)
 
 
 @app.command("show")
