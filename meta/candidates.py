@@ -30,8 +30,10 @@ class Grid:
     """The regime grid a recommendation searches. ``frozen_stages=None`` means every setting the
     member was profiled at (0 .. its number of stages). ``input_sizes``: the input sides (px) a
     member may run at, those up to the side it was profiled at (an ImageNet member profiled at 64 px
-    may run at 32 or 48 for about 4x or 1.8x the steps); None: the profiled side only. The fixed
-    fields are passed through to the regime unchanged."""
+    may run at 32 or 48 for about 4x or 1.8x the steps) or, for a member whose record gives a larger
+    ``max_input_size`` (the ImageNet members: the 224 px they were pretrained at), up to that (96 or 128
+    px for about 2.3x or 4x the step time); None: the profiled side only. The fixed fields are passed
+    through to the regime unchanged."""
 
     lrs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
     frozen_stages: tuple[int, ...] | None = None
@@ -80,7 +82,8 @@ def _grid_frame(members: MemberTable, grid: Grid) -> tuple[pl.DataFrame, np.ndar
             keep = np.isin(fz, np.asarray(grid.frozen_stages))
             fz, ms = fz[keep], ms[keep]
         ref = float(profiled[i]) if profiled[i] is not None else float("nan")
-        sides = sorted({float(s) for s in (grid.input_sizes or ()) if s <= ref}) or [ref]
+        cap = max(ref, members.max_side[i]) if np.isfinite(members.max_side[i]) else ref
+        sides = sorted({float(s) for s in (grid.input_sizes or ()) if s <= cap}) or [ref]
         for s in sides:
             m_idx.append(np.full(len(fz), i))
             frozen.append(fz)

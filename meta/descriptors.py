@@ -30,7 +30,7 @@ _LOG_KEYS = ("params", "macs")
 _SKIP = {"name", "family", "encoding", "mean", "std", "source", "train_step_ms", "train_step_batch", "provenance",
          "profiled_step_ms", "train_step_batch_exponent", "train_step_size_exponent", "train_setup_s",
          "train_eval_factor", "train_step_excess", "transfer_image_ms", "weights", "origin", "source_accuracy_split",
-         "pretrain", "notes", "reference_step", "calibration"}
+         "pretrain", "notes", "reference_step", "calibration", "max_input_size"}
 
 
 def _source_kind(source: Any) -> str:
@@ -66,6 +66,10 @@ def descriptor(record: Mapping[str, Any]) -> dict[str, Any]:
         out["model_step_ms_head"] = profiled[keys[-1]]  # all stages frozen
     out["_train_step_ms"] = table
     out["_train_step_batch"] = float(record.get("train_step_batch") or 64)
+    # The largest side a regime grid may run the member at (an ImageNet member: the side it was pretrained
+    # at, above the one it was profiled at); not a feature: the side a run trains at is (``input_size``).
+    if record.get("max_input_size") is not None:
+        out["_max_input_size"] = float(record["max_input_size"])
     # The time model's terms calibrated on this machine (:mod:`nasoa.meta.timing`), when learned.
     for key, private in _TIME_TERMS.items():
         if record.get(key) is not None:
@@ -115,6 +119,7 @@ class MemberTable:
             self.frozen.append(np.array(ks, dtype=np.int64))
             self.step_ms.append(np.array([table[str(k)] for k in ks], dtype=np.float64))
         self.step_batch = np.array([d["_train_step_batch"] for d in self.descriptors], dtype=np.float64)
+        self.max_side = np.array([d.get("_max_input_size", np.nan) for d in self.descriptors], dtype=np.float64)
         # Calibrated time-model terms per member (NaN where not learned: derive uses its default).
         self.time_terms = {c: np.array([d.get(c, np.nan) for d in self.descriptors], dtype=np.float64)
                            for c in _TIME_TERMS.values()}

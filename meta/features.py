@@ -327,7 +327,13 @@ def derive(frame: pl.DataFrame, time_model: TimeModel) -> pl.DataFrame:
     size_scale = pl.lit(1.0, dtype=pl.Float64)
     if "_size_ref" in cols and "model_input_size" in cols:  # a run at another side than profiled
         ratio = pl.col("model_input_size").cast(pl.Float64) / pl.col("_size_ref").cast(pl.Float64)
-        size_scale = ratio.pow(term("_step_size_exp", tm.size_exponent)).fill_nan(None).fill_null(1.0)
+        # A member's calibrated exponent is learnt from runs at and below its profiled side, where a step's
+        # fixed costs weigh (about 1.1 for the ImageNet members on 2 CPU cores). Above that side the pixels'
+        # compute dominates: at least the physical prior's square (MobileNetV2 at 128 px on 2 cores took
+        # 4.1-5.4x a step's time at 64 px: bench/results/photos-side-20261206/).
+        exponent = term("_step_size_exp", tm.size_exponent)
+        exponent = pl.when(ratio > 1.0).then(pl.max_horizontal(exponent, pl.lit(tm.size_exponent))).otherwise(exponent)
+        size_scale = ratio.pow(exponent).fill_nan(None).fill_null(1.0)
     step_ms = pl.col("_step_ms_ref") * batch_scale * size_scale * tm.machine_factor
     if "_step_ms_actual" in cols:  # a stored run: what it measured, not the estimate
         step_ms = pl.coalesce(pl.col("_step_ms_actual").cast(pl.Float64), step_ms)

@@ -163,6 +163,7 @@ def imagenet_record(family: str) -> dict[str, Any]:
         "family": family,
         "encoding": None,
         "input_size": input_size,
+        "max_input_size": 224,  # pretrained at 224 px: a grid may run it above the side profiled here
         "mean": list(mean),
         "std": list(std),
         "source": src,

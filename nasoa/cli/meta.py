@@ -75,7 +75,8 @@ LRS = typer.Option(None, "--lrs",
                         "fitting with it.")
 INPUT_SIZES = typer.Option(None, "--input-sizes",
                            help="Input sides a member may run at, up to the one it was profiled at, e.g. 32,48,64 "
-                                "(ImageNet members then also run at 32 and 48 px), or profiled: each member's "
+                                "(ImageNet members then also run at 32 and 48 px; they may also run above it, up to "
+                                "the 224 px they were pretrained at: 32,48,64,96,128), or profiled: each member's "
                                 "profiled side (the default; `meta fit` keeps the sides of the model it replaces).")
 
 
