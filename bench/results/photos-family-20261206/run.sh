@@ -4,8 +4,10 @@
 # default, seed SEED (default 0). Two shards, one pinned per core, on an otherwise idle machine;
 # resumable (a re-run continues where it stopped). NASOA=path/to/nasoa runs another install.
 #   bash bench/results/photos-family-20261206/run.sh [SEED]     # ~20 min on the 2-core VM
-# BUDGETS, STRATEGIES and OUT (a folder) override the defaults: the family's v2 check ran
+# BUDGETS, STRATEGIES, OUT (a folder) and TASKS (a file of specs) override the defaults: the family's v2
+# check ran
 #   BUDGETS=90s STRATEGIES=nasoa,practice OUT=.../bench-v2-seed0 bash .../run.sh 0
+# and ../photos-side-20261206/ the same tasks at 128 px (TASKS=.../tasks128.txt STRATEGIES=nasoa,practice).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../../.."
@@ -14,7 +16,7 @@ out=${OUT:-$here/bench-seed$seed}
 nasoa=${NASOA:-$(pwd)/.venv/bin/nasoa}
 mkdir -p "$out"
 for k in 1 2; do
-    taskset -c $((k - 1)) "$nasoa" bench adapt --tasks-from "$here/tasks.txt" --hold-out-family --seed "$seed" \
+    taskset -c $((k - 1)) "$nasoa" bench adapt --tasks-from "${TASKS:-$here/tasks.txt}" --hold-out-family --seed "$seed" \
         --budgets "${BUDGETS:-30s,90s}" --strategies "${STRATEGIES:-nasoa,practice,default}" --ratio-budgets "" \
         --shard "$k/2" --out "$out" >> "$out/shard$k.log" 2>&1 &
 done
