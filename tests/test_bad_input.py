@@ -266,6 +266,8 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("meta-fit-bad-input-sizes", ["meta", "fit", *st, "--input-sizes", "big"], "--input-sizes", store),
         ("meta-collect-bad-input-sizes", ["meta", "collect", "--runs", "1", *st, "--input-sizes", "0"], "--input-sizes",
          store),
+        ("meta-collect-side-above-every-member", ["meta", "collect", "--runs", "1", *st, "--input-sizes", "64,512"],
+         "no zoo member runs above", store),
         ("meta-collect-bad-lrs", ["meta", "collect", "--runs", "1", *st, "--lrs", "fast"], "--lrs", store),
         ("meta-fit-lr-above-one", ["meta", "fit", *st, "--lrs", "0.01,3"], "--lrs", store),
         ("meta-fit-corrupt-store", ["meta", "fit", "--store", str(corrupt)], "unreadable", None),

@@ -60,6 +60,15 @@ def _grid(input_sizes: str | None, lrs: str | None = None, base=None):
     kw: dict = {}
     if input_sizes is not None:
         kw["input_sizes"] = None if input_sizes.strip() == "profiled" else _numbers(input_sizes, "--input-sizes", int)
+        if kw["input_sizes"]:
+            from nasoa.zoo import profiled_records
+
+            # A side above every member's largest would be silently dropped from the grid.
+            largest = max((max(int(r.get("input_size") or 0), int(r.get("max_input_size") or 0))
+                           for r in profiled_records()), default=0)
+            if max(kw["input_sizes"]) > largest:
+                raise NasoaError(f"--input-sizes {input_sizes!r}: no zoo member runs above {largest} px (the largest "
+                                 f"side a member was profiled or pretrained at); give sides up to {largest}")
     if lrs is not None:
         rates = tuple(sorted(set(_numbers(lrs, "--lrs"))))
         if max(rates) > 1:
