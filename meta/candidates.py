@@ -32,7 +32,7 @@ class Grid:
     member may run at, those up to the side it was profiled at (an ImageNet member profiled at 64 px
     may run at 32 or 48 for about 4x or 1.8x the steps) or, for a member whose record gives a larger
     ``max_input_size`` (the ImageNet members: the 224 px they were pretrained at), up to that (96 or 128
-    px for about 2.3x or 4x the step time); None: the profiled side only. The fixed fields are passed
+    px for at least 2.3x or 4x the step time); None: the profiled side only. The fixed fields are passed
     through to the regime unchanged."""
 
     lrs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
