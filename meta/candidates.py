@@ -32,7 +32,8 @@ class Grid:
     member may run at, those up to the side it was profiled at (an ImageNet member profiled at 64 px
     may run at 32 or 48 for about 4x or 1.8x the steps) or, for a member whose record gives a larger
     ``max_input_size`` (the ImageNet members: the 224 px they were pretrained at), up to that (96 or 128
-    px for at least 2.3x or 4x the step time); None: the profiled side only. The fixed fields are passed
+    px for at least 2.3x or 4x the step time) and, for a task, up to the side its images are held at;
+    None: the profiled side only. The fixed fields are passed
     through to the regime unchanged."""
 
     lrs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
@@ -135,7 +136,8 @@ def enumerate_candidates(members: MemberTable, task_features: Mapping[str, Any],
     """Every (member, lr, frozen, schedule, optimizer, batch) for a task and budget, with features.
 
     Returns a frame holding the feature columns (``task_*``, ``model_*``, regime, budget,
-    ``logme``) and the regime columns (``lr``, ...). With ``feasible_only``, candidates that cannot
+    ``logme``) and the regime columns (``lr``, ...). A side above a member's profiled one comes only up to
+    the task's ``task_image_size`` (the side its images are held at). With ``feasible_only``, candidates that cannot
     fit ``time_model.min_epochs`` in the budget are dropped; when none fits, raises
     :class:`NasoaError` naming the smallest budget that would.
     """
@@ -153,6 +155,13 @@ def enumerate_candidates(members: MemberTable, task_features: Mapping[str, Any],
                      pl.lit(max(finite) if finite else None, dtype=pl.Float64).alias(f"_{key}_max")]
     lit = [pl.lit(v, dtype=pl.Float64).alias(k) for k, v in task_columns(task_features).items()]
     frame = base.with_columns(*lit, pl.lit(float(budget_s), dtype=pl.Float64).alias("budget_s"), *transfer)
+    held = task_features.get("task_image_size")
+    if held is not None and math.isfinite(float(held)):
+        # A side above the member's profiled one is offered only up to the side the task's images are held at:
+        # above it, upsampling adds steps (at least the square of the side) and no pixel, and the experience
+        # holds no run of a member upsampled past its profiled side to learn what it would reach.
+        frame = frame.filter((pl.col("input_size") <= pl.max_horizontal(pl.col("_size_ref"), pl.lit(float(held))))
+                             | pl.col("input_size").is_null() | pl.col("_size_ref").is_null())
     frame = derive(frame, time_model)
     if feasible_only:
         ok = frame["_min_budget_s"] <= float(budget_s)

@@ -501,6 +501,27 @@ def test_a_member_pretrained_at_a_larger_side_may_run_above_its_profiled_one():
     assert Grid().to_dict() == Grid.from_dict(Grid().to_dict()).to_dict()
 
 
+def test_a_side_above_the_profiled_one_comes_only_up_to_the_task_images_side():
+    """Upsampling past the pixels a task holds adds steps and no information: a member pretrained at a
+    larger side is offered above its profiled side only up to the task's image side; at and below the
+    profiled side nothing changes (a 32 px task still runs a 64 px member at 64 and, where listed, 32)."""
+    recs = [dict(r, max_input_size=224) if r["name"] == "wide" else r for r in _sized_zoo()]
+    grid = Grid(input_sizes=(32, 64, 96, 128))
+
+    def sides(image_size):
+        task = {"task_num_train": 640.0, "task_num_val": 160.0}
+        if image_size is not None:
+            task["task_image_size"] = image_size
+        f = enumerate_candidates(MemberTable(recs), task, 600.0, grid, TimeModel())
+        return {m: sorted(set(f.filter(f["model_name"] == m)["input_size"])) for m in ("small", "wide")}
+
+    assert sides(32.0) == {"small": [32.0], "wide": [32.0, 64.0]}
+    assert sides(64.0) == sides(32.0)
+    assert sides(100.0) == {"small": [32.0], "wide": [32.0, 64.0, 96.0]}
+    assert sides(128.0)["wide"] == [32.0, 64.0, 96.0, 128.0]
+    assert sides(None)["wide"] == [32.0, 64.0, 96.0, 128.0]  # a task without the feature: the grid as listed
+
+
 def test_the_size_slope_is_learned_from_runs_at_several_sides():
     zoo = _sized_zoo()
     runs = []

@@ -85,7 +85,8 @@ LRS = typer.Option(None, "--lrs",
 INPUT_SIZES = typer.Option(None, "--input-sizes",
                            help="Input sides a member may run at, up to the one it was profiled at, e.g. 32,48,64 "
                                 "(ImageNet members then also run at 32 and 48 px; they may also run above it, up to "
-                                "the 224 px they were pretrained at: 32,48,64,96,128), or profiled: each member's "
+                                "the 224 px they were pretrained at, and the side a task's images are held at: "
+                                "32,48,64,96,128), or profiled: each member's "
                                 "profiled side (the default; `meta fit` keeps the sides of the model it replaces).")
 
 
