@@ -8,6 +8,7 @@
 # check ran
 #   BUDGETS=90s STRATEGIES=nasoa,practice OUT=.../bench-v2-seed0 bash .../run.sh 0
 # and ../photos-side-20261206/ the same tasks at 128 px (TASKS=.../tasks128.txt STRATEGIES=nasoa,practice).
+# SEED_STORE (an experience store with its fitted model beside it) replaces the shipped experience.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../../.."
@@ -18,7 +19,7 @@ mkdir -p "$out"
 for k in 1 2; do
     taskset -c $((k - 1)) "$nasoa" bench adapt --tasks-from "${TASKS:-$here/tasks.txt}" --hold-out-family --seed "$seed" \
         --budgets "${BUDGETS:-30s,90s}" --strategies "${STRATEGIES:-nasoa,practice,default}" --ratio-budgets "" \
-        --shard "$k/2" --out "$out" >> "$out/shard$k.log" 2>&1 &
+        ${SEED_STORE:+--seed-store "$SEED_STORE"} --shard "$k/2" --out "$out" >> "$out/shard$k.log" 2>&1 &
 done
 wait
 "$nasoa" bench adapt --out "$out" --report-only > "$out/report.txt"
