@@ -33,8 +33,7 @@ class Grid:
     may run at 32 or 48 for about 4x or 1.8x the steps) or, for a member whose record gives a larger
     ``max_input_size`` (the ImageNet members: the 224 px they were pretrained at), up to that (96 or 128
     px for at least 2.3x or 4x the step time) and, for a task, up to the side its images are held at;
-    None: the profiled side only. The fixed fields are passed
-    through to the regime unchanged."""
+    None: the profiled side only. The fixed fields are passed through to the regime unchanged."""
 
     lrs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
     frozen_stages: tuple[int, ...] | None = None
@@ -153,13 +152,14 @@ def enumerate_candidates(members: MemberTable, task_features: Mapping[str, Any],
         per_member = np.array([float(scores[nm]) if scores.get(nm) is not None else np.nan for nm in members.names])
         transfer += [pl.Series(key, per_member[mi]).fill_nan(None),
                      pl.lit(max(finite) if finite else None, dtype=pl.Float64).alias(f"_{key}_max")]
-    lit = [pl.lit(v, dtype=pl.Float64).alias(k) for k, v in task_columns(task_features).items()]
+    numeric = task_columns(task_features)
+    lit = [pl.lit(v, dtype=pl.Float64).alias(k) for k, v in numeric.items()]
     frame = base.with_columns(*lit, pl.lit(float(budget_s), dtype=pl.Float64).alias("budget_s"), *transfer)
-    held = task_features.get("task_image_size")
-    if held is not None and math.isfinite(float(held)):
+    held = numeric.get("task_image_size")
+    if held is not None and math.isfinite(held):
         # A side above the member's profiled one is offered only up to the side the task's images are held at:
         # above it, upsampling adds steps (at least the square of the side) and no pixel, and the experience
-        # holds no run of a member upsampled past its profiled side to learn what it would reach.
+        # holds runs above the profiled side only on tasks held at 96 px or more.
         frame = frame.filter((pl.col("input_size") <= pl.max_horizontal(pl.col("_size_ref"), pl.lit(float(held))))
                              | pl.col("input_size").is_null() | pl.col("_size_ref").is_null())
     frame = derive(frame, time_model)
