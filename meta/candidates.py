@@ -156,11 +156,11 @@ def enumerate_candidates(members: MemberTable, task_features: Mapping[str, Any],
     lit = [pl.lit(v, dtype=pl.Float64).alias(k) for k, v in numeric.items()]
     frame = base.with_columns(*lit, pl.lit(float(budget_s), dtype=pl.Float64).alias("budget_s"), *transfer)
     held = numeric.get("task_image_size")
-    if held is not None and math.isfinite(held):
+    if grid.input_sizes and held is not None and math.isfinite(held):  # without input_sizes: profiled sides only
         # A side above the member's profiled one is offered only up to the side the task's images are held at:
         # above it, upsampling adds steps (at least the square of the side) and no pixel, and the experience
         # holds runs above the profiled side only on tasks held at 96 px or more.
-        frame = frame.filter((pl.col("input_size") <= pl.max_horizontal(pl.col("_size_ref"), pl.lit(float(held))))
+        frame = frame.filter((pl.col("input_size") <= pl.max_horizontal(pl.col("_size_ref"), pl.lit(held)))
                              | pl.col("input_size").is_null() | pl.col("_size_ref").is_null())
     frame = derive(frame, time_model)
     if feasible_only:
