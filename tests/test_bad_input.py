@@ -269,6 +269,8 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("meta-collect-side-above-every-member", ["meta", "collect", "--runs", "1", *st, "--input-sizes", "64,512"],
          "no zoo member runs above", store),
         ("meta-collect-bad-lrs", ["meta", "collect", "--runs", "1", *st, "--lrs", "fast"], "--lrs", store),
+        ("meta-collect-unknown-member", ["meta", "collect", "--runs", "1", *st, "--member", "resnet50"],
+         "--member resnet50: no pretrained, profiled zoo member", store),
         ("meta-fit-lr-above-one", ["meta", "fit", *st, "--lrs", "0.01,3"], "--lrs", store),
         ("meta-fit-corrupt-store", ["meta", "fit", "--store", str(corrupt)], "unreadable", None),
         ("meta-eval-unknown-backend", ["meta", "eval", *st, "--backend", "xgboost"], "xgboost", store),

@@ -473,6 +473,32 @@ def test_collect_runs_the_trainer_and_resumes(tmp_path):
         collect(replace(cfg, runs=3, budgets=(5.0,)), st, records=[rec])
 
 
+def test_collect_fine_tunes_only_the_members_named_and_scores_every_one(tmp_path):
+    """--member: the regimes are drawn from the members named (a member just added to the zoo), the
+    task features still score every member (the gaps to the best member describe the task, whatever
+    runs on it), and an unknown name is refused before anything is written."""
+    from nasoa.app.collect import CollectConfig, collect
+
+    from _fake_store import tiny_member
+
+    a = tiny_member()
+    b = {**tiny_member(), "name": "tiny_b"}  # the same network under a second name: two members
+    cfg = CollectConfig(runs=3, seed=2, budgets=(2.5,), runs_per_task=3, sources=("digits",), per_class=(10,),
+                        max_classes=3, logme_images=40, pretrained=False, members=("tiny_b",))
+    st = ExperienceStore(tmp_path / "s.sqlite")
+    out = collect(cfg, st, records=[a, b])
+    runs = st.records()
+    assert out["appended"] == len(runs) >= 2
+    assert {r.model_name for r in runs} == {"tiny_b"}
+    assert set(runs[0].task_features["logme"]) == {TINY, "tiny_b"} == set(runs[0].task_features["knn"])
+    assert json.loads(st.get_meta(f"{cfg.counter_key}:sampling"))["members"] == ["tiny_b"]
+    with pytest.raises(NasoaError, match="other sampling options"):  # another member set is another draw
+        collect(replace(cfg, runs=4, members=None), st, records=[a, b])
+    with pytest.raises(NasoaError, match=r"--member nope: no pretrained, profiled zoo member .*choose from "):
+        collect(replace(cfg, seed=3, members=("nope",)), tmp_path / "t.sqlite", records=[a, b])
+    assert not (tmp_path / "t.sqlite").exists()
+
+
 def test_collect_samples_the_input_side_and_records_it(tmp_path):
     """With Grid(input_sizes) a member also runs below its profiled side: the run is trained at the
     sampled side and records it (extra.input_size), its descriptor keeps the profiled one, and the

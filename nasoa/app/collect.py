@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from nasoa.app.collect_jobs import collect_run_job, task_features_job
-from nasoa.app.collect_plan import EMPTY_ZOO, CollectConfig, pretrained_members, run_uid, sample_task_spec
+from nasoa.app.collect_plan import (EMPTY_ZOO, CollectConfig, pretrained_members, run_uid, sample_task_spec,
+                                   sampled_members)
 from nasoa.app.executor import LocalExecutor
 from nasoa.app.refresh import refresh_features
 from nasoa.app.transfer import model_name_for, penultimate_features
@@ -73,6 +74,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     members = pretrained_members(records, config.pretrained)
     if not members:
         raise NasoaError(EMPTY_ZOO)
+    regime_members = sampled_members(members, config.members)  # the task features use every member
     if config.runs < 0:
         raise NasoaError(f"--runs {config.runs} must be >= 0")
     if not config.budgets or min(config.budgets) <= 0:
@@ -95,7 +97,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     # gets; the records stored with each run keep the profiled tables (descriptors are the same on
     # every machine).
     def calibrated_table() -> MemberTable:
-        recs, _ = calibrate_records(members, st.timings(), cpu=cpu_model(), threads=threads,
+        recs, _ = calibrate_records(regime_members, st.timings(), cpu=cpu_model(), threads=threads,
                                     speed_probe=speed_probe_ms(), gpu=machine().get("gpu"))
         return MemberTable(recs)
 

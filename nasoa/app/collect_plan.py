@@ -41,6 +41,10 @@ class CollectConfig:
     device: str = "cpu"
     pretrained: bool = True  # False only for smoke tests with untrained members
     grid: Any = None  # nasoa.meta.candidates.Grid; None: the default grid
+    # The members whose regimes are sampled (zoo names); None: every pretrained member. A task's
+    # transferability features are still computed for every member: they, and each member's gap to
+    # the best one, describe the task whatever is fine-tuned on it.
+    members: tuple[str, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -56,7 +60,7 @@ class CollectConfig:
                "logme_images": self.logme_images, "pretrained": self.pretrained, "grid": grid}
         # Options added later enter the record only when set, so older collections still resume.
         for key, default in (("sizes", None), ("budget_weights", None), ("max_train_images", 6000),
-                             ("min_val_per_class", 0)):
+                             ("min_val_per_class", 0), ("members", None)):
             value = getattr(self, key)
             if value != default:
                 out[key] = list(value) if isinstance(value, tuple) else value
@@ -82,6 +86,19 @@ def pretrained_members(records: Sequence[dict[str, Any]] | None = None, pretrain
         if is_model(r["name"]) and get_entry(r["name"]).pretrained:
             out.append(r)
     return out
+
+
+def sampled_members(members: Sequence[dict[str, Any]], names: Sequence[str] | None) -> list[dict[str, Any]]:
+    """The members of ``members`` (pretrained, profiled zoo records) named in ``names`` (all where None),
+    in zoo order; an unknown or unusable name is refused with the names to choose from."""
+    if names is None:
+        return list(members)
+    have = [m["name"] for m in members]
+    unknown = sorted(set(names) - set(have))
+    if unknown:
+        raise NasoaError(f"--member {', '.join(unknown)}: no pretrained, profiled zoo member of that name; "
+                         f"choose from {', '.join(have)} (`nasoa zoo list`)")
+    return [m for m in members if m["name"] in set(names)]
 
 
 def sample_task_spec(seed: int, task_index: int, sources: Sequence[dict[str, Any]], config: CollectConfig) -> str:

@@ -99,6 +99,10 @@ def collect_cmd(
     runs_per_task: int = typer.Option(6, "--runs-per-task", min=1, max=1000, help="Runs sampled on each task."),
     sources: list[str] = typer.Option(None, "--source", help="Built-in sources to cut tasks from (repeatable); "
                                                              "default: every installed one."),
+    members: list[str] = typer.Option(None, "--member",
+                                      help="Zoo members to fine-tune (repeatable), e.g. a member just added to the "
+                                           "zoo; default: every pretrained one. Task features still score every "
+                                           "member."),
     logme_images: int = typer.Option(300, "--logme-images", min=20, max=5000,
                                      help="Training images per task for the transferability features."),
     budget_weights: str = typer.Option(None, "--budget-weights",
@@ -123,16 +127,20 @@ def collect_cmd(
     """Fine-tune sampled regimes on sampled tasks with the real trainer and zoo; append each run.
     With --executor ray the runs go to Ray workers; this process alone writes the store."""
     from nasoa.app.collect import CollectConfig, collect
+    from nasoa.app.collect_plan import pretrained_members, sampled_members
     from nasoa.app.workflow import resolve_device
 
     opt.check_executor(executor, address, cpus_per_run, gpus_per_run, retries)
     distributed = executor.strip().lower() != "local"
     cfg = CollectConfig(runs=runs, seed=seed, budgets=_budgets(budgets), runs_per_task=runs_per_task,
                         sources=tuple(sources) if sources else None, logme_images=logme_images,
+                        members=tuple(sorted(set(members))) if members else None,
                         device=device if distributed else resolve_device(device),
                         budget_weights=_numbers(budget_weights, "--budget-weights"),
                         sizes=_numbers(sizes, "--sizes", int), per_class=_numbers(per_class, "--per-class", int),
                         max_classes=max_classes, min_val_per_class=min_val_per_class, grid=_grid(input_sizes, lrs))
+    if cfg.members:  # an unknown name is refused before the store opens
+        sampled_members(pretrained_members(), cfg.members)
     st = _store(store)
     before = st.counter(cfg.counter_key)
     todo = max(0, runs - before)
