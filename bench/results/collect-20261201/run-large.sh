@@ -8,6 +8,9 @@
 # class. One process per core (torch on 1 thread each), one shared store; resumable: re-running this
 # script continues where it stopped. Keep other work off the cores it runs on (each run records its CPU share).
 #   bash bench/results/collect-20261201/run-large.sh SEED CORE [OPTIONS...]   (seeds 26 and 27 from 2026-12-06)
+# Seeds 28 and 29 (from 2026-12-06, session 37) fine-tune the ImageNet members alone, at 64, 96 and 128 px
+# (half of seeds 26-27's runs were ET-NAS members at 32 px, and one in seven an ImageNet member at 128 px):
+#   run-large.sh 28 0 --member mobilenetv2_imagenet --member efficientnet_lite0_imagenet   (and 29 1)
 # OPTIONS go to `nasoa meta collect` as they are. NASOA=path/to/nasoa runs another install against this store.
 set -u
 cd "$(dirname "$0")/../../.."
