@@ -94,11 +94,12 @@ def sampled_members(members: Sequence[dict[str, Any]], names: Sequence[str] | No
     if names is None:
         return list(members)
     have = [m["name"] for m in members]
-    unknown = sorted(set(names) - set(have))
+    wanted = set(names)
+    unknown = sorted(wanted - set(have))
     if unknown:
         raise NasoaError(f"--member {', '.join(unknown)}: no pretrained, profiled zoo member of that name; "
                          f"choose from {', '.join(have)} (`nasoa zoo list`)")
-    return [m for m in members if m["name"] in set(names)]
+    return [m for m in members if m["name"] in wanted]
 
 
 def sample_task_spec(seed: int, task_index: int, sources: Sequence[dict[str, Any]], config: CollectConfig) -> str:
