@@ -520,6 +520,11 @@ def test_collect_samples_the_input_side_and_records_it(tmp_path):
     assert {r.extra["input_size"] for r in runs} == {16}
     assert {r.regime["lr"] for r in runs} == {0.001}  # not in the default grid
     assert {r.model_features["model_input_size"] for r in runs} == {32}
+    from nasoa.cli.meta import run_line  # the collection's progress line names the side a run trained at
+
+    r = runs[0]
+    assert run_line(7, r) == (f"run 7: {TINY} 16px frozen {r.regime['frozen_stages']} lr 0.001 2.5s "
+                              f"acc {r.val_accuracy:.3f} in {r.elapsed_s:.1f}s")
     frame = training_frame(st.runs(), None, {TINY: {k: v for k, v in descriptor(rec).items()}})
     assert set(frame["model_input_size"].to_list()) == {16.0}
     sampling = json.loads(st.get_meta(f"{cfg.counter_key}:sampling"))

@@ -170,9 +170,7 @@ def collect_cmd(
 
         def on_event(e: dict) -> None:
             if e["event"] == "run":
-                r = e["record"]
-                last = (f"run {e['index']}: {r.model_name} {r.budget_s:g}s acc {r.val_accuracy:.3f} "
-                        f"in {r.elapsed_s:.1f}s")
+                last = run_line(e["index"], e["record"])
                 bar.update(job, advance=1, last=last)
             elif e["event"] == "skip":
                 last = f"run {e['index']} skipped: {e['reason']}"
@@ -191,6 +189,14 @@ def collect_cmd(
     failed = f", {summary['failed']} failed" if summary.get("failed") else ""
     typer.echo(f"appended {summary['appended']} runs ({summary['skipped']} skipped{failed}) in "
                f"{summary['elapsed_s']:.0f}s; the store holds {summary['runs_in_store']} runs")
+
+
+def run_line(index: int, r) -> str:
+    """A collected run's progress line: what ran (member, side, frozen stages, learning rate), its budget, and
+    what it reached in how long."""
+    side = f" {r.extra['input_size']}px" if (r.extra or {}).get("input_size") else ""
+    return (f"run {index}: {r.model_name}{side} frozen {r.regime.get('frozen_stages', 0)} lr {r.regime.get('lr', 0):g} "
+            f"{r.budget_s:g}s acc {r.val_accuracy:.3f} in {r.elapsed_s:.1f}s")
 
 
 def _worker_device(device: str, gpus_per_run: float) -> str:
