@@ -271,6 +271,8 @@ def _cases(w: Path) -> list[tuple[str, list[str], str, Path | None]]:
         ("meta-collect-bad-lrs", ["meta", "collect", "--runs", "1", *st, "--lrs", "fast"], "--lrs", store),
         ("meta-collect-unknown-member", ["meta", "collect", "--runs", "1", *st, "--member", "resnet50"],
          "--member resnet50: no pretrained, profiled zoo member", store),
+        ("meta-collect-unknown-source", ["meta", "collect", "--runs", "1", *st, "--source", "imagenet"],
+         "--source imagenet: no built-in source or family", store),
         ("meta-fit-lr-above-one", ["meta", "fit", *st, "--lrs", "0.01,3"], "--lrs", store),
         ("meta-fit-corrupt-store", ["meta", "fit", "--store", str(corrupt)], "unreadable", None),
         ("meta-eval-unknown-backend", ["meta", "eval", *st, "--backend", "xgboost"], "xgboost", store),
@@ -380,6 +382,19 @@ def test_a_command_that_reads_a_store_refuses_a_path_with_none_and_creates_nothi
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"error: there is no experience store at {gone}"), r.stderr
     assert not list(tmp_path.iterdir())  # no store, no WAL, no export
+
+
+@pytest.mark.parametrize("bad", [["--source", "imagenet"], ["--member", "resnet50"]],
+                         ids=lambda a: a[0][2:])
+def test_a_collection_refused_for_its_options_creates_no_store(tmp_path, bad):
+    """`meta collect --source typo` printed its header and left a new, empty store behind before it refused."""
+    from nasoa.cli.main import app
+
+    r = runner.invoke(app, ["meta", "collect", "--runs", "1", "--store", str(tmp_path / "new.sqlite"), *bad])
+    assert r.exit_code == 2, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip() and not ln.startswith("warning: ")]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {bad[0]}"), r.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_the_table_covers_every_command():

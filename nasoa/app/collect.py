@@ -37,12 +37,11 @@ from typing import Any
 import numpy as np
 
 from nasoa.app.collect_jobs import collect_run_job, task_features_job
-from nasoa.app.collect_plan import (EMPTY_ZOO, CollectConfig, pretrained_members, run_uid, sample_task_spec,
-                                   sampled_members)
+from nasoa.app.collect_plan import (EMPTY_ZOO, CollectConfig, checked_plan, pretrained_members, run_uid,
+                                   sample_task_spec)
 from nasoa.app.executor import LocalExecutor
 from nasoa.app.refresh import refresh_features
 from nasoa.app.transfer import model_name_for, penultimate_features
-from nasoa.core.data import list_builtin
 from nasoa.core.errors import NasoaError
 from nasoa.core.families import family_of
 from nasoa.core.profile import speed_probe_ms
@@ -71,24 +70,8 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     ``on_event`` receives dicts (``{"event": "task" | "run" | "skip" | "fail", ...}``) for progress
     display. Returns a summary: runs done before and now, skipped, failed, elapsed.
     """
-    members = pretrained_members(records, config.pretrained)
-    if not members:
-        raise NasoaError(EMPTY_ZOO)
-    regime_members = sampled_members(members, config.members)  # the task features use every member
-    if config.runs < 0:
-        raise NasoaError(f"--runs {config.runs} must be >= 0")
-    if not config.budgets or min(config.budgets) <= 0:
-        raise NasoaError("--budgets needs positive seconds, e.g. 10,30,60")
+    members, regime_members, available = checked_plan(config, records)  # the task features use every member
     st = store if isinstance(store, ExperienceStore) else ExperienceStore(store)
-    available = [s for s in list_builtin() if s["available"]]
-    if config.sources is not None:
-        unknown = set(config.sources) - {s["name"] for s in list_builtin()}
-        if unknown:
-            raise NasoaError(f"unknown built-in source(s) {', '.join(sorted(unknown))}; see `nasoa data list`")
-        available = [s for s in available if s["name"] in config.sources]
-    if not available:
-        raise NasoaError("no built-in data source is installed here; run `bash install.sh` (or pip install "
-                         "scikit-learn for builtin:digits)")
     ex = executor if executor is not None else LocalExecutor()
     local = ex.name == "local"
     threads = ex.threads_per_run or available_cores()

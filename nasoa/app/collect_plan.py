@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from nasoa.core.data import list_builtin
 from nasoa.core.errors import NasoaError
 from nasoa.core.models import get_entry, is_model
 from nasoa.zoo import profiled_records
@@ -100,6 +101,33 @@ def sampled_members(members: Sequence[dict[str, Any]], names: Sequence[str] | No
         raise NasoaError(f"--member {', '.join(unknown)}: no pretrained, profiled zoo member of that name; "
                          f"choose from {', '.join(have)} (`nasoa zoo list`)")
     return [m for m in members if m["name"] in wanted]
+
+
+def checked_plan(config: CollectConfig, records: Sequence[dict[str, Any]] | None = None,
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(members, regime_members, sources)`` of a collection: every pretrained, profiled member (the
+    task features score them all), the members whose regimes it samples, and the installed built-in
+    sources it cuts tasks from. Checks every option that names something or counts something, so that
+    the CLI refuses a bad one before it opens (or creates) a store, and :func:`collect` before it runs."""
+    if config.runs < 0:
+        raise NasoaError(f"--runs {config.runs} must be >= 0")
+    if not config.budgets or min(config.budgets) <= 0:
+        raise NasoaError("--budgets needs positive seconds, e.g. 10,30,60")
+    members = pretrained_members(records, config.pretrained)
+    if not members:
+        raise NasoaError(EMPTY_ZOO)
+    regime_members = sampled_members(members, config.members)
+    builtin = list_builtin()
+    if config.sources is not None:
+        unknown = sorted(set(config.sources) - {s["name"] for s in builtin})
+        if unknown:
+            raise NasoaError(f"--source {', '.join(unknown)}: no built-in source or family of that name; choose "
+                             f"from {', '.join(s['name'] for s in builtin)} (`nasoa data list`)")
+    available = [s for s in builtin if s["available"] and (config.sources is None or s["name"] in config.sources)]
+    if not available:
+        raise NasoaError("no built-in data source is installed here; run `bash install.sh` (or pip install "
+                         "scikit-learn for builtin:digits)")
+    return members, regime_members, available
 
 
 def sample_task_spec(seed: int, task_index: int, sources: Sequence[dict[str, Any]], config: CollectConfig) -> str:

@@ -127,7 +127,7 @@ def collect_cmd(
     """Fine-tune sampled regimes on sampled tasks with the real trainer and zoo; append each run.
     With --executor ray the runs go to Ray workers; this process alone writes the store."""
     from nasoa.app.collect import CollectConfig, collect
-    from nasoa.app.collect_plan import pretrained_members, sampled_members
+    from nasoa.app.collect_plan import checked_plan
     from nasoa.app.workflow import resolve_device
 
     opt.check_executor(executor, address, cpus_per_run, gpus_per_run, retries)
@@ -139,8 +139,7 @@ def collect_cmd(
                         budget_weights=_numbers(budget_weights, "--budget-weights"),
                         sizes=_numbers(sizes, "--sizes", int), per_class=_numbers(per_class, "--per-class", int),
                         max_classes=max_classes, min_val_per_class=min_val_per_class, grid=_grid(input_sizes, lrs))
-    if cfg.members:  # an unknown name is refused before the store opens
-        sampled_members(pretrained_members(), cfg.members)
+    checked_plan(cfg)  # a bad --member, --source, --runs or --budgets is refused before the store opens
     st = _store(store)
     before = st.counter(cfg.counter_key)
     todo = max(0, runs - before)
