@@ -74,13 +74,13 @@ def _grid_frame(members: MemberTable, grid: Grid) -> tuple[pl.DataFrame, np.ndar
     if grid in cache:
         return cache[grid]
     # Members x frozen settings (members differ in their number of stages) x input sides.
-    m_idx, frozen, step_ref, side = [], [], [], []
+    m_idx, frozen, step_ref, forward, size_exp, side = [], [], [], [], [], []
     profiled = members.columns.get("model_input_size", [None] * len(members))
     for i in range(len(members)):
-        fz, ms = members.frozen[i], members.step_ms[i]
+        fz, ms, fw, se = members.frozen[i], members.step_ms[i], members.forward[i], members.size_exp[i]
         if grid.frozen_stages is not None:
             keep = np.isin(fz, np.asarray(grid.frozen_stages))
-            fz, ms = fz[keep], ms[keep]
+            fz, ms, fw, se = fz[keep], ms[keep], fw[keep], se[keep]
         ref = float(profiled[i]) if profiled[i] is not None else float("nan")
         cap = max(ref, members.max_side[i]) if np.isfinite(members.max_side[i]) else ref
         sides = sorted({float(s) for s in (grid.input_sizes or ()) if s <= cap}) or [ref]
@@ -88,6 +88,8 @@ def _grid_frame(members: MemberTable, grid: Grid) -> tuple[pl.DataFrame, np.ndar
             m_idx.append(np.full(len(fz), i))
             frozen.append(fz)
             step_ref.append(ms)
+            forward.append(fw)
+            size_exp.append(se)
             side.append(np.full(len(fz), s))
     m_idx_a = np.concatenate(m_idx)
     frozen_a = np.concatenate(frozen)
@@ -117,12 +119,16 @@ def _grid_frame(members: MemberTable, grid: Grid) -> tuple[pl.DataFrame, np.ndar
         "optimizer": pl.Series("optimizer", list(grid.optimizers), dtype=pl.Utf8).gather(oi[til]),
         "batch_size": bss[bi[til]],
         "_step_ms_ref": step_a[rep],
+        "_forward_ratio": np.concatenate(forward)[rep],
         "_step_batch": members.step_batch[mi],
         "_size_ref": np.array([np.nan if v is None else float(v) for v in profiled], dtype=np.float64)[mi],
         "model_input_size": side_a[rep],
         "input_size": side_a[rep],  # the regime's side: what the run is prepared at
         **{c: v[mi] for c, v in members.time_terms.items()},
     })
+    # A frozen setting's own size exponent, where calibrated, over the member's.
+    by_setting = np.concatenate(size_exp)[rep]
+    cols["_step_size_exp"] = np.where(np.isfinite(by_setting), by_setting, cols["_step_size_exp"])
     out = (pl.DataFrame(cols).with_columns(pl.col(k).fill_nan(None) for k, v in cols.items()
                                            if isinstance(v, np.ndarray) and v.dtype.kind == "f"), mi)
     cache[grid] = out

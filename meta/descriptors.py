@@ -17,20 +17,23 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["descriptor", "descriptors", "machine_factor", "MemberTable", "ENV_MACHINE_FACTOR"]
+__all__ = ["descriptor", "descriptors", "forward_ratio", "machine_factor", "MemberTable", "ENV_MACHINE_FACTOR"]
 
 ENV_MACHINE_FACTOR = "NASOA_MACHINE_FACTOR"
 # Calibrated time-model terms of a record (:data:`nasoa.meta.timing.TIME_TERMS`) -> the private
 # descriptor keys and candidate columns :func:`nasoa.meta.features.derive` reads (null: its default).
 _TIME_TERMS = {"train_step_batch_exponent": "_step_batch_exp", "train_step_size_exponent": "_step_size_exp",
                "train_setup_s": "_setup_s",
-               "train_eval_factor": "_eval_factor", "train_step_excess": "_step_excess"}
+               "train_eval_factor": "_eval_factor", "train_step_excess": "_step_excess",
+               "train_stop_steps": "_stop_steps", "train_step_batch_size_exponent": "_step_batch_size_exp",
+               "train_step_size_above_exponent": "_step_size_above_exp"}
 _LOG_KEYS = ("params", "macs")
 # Record fields that are not features of the member (bookkeeping, or handled specially).
 _SKIP = {"name", "family", "encoding", "mean", "std", "source", "train_step_ms", "train_step_batch", "provenance",
          "profiled_step_ms", "train_step_batch_exponent", "train_step_size_exponent", "train_setup_s",
-         "train_eval_factor", "train_step_excess", "transfer_image_ms", "weights", "origin", "source_accuracy_split",
-         "pretrain", "notes", "reference_step", "calibration", "max_input_size"}
+         "train_eval_factor", "train_step_excess", "train_stop_steps", "train_step_size_exponents",
+         "train_step_batch_size_exponent", "train_step_size_above_exponent", "transfer_image_ms", "weights",
+         "origin", "source_accuracy_split", "pretrain", "notes", "reference_step", "calibration", "max_input_size"}
 
 
 def _source_kind(source: Any) -> str:
@@ -74,6 +77,8 @@ def descriptor(record: Mapping[str, Any]) -> dict[str, Any]:
     for key, private in _TIME_TERMS.items():
         if record.get(key) is not None:
             out[private] = float(record[key])
+    if record.get("train_step_size_exponents"):  # the size exponent of each frozen setting, learnt here
+        out["_step_size_exps"] = {str(k): float(v) for k, v in record["train_step_size_exponents"].items()}
     if record.get("transfer_image_ms") is not None:  # its scoring cost per image, measured here
         out["_transfer_image_ms"] = float(record["transfer_image_ms"])
     prov = record.get("provenance") or {}
@@ -100,6 +105,21 @@ def machine_factor(default: float = 1.0) -> float:
     return default
 
 
+def forward_ratio(table: Mapping[str, float], frozen: int) -> float:
+    """A forward pass over a batch, in steps at ``frozen`` frozen stages: the step with every stage
+    frozen (the head alone trains: little more than the forward pass) over the step at ``frozen``.
+    What the final evaluation costs scales with it, not with the run's own step: a run that trains
+    every stage steps at about three forward passes, one with every stage frozen at about one. Priced
+    at the run's own step, plans at 128 px with frozen stages ran 22% long (median;
+    bench/results/photos-side-20261206/overhead.txt). 1.0 without a table."""
+    if not table:
+        return 1.0
+    keys = sorted(int(k) for k in table)
+    own = float(table[str(min(keys, key=lambda j: (abs(j - int(frozen)), j)))])
+    head = float(table[str(keys[-1])])
+    return head / own if own > 0 and head > 0 else 1.0
+
+
 class MemberTable:
     """The zoo's members as columns (for vectorised candidate building), built once per zoo."""
 
@@ -113,11 +133,16 @@ class MemberTable:
         self.columns: dict[str, list[Any]] = {k: [d.get(k) for d in self.descriptors] for k in keys}
         self.frozen: list[np.ndarray] = []
         self.step_ms: list[np.ndarray] = []
+        self.forward: list[np.ndarray] = []  # a forward pass in steps at each frozen setting (forward_ratio)
+        self.size_exp: list[np.ndarray] = []  # each frozen setting's calibrated size exponent (NaN: the member's)
         for d in self.descriptors:
             table = d["_train_step_ms"]
             ks = sorted(int(k) for k in table)
             self.frozen.append(np.array(ks, dtype=np.int64))
             self.step_ms.append(np.array([table[str(k)] for k in ks], dtype=np.float64))
+            self.forward.append(np.array([forward_ratio(table, k) for k in ks], dtype=np.float64))
+            exps = d.get("_step_size_exps") or {}
+            self.size_exp.append(np.array([exps.get(str(k), np.nan) for k in ks], dtype=np.float64))
         self.step_batch = np.array([d["_train_step_batch"] for d in self.descriptors], dtype=np.float64)
         self.max_side = np.array([d.get("_max_input_size", np.nan) for d in self.descriptors], dtype=np.float64)
         # Calibrated time-model terms per member (NaN where not learned: derive uses its default).

@@ -37,6 +37,7 @@ from nasoa.core.deadline import MARGIN_FRAC, MARGIN_S
 from nasoa.core.errors import NasoaError
 from nasoa.core.families import lineage_of
 
+from .descriptors import forward_ratio
 from .knn import knn_accuracy
 from .logme import logme
 
@@ -91,7 +92,8 @@ TRANSFER_SCORES = ("logme", "knn")
 # Images per task whose frozen features the transferability scores use (one forward per member).
 TRANSFER_IMAGES = 300
 # A member's time-model terms calibrated on this machine (descriptor keys and candidate columns).
-TIME_TERM_COLUMNS = ("_step_batch_exp", "_step_size_exp", "_setup_s", "_eval_factor", "_step_excess")
+TIME_TERM_COLUMNS = ("_step_batch_exp", "_step_size_exp", "_setup_s", "_eval_factor", "_step_excess", "_stop_steps",
+                     "_step_batch_size_exp", "_step_size_above_exp")
 # Accuracy may only rise with these (the budget's terms; the member's transferability) and only fall
 # with the member's gap to the task's best-transferring member: the LightGBM back-ends constrain them.
 # Without the transferability constraints the trees learned, from MNIST-like experience, to prefer
@@ -105,6 +107,13 @@ MONOTONE_FEATURES = ("planned_epochs", "images_seen", "knn", "logme", "cell_rel"
 MONOTONE_DECREASING = ("knn_gap", "logme_gap", "cell_fail")
 
 
+# Defaults of the overhead terms where no run here taught them (:mod:`nasoa.meta.timing` shrinks its fit toward
+# them): what the experience collection's runs on the 2-core AMD EPYC VM read, rounded
+# (bench/results/time-model-20261207/).
+EVAL_FACTOR = 2.0
+STOP_STEPS = 1.0
+
+
 @dataclass(frozen=True)
 class TimeModel:
     """How long a regime takes: the trainer's own accounting, with the zoo's measured step times.
@@ -114,21 +123,24 @@ class TimeModel:
     data pipeline included), scaled from the zoo's profiling batch to the regime's batch as
     ``(batch / 64) ** batch_exponent``, from the member's profiled input side to the run's as
     ``(side / profiled side) ** size_exponent``, and by ``machine_factor`` (this machine's speed relative to
-    the one in the zoo's provenance: >1 is slower). Evaluation costs ``eval_factor`` of a training
-    step per image; ``step_excess`` is how much the mean step exceeds the median one.
+    the one in the zoo's provenance: >1 is slower). Evaluation costs ``eval_factor`` of a forward pass
+    per image (the member's step with every stage frozen, per image); ``step_excess`` is how much the
+    mean step exceeds the median one; ``stop_steps`` steps' worth of time go to the first steps'
+    warm-up and to the step that would overrun the planned stop.
     ``margin_s + margin_frac * budget`` mirrors the trainer's safety margin. A candidate is
     feasible when it fits ``min_epochs``.
 
     The fields are the defaults: where a member's record carries terms calibrated on this machine
-    (:mod:`nasoa.meta.timing`: ``_step_batch_exp``, ``_setup_s``, ``_eval_factor`` and
-    ``_step_excess`` columns), those are used instead.
+    (:mod:`nasoa.meta.timing`: ``_step_batch_exp``, ``_setup_s``, ``_eval_factor``, ``_step_excess``
+    and ``_stop_steps`` columns), those are used instead.
     """
 
     setup_s: float = 1.5
-    eval_factor: float = 0.35
+    eval_factor: float = EVAL_FACTOR
     batch_exponent: float = 1.0
     size_exponent: float = 2.0
     step_excess: float = 0.0
+    stop_steps: float = STOP_STEPS
     margin_s: float = MARGIN_S
     margin_frac: float = MARGIN_FRAC
     min_epochs: float = 1.0
@@ -139,7 +151,11 @@ class TimeModel:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TimeModel:
-        return cls(**{k: float(d[k]) for k in cls.__dataclass_fields__ if k in d})
+        # A time model saved before ``stop_steps`` priced evaluation at the run's own step, not at a forward
+        # pass: its ``eval_factor`` meant another thing (0.35 of a step), so the current default stands.
+        legacy = "stop_steps" not in d
+        return cls(**{k: float(d[k]) for k in cls.__dataclass_fields__ if k in d
+                      and not (legacy and k == "eval_factor")})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -323,24 +339,38 @@ def derive(frame: pl.DataFrame, time_model: TimeModel) -> pl.DataFrame:
     bs = pl.min_horizontal(pl.col("batch_size").cast(pl.Float64), n)
     # Steps per epoch as the trainer counts them: full batches only once the data holds two.
     spe = pl.when(n >= 2 * bs).then((n / bs).floor()).otherwise((n / bs).ceil()).clip(lower_bound=1.0)
-    batch_scale = (bs / pl.col("_step_batch")).pow(term("_step_batch_exp", tm.batch_exponent))
+    batch_exp = term("_step_batch_exp", tm.batch_exponent)
     size_scale = pl.lit(1.0, dtype=pl.Float64)
     if "_size_ref" in cols and "model_input_size" in cols:  # a run at another side than profiled
         ratio = pl.col("model_input_size").cast(pl.Float64) / pl.col("_size_ref").cast(pl.Float64)
-        # A member's calibrated exponent is learnt from runs at and below its profiled side, where a step's
-        # fixed costs weigh (about 1.1 for the ImageNet members on 2 CPU cores). Above that side the pixels'
-        # compute dominates: at least the physical prior's square (MobileNetV2 at 128 px on 2 cores took
-        # 4.1-5.4x a step's time at 64 px: bench/results/photos-side-20261206/).
+        # The batch's exponent moves with the side (larger images: the step's fixed part weighs less).
+        batch_exp = batch_exp + (term("_step_batch_size_exp", 0.0) * ratio.log()).fill_nan(0.0).fill_null(0.0)
+        # Below a member's profiled side a step's fixed costs weigh (an exponent of about 1.1-1.4 on 2 CPU
+        # cores); above it the pixels' compute dominates: the steeper slope runs above their profiled side
+        # taught (``_step_size_above_exp``), and at least the physical prior's square. On the 2-core VM the
+        # ImageNet members' steps grew at exponents of 2.0-2.5 from 64 to 128 px (caches overflow), which
+        # the fit, pooled over members and sides, learns short: without the floor its plans at 128 px ran
+        # 28% long (bench/results/time-model-20261207/, bench/results/photos-side-20261206/).
         exponent = term("_step_size_exp", tm.size_exponent)
-        exponent = pl.when(ratio > 1.0).then(pl.max_horizontal(exponent, pl.lit(tm.size_exponent))).otherwise(exponent)
+        above = pl.max_horizontal(exponent + term("_step_size_above_exp", 0.0), pl.lit(tm.size_exponent))
+        exponent = pl.when(ratio > 1.0).then(above).otherwise(exponent)
         size_scale = ratio.pow(exponent).fill_nan(None).fill_null(1.0)
+    batch_scale = (bs / pl.col("_step_batch")).pow(batch_exp)
     step_ms = pl.col("_step_ms_ref") * batch_scale * size_scale * tm.machine_factor
     if "_step_ms_actual" in cols:  # a stored run: what it measured, not the estimate
         step_ms = pl.coalesce(pl.col("_step_ms_actual").cast(pl.Float64), step_ms)
-    eval_s = pl.col("task_num_val").cast(pl.Float64) * step_ms / bs * term("_eval_factor", tm.eval_factor) / 1000.0
+    # The final evaluation is a forward pass over the validation images: at the step with every stage
+    # frozen, not the run's own (``forward_ratio``; absent: the run's own step, as stores before it read).
+    forward = (pl.col("_forward_ratio").cast(pl.Float64).fill_nan(None).fill_null(1.0) if "_forward_ratio" in cols
+               else pl.lit(1.0, dtype=pl.Float64))
+    forward_ms = step_ms * forward
+    eval_s = pl.col("task_num_val").cast(pl.Float64) * forward_ms / bs * term("_eval_factor", tm.eval_factor) / 1000.0
     budget = pl.col("budget_s").cast(pl.Float64)
     setup_s = term("_setup_s", tm.setup_s)
-    overhead = setup_s + eval_s + tm.margin_s + tm.margin_frac * budget
+    # Steps' worth of the budget a run does not train in: the first steps' warm-up, and the part of a step
+    # left when the next one would end after the planned stop (a second or more a step at 128 px).
+    stop_s = term("_stop_steps", tm.stop_steps) * step_ms / 1000.0
+    overhead = setup_s + eval_s + stop_s + tm.margin_s + tm.margin_frac * budget
     epoch_s = spe * step_ms * (1.0 + term("_step_excess", tm.step_excess)) / 1000.0
     estimate = ((budget - overhead) / epoch_s).clip(lower_bound=0.0)
     epochs = (pl.coalesce(pl.col("_epochs_actual"), estimate) if "_epochs_actual" in cols else estimate)
@@ -355,7 +385,8 @@ def derive(frame: pl.DataFrame, time_model: TimeModel) -> pl.DataFrame:
         (pl.col("_knn_max") - pl.col("knn")).alias("knn_gap"),
         # Time the regime needs for min_epochs, and the time it is predicted to take.
         # The budget this regime needs to fit min_epochs (candidates below it are infeasible).
-        ((setup_s + eval_s + tm.margin_s + tm.min_epochs * epoch_s) / (1 - tm.margin_frac)).alias("_min_budget_s"),
+        ((setup_s + eval_s + stop_s + tm.margin_s + tm.min_epochs * epoch_s) / (1 - tm.margin_frac))
+        .alias("_min_budget_s"),
     )
 
 
@@ -384,6 +415,17 @@ def _step_ms_ref(model_features: Mapping[str, Any], frozen: int) -> float:
     return float(table[str(k)])
 
 
+def _setting_size_exp(model_features: Mapping[str, Any], frozen: int) -> dict[str, float]:
+    """``{"_step_size_exp": ...}`` of the frozen setting nearest ``frozen`` where calibrated (else nothing:
+    the member's)."""
+    exps = model_features.get("_step_size_exps") or {}
+    if not exps:
+        return {}
+    keys = sorted(int(k) for k in exps)
+    v = _finite(exps.get(str(min(keys, key=lambda j: (abs(j - frozen), j)))))
+    return {"_step_size_exp": v} if v is not None else {}
+
+
 def _base_row(task_features: Mapping[str, Any], model_features: Mapping[str, Any], regime: Mapping[str, Any],
               budget_s: float, epochs_actual: float | None = None, step_ms_actual: float | None = None,
               input_size: float | None = None) -> dict[str, Any]:
@@ -406,8 +448,10 @@ def _base_row(task_features: Mapping[str, Any], model_features: Mapping[str, Any
         "batch_size": int(regime.get("batch_size", 64)),
         "budget_s": float(budget_s),
         "_step_ms_ref": _step_ms_ref(model_features, frozen),
+        "_forward_ratio": forward_ratio(model_features.get("_train_step_ms") or {}, frozen),
         "_step_batch": float(model_features.get("_train_step_batch") or 64),
         **{c: _finite(model_features.get(c)) for c in TIME_TERM_COLUMNS},
+        **_setting_size_exp(model_features, frozen),
         "_epochs_actual": epochs_actual,
         "_step_ms_actual": step_ms_actual,
     })

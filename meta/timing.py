@@ -10,9 +10,16 @@ two things from them (:func:`calibrate_records`):
 
 * **Step time**, a robust regression on the log ratio of measured to profiled step time:
 
-      log(measured / profiled) = g + b_batch*log(batch/64) + b_size*log(size/profiled size)
+      log(measured / profiled) = g + b_batch*log(batch/64) + (b_size + d[member, frozen])*log(size/profiled size)
+                                 + b_above*max(0, log(size/profiled size))
+                                 + b_batch_size*log(batch/64)*log(size/profiled size)
                                  + b_threads*log(threads of the run/threads here)
                                  + b_ref*log(profiled/100 ms) + r[member] + r[member, frozen]
+
+  (``b_above``: above its profiled side a step's pixels weigh more than its fixed part; ``b_batch_size``:
+  the batch's exponent grows with the side for the same reason; ``d``: each setting's own size slope,
+  fitted on what the rest leaves and shrunk by :data:`SIZE_PRIOR_RUNS`; all three from 2026-12-07,
+  ``bench/results/time-model-20261207/``.)
 
   The slopes are fitted on within-member variation (member fixed effects), each shrunk toward its
   physical prior (linear in batch, quadratic in input side, ``threads**-0.7``, no compression);
@@ -24,15 +31,18 @@ two things from them (:func:`calibrate_records`):
   never run here still moves with the ones that were. With runs at one thread count only, the
   thread slope stays at its prior.
 * **Overheads**: what of the budget a run does not spend stepping, ``budget - margin - steps *
-  step_ms``, is ``setup[member] + eval_factor * (val images * step_ms / batch) + step_excess *
-  steps * step_ms`` (set-up: building the member, loading its weights, resizing the data; the final
-  evaluation and its reserve; the mean step exceeding the median one). Fitted with the same robust,
-  shrunk least squares, toward the :class:`~nasoa.meta.features.TimeModel` defaults.
+  step_ms``, is ``setup[member] + eval_factor * (val images * forward_ms / batch) + step_excess *
+  steps * step_ms + stop_steps * step_ms`` (set-up: building the member, loading its weights,
+  resizing the data; the final evaluation and its reserve, priced at a forward pass: the calibrated
+  step with every stage frozen, :func:`~nasoa.meta.descriptors.forward_ratio`; the mean step
+  exceeding the median one; the first steps' warm-up and the step that would overrun the planned
+  stop). Fitted with the same robust, shrunk least squares, toward the
+  :class:`~nasoa.meta.features.TimeModel` defaults.
 
 The learned terms go into each member's record (``train_step_ms`` calibrated, the profiled one kept
 as ``profiled_step_ms``; ``train_step_batch_exponent``, ``train_setup_s``, ``train_eval_factor``,
-``train_step_excess``), so every caller of the time model (candidates, collection, adapt) reads the
-same terms through :class:`~nasoa.meta.descriptors.MemberTable`.
+``train_step_excess``, ``train_stop_steps``), so every caller of the time model (candidates, collection,
+adapt) reads the same terms through :class:`~nasoa.meta.descriptors.MemberTable`.
 
 **Machine speed.** Every run records ``speed_probe_ms``, its machine's speed
 (:func:`nasoa.core.profile.speed_probe_ms`: a fixed small CNN's step on one thread). With this
@@ -74,7 +84,8 @@ from nasoa.core.deadline import margin_s
 from nasoa.core.profile import speed_probe_ms
 from nasoa.core.runtime import cpu_model, machine, training_threads
 
-from .descriptors import ENV_MACHINE_FACTOR
+from .descriptors import ENV_MACHINE_FACTOR, forward_ratio
+from .features import EVAL_FACTOR, STOP_STEPS
 
 __all__ = ["calibrate_records", "calibrated_zoo", "PRIOR_RUNS", "TIME_TERMS"]
 
@@ -103,14 +114,18 @@ CALIBRATION_WEIGHT = 4.0
 _HUBER = 1.345  # Huber's tuning constant, in robust standard deviations
 # Priors of the step-time slopes: per-step cost linear in the batch, in the image's area, and
 # threads giving less than linear speed-up.
-PRIOR_SLOPES = {"batch": 1.0, "size": 2.0, "threads": -0.7, "ref": 0.0, "unprobed": 0.0}
+PRIOR_SLOPES = {"batch": 1.0, "size": 2.0, "threads": -0.7, "ref": 0.0, "unprobed": 0.0, "batch_size": 0.0,
+                "size_above": 0.0}
+# Pseudo-runs (at a typical spread of sides) each (member, frozen) setting's own size slope is shrunk by.
+SIZE_PRIOR_RUNS = 4.0
 # The profiled step time at which the global factor is read (the ``ref`` slope pivots there).
 _REF_MS = 100.0
 # Defaults of the overhead terms (those of :class:`nasoa.meta.features.TimeModel`).
-PRIOR_OVERHEAD = {"setup_s": 1.5, "eval_factor": 0.35, "step_excess": 0.0}
+PRIOR_OVERHEAD = {"setup_s": 1.5, "eval_factor": EVAL_FACTOR, "step_excess": 0.0, "stop_steps": STOP_STEPS}
 # Record keys carrying the calibrated terms to :class:`nasoa.meta.descriptors.MemberTable`.
-TIME_TERMS = ("train_step_batch_exponent", "train_step_size_exponent", "train_setup_s", "train_eval_factor",
-              "train_step_excess", "transfer_image_ms")
+TIME_TERMS = ("train_step_batch_exponent", "train_step_size_exponent", "train_step_size_exponents",
+              "train_step_batch_size_exponent", "train_step_size_above_exponent", "train_setup_s",
+              "train_eval_factor", "train_step_excess", "train_stop_steps", "transfer_image_ms")
 # Scoring a member's transferability (``nasoa adapt``'s set-up): building it and loading its weights
 # (this many seconds, by the cost model), then a forward pass per image. What runs measured sets
 # each member's per-image cost (``transfer_image_ms``) once it has TRANSFER_MIN_OBS observations.
@@ -181,7 +196,28 @@ def _fit_step(obs: list[dict[str, Any]], prior_runs: float) -> dict[str, Any]:
                 for c in set(cells) for idx in [np.array([cc == c for cc in cells])]}
         resid = zm - np.array([r_mf[c] for c in cells])
         robust = _huber_weights(resid, 0.05)  # 5% in step time
-    return {"g": g, "r_m": r_m, "r_mf": r_mf, "slopes": dict(zip(PRIOR_SLOPES, slopes.tolist())),
+    # Each (member, frozen) setting's own size slope, on top of the global one, from what its runs at several
+    # sides leave: a step's side-independent part (the optimiser over the trained stages, the per-step
+    # bookkeeping) weighs differently by setting. At 128 px MobileNetV2 and EfficientNet-Lite0 with every
+    # stage frozen stepped 1.25x what the global slope said, with two stages frozen 0.8x
+    # (bench/results/time-model-20261207/). Shrunk toward zero by SIZE_PRIOR_RUNS runs' worth of a typical
+    # spread of sides; read at the profiled side, so the cell's offset moves with it.
+    xs = x[:, list(PRIOR_SLOPES).index("size")]
+    ww = w * robust
+    spread = float(np.mean(xs ** 2)) or 1.0
+    size_dev: dict[tuple[str, int], float] = {}
+    for c in set(cells):
+        idx = np.array([cc == c for cc in cells])
+        sw = ww[idx].sum()
+        if sw <= 0:
+            continue
+        xm = float((ww[idx] * xs[idx]).sum() / sw)
+        xc_ = xs[idx] - xm
+        d = float((ww[idx] * xc_ * resid[idx]).sum() / ((ww[idx] * xc_ ** 2).sum() + SIZE_PRIOR_RUNS * spread))
+        if d:
+            size_dev[c] = d
+            r_mf[c] = r_mf[c] - d * xm  # the cell's offset at the profiled side (size 0), not at its runs' mean
+    return {"g": g, "r_m": r_m, "r_mf": r_mf, "slopes": dict(zip(PRIOR_SLOPES, slopes.tolist())), "size_dev": size_dev,
             "resid_sd": float(1.4826 * np.median(np.abs(resid - np.median(resid)))) if len(resid) > 2 else None}
 
 
@@ -194,6 +230,7 @@ def _fit_here(obs: list[dict[str, Any]], fit: Mapping[str, Any]) -> dict[str, An
     slopes = fit["slopes"]
     z = np.array([o["y"] - sum(slopes[k] * o["x"][k] for k in PRIOR_SLOPES) - fit["g"]
                   - fit["r_m"].get(o["member"], 0.0) - fit["r_mf"].get((o["member"], o["frozen"]), 0.0)
+                  - fit["size_dev"].get((o["member"], o["frozen"]), 0.0) * o["x"]["size"]
                   for o in mine])
     members = np.array([o["member"] for o in mine])
     # Outliers are judged within their member: a member whose every run here departs from the rest is
@@ -208,23 +245,26 @@ def _fit_here(obs: list[dict[str, Any]], fit: Mapping[str, Any]) -> dict[str, An
 
 
 def _fit_overhead(obs: list[dict[str, Any]], prior_runs: float) -> dict[str, Any]:
-    """Set-up (global and per member), evaluation factor and step excess from runs that filled their
-    budget: ``unused = setup[member] + eval_factor * eval_work + step_excess * window``."""
+    """Set-up (global and per member), evaluation factor, step excess and steps lost at the start and the
+    stop from runs that filled their budget: ``unused = setup[member] + eval_factor * eval_work + step_excess *
+    window + stop_steps * step``."""
     # In fractions of the budget: an error of a second matters as much at 8 s as ten at 80 s.
     budget = np.array([o["budget_s"] for o in obs])
     y = np.array([o["unused"] for o in obs]) / budget
     ev = np.array([o["eval_work"] for o in obs]) / budget
     win = np.array([o["window"] for o in obs]) / budget
+    step = np.array([o["step_s"] for o in obs]) / budget
     w = np.array([o["w"] for o in obs])
     members = [o["member"] for o in obs]
     names = sorted(set(members))
-    # Columns: setup (global), eval factor, step excess, then one per member (setup residual).
-    x = np.column_stack([1.0 / budget, ev, win]
+    # Columns: setup (global), eval factor, step excess, steps lost, then one per member (setup residual).
+    k = 4
+    x = np.column_stack([1.0 / budget, ev, win, step]
                         + [np.array([m == n for m in members], float) / budget for n in names])
-    prior = np.array([PRIOR_OVERHEAD["setup_s"], PRIOR_OVERHEAD["eval_factor"], PRIOR_OVERHEAD["step_excess"]]
-                     + [0.0] * len(names))
+    prior = np.array([PRIOR_OVERHEAD["setup_s"], PRIOR_OVERHEAD["eval_factor"], PRIOR_OVERHEAD["step_excess"],
+                      PRIOR_OVERHEAD["stop_steps"]] + [0.0] * len(names))
     scale = (x ** 2).mean(axis=0)  # a pseudo-run of typical size per term
-    pen = prior_runs * np.maximum(np.concatenate([scale[:3], np.full(len(names), scale[0])]), 1e-9)
+    pen = prior_runs * np.maximum(np.concatenate([scale[:k], np.full(len(names), scale[0])]), 1e-9)
     robust = np.ones_like(y)
     for _ in range(4):
         ww = w * robust
@@ -232,9 +272,10 @@ def _fit_overhead(obs: list[dict[str, Any]], prior_runs: float) -> dict[str, Any
         b = (x * ww[:, None]).T @ y + pen * prior
         coef = np.linalg.solve(a, b)
         robust = _huber_weights(y - x @ coef, 0.01)  # 1% of the budget
-    setup = {n: max(0.0, float(coef[0] + coef[3 + i])) for i, n in enumerate(names)}
+    setup = {n: max(0.0, float(coef[0] + coef[k + i])) for i, n in enumerate(names)}
     return {"setup_s": max(0.0, float(coef[0])), "setup_by_member": setup,
-            "eval_factor": float(np.clip(coef[1], 0.0, 5.0)), "step_excess": float(np.clip(coef[2], 0.0, 1.0))}
+            "eval_factor": float(np.clip(coef[1], 0.0, 10.0)), "step_excess": float(np.clip(coef[2], 0.0, 1.0)),
+            "stop_steps": float(np.clip(coef[3], 0.0, 10.0))}
 
 
 def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Mapping[str, Any]], *,
@@ -303,7 +344,11 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
             "here": here, "calibration": bool(t.get("calibration")),
             "x": {"batch": math.log(batch / ref_batch), "size": math.log(size / ref_size) if ref_size else 0.0,
                   "threads": math.log(run_threads / max(int(threads), 1)), "ref": math.log(ref / _REF_MS),
-                  "unprobed": unprobed},
+                  "unprobed": unprobed,
+                  # the batch's slope moves with the side: the larger the images, the less a step's fixed part weighs
+                  "batch_size": math.log(batch / ref_batch) * (math.log(size / ref_size) if ref_size else 0.0),
+                  # above the profiled side the pixels' compute dominates: a steeper slope there
+                  "size_above": max(0.0, math.log(size / ref_size)) if ref_size else 0.0},
         })
         # The budget the time model planned over: an adapt run had already spent ``choice_s`` of
         # it loading and scoring (counting that as the member's set-up made every later plan think
@@ -314,8 +359,9 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         if (budget and budget > 0 and steps and n_val is not None and t.get("stop_reason") in _FILLED
                 and run_threads == int(threads)):
             window = float(steps) * own / 1000.0
+            # ``eval_work`` is in the run's own steps; scaled to a forward pass once the tables are calibrated.
             over_obs.append({"unused": budget - _margin_s(budget) - window, "w": w, "member": name,
-                             "budget_s": budget,
+                             "budget_s": budget, "frozen": frozen, "step_s": own / 1000.0,
                              "eval_work": float(n_val) * own / batch / 1000.0, "window": window})
     n_cal = sum(1 for o in step_obs if o["calibration"])
     summary: dict[str, Any] = {"runs": len(step_obs) - n_cal, "calibration": n_cal,
@@ -327,40 +373,59 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         return [_with_transfer(dict(r), transfer_obs) for r in records], summary
     fit = _fit_step(step_obs, prior_runs)
     here = _fit_here(step_obs, fit)
+    factors = {str(r["name"]): _factors(r, fit, here) for r in records if r.get("train_step_ms")}
+    for o in over_obs:
+        o["eval_work"] *= forward_ratio(_scaled(by_name[o["member"]], factors[o["member"]], digits=None), o["frozen"])
     over = _fit_overhead(over_obs, prior_runs) if over_obs else None
     out = []
-    factors: dict[str, dict[str, float]] = {}
-    g, r_m, r_mf = fit["g"], fit["r_m"], fit["r_mf"]
     for r in records:
         rec = dict(r)
         name = str(rec["name"])
         table = {str(k): float(v) for k, v in (rec.get("train_step_ms") or {}).items()}
         if table:
-            b_ref = fit["slopes"]["ref"]
-            h = here["h"] + here["h_m"].get(name, 0.0)
-            f = {k: math.exp(g + r_m.get(name, 0.0) + r_mf.get((name, int(k)), 0.0) + h
-                             + b_ref * math.log(table[k] / _REF_MS))
-                 for k in table}
-            rec["train_step_ms"] = {k: round(table[k] * f[k], 3) for k in table}
+            f = factors[name]
+            rec["train_step_ms"] = _scaled(rec, f)
             rec["profiled_step_ms"] = table
             rec["train_step_batch_exponent"] = round(fit["slopes"]["batch"], 4)
             rec["train_step_size_exponent"] = round(fit["slopes"]["size"], 4)
-            factors[name] = {k: round(v, 4) for k, v in f.items()}
+            rec["train_step_batch_size_exponent"] = round(fit["slopes"]["batch_size"], 4)
+            rec["train_step_size_above_exponent"] = round(fit["slopes"]["size_above"], 4)
+            size_dev = fit["size_dev"]
+            rec["train_step_size_exponents"] = {k: round(fit["slopes"]["size"] + size_dev.get((name, int(k)), 0.0), 4)
+                                                for k in table}
             if over is not None:
                 rec["train_setup_s"] = round(over["setup_by_member"].get(name, over["setup_s"]), 4)
                 rec["train_eval_factor"] = round(over["eval_factor"], 4)
                 rec["train_step_excess"] = round(over["step_excess"], 4)
+                rec["train_stop_steps"] = round(over["stop_steps"], 4)
         out.append(_with_transfer(rec, transfer_obs))
     runs_per_member: dict[str, int] = defaultdict(int)
     for o in step_obs:
         runs_per_member[o["member"]] += 1
-    summary.update({"global_factor": round(math.exp(g), 4), "factors": factors,
+    summary.update({"global_factor": round(math.exp(fit["g"]), 4),
+                    "factors": {n: {k: round(v, 4) for k, v in f.items()} for n, f in factors.items()},
                     "slopes": {k: round(v, 4) for k, v in fit["slopes"].items()},
                     "step_resid_sd": fit["resid_sd"], "overhead": over, "runs_per_member": dict(runs_per_member),
                     "here": {"runs": here["runs"], "calibration": here["calibration"],
                              "factor": round(math.exp(here["h"]), 4),
                              "by_member": {m: round(math.exp(v), 4) for m, v in here["h_m"].items()}}})
     return out, summary
+
+
+def _factors(record: Mapping[str, Any], fit: Mapping[str, Any], here: Mapping[str, Any]) -> dict[str, float]:
+    """The calibration's factor on each frozen setting of a member's profiled step-time table."""
+    name = str(record["name"])
+    table = {str(k): float(v) for k, v in (record.get("train_step_ms") or {}).items()}
+    h = here["h"] + here["h_m"].get(name, 0.0)
+    return {k: math.exp(fit["g"] + fit["r_m"].get(name, 0.0) + fit["r_mf"].get((name, int(k)), 0.0) + h
+                        + fit["slopes"]["ref"] * math.log(table[k] / _REF_MS))
+            for k in table}
+
+
+def _scaled(record: Mapping[str, Any], factors: Mapping[str, float], digits: int | None = 3) -> dict[str, float]:
+    """A member's step-time table calibrated by ``factors`` (rounded to ``digits``; None: not rounded)."""
+    return {str(k): round(float(v) * factors[str(k)], digits) if digits is not None else float(v) * factors[str(k)]
+            for k, v in (record.get("train_step_ms") or {}).items()}
 
 
 def _calibration_timings(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -85,16 +85,15 @@ def transfer_cost_s(mm, member: str, images: int) -> float:
     """Predicted seconds to score one member's transferability on ``images`` images: build and load
     it, then a forward pass per image, at this machine's factor. The forward pass costs what the
     member's earlier set-ups on this machine measured per image (``transfer_image_ms``, calibrated
-    from the store with the step times), else its step time at full fine-tuning x the time model's
-    eval factor (which runs found 2-3x short for the ImageNet members, whose forward pass is a
-    larger share of a training step than the ET-NAS members')."""
+    from the store with the step times), else what the time model prices evaluating an image at: its
+    step with every stage frozen (a forward pass) x the eval factor."""
     d = mm.members.by_name(member) or {}
     if d.get("_transfer_image_ms"):
         per_image_s = float(d["_transfer_image_ms"]) / 1000.0
     else:
         table = d.get("_train_step_ms") or {}
-        full = float(table.get("0", min(table.values()))) if table else 100.0
-        per_image_s = full / float(d.get("_train_step_batch") or 64) / 1000.0 * mm.time_model.eval_factor
+        forward = float(table[str(max(int(k) for k in table))]) if table else 100.0
+        per_image_s = forward / float(d.get("_train_step_batch") or 64) / 1000.0 * mm.time_model.eval_factor
     return mm.time_model.machine_factor * (TRANSFER_MEMBER_S + images * per_image_s)
 
 
