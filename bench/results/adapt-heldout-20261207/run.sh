@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The acceptance's bench (../adapt-heldout-20261204/: one process per core, one thread each; --hold-out-family,
+# 30 s and 90 s, the 8 tasks of ../adapt-heldout-20261202i/tasks-fresh2.txt), nasoa only, with the time model of
+# ../time-model-20261207/ (TAG new) and with the code before it (TAG before), side by side, one per core, so
+# both read the same machine at the same time. Practice and default read neither the meta-model nor the time
+# model's plans: their rows at the same seed in ../adapt-heldout-20261204/ (the same AMD EPYC VM) stand.
+# Resumable.
+#   NASOA=<nasoa of a checkout> bash bench/results/adapt-heldout-20261207/run.sh SEED CORE TAG   # ~25 min
+set -u
+cd "$(dirname "$0")/../../.."
+seed=$1; core=$2; tag=$3
+nasoa=${NASOA:-$(pwd)/.venv/bin/nasoa}
+here=$(pwd)/bench/results/adapt-heldout-20261207
+i=$(pwd)/bench/results/adapt-heldout-20261202i
+out=$here/$tag-seed$seed
+mkdir -p "$out"
+taskset -c "$core" "$nasoa" bench adapt --tasks-from "$i/tasks-fresh2.txt" --hold-out-family --seed "$seed" \
+    --budgets 30s,90s --strategies nasoa --ratio-budgets "" --out "$out" >> "$out/run.log" 2>&1
+"$nasoa" bench adapt --out "$out" --report-only > "$out/report.txt"
