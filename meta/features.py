@@ -108,10 +108,10 @@ MONOTONE_DECREASING = ("knn_gap", "logme_gap", "cell_fail")
 
 
 # Defaults of the overhead terms where no run here taught them (:mod:`nasoa.meta.timing` shrinks its fit toward
-# them): what the experience collection's runs on the 2-core AMD EPYC VM read (2.9-3.2 and 1.5-1.8), rounded
-# (bench/results/time-model-20261207/).
-EVAL_FACTOR = 3.0
-STOP_STEPS = 1.5
+# them by one pseudo-run, so a machine's own runs replace them within a few). The experience collection's runs
+# on the 2-core AMD EPYC VM read 2.9-3.2 and 1.5-1.8 (bench/results/time-model-20261207/).
+EVAL_FACTOR = 2.0
+STOP_STEPS = 1.0
 
 
 @dataclass(frozen=True)
