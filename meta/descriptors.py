@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["descriptor", "descriptors", "forward_ratio", "machine_factor", "MemberTable", "ENV_MACHINE_FACTOR"]
+__all__ = ["descriptor", "descriptors", "forward_ratio", "nearest_setting", "machine_factor", "MemberTable",
+           "ENV_MACHINE_FACTOR"]
 
 ENV_MACHINE_FACTOR = "NASOA_MACHINE_FACTOR"
 # Calibrated time-model terms of a record (:data:`nasoa.meta.timing.TIME_TERMS`) -> the private
@@ -105,6 +106,11 @@ def machine_factor(default: float = 1.0) -> float:
     return default
 
 
+def nearest_setting(table: Mapping[str, Any], frozen: int) -> str:
+    """The key of ``table`` (frozen stages -> a value) nearest ``frozen`` (the lower one on a tie)."""
+    return str(min((int(k) for k in table), key=lambda j: (abs(j - int(frozen)), j)))
+
+
 def forward_ratio(table: Mapping[str, float], frozen: int) -> float:
     """A forward pass over a batch, in steps at ``frozen`` frozen stages: the step with every stage
     frozen (the head alone trains: little more than the forward pass) over the step at ``frozen``.
@@ -114,9 +120,8 @@ def forward_ratio(table: Mapping[str, float], frozen: int) -> float:
     bench/results/photos-side-20261206/overhead.txt). 1.0 without a table."""
     if not table:
         return 1.0
-    keys = sorted(int(k) for k in table)
-    own = float(table[str(min(keys, key=lambda j: (abs(j - int(frozen)), j)))])
-    head = float(table[str(keys[-1])])
+    own = float(table[nearest_setting(table, frozen)])
+    head = float(table[str(max(int(k) for k in table))])
     return head / own if own > 0 and head > 0 else 1.0
 
 

@@ -37,7 +37,7 @@ from nasoa.core.deadline import MARGIN_FRAC, MARGIN_S
 from nasoa.core.errors import NasoaError
 from nasoa.core.families import lineage_of
 
-from .descriptors import forward_ratio
+from .descriptors import forward_ratio, nearest_setting
 from .knn import knn_accuracy
 from .logme import logme
 
@@ -410,9 +410,7 @@ def _step_ms_ref(model_features: Mapping[str, Any], frozen: int) -> float:
     if not table:
         v = model_features.get("model_step_ms_full")
         return float(v) if v is not None else float("nan")
-    keys = sorted(int(k) for k in table)
-    k = min(keys, key=lambda j: (abs(j - frozen), j))
-    return float(table[str(k)])
+    return float(table[nearest_setting(table, frozen)])
 
 
 def _setting_size_exp(model_features: Mapping[str, Any], frozen: int) -> dict[str, float]:
@@ -421,8 +419,7 @@ def _setting_size_exp(model_features: Mapping[str, Any], frozen: int) -> dict[st
     exps = model_features.get("_step_size_exps") or {}
     if not exps:
         return {}
-    keys = sorted(int(k) for k in exps)
-    v = _finite(exps.get(str(min(keys, key=lambda j: (abs(j - frozen), j)))))
+    v = _finite(exps.get(nearest_setting(exps, frozen)))
     return {"_step_size_exp": v} if v is not None else {}
 
 

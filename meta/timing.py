@@ -84,7 +84,7 @@ from nasoa.core.deadline import margin_s
 from nasoa.core.profile import speed_probe_ms
 from nasoa.core.runtime import cpu_model, machine, training_threads
 
-from .descriptors import ENV_MACHINE_FACTOR, forward_ratio
+from .descriptors import ENV_MACHINE_FACTOR, forward_ratio, nearest_setting
 from .features import EVAL_FACTOR, STOP_STEPS
 
 __all__ = ["calibrate_records", "calibrated_zoo", "PRIOR_RUNS", "TIME_TERMS"]
@@ -139,9 +139,7 @@ def _ref(record: Mapping[str, Any], frozen: int) -> float | None:
     table = record.get("train_step_ms") or {}
     if not table:
         return None
-    keys = sorted(int(k) for k in table)
-    k = min(keys, key=lambda j: (abs(j - frozen), j))
-    v = table.get(str(k))
+    v = table.get(nearest_setting(table, frozen))
     return float(v) if v else None
 
 
