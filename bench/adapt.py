@@ -50,6 +50,9 @@ from .adapt_report import report
 from .adapt_store import (PROTOCOL, STRATEGIES, _append_jsonl, _drop_torn_tail, _read_jsonl, _row_key, _scratch,
                           _start_from, seed_store, snapshot_files, store_state)
 
+# Strategies whose rows read neither the store nor the meta-model.
+STORELESS = ("practice",)
+
 
 def task_stream(n: int, seed: int = 0) -> list[str]:
     """``n`` task specs cut from the built-ins outside the zoo's source (MNIST and Fashion-MNIST, and
@@ -224,7 +227,9 @@ def run(out: Path, budgets: tuple[float, ...] = (30.0, 90.0, 300.0), n_tasks: in
         todo = [(b, s) for b in budgets for s in strategies if (spec, float(b), s) not in done]
         todo += [(b, "ratio") for b in budgets if b in ratio_budgets and (spec, float(b)) not in done_ratio]
         task_seed_path = seed_path
-        if hold_out_family and todo:  # a ratio alone needs the held-out snapshot too
+        # A ratio alone needs the held-out snapshot too; practice alone needs none (it reads no store), and
+        # building one fits a meta-model (minutes) for nothing.
+        if hold_out_family and any(s not in STORELESS for _, s in todo):
             task_seed_path = seed_store(out, seed_store_from, seed, exclude=lineage_of(spec))
         if task_seed_path not in snapshots:
             snapshots[task_seed_path] = task_seed_path if local else snapshot_files(task_seed_path)

@@ -47,6 +47,7 @@ __all__ = [
     "ExperienceStore",
     "default_store_path",
     "StoreError",
+    "timing_row",
 ]
 
 ENV_STORE = "NASOA_STORE"
@@ -289,23 +290,7 @@ class ExperienceStore:
         with self._guard():
             rows = self.con.execute("SELECT model_name, regime, extra, budget_s, stop_reason, task_features FROM runs "
                                     "ORDER BY id DESC LIMIT ?", (int(limit),)).fetchall()
-        out = []
-        for name, regime, extra, budget_s, stop_reason, task_features in rows:
-            r, e = json.loads(regime or "{}"), json.loads(extra or "{}")
-            step_ms = e.get("step_ms", e.get("step_ms_at_input_size"))  # the latter: runs before 2026-12-02
-            if step_ms is None:
-                continue
-            m = e.get("machine") or {}
-            n_val = json.loads(task_features or "{}").get("task_num_val")
-            out.append({"model_name": name, "frozen_stages": r.get("frozen_stages"), "batch_size": e.get("batch_size"),
-                        "step_ms": step_ms, "threads": e.get("threads", m.get("cores")),
-                        "cpu": m.get("cpu"), "cpu_share": e.get("cpu_share"),
-                        "cpu_wait": e.get("cpu_wait"), "input_size": e.get("input_size"),
-                        "budget_s": budget_s, "choice_s": float(e.get("choice_s") or 0.0),
-                        "reserve_s": float(e.get("reserve_s") or 0.0), "steps": e.get("steps"),
-                        "stop_reason": stop_reason, "num_val": n_val, "transfer": e.get("transfer"),
-                        "speed_probe_ms": e.get("speed_probe_ms"), "gpu": m.get("gpu")})
-        return out
+        return [t for t in (timing_row(*row) for row in rows) if t is not None]
 
     def runs(self, after_id: int = 0, decode: bool = False) -> pl.DataFrame:
         """All runs (after row ``after_id``) as a polars frame, one column per store column.
@@ -399,3 +384,21 @@ class ExperienceStore:
             raise NasoaError(f"{p} lacks the columns {', '.join(sorted(missing))}; it is not a nasoa run export")
         return self.append_frame(frame)
 
+
+def timing_row(name: str, regime: str | None, extra: str | None, budget_s: float | None, stop_reason: str | None,
+               task_features: str | None) -> dict[str, Any] | None:
+    """One run's measurements as :meth:`ExperienceStore.timings` gives them, from its stored columns
+    (JSON text); None for a run that measured no step time."""
+    r, e = json.loads(regime or "{}"), json.loads(extra or "{}")
+    step_ms = e.get("step_ms", e.get("step_ms_at_input_size"))  # the latter: runs before 2026-12-02
+    if step_ms is None:
+        return None
+    m = e.get("machine") or {}
+    return {"model_name": name, "frozen_stages": r.get("frozen_stages"), "batch_size": e.get("batch_size"),
+            "step_ms": step_ms, "threads": e.get("threads", m.get("cores")),
+            "cpu": m.get("cpu"), "cpu_share": e.get("cpu_share"),
+            "cpu_wait": e.get("cpu_wait"), "input_size": e.get("input_size"),
+            "budget_s": budget_s, "choice_s": float(e.get("choice_s") or 0.0),
+            "reserve_s": float(e.get("reserve_s") or 0.0), "steps": e.get("steps"),
+            "stop_reason": stop_reason, "num_val": json.loads(task_features or "{}").get("task_num_val"),
+            "transfer": e.get("transfer"), "speed_probe_ms": e.get("speed_probe_ms"), "gpu": m.get("gpu")}

@@ -2,6 +2,7 @@
 
 import json
 import random
+from pathlib import Path
 
 from nasoa.bench import budgets, zoo
 from nasoa.bench.adapt import task_stream
@@ -193,6 +194,34 @@ def test_hold_out_family_snapshot_has_never_seen_the_family(tmp_path):
     held = seed_store(tmp_path / "sides", tmp_path / "src.sqlite", exclude="textures")
     doc = json.loads((default_model_dir(held) / "metamodel.json").read_text())
     assert doc["grid"]["input_sizes"] == [32, 64] and doc["runs_learned"] == 9
+
+
+def test_practice_rows_alone_build_no_held_out_snapshot(tmp_path, monkeypatch):
+    """bench adapt --hold-out-family with practice alone: practice reads no store, so no held-out
+    snapshot (a meta-model fit, minutes on the ship) is built for it; with a strategy that reads the
+    meta-model the task's rows start from one."""
+    import nasoa.bench.adapt as bench_adapt
+
+    _snapshot_source(tmp_path / "src.sqlite")
+    seen = []
+
+    def canned(spec, ti, b, strategy, seed, snapshot, work):
+        seen.append((strategy, Path(snapshot).name))
+        return {"protocol": 2, "task": spec, "task_index": ti, "budget_s": b, "strategy": strategy, "model": "m",
+                "regime": {}, "input_size": 16, "val_accuracy": 0.5, "test_accuracy": 0.5, "planned_epochs": 1.0,
+                "epochs": 1.0, "wall_s": 1.0}
+
+    monkeypatch.setattr(bench_adapt, "row_job", canned)
+    spec = SNAPSHOT_SPECS[0]
+    out = tmp_path / "out"
+    args = ["--budgets", "8s", "--task", spec, "--hold-out-family", "--seed-store", str(tmp_path / "src.sqlite"),
+            "--out", str(out)]
+    r = _bench([*args, "--strategies", "practice"])
+    assert r.exit_code == 0, r.output
+    assert seen == [("practice", "seed.sqlite")] and not list(out.glob("seed-without-*"))
+    r = _bench([*args, "--budgets", "9s", "--strategies", "practice,default"])
+    assert r.exit_code == 0, r.output
+    assert seen[1:] == [("practice", "seed-without-digits.sqlite"), ("default", "seed-without-digits.sqlite")]
 
 
 def test_shards_started_together_share_one_snapshot(tmp_path, monkeypatch):

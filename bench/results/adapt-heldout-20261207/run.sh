@@ -4,7 +4,9 @@
 # ../time-model-20261207/ (TAG new) and with the code before it (TAG before), side by side, one per core, so
 # both read the same machine at the same time. Practice and default read neither the meta-model nor the time
 # model's plans: their rows at the same seed in ../adapt-heldout-20261204/ (the same AMD EPYC VM) stand.
-# Resumable.
+# Resumable. STRATEGIES (default nasoa) picks the rows: practice,default for the baselines at the same seed on the
+# same machine (TAG baselines; session 39: the rows above ran on the Intel Xeon VM, not the AMD EPYC VM of
+# ../adapt-heldout-20261204/).
 #   NASOA=<nasoa of a checkout> bash bench/results/adapt-heldout-20261207/run.sh SEED CORE TAG   # ~25 min
 set -u
 cd "$(dirname "$0")/../../.."
@@ -15,5 +17,5 @@ i=$(pwd)/bench/results/adapt-heldout-20261202i
 out=$here/$tag-seed$seed
 mkdir -p "$out"
 taskset -c "$core" "$nasoa" bench adapt --tasks-from "$i/tasks-fresh2.txt" --hold-out-family --seed "$seed" \
-    --budgets 30s,90s --strategies nasoa --ratio-budgets "" --out "$out" >> "$out/run.log" 2>&1
+    --budgets 30s,90s --strategies "${STRATEGIES:-nasoa}" --ratio-budgets "" --out "$out" >> "$out/run.log" 2>&1
 "$nasoa" bench adapt --out "$out" --report-only > "$out/report.txt"

@@ -7,6 +7,8 @@
 #   bash bench/results/photos-side-20261206/read.sh WORK [TAG]
 # WORK holds the store and its model (S.sqlite, about 60 MB; not committed); the bench folders go here, named
 # bench-tasks128[-300s]-side[TAG]-seedN. A step whose output is there already is not redone.
+# OWN_PRACTICE=1 runs practice at both seeds instead of copying seed 0's rows from section 1: they ran on the
+# AMD EPYC VM, so on any other machine practice must run beside nasoa (session 39 read on the Intel Xeon VM).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../../.."
@@ -20,9 +22,9 @@ if [ ! -d "$work/S.model" ]; then
 fi
 export TASKS=$here/tasks128.txt SEED_STORE=$store NASOA=$nasoa
 for seed in 0 1; do
-    strategies=nasoa; [ "$seed" = 1 ] && strategies=nasoa,practice
+    strategies=nasoa; { [ "$seed" = 1 ] || [ "${OWN_PRACTICE:-0}" = 1 ]; } && strategies=nasoa,practice
     short=$here/bench-tasks128-side$tag-seed$seed; long=$here/bench-tasks128-300s-side$tag-seed$seed
-    if [ "$seed" = 0 ]; then  # practice at seed 0: the rows of section 1 (practice does not read the store)
+    if [ "$seed" = 0 ] && [ "${OWN_PRACTICE:-0}" != 1 ]; then  # practice at seed 0: section 1's rows (no store)
         for pair in "bench-tasks128-seed0:$short" "bench-tasks128-300s-seed0:$long"; do
             mkdir -p "${pair#*:}"
             for f in "$here/${pair%%:*}"/rows-shard*.jsonl; do
