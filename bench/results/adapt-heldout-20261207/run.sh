@@ -3,10 +3,10 @@
 # 30 s and 90 s, the 8 tasks of ../adapt-heldout-20261202i/tasks-fresh2.txt), nasoa only, with the time model of
 # ../time-model-20261207/ (TAG new) and with the code before it (TAG before), side by side, one per core, so
 # both read the same machine at the same time. Practice and default read neither the meta-model nor the time
-# model's plans: their rows at the same seed in ../adapt-heldout-20261204/ (the same AMD EPYC VM) stand.
-# Resumable. STRATEGIES (default nasoa) picks the rows: practice,default for the baselines at the same seed on the
-# same machine (TAG baselines; session 39: the rows above ran on the Intel Xeon VM, not the AMD EPYC VM of
-# ../adapt-heldout-20261204/).
+# model's plans, but train for what the budget allows on the machine at hand: STRATEGIES (default nasoa) picks
+# the rows, practice,default for the baselines at the same seed on the same machine (TAG baselines; session 39:
+# the rows above ran on the Intel Xeon VM, while session 38 had read them against ../adapt-heldout-20261204/'s
+# rows of the AMD EPYC VM). Resumable.
 #   NASOA=<nasoa of a checkout> bash bench/results/adapt-heldout-20261207/run.sh SEED CORE TAG   # ~25 min
 set -u
 cd "$(dirname "$0")/../../.."
