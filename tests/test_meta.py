@@ -491,6 +491,13 @@ def test_collect_fine_tunes_only_the_members_named_and_scores_every_one(tmp_path
     assert out["appended"] == len(runs) >= 2
     assert {r.model_name for r in runs} == {"tiny_b"}
     assert set(runs[0].task_features["logme"]) == {TINY, "tiny_b"} == set(runs[0].task_features["knn"])
+    # What scoring each member took rides on the task's first run only (one observation a task), as adapt's
+    # set-up records it, and the time model's rows carry it.
+    first, *rest = sorted(runs, key=lambda r: r.extra["collect"]["index"])
+    scoring = first.extra["transfer"]
+    assert set(scoring["s"]) == {TINY, "tiny_b"} and all(0 < s < 60 for s in scoring["s"].values())
+    assert 0 < scoring["images"] <= cfg.logme_images and all("transfer" not in r.extra for r in rest)
+    assert [t["transfer"] for t in st.timings() if t.get("transfer")] == [scoring]
     assert json.loads(st.get_meta(f"{cfg.counter_key}:sampling"))["members"] == ["tiny_b"]
     with pytest.raises(NasoaError, match="other sampling options"):  # another member set is another draw
         collect(replace(cfg, runs=4, members=None), st, records=[a, b])

@@ -17,7 +17,9 @@ fine-tuned for real with the trainer and the zoo's pretrained weights, appended 
   run twice. ``--runs N`` is the total for the seed. The sampling options are recorded with the
   counter; resuming with different ones is refused (run ``i`` would no longer be the same run).
 * Task meta-features, including LogME of every member on a few hundred training images
-  (:func:`penultimate_features`), are computed once per task and cached in the store.
+  (:func:`penultimate_features`), are computed once per task and cached in the store. What scoring
+  each member took is kept on the task's first run (``extra.transfer``, as ``nasoa adapt`` records its
+  set-up's), for the time model.
 
 The parts: :mod:`nasoa.app.collect_plan` (the options and the sampling: members, task stream, run
 uids), :mod:`nasoa.app.collect_jobs` (what a worker runs: a task's features, one run),
@@ -136,6 +138,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
     count_done()
     todo = [i for i in range(start_index, config.runs) if i not in finished]
     features: dict[int, tuple[str, dict[str, Any], str]] = {}  # task index -> (task id, features, name)
+    scoring: dict[int, dict[str, Any]] = {}  # task index -> what scoring its members took, until a run keeps it
     asked: set[int] = set()
     cached = {spec: (tid, feats) for tid, spec, feats in st.task_list()} if todo else {}
     specs: dict[int, str] = {}
@@ -190,10 +193,12 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                 if not out.ok:
                     raise NasoaError(f"the features of task {index} ({specs[index]}) could not be computed: "
                                      f"{out.error}; run the command again to resume")
-                tid, feats, changed, name = out.value
+                tid, feats, changed, name, scored = out.value
                 if changed:
                     st.put_task_features(tid, feats, name)
                 features[index] = (tid, feats, name)
+                if scored:
+                    scoring[index] = scored
                 emit({"event": "task", "index": index, "spec": name, "task_id": tid})
                 continue
             _, i, budget, planned_epochs = out.key
@@ -223,6 +228,7 @@ def collect(config: CollectConfig, store=None, *, records: Sequence[dict[str, An
                        "threads": r["threads"], "input_size": r["input_size"], "family": family_of(r["task_spec"]),
                        "cpu_share": r["cpu_share"], "cpu_wait": r.get("cpu_wait"), "loadavg": r["loadavg"],
                        "speed_probe_ms": r.get("speed_probe_ms"),
+                       **({"transfer": scoring.pop(i // rpt)} if i // rpt in scoring else {}),
                        **where, **config.extra},
             )
             finish(i, record)

@@ -34,21 +34,37 @@ def _load(spec: str):
 
 
 def task_features_job(spec: str, members: Sequence[dict[str, Any]], logme_images: int, seed: int, pretrained: bool,
-                      cached: tuple[str, dict[str, Any]] | None) -> tuple[str, dict[str, Any], bool, str]:
+                      cached: tuple[str, dict[str, Any]] | None,
+                      ) -> tuple[str, dict[str, Any], bool, str, dict[str, Any] | None]:
     """A task's meta-features with every member's transferability scores (run by an executor):
-    ``(task id, features, changed, task name)``. ``cached`` is what the driver's store holds for the spec; only
-    what it lacks is computed. Never opens the store."""
+    ``(task id, features, changed, task name, scoring)``. ``cached`` is what the driver's store holds for the
+    spec; only what it lacks is computed. Never opens the store.
+
+    ``scoring``: what scoring each member took here, ``{"images": n, "s": {member: seconds}}`` (building
+    it, loading its weights, its forward pass over ``n`` images, LogME and k-NN: what ``nasoa adapt``'s
+    set-up records as ``extra.transfer``), or None when every score came from the cache. The driver
+    keeps it on the task's first run, so the time model learns each member's scoring cost per image from
+    the collection as it does from adapt's runs, and a collection on a new machine records how the
+    members' forward passes there compare with their training steps."""
     task = _load(spec)
     unsaved = {cached[0]: (dict(cached[1]), spec)} if cached is not None else {}
     before = {k: json.dumps(v[0], sort_keys=True, default=str) for k, v in unsaved.items()}
+    starts: list[tuple[str, float]] = []  # each member's scoring starts as the one before it ends
+    images: list[int] = []
 
     def extract(name: str) -> tuple[np.ndarray, np.ndarray]:
+        starts.append((name, time.perf_counter()))
         rec = next(m for m in members if m["name"] == name)
-        return penultimate_features(task, rec, logme_images, seed, pretrained=pretrained)
+        f, y = penultimate_features(task, rec, logme_images, seed, pretrained=pretrained)
+        images.append(len(y))
+        return f, y
 
     tid, feats = cached_task_features(task, members=[m["name"] for m in members], extract=extract, unsaved=unsaved)
+    ends = [t for _, t in starts[1:]] + [time.perf_counter()]
+    scoring = ({"images": min(images), "s": {name: round(end - t, 4) for (name, t), end in zip(starts, ends)}}
+               if starts and min(images) > 0 else None)
     changed = before.get(tid) != json.dumps(unsaved[tid][0], sort_keys=True, default=str) if tid in unsaved else True
-    return tid, feats, changed, str(task.name)
+    return tid, feats, changed, str(task.name), scoring
 
 
 def collect_run_job(spec: str, rec: dict[str, Any], model_name: str, regime: dict[str, Any], budget: float,
