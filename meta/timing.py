@@ -58,8 +58,9 @@ other CPUs (on an Intel Xeon VM the probe read 10% faster than on the AMD EPYC V
 collected on, while MobileNetV2 stepped 35% slower: plans 1.5x too long). So runs from this machine
 (its CPU label, and a probe within :data:`HERE_PROBE_BAND` of this one's) also set an offset of their
 own on top of the fit, globally and per member, each shrunk by :data:`HERE_PRIOR_RUNS` pseudo-runs
-(from its runs at this process's thread count only: a second thread helps members unequally):
-a few runs here bring the plan most of the way to what they measured. ``nasoa zoo calibrate``
+(from its runs at this process's thread count: a second thread helps members unequally; the global
+offset is shrunk toward what its runs at other thread counts say, so one-thread runs of this machine
+still correct a first plan on two): a few runs here bring the plan most of the way to what they measured. ``nasoa zoo calibrate``
 (:func:`nasoa.zoo.build.calibrate_members`) measures the same before any run: it fine-tunes each member
 for a few seconds with the trainer, on random images, at one and at every core, and its measurements,
 kept on the member records, count as runs here (each as :data:`CALIBRATION_WEIGHT` of them; they
@@ -221,25 +222,40 @@ def _fit_step(obs: list[dict[str, Any]], prior_runs: float) -> dict[str, Any]:
 
 def _fit_here(obs: list[dict[str, Any]], fit: Mapping[str, Any]) -> dict[str, Any]:
     """This machine's own offsets on top of ``fit`` (see the module's doc): ``h``, the shrunk robust
-    mean of what its runs' log step times leave, and ``h_m``, each member's from what ``h`` leaves."""
+    mean of what its runs' log step times leave, and ``h_m``, each member's from what ``h`` leaves.
+
+    ``h`` is shrunk toward what this machine's runs at other thread counts leave (``h0``, itself shrunk
+    toward zero), not toward zero: a second thread helps members unequally, so those runs set no
+    member's offset, but how far the speed probe misjudges this machine is the machine's. On an Intel
+    Xeon VM whose 1,251 shipped runs all ran on one thread, the README's first command trains on two:
+    with ``h0`` left out it planned 49.1 epochs and ran 32.9 (bench/results/experience-all-20261207/)."""
+    def resid(rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        slopes = fit["slopes"]
+        z = np.array([o["y"] - sum(slopes[k] * o["x"][k] for k in PRIOR_SLOPES) - fit["g"]
+                      - fit["r_m"].get(o["member"], 0.0) - fit["r_mf"].get((o["member"], o["frozen"]), 0.0)
+                      - fit["size_dev"].get((o["member"], o["frozen"]), 0.0) * o["x"]["size"]
+                      for o in rows])
+        members = np.array([o["member"] for o in rows])
+        # Outliers are judged within their member: a member whose every run here departs from the rest is
+        # what the member's offset is for, not an outlier (judged against all runs, a calibration's
+        # MobileNetV2 measurements 1.4x off the others were weighed down to almost nothing).
+        centred = z - np.array([np.median(z[members == m]) for m in members])
+        return z, members, np.array([o["w"] for o in rows]) * _huber_weights(centred, 0.05)
+
+    other = [o for o in obs if o.get("same_machine") and not o.get("here")]
+    h0 = 0.0
+    if other:
+        z, _, w = resid(other)
+        h0 = _shrunk_mean(z, w, HERE_PRIOR_RUNS)
     mine = [o for o in obs if o.get("here")]
     if not mine:
-        return {"runs": 0, "calibration": 0, "h": 0.0, "h_m": {}}
-    slopes = fit["slopes"]
-    z = np.array([o["y"] - sum(slopes[k] * o["x"][k] for k in PRIOR_SLOPES) - fit["g"]
-                  - fit["r_m"].get(o["member"], 0.0) - fit["r_mf"].get((o["member"], o["frozen"]), 0.0)
-                  - fit["size_dev"].get((o["member"], o["frozen"]), 0.0) * o["x"]["size"]
-                  for o in mine])
-    members = np.array([o["member"] for o in mine])
-    # Outliers are judged within their member: a member whose every run here departs from the rest is
-    # what the member's offset is for, not an outlier (judged against all runs, a calibration's
-    # MobileNetV2 measurements 1.4x off the others were weighed down to almost nothing).
-    centred = z - np.array([np.median(z[members == m]) for m in members])
-    w = np.array([o["w"] for o in mine]) * _huber_weights(centred, 0.05)
-    h = _shrunk_mean(z, w, HERE_PRIOR_RUNS)
+        return {"runs": 0, "calibration": 0, "h": h0, "h_m": {}, "other_threads": len(other)}
+    z, members, w = resid(mine)
+    h = h0 + _shrunk_mean(z - h0, w, HERE_PRIOR_RUNS)
     h_m = {m: _shrunk_mean(z[members == m] - h, w[members == m], HERE_PRIOR_RUNS) for m in sorted(set(members))}
     calibration = sum(1 for o in mine if o.get("calibration"))
-    return {"runs": len(mine) - calibration, "calibration": calibration, "h": h, "h_m": h_m}
+    return {"runs": len(mine) - calibration, "calibration": calibration, "h": h, "h_m": h_m,
+            "other_threads": len(other)}
 
 
 def _fit_overhead(obs: list[dict[str, Any]], prior_runs: float) -> dict[str, Any]:
@@ -339,7 +355,7 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
         name = str(rec["name"])
         step_obs.append({
             "y": max(-_CLIP, min(_CLIP, math.log(float(measured) / ref))), "w": w, "member": name, "frozen": frozen,
-            "here": here, "calibration": bool(t.get("calibration")),
+            "here": here, "same_machine": same_machine, "calibration": bool(t.get("calibration")),
             "x": {"batch": math.log(batch / ref_batch), "size": math.log(size / ref_size) if ref_size else 0.0,
                   "threads": math.log(run_threads / max(int(threads), 1)), "ref": math.log(ref / _REF_MS),
                   "unprobed": unprobed,
@@ -405,6 +421,7 @@ def calibrate_records(records: Sequence[Mapping[str, Any]], timings: Iterable[Ma
                     "slopes": {k: round(v, 4) for k, v in fit["slopes"].items()},
                     "step_resid_sd": fit["resid_sd"], "overhead": over, "runs_per_member": dict(runs_per_member),
                     "here": {"runs": here["runs"], "calibration": here["calibration"],
+                             "other_threads": here.get("other_threads", 0),
                              "factor": round(math.exp(here["h"]), 4),
                              "by_member": {m: round(math.exp(v), 4) for m, v in here["h_m"].items()}}})
     return out, summary

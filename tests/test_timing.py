@@ -260,6 +260,32 @@ def test_this_machine_s_offsets_come_from_its_own_thread_count_unscaled_by_its_p
     assert slow_noisy == pytest.approx(slow_now, rel=0.03) and slow_now == pytest.approx(1.5 * base, rel=0.05)
 
 
+def test_this_machine_s_runs_at_another_thread_count_correct_a_first_plan_by_the_machine_s_part_only():
+    """The shipped runs of this kind of machine all ran on one thread; a user's first command trains on two.
+    The speed probe misjudges the machine (every member steps 1.5x what it says, on one thread), so those
+    runs move the two-thread plan by the machine's factor: both members alike (a second thread helps
+    members unequally, so no member's own offset comes from them), none counted as a run at this thread
+    count; without them nothing moves."""
+    there = [dict(r, speed_probe_ms=20.0) for r in
+             _runs("slow", 0, 200.0, 80, cpu="Y") + _runs("fast", 0, 8.0, 80, cpu="Y")
+             + _runs("slow", 0, 200.0 * 2 ** 0.7, 80, cpu="Y", threads=1)
+             + _runs("fast", 0, 8.0 * 2 ** 0.7, 80, cpu="Y", threads=1)]
+    one_thread_here = [dict(r, speed_probe_ms=20.0) for r in
+                       _runs("slow", 0, 1.5 * 200.0 * 2 ** 0.7, 20, threads=1)
+                       + _runs("fast", 0, 1.5 * 8.0 * 2 ** 0.7, 20, threads=1)]
+    recs, info = calibrate_records(ZOO, there, cpu="X", threads=2, speed_probe=20.0)
+    assert _by_name(recs)["slow"]["train_step_ms"]["0"] == pytest.approx(200.0, rel=0.02)
+    assert info["here"]["other_threads"] == 0 and info["here"]["factor"] == 1.0
+    recs, info = calibrate_records(ZOO, one_thread_here + there, cpu="X", threads=2, speed_probe=20.0)
+    slow, fast = _by_name(recs)["slow"]["train_step_ms"]["0"], _by_name(recs)["fast"]["train_step_ms"]["0"]
+    assert 1.3 * 200.0 < slow < 1.5 * 200.0 and fast / 8.0 == pytest.approx(slow / 200.0, rel=0.02)
+    assert info["here"] == {**info["here"], "runs": 0, "other_threads": 40, "by_member": {}}
+    # A run here at this thread count is weighed against that offset, not against none.
+    two = [dict(r, speed_probe_ms=20.0) for r in _runs("slow", 0, 1.4 * 200.0, 1)]
+    recs, info = calibrate_records(ZOO, two + one_thread_here + there, cpu="X", threads=2, speed_probe=20.0)
+    assert info["here"]["runs"] == 1 and 1.3 * 200.0 < _by_name(recs)["slow"]["train_step_ms"]["0"] < 1.5 * 200.0
+
+
 def test_with_probes_runs_from_other_cpus_enter_and_unprobed_ones_teach_relative_speeds():
     probed = [dict(r, speed_probe_ms=10.0) for r in _runs("slow", 0, 200.0, 30, cpu="Y")]  # another CPU, probed
     unknown = _runs("slow", 0, 900.0, 60)  # this CPU's label, speed unknown (runs before probes)

@@ -123,7 +123,8 @@ def _print_time_model(m: dict) -> None:
            if tm.get("speed_by") == "probe" else "of this CPU model")
     here = tm.get("here") or {}
     parts = ([f"{here['runs']} of them ran on this machine"] if here.get("runs") else []) + (
-        [f"`nasoa zoo calibrate` measured it {here['calibration']} times"] if here.get("calibration") else [])
+        [f"`nasoa zoo calibrate` measured it {here['calibration']} times"] if here.get("calibration") else []) + (
+        [f"{here['other_threads']} ran on this machine at another thread count"] if here.get("other_threads") else [])
     own = f"; {' and '.join(parts)}, which moves it by {here['factor']:.2f}x" if parts else ""
     if not here.get("calibration") and not here.get("runs"):
         own += " (`nasoa zoo calibrate` measures this machine)"

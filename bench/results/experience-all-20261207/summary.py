@@ -1,0 +1,63 @@
+"""nasoa on the whole experience (nasoa-seedN: every collected run, 7,082, fitted with the 64/96/128 px grid) against
+nasoa on the ship (../adapt-heldout-20261207/new-seedN: 4,407 runs, the profiled sides) and practice and default
+(../adapt-heldout-20261207/baselines-seedN), all on the same machine (the 2-core Intel Xeon VM) at the same seed:
+means, the worst task against the better baseline, the one-shot plans within 25% of the epochs run, and each
+cell's pick.
+    python summary.py 2      # -> summary.txt
+"""
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PREV = HERE.parent / "adapt-heldout-20261207"
+
+
+def rows(p):
+    return {(r["task_index"], r["budget_s"], r["strategy"]): r for r in map(json.loads, open(p)) if "error" not in r}
+
+
+def within(rs):
+    ok = [abs(r["epochs"] / r["planned_epochs"] - 1) <= 0.25 for r in rs
+          if r.get("planned_epochs") and r.get("epochs") and not r.get("probe")]
+    return f"{sum(ok)} of {len(ok)}"
+
+
+def pick(r):
+    g = r["regime"]
+    return (f"{r['model']} {r.get('input_size')} px f{g['frozen_stages']} lr {g['lr']:g} {g['optimizer']}"
+            f"{' (probed)' if r.get('probe') else ''}")
+
+
+print("| seed | budget | nasoa, all experience | nasoa, ship | practice | default | all - practice | all - default | "
+      "worst task vs the better (all / ship) | one-shot plans within 25% (all / ship) |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+cells = []
+for s in sys.argv[1:]:
+    new, old = rows(HERE / f"nasoa-seed{s}/rows.jsonl"), rows(PREV / f"new-seed{s}/rows.jsonl")
+    base = rows(PREV / f"baselines-seed{s}/rows.jsonl")
+    for bud in (30.0, 90.0):
+        tasks = sorted(t for (t, b, k) in new if b == bud and (t, b, k) in old)
+        if not tasks:
+            continue
+        mean = {k: sum(src[(t, bud, k2)]["test_accuracy"] for t in tasks) / len(tasks)
+                for k, src, k2 in (("all", new, "nasoa"), ("ship", old, "nasoa"), ("practice", base, "practice"),
+                                   ("default", base, "default"))}
+
+        def worst(src):
+            return min(src[(t, bud, "nasoa")]["test_accuracy"]
+                       - max(base[(t, bud, k)]["test_accuracy"] for k in ("practice", "default")) for t in tasks)
+
+        print(f"| {s} | {bud:g} s | {mean['all']:.4f} | {mean['ship']:.4f} | {mean['practice']:.4f} | "
+              f"{mean['default']:.4f} | {100 * (mean['all'] - mean['practice']):+.1f} | "
+              f"{100 * (mean['all'] - mean['default']):+.1f} | {100 * worst(new):+.2f} / {100 * worst(old):+.2f} | "
+              f"{within([new[(t, bud, 'nasoa')] for t in tasks])} / {within([old[(t, bud, 'nasoa')] for t in tasks])} |")
+        for t in tasks:
+            a, b = new[(t, bud, "nasoa")], old[(t, bud, "nasoa")]
+            better = max(base[(t, bud, k)]["test_accuracy"] for k in ("practice", "default"))
+            plan = (f"planned {a['planned_epochs']:.1f}, ran {a['epochs']:.1f}" if a.get("planned_epochs")
+                    else f"ran {a['epochs']:.1f}")
+            cells.append(f"seed {s}, task {t}, {bud:g} s: all {a['test_accuracy']:.3f} ({pick(a)}; {plan}), "
+                         f"ship {b['test_accuracy']:.3f} ({pick(b)}), better baseline {better:.3f}")
+print("\nEach cell:")
+print("\n".join(cells))
