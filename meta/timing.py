@@ -60,11 +60,11 @@ collected on, while MobileNetV2 stepped 35% slower: plans 1.5x too long). So run
 own on top of the fit, globally and per member, each shrunk by :data:`HERE_PRIOR_RUNS` pseudo-runs
 (from its runs at this process's thread count: a second thread helps members unequally; the global
 offset is shrunk toward what its runs at other thread counts say, so one-thread runs of this machine
-still correct a first plan on two): a few runs here bring the plan most of the way to what they measured. ``nasoa zoo calibrate``
-(:func:`nasoa.zoo.build.calibrate_members`) measures the same before any run: it fine-tunes each member
-for a few seconds with the trainer, on random images, at one and at every core, and its measurements,
-kept on the member records, count as runs here (each as :data:`CALIBRATION_WEIGHT` of them; they
-teach no overheads).
+still correct a first plan on two): a few runs here bring the plan most of the way to what they
+measured. ``nasoa zoo calibrate`` (:func:`nasoa.zoo.build.calibrate_members`) measures the same before
+any run: it fine-tunes each member for a few seconds with the trainer, on random images, at one and at
+every core, and its measurements, kept on the member records, count as runs here (each as
+:data:`CALIBRATION_WEIGHT` of them; they teach no overheads).
 Runs that shared their cores with other work (threads waiting for a core more than
 :data:`MAX_CPU_WAIT` of the time, or, where that was not recorded, ``cpu_share`` below
 :data:`MIN_CPU_SHARE`) never enter. Without usable runs the profiled table and the default overheads stand (times

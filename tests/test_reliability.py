@@ -133,7 +133,9 @@ def test_subsampled_conv_is_the_strided_conv(stride, groups, bias, channels_last
         if bias:
             pairs.append((new.bias.grad, ref.bias.grad, exact.bias.grad))
         for i, (a, b, e) in enumerate(pairs):
-            torch.testing.assert_close(a, b)
+            # float32's default atol (1e-5) is the rounding of these sums itself: on one core oneDNN's kernel
+            # summed a weight gradient 1.1e-5 away from the strided conv's; the float64 check below is the bar.
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
             scale = float(e.detach().abs().max()) + 1.0  # float32 rounding of sums of this size
             assert (a.double() - e).abs().max() <= 4 * (b.double() - e).abs().max() + 4e-6 * scale
         for m in (ref, new, exact):

@@ -1,9 +1,10 @@
-"""nasoa on the whole experience (nasoa-seedN: every collected run, 7,082, fitted with the 64/96/128 px grid) against
-nasoa on the ship (../adapt-heldout-20261207/new-seedN: 4,407 runs, the profiled sides) and practice and default
-(../adapt-heldout-20261207/baselines-seedN), all on the same machine (the 2-core Intel Xeon VM) at the same seed:
-means, the worst task against the better baseline, the one-shot plans within 25% of the epochs run, and each
-cell's pick.
-    python summary.py 2      # -> summary.txt
+"""nasoa on the whole experience (7,082 runs, fitted with the 64/96/128 px grid: nasoa-seed2/, from ALL.sqlite
+before the ship; shipped-seedN/, from the ship) against nasoa on the ship before (4,407 runs, the profiled sides)
+and practice and default, all on Intel Xeon VMs at the same seed: seed 2 from ../adapt-heldout-20261207/
+(new-seed2/, baselines-seed2/: this session's VM), seeds 3-5 from ../adapt-heldout-20261205/seedN/ (an Intel Xeon
+VM of 2026-12-05; its seed-2 practice and default rows read within 0.5 points of this VM's). Means, the worst task
+against the better baseline, the one-shot plans within 25% of the epochs run, and each cell's pick.
+    python summary.py 2 3      # -> summary.txt
 """
 import json
 import sys
@@ -11,10 +12,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PREV = HERE.parent / "adapt-heldout-20261207"
+EARLIER = HERE.parent / "adapt-heldout-20261205"
 
 
-def rows(p):
-    return {(r["task_index"], r["budget_s"], r["strategy"]): r for r in map(json.loads, open(p)) if "error" not in r}
+def rows(folder):
+    """A bench folder's rows, from rows.jsonl or its shards' rows-shardK.jsonl."""
+    out = {}
+    for f in sorted(Path(folder).glob("rows*.jsonl")):
+        out.update({(r["task_index"], r["budget_s"], r["strategy"]): r for r in map(json.loads, open(f))
+                    if "error" not in r})
+    return out
 
 
 def within(rs):
@@ -34,8 +41,12 @@ print("| seed | budget | nasoa, all experience | nasoa, ship | practice | defaul
 print("|---|---|---|---|---|---|---|---|---|---|")
 cells = []
 for s in sys.argv[1:]:
-    new, old = rows(HERE / f"nasoa-seed{s}/rows.jsonl"), rows(PREV / f"new-seed{s}/rows.jsonl")
-    base = rows(PREV / f"baselines-seed{s}/rows.jsonl")
+    if s == "2":
+        new, old = rows(HERE / "nasoa-seed2"), rows(PREV / "new-seed2")
+        base = rows(PREV / "baselines-seed2")
+    else:
+        new = rows(HERE / f"shipped-seed{s}")
+        old = base = rows(EARLIER / f"seed{s}")
     for bud in (30.0, 90.0):
         tasks = sorted(t for (t, b, k) in new if b == bud and (t, b, k) in old)
         if not tasks:
