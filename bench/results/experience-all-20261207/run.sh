@@ -4,7 +4,7 @@
 # shards, one pinned per core, on an otherwise idle machine; resumable. Practice and default read neither the
 # store nor the model: their rows at the same seeds on an Intel Xeon VM are ../adapt-heldout-20261205/seedN/
 # (seed 2 also ../adapt-heldout-20261207/baselines-seed2/).
-#   bash bench/results/experience-all-20261207/run.sh SEED      # ~35 min on the 2-core VM
+#   bash bench/results/experience-all-20261207/run.sh SEED      # 35-40 min on the 2-core VM
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../../.."

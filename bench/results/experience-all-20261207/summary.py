@@ -4,7 +4,7 @@ and practice and default, all on Intel Xeon VMs at the same seed: seed 2 from ..
 (new-seed2/, baselines-seed2/: this session's VM), seeds 3-5 from ../adapt-heldout-20261205/seedN/ (an Intel Xeon
 VM of 2026-12-05; its seed-2 practice and default rows read within 0.5 points of this VM's). Means, the worst task
 against the better baseline, the one-shot plans within 25% of the epochs run, and each cell's pick.
-    python summary.py 2 3      # -> summary.txt
+    python summary.py 2 3 4 5      # -> summary.txt
 """
 import json
 import sys
