@@ -10,7 +10,11 @@ here=bench/results/experience-grow-20261207
 work=${1:-${TMPDIR:-/tmp}/experience-grow}
 mkdir -p "$work"
 py=.venv/bin/python; nasoa=.venv/bin/nasoa
-[ -e "$work/ALL.sqlite" ] || "$py" bench/results/collect-20261201/combine.py "$work/ALL.sqlite" | tee "$here/combine.txt"
+if [ ! -e "$work/ALL.sqlite" ]; then   # built aside and moved, so an interrupted build is not taken for a whole one
+  rm -f "$work/ALL.tmp.sqlite"
+  "$py" bench/results/collect-20261201/combine.py "$work/ALL.tmp.sqlite" | tee "$here/combine.txt"
+  mv "$work/ALL.tmp.sqlite" "$work/ALL.sqlite"
+fi
 [ -e "$work/SHIP.sqlite" ] || "$nasoa" meta import meta/data/experience.parquet --store "$work/SHIP.sqlite"
 order=bench/results/meta-eval-20261205d/order.py
 (
@@ -18,6 +22,7 @@ order=bench/results/meta-eval-20261205d/order.py
       > "$here/eval-seed0.txt"
   taskset -c 0 "$py" "$order" "$work/ALL.sqlite" "$work/SHIP.sqlite" natural 3,4 > "$here/order-34.txt"
 ) &
+core0=$!
 taskset -c 1 "$py" "$order" "$work/ALL.sqlite" "$work/SHIP.sqlite" natural 0,1,2 > "$here/order-012.txt"
-wait
+wait "$core0"   # a failure on core 0 fails the script too
 cat "$here/order-012.txt" "$here/order-34.txt"
