@@ -60,7 +60,8 @@ for s in sys.argv[1:]:
         print(f"| {s} | {bud:g} s | {mean['all']:.4f} | {mean['ship']:.4f} | {mean['practice']:.4f} | "
               f"{mean['default']:.4f} | {100 * (mean['all'] - mean['practice']):+.1f} | "
               f"{100 * (mean['all'] - mean['default']):+.1f} | {100 * worst(new):+.2f} / {100 * worst(old):+.2f} | "
-              f"{within([new[(t, bud, 'nasoa')] for t in tasks])} / {within([old[(t, bud, 'nasoa')] for t in tasks])} |")
+              f"{within([new[(t, bud, 'nasoa')] for t in tasks])} / "
+              f"{within([old[(t, bud, 'nasoa')] for t in tasks])} |")
         for t in tasks:
             a, b = new[(t, bud, "nasoa")], old[(t, bud, "nasoa")]
             better = max(base[(t, bud, k)]["test_accuracy"] for k in ("practice", "default"))
