@@ -9,7 +9,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../../.."
 seed=$1
-out=$here/shipped-seed$seed
+out=${OUT:-$here/shipped-seed$seed}   # OUT: another folder (../experience-ship-20261207/run.sh)
 nasoa=${NASOA:-$(pwd)/.venv/bin/nasoa}
 mkdir -p "$out"
 for k in 1 2; do

@@ -7,11 +7,12 @@
 #   bash bench/results/experience-all-20261207/stability.sh [CORE]      # ~8 min
 set -u
 cd "$(dirname "$0")/../../.."
-out=$(pwd)/bench/results/experience-all-20261207/stability
+out=${OUT:-$(pwd)/bench/results/experience-all-20261207/stability}   # OUT, SNAPSHOTS: another folder
+snapshots=${SNAPSHOTS:-$out/../nasoa-seed2}
 tasks=$(pwd)/bench/results/adapt-heldout-20261202i/tasks-fresh2.txt
 nasoa=${NASOA:-$(pwd)/.venv/bin/nasoa}
 mkdir -p "$out"
-for f in "$out"/../nasoa-seed2/seed-without-*.sqlite; do
+for f in "$snapshots"/seed-without-*.sqlite; do
     name=$(basename "$f" .sqlite)
     [ -e "$out/$name.sqlite" ] || { cp -r "${f%.sqlite}.model" "$out/$name.model" && cp "$f" "$out/$name.sqlite"; }
 done

@@ -36,39 +36,50 @@ def pick(r):
             f"{' (probed)' if r.get('probe') else ''}")
 
 
-print("| seed | budget | nasoa, all experience | nasoa, ship | practice | default | all - practice | all - default | "
-      "worst task vs the better (all / ship) | one-shot plans within 25% (all / ship) |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-cells = []
-for s in sys.argv[1:]:
+def sources(s):
+    """Seed ``s``'s rows: (nasoa on the whole experience, nasoa on the ship before, practice and default)."""
     if s == "2":
-        new, old = rows(HERE / "nasoa-seed2"), rows(PREV / "new-seed2")
-        base = rows(PREV / "baselines-seed2")
-    else:
-        new = rows(HERE / f"shipped-seed{s}")
-        old = base = rows(EARLIER / f"seed{s}")
-    for bud in (30.0, 90.0):
-        tasks = sorted(t for (t, b, k) in new if b == bud and (t, b, k) in old)
-        if not tasks:
-            continue
-        mean = {k: sum(src[(t, bud, k2)]["test_accuracy"] for t in tasks) / len(tasks)
-                for k, src, k2 in (("all", new, "nasoa"), ("ship", old, "nasoa"), ("practice", base, "practice"),
-                                   ("default", base, "default"))}
+        return rows(HERE / "nasoa-seed2"), rows(PREV / "new-seed2"), rows(PREV / "baselines-seed2")
+    both = rows(EARLIER / f"seed{s}")
+    return rows(HERE / f"shipped-seed{s}"), both, both
 
-        def worst(src):
-            return min(src[(t, bud, "nasoa")]["test_accuracy"]
-                       - max(base[(t, bud, k)]["test_accuracy"] for k in ("practice", "default")) for t in tasks)
 
-        print(f"| {s} | {bud:g} s | {mean['all']:.4f} | {mean['ship']:.4f} | {mean['practice']:.4f} | "
-              f"{mean['default']:.4f} | {100 * (mean['all'] - mean['practice']):+.1f} | "
-              f"{100 * (mean['all'] - mean['default']):+.1f} | {100 * worst(new):+.2f} / {100 * worst(old):+.2f} | "
-              f"{within([new[(t, bud, 'nasoa')] for t in tasks])} / {within([old[(t, bud, 'nasoa')] for t in tasks])} |")
-        for t in tasks:
-            a, b = new[(t, bud, "nasoa")], old[(t, bud, "nasoa")]
-            better = max(base[(t, bud, k)]["test_accuracy"] for k in ("practice", "default"))
-            plan = (f"planned {a['planned_epochs']:.1f}, ran {a['epochs']:.1f}" if a.get("planned_epochs")
-                    else f"ran {a['epochs']:.1f}")
-            cells.append(f"seed {s}, task {t}, {bud:g} s: all {a['test_accuracy']:.3f} ({pick(a)}; {plan}), "
-                         f"ship {b['test_accuracy']:.3f} ({pick(b)}), better baseline {better:.3f}")
-print("\nEach cell:")
-print("\n".join(cells))
+def table(seeds, sources, names=("all experience", "ship"), short=("all", "ship")):
+    """The table and each cell's pick, nasoa from ``sources(seed)``'s first rows against its second."""
+    a, b = short
+    print(f"| seed | budget | nasoa, {names[0]} | nasoa, {names[1]} | practice | default | {a} - practice | "
+          f"{a} - default | worst task vs the better ({a} / {b}) | one-shot plans within 25% ({a} / {b}) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    cells = []
+    for s in seeds:
+        new, old, base = sources(s)
+        for bud in (30.0, 90.0):
+            tasks = sorted(t for (t, b_, k) in new if b_ == bud and (t, b_, k) in old)
+            if not tasks:
+                continue
+            mean = {k: sum(src[(t, bud, k2)]["test_accuracy"] for t in tasks) / len(tasks)
+                    for k, src, k2 in (("new", new, "nasoa"), ("old", old, "nasoa"), ("practice", base, "practice"),
+                                       ("default", base, "default"))}
+
+            def worst(src):
+                return min(src[(t, bud, "nasoa")]["test_accuracy"]
+                           - max(base[(t, bud, k)]["test_accuracy"] for k in ("practice", "default")) for t in tasks)
+
+            print(f"| {s} | {bud:g} s | {mean['new']:.4f} | {mean['old']:.4f} | {mean['practice']:.4f} | "
+                  f"{mean['default']:.4f} | {100 * (mean['new'] - mean['practice']):+.1f} | "
+                  f"{100 * (mean['new'] - mean['default']):+.1f} | {100 * worst(new):+.2f} / {100 * worst(old):+.2f} | "
+                  f"{within([new[(t, bud, 'nasoa')] for t in tasks])} / "
+                  f"{within([old[(t, bud, 'nasoa')] for t in tasks])} |")
+            for t in tasks:
+                x, y = new[(t, bud, "nasoa")], old[(t, bud, "nasoa")]
+                better = max(base[(t, bud, k)]["test_accuracy"] for k in ("practice", "default"))
+                plan = (f"planned {x['planned_epochs']:.1f}, ran {x['epochs']:.1f}" if x.get("planned_epochs")
+                        else f"ran {x['epochs']:.1f}")
+                cells.append(f"seed {s}, task {t}, {bud:g} s: {a} {x['test_accuracy']:.3f} ({pick(x)}; {plan}), "
+                             f"{b} {y['test_accuracy']:.3f} ({pick(y)}), better baseline {better:.3f}")
+    print("\nEach cell:")
+    print("\n".join(cells))
+
+
+if __name__ == "__main__":
+    table(sys.argv[1:], sources)
