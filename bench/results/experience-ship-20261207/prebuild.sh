@@ -11,12 +11,12 @@ cd "$here/../../.."
 import sys
 from pathlib import Path
 
+from nasoa.bench.adapt import read_tasks_file
 from nasoa.bench.adapt_store import seed_store
 from nasoa.core.families import lineage_of
 
 out, seed = Path(sys.argv[1]), int(sys.argv[2])
-specs = [s.strip() for s in open("bench/results/adapt-heldout-20261202i/tasks-fresh2.txt")
-         if s.strip() and not s.startswith("#")]
+specs = read_tasks_file("bench/results/adapt-heldout-20261202i/tasks-fresh2.txt")  # as run.sh's --tasks-from reads it
 for family in reversed(list(dict.fromkeys(lineage_of(s) for s in specs))):
     print(seed_store(out, None, seed, exclude=family), flush=True)
 PY
